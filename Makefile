@@ -38,7 +38,7 @@ objs = $(patsubst %.c,$(B)/obj/%.o,$(1))
 .PHONY: all test asan run bench deps clean
 all:
 
-include $(sort $(wildcard */module.mk */*/module.mk))
+include $(sort $(wildcard */*.mk */*/*.mk))
 
 all: $(GEN) $(LIBS) $(BINS) $(TEST_BINS)
 
