@@ -10,4 +10,4 @@ $(B)/tests/test_disasm: $(call objs,tests/tools/test_disasm.c) $(FJ_TOOLS_TEST_L
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-TEST_BINS += $(B)/tests/test_asm
+TEST_BINS += $(B)/tests/test_asm $(B)/tests/test_disasm
