@@ -2,7 +2,7 @@
 #
 # test_elf: parser-only tests on BPF objects compiled here from elf_src/*.c with clang.
 # test_elf_vm: the same objects loaded and run through fj_vm_load_elf/fj_vm_run (libfj_client.a);
-# registered only once client_runtime/vm.c exists.
+# registered only once client_runtime/ defines libfj_client.a.
 
 BPF_CC ?= clang
 ELF_FIX_DIR := $(B)/tests/elf_fixtures
@@ -22,7 +22,7 @@ $(B)/tests/test_elf: $(call objs,tests/client_runtime/test_elf.c client_runtime/
 
 TEST_BINS += $(B)/tests/test_elf
 
-ifneq ($(wildcard client_runtime/vm.c),)
+ifneq ($(filter %/libfj_client.a,$(LIBS)),)
 $(B)/tests/test_elf_vm: $(call objs,tests/client_runtime/test_elf_vm.c) $(B)/lib/libfj_client.a \
                         | $(ELF_FIXTURES)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,46 @@
+# examples/module.mk — example eBPF programs, their native twins, the example test and `make run`
+# (owner: B1).
+#
+# Each examples/<name>.c is built twice: `clang -target bpf -O2 -c` into $(B)/examples/<name>.o
+# (loaded by the VM / the farjit CLI) and natively into libfj_examples.a with fj_main renamed
+# fj_native_<name>.  The list of examples is FJ_EXAMPLES in examples/catalog.h.
+
+BPF_CC ?= clang
+EXAMPLE_NAMES := crc32 hashtab sort mix matmul loopcb
+EXAMPLE_DIR := $(B)/examples
+EXAMPLE_BPF := $(EXAMPLE_NAMES:%=$(EXAMPLE_DIR)/%.o)
+
+$(EXAMPLE_DIR)/%.o: examples/%.c examples/example.h include/farjit/bpf_prog.h include/farjit/helpers.h
+	@mkdir -p $(dir $@)
+	$(BPF_CC) -target bpf -O2 -Wall -Wextra -Werror -Iinclude -c $< -o $@
+
+$(foreach n,$(EXAMPLE_NAMES),$(eval $(B)/obj/examples/$(n).o: CFLAGS += -Dfj_main=fj_native_$(n)))
+
+$(B)/lib/libfj_examples.a: $(call objs,$(EXAMPLE_NAMES:%=examples/%.c) examples/catalog.c)
+LIBS += $(B)/lib/libfj_examples.a
+
+$(B)/bin/fj_examples_native: $(call objs,examples/native_main.c) $(B)/lib/libfj_examples.a \
+                             | $(EXAMPLE_BPF)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
+BINS += $(B)/bin/fj_examples_native
+
+# Needs the VM (libfj_client.a from client_runtime/, included before this file).
+ifneq ($(filter %/libfj_client.a,$(LIBS)),)
+$(B)/obj/examples/test_examples.o: CFLAGS += -DFJ_EXAMPLES_DIR='"$(abspath $(EXAMPLE_DIR))"'
+$(B)/tests/test_examples: $(call objs,examples/test_examples.c) $(B)/lib/libfj_examples.a \
+                          $(B)/lib/libfj_client.a | $(EXAMPLE_BPF)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
+TEST_BINS += $(B)/tests/test_examples
+endif
+
+# `make run`: the farjit CLI runs crc32 over the example's input with --stats, next to the
+# answer of the same C compiled natively.
+FJ_RUN_EXAMPLE ?= crc32
+run: deps $(B)/bin/farjit $(B)/bin/fj_examples_native $(EXAMPLE_BPF)
+	@echo "== farjit run $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).o (CRC-32 of a 4096-byte generated input)"
+	@$(B)/bin/farjit run $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).o --entry fj_main --stats \
+	  --mem $$($(B)/bin/fj_examples_native --hex $(FJ_RUN_EXAMPLE))
+	@echo "   expected (same C compiled natively): $$($(B)/bin/fj_examples_native $(FJ_RUN_EXAMPLE))"
+	@echo "note: the remote JIT demo (hot traces compiled by farjitd) comes with the client runtime."
