@@ -9,7 +9,7 @@ $(B)/lib/libfj_tools.a: $(call objs,$(FJ_TOOLS_SRCS))
 LIBS += $(B)/lib/libfj_tools.a
 
 # One file per subcommand (tools/commands.h lists them).
-FJ_CLI_SRCS := tools/farjit.c $(sort $(wildcard tools/cmd_*.c))
+FJ_CLI_SRCS := tools/farjit.c tools/cli.c $(sort $(wildcard tools/cmd_*.c))
 FJ_CLI_LIBS := $(B)/lib/libfj_tools.a $(B)/lib/libfj_client_linux.a $(B)/lib/libfj_client.a
 FJ_HAVE_CLIENT := $(and $(filter %/libfj_client.a,$(LIBS)),$(filter %/libfj_client_linux.a,$(LIBS)))
 

@@ -1,0 +1,89 @@
+/* farjit CLI — what the subcommands share: option parsing, files, hex, program loading.
+ *
+ * Messages go to stderr prefixed "farjit CMD: ".  Exit codes: FJ_EXIT_OK, FJ_EXIT_FAIL (the
+ * program or a file failed), FJ_EXIT_USAGE (bad command line).  Host code (stdio, malloc).
+ */
+#ifndef FJ_TOOLS_CLI_H
+#define FJ_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "farjit/vm.h"
+#include "tools/asm.h"
+
+enum { FJ_EXIT_OK = 0, FJ_EXIT_FAIL = 1, FJ_EXIT_USAGE = 2 };
+
+/* ---- options ----------------------------------------------------------------------------
+ * A command declares its options as a table; fj_cli_parse walks argv (after the command name)
+ * and calls on_opt for each, collecting positional arguments.  Accepted spellings:
+ * `--name VALUE`, `--name=VALUE`, and the short alias (`-o VALUE`).  `--` ends options.
+ * Adding an option to a command = one table row + one case in its on_opt. */
+typedef struct fj_cli_opt {
+  const char *name;    /* "insn-limit" (without dashes) */
+  char short_name;     /* 'o', or 0 */
+  const char *metavar; /* "N" if the option takes a value, NULL for a flag */
+  int id;              /* passed to on_opt */
+  const char *help;
+} fj_cli_opt;
+
+/* on_opt returns 0, or non-zero after printing why the value is bad.  Returns 0, or
+ * FJ_EXIT_USAGE after printing "farjit CMD: unknown option '--x'" (or a missing value, or too
+ * many positional arguments). */
+int fj_cli_parse(const char *cmd, int argc, char **argv, const fj_cli_opt *opts,
+                 int (*on_opt)(void *ud, int id, const char *val), void *ud, const char **pos,
+                 int *npos, int maxpos);
+void fj_cli_print_opts(FILE *f, const fj_cli_opt *opts);
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void fj_cli_error(const char *cmd, const char *fmt, ...);
+
+/* Numbers for option values: decimal or 0x-hex, whole string. */
+bool fj_cli_parse_u64(const char *s, uint64_t *out);
+
+/* ---- files and hex ---------------------------------------------------------------------- */
+/* Whole file ("-" = stdin), NUL-terminated for text use; *len excludes the NUL.  NULL after a
+ * message on failure. */
+uint8_t *fj_cli_read_file(const char *cmd, const char *path, size_t *len);
+int fj_cli_write_file(const char *cmd, const char *path, const void *buf, size_t len);
+/* Hex bytes with any whitespace (or none) between them: "01 02", "01  02", "0102".  *out is
+ * malloc'd (NULL when empty).  Returns 0 or -1 with a message in err. */
+int fj_cli_parse_hex(const char *s, uint8_t **out, size_t *len, char *err, size_t errlen);
+
+/* ---- programs --------------------------------------------------------------------------- */
+typedef enum fj_cli_prog_kind { FJ_CLI_PROG_RAW, FJ_CLI_PROG_ASM, FJ_CLI_PROG_ELF } fj_cli_prog_kind;
+
+typedef struct fj_cli_prog {
+  fj_cli_prog_kind kind;
+  uint8_t *bytes;      /* file contents (ELF image; raw code) */
+  size_t len;
+  fj_asm_prog asmp;    /* assembled program (kind ASM) */
+} fj_cli_prog;
+
+/* Read path and decide its kind: ELF by magic; .s/.asm as assembly; .bin as raw; anything else
+ * raw if its size is a multiple of 8 and it contains a NUL byte, else assembly.  Assembly is
+ * assembled here (errors name the file and line). */
+int fj_cli_prog_read(const char *cmd, const char *path, fj_cli_prog *p);
+void fj_cli_prog_free(fj_cli_prog *p);
+/* Instructions of a raw or assembled program (not ELF). */
+const fj_insn *fj_cli_prog_insns(const fj_cli_prog *p, size_t *n);
+
+/* Load p into vm and find the entry: NAME (an ELF function or an assembly label) or a number
+ * (a pc), the default entry when entry is NULL.  Messages name the file. */
+int fj_cli_prog_load(const char *cmd, const char *path, fj_vm *vm, const fj_cli_prog *p,
+                     const char *entry, uint32_t *entry_pc);
+
+/* ---- VM --------------------------------------------------------------------------------- */
+/* A VM on the Linux platform with the standard helpers registered. */
+fj_vm *fj_cli_vm_create(const char *cmd);
+/* uBPF's helper 5 as the public conformance suite expects it: returns r1, and stops the
+ * program (fj_vm_unwind) when r1 is 0. */
+uint64_t fj_cli_unwind_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5,
+                              fj_vm *vm);
+void fj_cli_print_stats(FILE *f, const fj_vm *vm);
+
+#endif /* FJ_TOOLS_CLI_H */
