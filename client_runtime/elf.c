@@ -98,10 +98,12 @@ static void m_name(parser *p, const char *s) {
   m_s(p, buf);
 }
 
-static int fail(parser *p, const char *msg) {
+static int fail_with(parser *p, const char *msg, int code) {
   m_s(p, msg);
-  return FJ_EBADELF;
+  return code;
 }
+
+static int fail(parser *p, const char *msg) { return fail_with(p, msg, FJ_EBADELF); }
 
 /* ---- bounds-checked reads ---- */
 
@@ -220,7 +222,8 @@ static int parse_header(parser *p) {
     m_u(p, shentsize);
     return fail(p, ", need 64");
   }
-  if (p->shnum == 0) return fail(p, "no section headers (e_shnum 0; extended numbering unsupported)");
+  if (p->shnum == 0)
+    return fail(p, "no section headers (e_shnum 0; extended numbering unsupported)");
   if (p->shnum > FJ_ELF_MAX_SHDRS) {
     m_s(p, "too many sections: ");
     m_u(p, p->shnum);
@@ -359,7 +362,7 @@ static int copy_code(parser *p) {
   fj_elf_prog *o = p->out;
   o->insns = p->mem->alloc(p->mem->ud, (size_t)o->ninsns * sizeof(fj_insn), 8);
   p->second = p->mem->alloc(p->mem->ud, o->ninsns, 1);
-  if (!o->insns || !p->second) return fail(p, "out of memory for code"), FJ_ENOMEM;
+  if (!o->insns || !p->second) return fail_with(p, "out of memory for code", FJ_ENOMEM);
   memset(p->second, 0, o->ninsns);
   for (uint32_t i = 1; i < p->shnum; i++) {
     if (p->secs[i].kind != SEC_CODE) continue;
@@ -386,7 +389,8 @@ static int collect_funcs(parser *p) {
       m_u(p, i);
       return fail(p, ": name offset outside the string table");
     }
-    if (s.value % sizeof(fj_insn) != 0 || !in_range(s.value, s.size, h.size)) {
+    if (s.value % sizeof(fj_insn) != 0 || s.value >= h.size ||
+        !in_range(s.value, s.size, h.size)) {
       m_s(p, "function '");
       m_name(p, name);
       m_s(p, "': value ");
@@ -592,7 +596,7 @@ static int apply_relocs(parser *p) {
   if (maxrel == 0) return 0;
   /* maxrel <= len / 16 fits in size_t and uint32_t */
   p->relocs = p->mem->alloc(p->mem->ud, (size_t)maxrel * sizeof(fj_elf_reloc), 8);
-  if (!p->relocs) return fail(p, "out of memory for relocations"), FJ_ENOMEM;
+  if (!p->relocs) return fail_with(p, "out of memory for relocations", FJ_ENOMEM);
   p->relcap = (uint32_t)maxrel;
   /* Pass 2: apply.  Only data relocations are kept, so the list may end up shorter. */
   uint32_t nrel = 0;
@@ -607,7 +611,7 @@ static int apply_relocs(parser *p) {
   if (nrel == 0) return 0;
   /* Hand out an array of exactly nrelocs entries: fj_elf_prog_free frees by that size. */
   o->relocs = p->mem->alloc(p->mem->ud, (size_t)nrel * sizeof(fj_elf_reloc), 8);
-  if (!o->relocs) return fail(p, "out of memory for relocations"), FJ_ENOMEM;
+  if (!o->relocs) return fail_with(p, "out of memory for relocations", FJ_ENOMEM);
   memcpy(o->relocs, p->relocs, (size_t)nrel * sizeof(fj_elf_reloc));
   o->nrelocs = nrel;
   return 0;
@@ -633,13 +637,13 @@ int fj_elf_parse(const void *img, size_t len, const fj_allocator *mem, fj_elf_pr
   p.err = err;
   p.errlen = err ? errlen : 0;
   if (p.errlen) err[0] = '\0';
-  if (!out || !mem) return fail(&p, "no output or allocator"), FJ_EINVAL;
+  if (!out || !mem) return fail_with(&p, "no output or allocator", FJ_EINVAL);
   memset(out, 0, sizeof *out);
   if (!img) return fail(&p, "no image");
   int rc = parse_header(&p);
   if (rc) return rc;
   p.secs = mem->alloc(mem->ud, (size_t)p.shnum * sizeof(sec_info), 8);
-  if (!p.secs) return fail(&p, "out of memory"), FJ_ENOMEM;
+  if (!p.secs) return fail_with(&p, "out of memory", FJ_ENOMEM);
   memset(p.secs, 0, (size_t)p.shnum * sizeof(sec_info));
   rc = scan_sections(&p);
   if (!rc) rc = copy_code(&p);

@@ -84,7 +84,8 @@ typedef struct fj_elf_prog {
   uint32_t nrelocs;
 } fj_elf_prog;
 
-/* Parse img.  On error returns FJ_EBADELF (or FJ_ENOMEM) and writes a message naming the
+/* Parse img.  On error returns FJ_EBADELF (FJ_ENOMEM when an allocation fails, FJ_EINVAL when
+ * out or mem is NULL) and writes a message naming the
  * problem ("section 5 (.text): offset 0x... + size 0x... past end of file (0x...)") to err
  * (always NUL-terminated when errlen > 0; err may be NULL).  On error *out holds nothing that
  * needs freeing.  On success the caller releases the arrays with fj_elf_prog_free. */

@@ -10,6 +10,9 @@ EXAMPLE_NAMES := crc32 hashtab sort mix matmul loopcb
 EXAMPLE_DIR := $(B)/examples
 EXAMPLE_BPF := $(EXAMPLE_NAMES:%=$(EXAMPLE_DIR)/%.o)
 
+.PHONY: examples-bpf
+examples-bpf: $(EXAMPLE_BPF)
+
 $(EXAMPLE_DIR)/%.o: examples/%.c examples/example.h include/farjit/bpf_prog.h include/farjit/helpers.h
 	@mkdir -p $(dir $@)
 	$(BPF_CC) -target bpf -O2 -Wall -Wextra -Werror -Iinclude -c $< -o $@
@@ -35,12 +38,13 @@ $(B)/tests/test_examples: $(call objs,examples/test_examples.c) $(B)/lib/libfj_e
 TEST_BINS += $(B)/tests/test_examples
 endif
 
-# `make run`: the farjit CLI runs crc32 over the example's input with --stats, next to the
-# answer of the same C compiled natively.
+# `make run`: the farjit CLI runs crc32 over the example's generated input with --stats, next to
+# the answer of the same C compiled natively.
 FJ_RUN_EXAMPLE ?= crc32
 run: deps $(B)/bin/farjit $(B)/bin/fj_examples_native $(EXAMPLE_BPF)
-	@echo "== farjit run $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).o (CRC-32 of a 4096-byte generated input)"
-	@$(B)/bin/farjit run $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).o --entry fj_main --stats \
-	  --mem $$($(B)/bin/fj_examples_native --hex $(FJ_RUN_EXAMPLE))
-	@echo "   expected (same C compiled natively): $$($(B)/bin/fj_examples_native $(FJ_RUN_EXAMPLE))"
+	@$(B)/bin/fj_examples_native --raw $(FJ_RUN_EXAMPLE) > $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).in
+	@echo "== farjit run $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).o --ctx $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).in --entry fj_main --stats"
+	@$(B)/bin/farjit run $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).o --ctx $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).in \
+	  --entry fj_main --stats
+	@echo "== expected (examples/$(FJ_RUN_EXAMPLE).c compiled natively): $$($(B)/bin/fj_examples_native $(FJ_RUN_EXAMPLE))"
 	@echo "note: the remote JIT demo (hot traces compiled by farjitd) comes with the client runtime."

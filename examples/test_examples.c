@@ -96,8 +96,8 @@ static void run_example(const fj_example *ex) {
     }
     check(rc == 0 && got == want, round ? "r0 = native (second run)" : "r0 = native", ex->name,
           msg);
-    check(memcmp(vbuf, nbuf, ex->len) == 0, round ? "memory = native (second run)" : "memory = native",
-          ex->name, "buffers differ");
+    check(memcmp(vbuf, nbuf, ex->len) == 0,
+          round ? "memory = native (second run)" : "memory = native", ex->name, "buffers differ");
   }
   fj_vm_stats st;
   fj_vm_get_stats(vm, &st);
