@@ -121,11 +121,21 @@ static int abort_with(fj_recorder *r, int reason, int rc) {
   return rc;
 }
 
+/* A failed step: an error, or a helper that unwound the program (then the run is over with
+ * the helper's r0, which ex->r[0] carries out of the hook as FJ_HOT_DONE). */
+static int step_failed(fj_recorder *r, fj_vm *vm, fj_exec *ex, int rc) {
+  if (rc == FJ_EUNWIND && !vm->err) {
+    ex->r[0] = vm->unwind_r0;
+    return abort_with(r, FJ_REC_ABORT_STOPPED, FJ_REC_FINISHED);
+  }
+  return abort_with(r, FJ_REC_ABORT_ERROR, rc);
+}
+
 /* Run a callee the trace leaves to the interpreter until it returns to depth d. */
 static int run_unrecorded(fj_recorder *r, fj_vm *vm, fj_exec *ex, uint32_t d) {
   while (ex->depth > d) {
     int rc = fj_interp_step(vm, ex);
-    if (rc < 0) return abort_with(r, FJ_REC_ABORT_ERROR, rc);
+    if (rc < 0) return step_failed(r, vm, ex, rc);
     if (rc == FJ_STEP_DONE) return abort_with(r, FJ_REC_ABORT_STOPPED, FJ_REC_FINISHED);
   }
   return FJ_REC_DONE;
@@ -175,7 +185,7 @@ int fj_rec_run(fj_recorder *r, fj_vm *vm, fj_exec *ex) {
 
     const uint32_t d0 = ex->depth;
     int rc = fj_interp_step(vm, ex);
-    if (rc < 0) return abort_with(r, FJ_REC_ABORT_ERROR, rc);
+    if (rc < 0) return step_failed(r, vm, ex, rc);
     if (rc == FJ_STEP_DONE) return abort_with(r, FJ_REC_ABORT_STOPPED, FJ_REC_FINISHED);
     if (interp_call) {
       rc = run_unrecorded(r, vm, ex, d0);

@@ -1,0 +1,19 @@
+# tests/client_runtime/jit.mk — the JIT client runtime's tests (owner: F).
+#
+# test_record: recorder, trace bytes checked field by field.  test_blob_check: every rejection
+# rule.  test_link / test_codecache / test_exit / test_jit: hand-assembled x86-64 blobs linked
+# into real executable memory and run (x86-64 hosts only).
+
+FJ_JIT_TEST_LIBS := $(B)/lib/libfj_tools.a $(B)/lib/libfj_client_linux.a $(B)/lib/libfj_client.a
+
+define fj_jit_test
+$(B)/tests/test_$(1): $(call objs,tests/client_runtime/test_$(1).c) $(FJ_JIT_TEST_LIBS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call objs,tests/client_runtime/test_$(1).c) $(FJ_JIT_TEST_LIBS) $$(FJ_CLIENT_LDLIBS) -lcmocka -lm
+TEST_BINS += $(B)/tests/test_$(1)
+endef
+
+ifneq ($(filter %/libfj_client.a,$(LIBS)),)
+FJ_JIT_TESTS := $(patsubst tests/client_runtime/test_%.c,%,$(wildcard $(addprefix tests/client_runtime/test_,$(addsuffix .c,record blob_check link codecache exit jit))))
+$(foreach t,$(FJ_JIT_TESTS),$(eval $(call fj_jit_test,$(t))))
+endif
