@@ -588,3 +588,5 @@ void fj_interp_thread(fj_vm *vm) {
   (void)vm;
 #endif
 }
+
+bool fj_interp_is_threaded(void) { return FJ_THREADED; }

@@ -73,9 +73,8 @@ enum {
 };
 
 typedef struct fj_xinsn {
-#if FJ_THREADED
-  const void *h;  /* handler label of the interpreter (direct threading) */
-#endif
+  const void *h;  /* handler label of the interpreter (direct threading); NULL in the switch
+                     build.  Present either way so both builds share one layout. */
   uint8_t op;     /* enum fj_op */
   uint8_t dst;
   uint8_t src;
@@ -191,6 +190,8 @@ int fj_interp_enter(fj_vm *vm, fj_exec *ex);
 int fj_interp_step(fj_vm *vm, fj_exec *ex);
 /* Fill vm->x[i].h for direct threading (no-op for the switch build). */
 void fj_interp_thread(fj_vm *vm);
+/* Which dispatch this interp.o was built with (tests check they got the one they asked for). */
+bool fj_interp_is_threaded(void);
 
 /* ---- VM services for the interpreter, helpers and the JIT runtime (vm.c) --------------- */
 
