@@ -13,6 +13,12 @@ $(ELF_FIX_DIR)/%.o: tests/client_runtime/elf_src/%.c
 	@mkdir -p $(dir $@)
 	$(BPF_CC) -target bpf -O2 -Wall -Werror -Iinclude -c $< -o $@
 
+# calls.c again with -g: .BTF, .BTF.ext and DWARF sections whose relocations must be ignored.
+$(ELF_FIX_DIR)/calls_g.o: tests/client_runtime/elf_src/calls.c
+	@mkdir -p $(dir $@)
+	$(BPF_CC) -target bpf -O2 -g -Wall -Werror -Iinclude -c $< -o $@
+ELF_FIXTURES += $(ELF_FIX_DIR)/calls_g.o
+
 $(B)/obj/tests/client_runtime/test_elf.o $(B)/obj/tests/client_runtime/test_elf_vm.o: \
   CFLAGS += -DFJ_ELF_FIXTURE_DIR='"$(abspath $(ELF_FIX_DIR))"'
 

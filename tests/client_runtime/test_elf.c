@@ -239,6 +239,26 @@ static void test_strings_addend(void **state) {
   free(e.b);
 }
 
+/* With -g the object gains .BTF/.BTF.ext/.debug_* sections and relocations against them
+ * (R_BPF_64_ABS64, R_BPF_64_NODYLD32); none of it is loaded, and the program is the same. */
+static void test_debug_info_ignored(void **state) {
+  (void)state;
+  blob e = load_fixture("calls_g");
+  assert_true(find_sec(&e, ".BTF") > 0 && find_sec(&e, ".rel.BTF.ext") > 0);
+  fj_elf_prog p;
+  char err[256];
+  int rc = parse(&e, &p, err, sizeof err);
+  if (rc) fail_msg("%s", err);
+  assert_int_equal(p.ninsns, 60);
+  assert_int_equal(p.nfuncs, 6);
+  assert_int_equal(p.ndata, 3);
+  assert_int_equal(p.nrelocs, 3);
+  assert_int_equal(func(&p, "fj_main")->pc, 36);
+  fj_elf_prog_free(&p, &g_mem);
+  check_no_leaks();
+  free(e.b);
+}
+
 /* ---- rejections ---- */
 
 static void expect_reject(blob *e, const char *needle) {
@@ -515,6 +535,7 @@ static void test_fuzz(void **state) {
   (void)state;
   fuzz_one("calls", 100000);
   fuzz_one("strings", 30000);
+  fuzz_one("calls_g", 30000);
 }
 
 /* A failed test may leave allocations behind; don't blame the next one. */
@@ -528,7 +549,8 @@ static int reset_stats(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      T(test_calls_layout),  T(test_strings_addend), T(test_reject_header),
+      T(test_calls_layout),  T(test_strings_addend), T(test_debug_info_ignored),
+      T(test_reject_header),
       T(test_reject_sections), T(test_reject_relocs), T(test_err_buffer),
       T(test_out_of_memory), T(test_fuzz),
   };

@@ -88,6 +88,15 @@ static void test_calls_run(void **state) {
   fj_vm_destroy(vm);
 }
 
+/* The same program built with -g (BTF and DWARF sections are skipped by the loader). */
+static void test_calls_debug_run(void **state) {
+  (void)state;
+  fj_vm *vm = vm_with("calls_g");
+  assert_int_equal(run(vm, "fj_main", 3), 17 + 101 + 10);
+  assert_int_equal(run(vm, "second_prog", 7), 50);
+  fj_vm_destroy(vm);
+}
+
 static void test_strings_run(void **state) {
   (void)state;
   fj_vm *vm = vm_with("strings");
@@ -130,12 +139,54 @@ static void test_reject_through_vm(void **state) {
   fj_vm_destroy(vm);
 }
 
+/* Corrupted objects through the whole loader: parse, relocate, validate, and run whatever is
+ * accepted under an instruction limit.  Any result code is fine; a crash or an ASan report is
+ * not.  Deterministic (fixed seed). */
+static void test_fuzz_load_and_run(void **state) {
+  (void)state;
+  blob e = load_fixture("calls");
+  uint8_t *img = malloc(e.n);
+  uint64_t x = 0x243f6a8885a308d3ull, shoff = 0;
+  for (int i = 0; i < 8; i++) shoff |= (uint64_t)e.b[40 + i] << (8 * i);
+  int loaded = 0, ran = 0;
+  for (int it = 0; it < 5000; it++) {
+    memcpy(img, e.b, e.n);
+    int muts = 1 + it % 4;
+    for (int k = 0; k < muts; k++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      /* half the mutations hit the code and relocations, half anywhere */
+      size_t pos = (x & 1) ? 0x40 + (x >> 8) % (shoff - 0x40) : (x >> 8) % e.n;
+      img[pos] = (uint8_t)(x >> 32);
+    }
+    fj_vm *vm = fj_vm_create(&host);
+    assert_non_null(vm);
+    assert_int_equal(fj_vm_register_std_helpers(vm), 0);
+    fj_vm_set_insn_limit(vm, 100000);
+    if (fj_vm_load_elf(vm, img, e.n) == 0) {
+      loaded++;
+      uint8_t mem[64] = {0};
+      uint64_t r0;
+      int pc = fj_vm_default_entry(vm);
+      if (fj_vm_run(vm, (uint32_t)(pc < 0 ? 0 : pc), mem, sizeof mem, &r0) == 0) ran++;
+    } else {
+      assert_true(fj_vm_errmsg(vm)[0] != '\0');
+    }
+    fj_vm_destroy(vm);
+  }
+  print_message("load+run fuzz: %d loaded, %d ran to completion\n", loaded, ran);
+  assert_true(loaded > 0);
+  free(img);
+  free(e.b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calls_run),
+      cmocka_unit_test(test_calls_debug_run),
       cmocka_unit_test(test_strings_run),
       cmocka_unit_test(test_loaded_code),
       cmocka_unit_test(test_reject_through_vm),
+      cmocka_unit_test(test_fuzz_load_and_run),
   };
   return cmocka_run_group_tests_name("elf_vm", tests, NULL, NULL);
 }
