@@ -11,3 +11,8 @@ $(B)/tests/test_disasm: $(call objs,tests/tools/test_disasm.c) $(FJ_TOOLS_TEST_L
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
 TEST_BINS += $(B)/tests/test_asm $(B)/tests/test_disasm
+
+# The CLI tests need bin/farjit, which exists once the client runtime does (tools/module.mk).
+ifneq ($(and $(filter %/libfj_client.a,$(LIBS)),$(filter %/libfj_client_linux.a,$(LIBS))),)
+TEST_SCRIPTS += tests/tools/cli.sh
+endif
