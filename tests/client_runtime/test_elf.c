@@ -239,6 +239,37 @@ static void test_strings_addend(void **state) {
   free(e.b);
 }
 
+/* Relocations against named function symbols (value = the function's offset, imm = -1 for a
+ * call and 0 for an lddw) resolve like those against section symbols. */
+static void test_global_symbols(void **state) {
+  (void)state;
+  blob e = load_fixture("global_syms");
+  fj_elf_prog p;
+  char err[256];
+  int rc = parse(&e, &p, err, sizeof err);
+  if (rc) fail_msg("%s", err);
+  const fj_elf_func *m = func(&p, "glob_main"), *t = func(&p, "times_ten");
+  const fj_elf_func *a = func(&p, "accumulate");
+  int lddw = 0, call = 0;
+  for (uint32_t pc = m->pc; pc < m->pc + m->ninsns; pc++) {
+    fj_insn in = p.insns[pc];
+    if (in.code == 0x18 && fj_insn_src(in) == FJ_PSEUDO_FUNC) {
+      assert_int_equal(pc + 1 + in.imm, a->pc);
+      lddw++;
+    }
+    if (in.code == 0x85 && fj_insn_src(in) == FJ_PSEUDO_CALL) {
+      assert_int_equal(pc + 1 + in.imm, t->pc);
+      call++;
+    }
+  }
+  assert_int_equal(lddw, 1);
+  assert_int_equal(call, 1);
+  assert_int_equal(p.nrelocs, 0);
+  fj_elf_prog_free(&p, &g_mem);
+  check_no_leaks();
+  free(e.b);
+}
+
 /* With -g the object gains .BTF/.BTF.ext/.debug_* sections and relocations against them
  * (R_BPF_64_ABS64, R_BPF_64_NODYLD32); none of it is loaded, and the program is the same. */
 static void test_debug_info_ignored(void **state) {
@@ -549,7 +580,8 @@ static int reset_stats(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      T(test_calls_layout),  T(test_strings_addend), T(test_debug_info_ignored),
+      T(test_calls_layout),  T(test_strings_addend), T(test_global_symbols),
+      T(test_debug_info_ignored),
       T(test_reject_header),
       T(test_reject_sections), T(test_reject_relocs), T(test_err_buffer),
       T(test_out_of_memory), T(test_fuzz),

@@ -97,6 +97,15 @@ static void test_calls_debug_run(void **state) {
   fj_vm_destroy(vm);
 }
 
+/* global_syms.c: glob_main(len) = 10 * len + (0 + 1 + ... + (len - 1)) */
+static void test_global_symbols_run(void **state) {
+  (void)state;
+  fj_vm *vm = vm_with("global_syms");
+  assert_int_equal(run(vm, "glob_main", 5), 50 + 10);
+  assert_int_equal(run(vm, "glob_main", 0), 0);
+  fj_vm_destroy(vm);
+}
+
 static void test_strings_run(void **state) {
   (void)state;
   fj_vm *vm = vm_with("strings");
@@ -183,6 +192,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calls_run),
       cmocka_unit_test(test_calls_debug_run),
+      cmocka_unit_test(test_global_symbols_run),
       cmocka_unit_test(test_strings_run),
       cmocka_unit_test(test_loaded_code),
       cmocka_unit_test(test_reject_through_vm),
