@@ -38,6 +38,9 @@ $(B)/tests/test_examples: $(call objs,examples/test_examples.c) $(B)/lib/libfj_e
 TEST_BINS += $(B)/tests/test_examples
 endif
 
+# The same comparison through the farjit CLI (tools/, built as part of `all`).
+TEST_SCRIPTS += examples/run_examples.sh
+
 # `make run`: the farjit CLI runs crc32 over the example's generated input with --stats, next to
 # the answer of the same C compiled natively.
 FJ_RUN_EXAMPLE ?= crc32
