@@ -19,3 +19,8 @@ LIBS += $(B)/lib/libfj_proto.a
 
 # Link line for users of libfj_proto.a.
 FJ_PROTO_LDLIBS := $(B)/lib/libfj_proto.a -lprotobuf-c
+
+# TLS over byte streams (mbedTLS), shared by farjitd and the Linux client library.
+$(B)/lib/libfj_proto_tls.a: $(call objs,proto/tls.c)
+LIBS += $(B)/lib/libfj_proto_tls.a
+FJ_TLS_LDLIBS := $(B)/lib/libfj_proto_tls.a -lmbedtls -lmbedx509 -lmbedcrypto

@@ -17,12 +17,7 @@ uint8_t *fj_msg_pack(const fj_envelope *env, size_t *len) {
 }
 
 fj_envelope *fj_msg_unpack(const uint8_t *payload, size_t len) {
-  fj_envelope *env = farjit__envelope__unpack(NULL, len, payload);
-  if (env && env->msg_case == FARJIT__ENVELOPE__MSG__NOT_SET) {
-    farjit__envelope__free_unpacked(env, NULL);
-    return NULL;
-  }
-  return env;
+  return farjit__envelope__unpack(NULL, len, payload);
 }
 
 void fj_msg_free(fj_envelope *env) {

@@ -17,7 +17,8 @@ typedef Farjit__Envelope fj_envelope;
 
 /* Frame bytes for env, or NULL (out of memory, or larger than FJ_FRAME_MAX). */
 uint8_t *fj_msg_pack(const fj_envelope *env, size_t *len);
-/* NULL if payload is not a valid Envelope or carries no message. */
+/* NULL if payload is not a valid protobuf Envelope.  An Envelope whose message this version does
+ * not know (a newer peer) decodes with msg_case FARJIT__ENVELOPE__MSG__NOT_SET. */
 fj_envelope *fj_msg_unpack(const uint8_t *payload, size_t len);
 void fj_msg_free(fj_envelope *env);
 
