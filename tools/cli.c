@@ -278,7 +278,25 @@ int fj_cli_prog_load(const char *cmd, const char *path, fj_vm *vm, const fj_cli_
 
 /* ---- VM --------------------------------------------------------------------------------- */
 
-fj_vm *fj_cli_vm_create(const char *cmd) {
+int fj_cli_vm_opt(const char *cmd, fj_cli_vm_args *a, int id, const char *val) {
+  switch (id) {
+  case FJ_CLI_VM_OPT_STATS: a->stats = true; return 0;
+  case FJ_CLI_VM_OPT_INSN_LIMIT:
+    if (!fj_cli_parse_u64(val, &a->insn_limit)) {
+      fj_cli_error(cmd, "--insn-limit: '%s' is not a number", val);
+      return -1;
+    }
+    a->has_insn_limit = true;
+    return 0;
+  default: return 1;
+  }
+}
+
+void fj_cli_vm_report(const fj_cli_vm_args *a, const fj_vm *vm) {
+  if (a->stats && vm) fj_cli_print_stats(stderr, vm);
+}
+
+fj_vm *fj_cli_vm_create(const char *cmd, const fj_cli_vm_args *a) {
   fj_vm *vm = fj_vm_create(fj_platform_linux());
   if (!vm) {
     fj_cli_error(cmd, "cannot create a VM: out of memory");
@@ -290,6 +308,7 @@ fj_vm *fj_cli_vm_create(const char *cmd) {
     fj_vm_destroy(vm);
     return NULL;
   }
+  if (a->has_insn_limit) fj_vm_set_insn_limit(vm, a->insn_limit);
   return vm;
 }
 

@@ -77,9 +77,28 @@ const fj_insn *fj_cli_prog_insns(const fj_cli_prog *p, size_t *n);
 int fj_cli_prog_load(const char *cmd, const char *path, fj_vm *vm, const fj_cli_prog *p,
                      const char *entry, uint32_t *entry_pc);
 
-/* ---- VM --------------------------------------------------------------------------------- */
-/* A VM on the Linux platform with the standard helpers registered. */
-fj_vm *fj_cli_vm_create(const char *cmd);
+/* ---- VM --------------------------------------------------------------------------------- *
+ * Options every command that runs programs accepts (run, plugin): splice FJ_CLI_VM_OPTS into
+ * the command's option table, pass unknown ids to fj_cli_vm_opt.  An option that changes how
+ * programs run (JIT settings, say) is added here once: a row, a field, a case in
+ * fj_cli_vm_opt and its effect in fj_cli_vm_create / fj_cli_vm_report. */
+enum { FJ_CLI_VM_OPT_STATS = 1000, FJ_CLI_VM_OPT_INSN_LIMIT };
+#define FJ_CLI_VM_OPTS                                                                            \
+  {"stats", 0, NULL, FJ_CLI_VM_OPT_STATS, "print VM statistics to stderr after the run"},        \
+  {"insn-limit", 0, "N", FJ_CLI_VM_OPT_INSN_LIMIT, "stop after N instructions (0 = no limit)"},
+
+typedef struct fj_cli_vm_args {
+  bool stats;
+  bool has_insn_limit;
+  uint64_t insn_limit;
+} fj_cli_vm_args;
+
+/* 0 if handled, -1 after a message if the value is bad, 1 if id is not a VM option. */
+int fj_cli_vm_opt(const char *cmd, fj_cli_vm_args *a, int id, const char *val);
+/* A VM on the Linux platform with the standard helpers registered and a applied. */
+fj_vm *fj_cli_vm_create(const char *cmd, const fj_cli_vm_args *a);
+/* After a run (successful or not): what a asked to print (--stats). */
+void fj_cli_vm_report(const fj_cli_vm_args *a, const fj_vm *vm);
 /* uBPF's helper 5 as the public conformance suite expects it: returns r1, and stops the
  * program (fj_vm_unwind) when r1 is 0. */
 uint64_t fj_cli_unwind_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5,

@@ -20,34 +20,26 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 
-enum { OPT_STATS, OPT_INSN_LIMIT, OPT_HELP };
+enum { OPT_HELP };
 
 static const fj_cli_opt plugin_opts[] = {
-  {"stats", 0, NULL, OPT_STATS, "print VM statistics to stderr"},
-  {"insn-limit", 0, "N", OPT_INSN_LIMIT, "stop after N instructions (0 = no limit)"},
+  FJ_CLI_VM_OPTS
   {"help", 'h', NULL, OPT_HELP, "show this help"},
   {0},
 };
 
 typedef struct plugin_args {
-  bool stats, help, has_limit;
-  uint64_t insn_limit;
+  bool help;
+  fj_cli_vm_args vm;
 } plugin_args;
 
 static int plugin_opt(void *ud, int id, const char *val) {
   plugin_args *a = ud;
-  switch (id) {
-  case OPT_STATS: a->stats = true; break;
-  case OPT_HELP: a->help = true; break;
-  case OPT_INSN_LIMIT:
-    if (!fj_cli_parse_u64(val, &a->insn_limit)) {
-      fj_cli_error("plugin", "--insn-limit: '%s' is not a number", val);
-      return -1;
-    }
-    a->has_limit = true;
-    break;
+  if (id == OPT_HELP) {
+    a->help = true;
+    return 0;
   }
-  return 0;
+  return fj_cli_vm_opt("plugin", &a->vm, id, val);
 }
 
 /* A failure the runner sees: message on stdout, status 1. */
@@ -126,19 +118,18 @@ int fj_cmd_plugin(int argc, char **argv) {
   } else if (code_len == 0 || code_len % sizeof(fj_insn)) {
     snprintf(err, sizeof err, "%zu bytes is not a whole number of instructions", code_len);
     rc = plugin_fail("program", err);
-  } else if (!(vm = fj_cli_vm_create("plugin"))) {
+  } else if (!(vm = fj_cli_vm_create("plugin", &a.vm))) {
     rc = plugin_fail("", "cannot create a VM");
   } else if (fj_vm_register_helper(vm, 5, "unwind", fj_cli_unwind_helper) < 0) {
     rc = plugin_fail("", "cannot register helper 5");
   } else {
-    if (a.has_limit) fj_vm_set_insn_limit(vm, a.insn_limit);
     if (fj_vm_load(vm, code, code_len) < 0 || fj_vm_run(vm, 0, mem, mem_len, &r0) < 0) {
       rc = plugin_fail("", fj_vm_errmsg(vm));
     } else {
       printf("0x%llx\n", (unsigned long long)r0);
       rc = fflush(stdout) == 0 ? FJ_EXIT_OK : FJ_EXIT_FAIL;
     }
-    if (a.stats) fj_cli_print_stats(stderr, vm);
+    fj_cli_vm_report(&a.vm, vm);
   }
   if (vm) fj_vm_destroy(vm);
   free(code);

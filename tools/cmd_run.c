@@ -4,7 +4,8 @@
  *
  * stdout carries exactly one line, r0 as 0x..., so scripts can compare it; everything else
  * (errors, --stats) goes to stderr.  Options are the table below: adding one is a row, a field
- * in run_args and a case in run_opt.
+ * in run_args and a case in run_opt; options about how programs run belong in FJ_CLI_VM_OPTS
+ * (tools/cli.h), which `plugin` shares.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,22 +17,21 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 
-enum { OPT_CTX, OPT_MEM, OPT_ENTRY, OPT_STATS, OPT_INSN_LIMIT, OPT_HELP };
+enum { OPT_CTX, OPT_MEM, OPT_ENTRY, OPT_HELP };
 
 static const fj_cli_opt run_opts[] = {
   {"ctx", 0, "FILE", OPT_CTX, "program memory: a copy of FILE (r1 = address, r2 = size)"},
   {"mem", 0, "HEX", OPT_MEM, "program memory as hex bytes (\"01 02 ff\")"},
   {"entry", 0, "NAME", OPT_ENTRY, "start at function or label NAME, or at pc NAME if a number"},
-  {"stats", 0, NULL, OPT_STATS, "print VM statistics to stderr"},
-  {"insn-limit", 0, "N", OPT_INSN_LIMIT, "stop after N instructions (0 = no limit)"},
+  FJ_CLI_VM_OPTS
   {"help", 'h', NULL, OPT_HELP, "show this help"},
   {0},
 };
 
 typedef struct run_args {
   const char *ctx_file, *mem_hex, *entry;
-  bool stats, help, has_limit;
-  uint64_t insn_limit;
+  bool help;
+  fj_cli_vm_args vm;
 } run_args;
 
 static int run_opt(void *ud, int id, const char *val) {
@@ -40,15 +40,8 @@ static int run_opt(void *ud, int id, const char *val) {
   case OPT_CTX: a->ctx_file = val; break;
   case OPT_MEM: a->mem_hex = val; break;
   case OPT_ENTRY: a->entry = val; break;
-  case OPT_STATS: a->stats = true; break;
   case OPT_HELP: a->help = true; break;
-  case OPT_INSN_LIMIT:
-    if (!fj_cli_parse_u64(val, &a->insn_limit)) {
-      fj_cli_error("run", "--insn-limit: '%s' is not a number", val);
-      return -1;
-    }
-    a->has_limit = true;
-    break;
+  default: return fj_cli_vm_opt("run", &a->vm, id, val);
   }
   return 0;
 }
@@ -104,8 +97,7 @@ int fj_cmd_run(int argc, char **argv) {
   uint32_t entry = 0;
   uint64_t r0 = 0;
   rc = FJ_EXIT_FAIL;
-  if (read_memory(&a, &mem, &mem_len) || !(vm = fj_cli_vm_create("run"))) goto out;
-  if (a.has_limit) fj_vm_set_insn_limit(vm, a.insn_limit);
+  if (read_memory(&a, &mem, &mem_len) || !(vm = fj_cli_vm_create("run", &a.vm))) goto out;
   if (fj_cli_prog_load("run", path, vm, &prog, a.entry, &entry)) goto out;
   if (fj_vm_run(vm, entry, mem, mem_len, &r0) < 0) {
     fj_cli_error("run", "%s: %s", path, fj_vm_errmsg(vm));
@@ -113,7 +105,7 @@ int fj_cmd_run(int argc, char **argv) {
     printf("0x%llx\n", (unsigned long long)r0);
     rc = fflush(stdout) == 0 ? FJ_EXIT_OK : FJ_EXIT_FAIL;
   }
-  if (a.stats) fj_cli_print_stats(stderr, vm);
+  fj_cli_vm_report(&a.vm, vm);
 out:
   if (vm) fj_vm_destroy(vm);
   free(mem);

@@ -92,6 +92,10 @@ check "no spaces" 0x3 "010203" <<< "${len_prog// /}"
 check "single spaces" 0x2 "01 02" <<< "$len_prog"
 check "newlines and tabs" 0x1 "ff" <<< $'bf 20 00 00 00 00 00 00\n95 00 00\t00 00 00 00 00'
 check "options after the memory" 0x1 "ff" "--insn-limit 10" <<< "$len_prog"
+# Helper 5 is uBPF's unwind: mov %r1, R; call 5; mov %r0, 2; exit stops with r0 = 0 when R = 0.
+unwind_prog() { echo "b7 01 00 00 $1 00 00 00 85 00 00 00 05 00 00 00 b7 00 00 00 02 00 00 00 95 00 00 00 00 00 00 00"; }
+check "unwind helper stops on 0" 0x0 <<< "$(unwind_prog 00)"
+check "unwind helper continues otherwise" 0x2 <<< "$(unwind_prog 07)"
 # Failures: message on stdout, non-zero status.
 if out=$(echo "95 00 00" | "$farjit" plugin 2>/dev/null); then
   echo "FAIL plugin: truncated program accepted"; fail=$((fail + 1))
