@@ -3,19 +3,12 @@
  * Fixed-width types without libc, a section macro for program entry points, and the standard
  * helpers (ids from farjit/helpers.h) as `fj_<name>` function pointers, so that a call such as
  * fj_memset(p, 0, n) compiles to `call 1002`.  No other header is needed by a program.
- *
- * The declarations are written here rather than taken from the __bpf__ branch of helpers.h:
- * that branch cannot expand (it pastes a string literal into an identifier), so helpers.h is
- * included with __bpf__ hidden, for the id enum only.  Keep the prototypes below in step with
- * the FJ_STD_HELPERS comments; the _Static_asserts pin the ids.
+ * Keep the prototypes below in step with the FJ_STD_HELPERS comments in helpers.h.
  */
 #ifndef FARJIT_BPF_PROG_H
 #define FARJIT_BPF_PROG_H
 
-#pragma push_macro("__bpf__")
-#undef __bpf__
 #include "farjit/helpers.h"
-#pragma pop_macro("__bpf__")
 
 typedef __UINT8_TYPE__ fj_u8;
 typedef __UINT16_TYPE__ fj_u16;

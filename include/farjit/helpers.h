@@ -1,8 +1,8 @@
 /* farjit — the standard helper set.
  *
- * Included by hosts (ids, for fj_vm_register_helper) and by eBPF programs built with
- * `clang -target bpf` (declarations, when FJ_BPF_PROGRAM is defined or __bpf__ is set).
- * Ids follow Linux where Linux has the same helper, so existing programs keep working.
+ * Ids and names for hosts (fj_vm_register_helper, the ABI hash); eBPF programs get callable
+ * declarations from farjit/bpf_prog.h.  Ids follow Linux where Linux has the same helper, so
+ * existing programs keep working.
  *
  * _(NAME, id, "name", bpf-side prototype)
  */
@@ -32,12 +32,5 @@ enum fj_std_helper {
   FJ_STD_HELPERS(FJ_HELPER_ENUM)
 #undef FJ_HELPER_ENUM
 };
-
-#if defined(__bpf__) || defined(FJ_BPF_PROGRAM)
-/* For eBPF programs: `fj_memcpy(dst, src, n)` compiles to `call 1000`. */
-#define FJ_HELPER_DECL(name, id, str, ret, args) static ret(*const fj_##str) args = (void *)id;
-FJ_STD_HELPERS(FJ_HELPER_DECL)
-#undef FJ_HELPER_DECL
-#endif
 
 #endif /* FARJIT_HELPERS_H */
