@@ -230,8 +230,9 @@ static bool looks_numeric(const char *s) {
   return isdigit((unsigned char)*s);
 }
 
-/* Value of a number that must lie in [lo, hi] (hi may exceed INT64_MAX only for lddw, which
- * passes hi_u = UINT64_MAX).  Returned as the two's-complement bit pattern. */
+/* Value of a number that must lie in [lo, hi] (lo as a signed, hi as an unsigned bound, so
+ * one check covers 0xffffffff for a 32-bit immediate and -1 for lddw).  Returned as the
+ * two's-complement bit pattern. */
 static int number_in(asm_state *st, const char *s, int64_t lo, uint64_t hi, const char *what,
                      uint64_t *out) {
   bool neg;

@@ -284,6 +284,47 @@ static void test_conformance_programs(void **state) {
   fj_data_list_free(paths, n);
 }
 
+/* Mutated programs: the assembler either succeeds or names a line, and never crashes (this
+ * test earns its keep under SAN=1). */
+static void test_mutations(void **state) {
+  (void)state;
+  static const char base[] = "start: mov %r0, 0x10\n"
+                             "lddw %r1, -0x8000000000000000 # c\n"
+                             "ldxdw %r2, [%r10-8]\n"
+                             "lock fetch add32 [%r1+4], %r2\n"
+                             "jne %r0, %r1, start\n"
+                             "call local f\n"
+                             "ja32 +1\n"
+                             "f: stw [%r1-2], 0xffffffff\n"
+                             "exit\n";
+  static const char alphabet[] = "%r0123456789abcdefx[]+-,:# \n\tlmovjexitlockfetch.";
+  uint64_t seed = 42;
+  int ok = 0;
+  for (int round = 0; round < 20000; round++) {
+    char text[sizeof base + 8];
+    memcpy(text, base, sizeof base);
+    int edits = 1 + round % 4;
+    for (int e = 0; e < edits; e++) {
+      seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+      size_t at = (size_t)(seed % (sizeof base - 1));
+      text[at] = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
+    }
+    fj_insn *code;
+    size_t n;
+    char err[160];
+    int rc = fj_asm(text, &code, &n, err, sizeof err);
+    if (rc == 0) {
+      ok++;
+      free(code);
+    } else {
+      assert_int_equal(rc, FJ_EINVAL);
+      if (strncmp(err, "line ", 5) != 0) print_error("message without a line: '%s'\n", err);
+      assert_memory_equal(err, "line ", 5);
+    }
+  }
+  assert_true(ok > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_encodings),
@@ -292,6 +333,7 @@ int main(void) {
     cmocka_unit_test(test_errors),
     cmocka_unit_test(test_every_op_roundtrip),
     cmocka_unit_test(test_conformance_programs),
+    cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
