@@ -1,0 +1,36 @@
+/* farjit codegen — the front half's passes (trace -> optimized IR).
+ *
+ * Order used by the compile driver (codegen/compile.c):
+ *   fj_trace_read   (codegen/trace_read.h)  verify the bytes
+ *   fj_ir_build     IR with folding + CSE applied as it is emitted (fj_fold_emit)
+ *   fj_opt_mem      store-to-load forwarding, dead stores on the eBPF stack
+ *   fj_opt_loop     loop traces: peel one iteration, hoist invariants, PHIs
+ *   fj_opt_dce      remove instructions nobody uses
+ * or simply fj_opt_run().  Every pass aborts through fj_ir_abort on failure and keeps the IR
+ * valid (SSA, refs backwards, snapshots consistent).  FJ_IR_NOFOLD (FJ_CG_NO_OPT) turns off
+ * folding, and fj_opt_run then only runs DCE-free, correctness-neutral steps (none).
+ */
+#ifndef FJ_CODEGEN_OPT_H
+#define FJ_CODEGEN_OPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "codegen/ir.h"
+#include "codegen/trace_read.h"
+
+/* Build IR for a verified trace into ir (initialized with fj_ir_init). */
+void fj_ir_build(fj_ir *ir, const fj_trace *t);
+
+/* Fold, simplify and CSE one instruction, emitting what remains (codegen/fold.c).  The
+ * engine behind fj_ir_emit. */
+fj_ref fj_fold_emit(fj_ir *ir, const fj_ir_ins *ins);
+
+void fj_opt_mem(fj_ir *ir);
+void fj_opt_loop(fj_ir *ir);
+void fj_opt_dce(fj_ir *ir);
+
+/* All optimizations in order (nothing if ir->flags & FJ_IR_NOFOLD). */
+void fj_opt_run(fj_ir *ir);
+
+#endif /* FJ_CODEGEN_OPT_H */
