@@ -261,9 +261,8 @@ int fj_cli_prog_load(const char *cmd, const char *path, fj_vm *vm, const fj_cli_
     uint32_t ninsns;
     fj_vm_code(vm, &ninsns);
     rc = num < ninsns ? (int)num : FJ_ENOENT;
-  } else if (p->kind == FJ_CLI_PROG_ASM) {
-    int64_t pc = fj_asm_prog_label(&p->asmp, entry);
-    rc = pc >= 0 ? (int)pc : FJ_ENOENT;
+  } else if (p->kind == FJ_CLI_PROG_ASM && fj_asm_prog_label(&p->asmp, entry) >= 0) {
+    rc = (int)fj_asm_prog_label(&p->asmp, entry);
   } else {
     rc = fj_vm_find_entry(vm, entry);
   }

@@ -64,6 +64,7 @@ printf '\x05\x01\x02\x03\x04' > "$t/ctx.bin"
 expect "run --ctx" 0 "0x1a" "" -- "$F" run --ctx "$t/ctx.bin" "$t/sum.s"
 expect "run --entry label" 0 "0x2a" "" -- "$F" run "$t/sum.s" --entry twice
 expect "run --entry pc" 0 "0x2a" "" -- "$F" run "$t/sum.s" --entry 6
+expect "run --entry main" 0 "0x10" "" -- "$F" run "$t/sum.s" --entry main
 expect "run --entry unknown" 1 "" "no entry point 'nope'" -- "$F" run "$t/sum.s" --entry nope
 expect "run --stats" 0 "0x10" "insns_interp 4" -- "$F" run "$t/sum.s" --stats
 expect "run bad --mem" 1 "" "--mem: bad hex" -- "$F" run "$t/sum.s" --mem "0g"
