@@ -123,9 +123,9 @@ int fj_vm_fail_mem(fj_vm *vm, uint32_t pc, uint64_t addr, uint64_t len, bool wri
   /* Say why: a region that holds the range but lacks permission, one it overruns, or none. */
   for (uint32_t i = 0; i < vm->nregions; i++) {
     const fj_region *g = &vm->regions[i];
-    if (addr - g->base >= g->size && !(g->size == 0 && addr == g->base)) continue;
+    if (g->size == 0 || addr - g->base >= g->size) continue;
     if (g->size - (addr - g->base) >= len) {
-      fj_sb_puts(&sb, write ? ": region " : ": region ");
+      fj_sb_puts(&sb, ": region ");
       fj_sb_putu(&sb, i);
       fj_sb_puts(&sb, write ? " is read-only" : " is not readable");
     } else {
@@ -191,7 +191,19 @@ static void program_free(fj_vm *vm) {
   vm->funcs = NULL;
   vm->ninsns = vm->nfuncs = vm->ndata = 0;
   vm->default_entry = 0;
-  vm->nregions = vm->nregions_fixed = 2;
+}
+
+/* Regions 2.. hold the program's data sections, then regions the host added outside runs.
+ * Replace old_ndata data regions by ndata new ones, keeping the host's after them. */
+static int regions_relayout(fj_vm *vm, uint32_t old_ndata, uint32_t ndata, void *const *data,
+                            const fj_elf_data *desc) {
+  uint32_t nhost = vm->nregions_fixed - 2 - old_ndata;
+  if (2 + ndata + nhost > FJ_MAX_REGIONS) return FJ_ENOSPC;
+  memmove(&vm->regions[2 + ndata], &vm->regions[2 + old_ndata], nhost * sizeof vm->regions[0]);
+  for (uint32_t i = 0; i < ndata; i++)
+    vm->regions[2 + i] = (fj_region){(uint64_t)(uintptr_t)data[i], desc[i].size, desc[i].flags, 0};
+  vm->nregions = vm->nregions_fixed = 2 + ndata + nhost;
+  return 0;
 }
 
 void fj_vm_destroy(fj_vm *vm) {
@@ -301,8 +313,13 @@ static int hot_alloc(fj_vm *vm, fj_xinsn *x, uint32_t n, uint16_t **out) {
 
 /* Validate, decode and install code (ownership of code passes to the VM on success). The
  * data sections and funcs, if any, are installed by the caller afterwards. */
-static int install(fj_vm *vm, fj_insn *code, uint32_t n, const fj_elf_func *funcs, uint32_t nfuncs) {
+static int install(fj_vm *vm, fj_insn *code, uint32_t n, const fj_elf_func *funcs, uint32_t nfuncs,
+                   uint32_t ndata, void *const *data, const fj_elf_data *desc) {
   int64_t pc;
+  if (2 + ndata + (vm->nregions_fixed - 2 - vm->ndata) > FJ_MAX_REGIONS) {
+    set_msg(vm, "too many memory regions (data sections plus host regions)", NULL);
+    return FJ_ENOSPC;
+  }
   int rc = fj_validate(code, n, helper_known, vm, vm->errmsg, sizeof vm->errmsg, &pc);
   if (rc) {
     vm->err_pc = pc;
@@ -337,7 +354,13 @@ static int install(fj_vm *vm, fj_insn *code, uint32_t n, const fj_elf_func *func
     set_msg(vm, "out of memory for hot counters", NULL);
     return FJ_ENOMEM;
   }
+  (void)regions_relayout(vm, vm->ndata, ndata, data, desc);  /* cannot fail: checked above */
   program_free(vm);
+  for (uint32_t i = 0; i < ndata; i++) {
+    vm->data[i] = data[i];
+    vm->data_size[i] = desc[i].size;
+  }
+  vm->ndata = ndata;
   vm->code = code;
   vm->x = x;
   vm->ninsns = n;
@@ -386,7 +409,7 @@ int fj_vm_load(fj_vm *vm, const void *code, size_t len) {
     return FJ_ENOMEM;
   }
   if (len) memcpy(copy, code, len);
-  rc = install(vm, copy, n, NULL, 0);
+  rc = install(vm, copy, n, NULL, 0, 0, NULL, NULL);
   if (rc) vm_free(vm, copy, len);
   return rc;
 }
@@ -449,18 +472,11 @@ int fj_vm_load_elf(fj_vm *vm, const void *elf, size_t len) {
     code[rl->pc].imm = (int32_t)(uint32_t)addr;
     code[rl->pc + 1].imm = (int32_t)(uint32_t)(addr >> 32);
   }
-  rc = install(vm, code, p->ninsns, p->funcs, p->nfuncs < FJ_ELF_MAX_FUNCS ? p->nfuncs : FJ_ELF_MAX_FUNCS);
+  rc = install(vm, code, p->ninsns, p->funcs, p->nfuncs < FJ_ELF_MAX_FUNCS ? p->nfuncs : FJ_ELF_MAX_FUNCS,
+               ndata, data, p->data);
   if (rc) goto out;
-  code = NULL;  /* owned by the VM now */
-  for (uint32_t i = 0; i < ndata; i++) {
-    vm->data[i] = data[i];
-    vm->data_size[i] = p->data[i].size;
-    data[i] = NULL;
-    vm->regions[2 + i] = (fj_region){(uint64_t)(uintptr_t)vm->data[i], p->data[i].size,
-                                     p->data[i].flags, 0};
-  }
-  vm->ndata = ndata;
-  vm->nregions = vm->nregions_fixed = 2 + ndata;
+  code = NULL;  /* owned by the VM now, and so are the data sections */
+  for (uint32_t i = 0; i < ndata; i++) data[i] = NULL;
 out:
   for (uint32_t i = 0; i < ndata && i < FJ_VM_MAX_DATA; i++) vm_free(vm, data[i], p->data[i].size);
   vm_free(vm, code, code_bytes);
