@@ -373,9 +373,12 @@ next_insn:
       uint64_t id = r[ip->dst];
       int hi = id <= UINT32_MAX ? fj_vm_helper_index(vm, (uint32_t)id) : -1;
       if (FJ_UNLIKELY(hi < 0)) {
-        err = FJ_EHELPER;
-        detail = "callx: no helper with the id in the register";
-        goto fail;
+        char msg[64];
+        fj_sb sb = fj_sb_init(msg, sizeof msg);
+        fj_sb_puts(&sb, "callx: no helper with id ");
+        fj_sb_putu(&sb, id);
+        SAVE();
+        return fj_vm_fail_at(vm, (uint32_t)(ip - code), FJ_EHELPER, msg);
       }
       fnp = vm->helpers[hi].fn;
       goto call_helper;
@@ -383,7 +386,7 @@ next_insn:
     CASE(CALL_LOCAL) {
       if (FJ_UNLIKELY(depth + 1 >= FJ_MAX_CALL_DEPTH)) {
         err = FJ_EDEPTH;
-        detail = "local call would exceed the call depth limit";
+        detail = "no stack frame left for the callee";
         goto fail;
       }
       fj_frame *f = &ex->frames[depth];
@@ -543,7 +546,14 @@ out_of_budget:
     return FJ_STEP_OK;
   }
   SAVE();
-  return fj_vm_fail_at(vm, (uint32_t)(ip - code), FJ_EBUDGET, "instruction budget exceeded");
+  {
+    char msg[64];
+    fj_sb sb = fj_sb_init(msg, sizeof msg);
+    fj_sb_puts(&sb, "limit of ");
+    fj_sb_putu(&sb, vm->insn_limit);
+    fj_sb_puts(&sb, " instructions per run");
+    return fj_vm_fail_at(vm, (uint32_t)(ip - code), FJ_EBUDGET, vm->insn_limit ? msg : NULL);
+  }
 
 misaligned:
   err = FJ_EOOB;

@@ -93,6 +93,8 @@ const char *fj_vm_helper_name(const fj_vm *vm, uint32_t id);
  * changes and fj_vm_errmsg() says which instruction is wrong and why.  Helpers referenced by the
  * program must be registered first. */
 int fj_vm_load(fj_vm *vm, const void *code, size_t len);
+/* The same for an ELF object (client_runtime/elf.h says what is accepted): data sections are
+ * copied into VM-owned memory (regions 2..) and lddw relocations point into the copies. */
 int fj_vm_load_elf(fj_vm *vm, const void *elf, size_t len);
 /* Instruction index of a function by name (ELF symbol), or FJ_ENOENT.  Raw bytecode has one
  * function, "main", at pc 0.  The first program section is the default entry (pc returned by
@@ -104,11 +106,14 @@ const fj_insn *fj_vm_code(const fj_vm *vm, uint32_t *ninsns);
 
 /* Run from entry_pc with r1 = mem, r2 = mem_len (mem becomes region 1, read-write; NULL/0 for
  * none) and r10 at the top of a fresh stack.  On success returns 0 and stores r0.  Stops with a
- * negative code on out-of-bounds access, bad instruction, call depth, or instruction budget. */
+ * negative code on out-of-bounds access (FJ_EOOB), bad instruction, call depth (FJ_EDEPTH),
+ * instruction budget (FJ_EBUDGET) or unknown callx helper (FJ_EHELPER).  FJ_ENOENT if entry_pc
+ * is not an instruction; FJ_EBUSY if called while this VM is running (helpers use fj_vm_call). */
 int fj_vm_run(fj_vm *vm, uint32_t entry_pc, void *mem, size_t mem_len, uint64_t *r0);
 
-/* Message for the last failed call: "pc 7 (ldxw %r0, [%r1+8]): memory access out of bounds:
- * 4 bytes at 0x... not in any region".  Never NULL. */
+/* Message for the last failed call: "pc 7 (ldxw): memory access out of bounds: 4-byte read at
+ * 0x7ffd... not in any region" (pc, mnemonic, fj_strerror text, detail; helper calls name the
+ * helper: "pc 3 (call memcpy): ...").  Load errors name the pc and the rule broken.  Never NULL. */
 const char *fj_vm_errmsg(const fj_vm *vm);
 /* pc of the instruction that failed in the last run, or -1. */
 int64_t fj_vm_error_pc(const fj_vm *vm);
@@ -117,7 +122,10 @@ int64_t fj_vm_error_pc(const fj_vm *vm);
 void fj_vm_set_insn_limit(fj_vm *vm, uint64_t max_insns);
 
 /* Memory regions added while running (by helpers) or before a run (by the host).  Returns the
- * region index (>= 2) or a negative code.  Regions added during a run are dropped when it ends. */
+ * region index (>= 2) or a negative code (FJ_ENOSPC when all FJ_MAX_REGIONS are used).  Regions
+ * added during a run are dropped when it ends.  Regions added by the host outside a run persist
+ * across runs and loads; they follow the program's data sections, so their index shifts when a
+ * program with a different number of data sections is loaded. */
 int fj_vm_region_add(fj_vm *vm, void *base, size_t size, uint32_t flags);
 
 /* From inside a helper: call local function func_pc with r1-r5 = args on the next stack frame,
