@@ -240,6 +240,7 @@ static inline void fj_x86_imul_rri(fj_mcode *mc, unsigned w, unsigned d, unsigne
   _(not, 2)                 \
   _(neg, 3)                 \
   _(mul, 4)                 \
+  _(imul, 5)                \
   _(div, 6)                 \
   _(idiv, 7)
 #define FJ_X86_UNARY_ENC(name, digit)                                      \
@@ -365,6 +366,12 @@ static inline void fj_x86_jmp_r(fj_mcode *mc, unsigned r) {
   fj_x86_rex(mc, false, 0, 0, r, false);
   fj_mcode_u8(mc, 0xff);
   fj_x86_modrm(mc, 3, 4, r);
+}
+/* jmp qword [b+disp] (FF /4): the runtime trampoline returns through st->call_ret this way */
+static inline void fj_x86_jmp_m(fj_mcode *mc, unsigned b, int32_t disp) {
+  fj_x86_rex(mc, false, 0, 0, b, false);
+  fj_mcode_u8(mc, 0xff);
+  fj_x86_mem(mc, 4, b, disp);
 }
 /* push r (50+r), pop r (58+r), ret (C3), nop (90), int3 (CC) */
 static inline void fj_x86_push_r(fj_mcode *mc, unsigned r) {

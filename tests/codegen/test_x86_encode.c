@@ -96,6 +96,8 @@
   _(fj_x86_neg_r(mc, 8, R(R10)), "49f7da", "neg r10") \
   _(fj_x86_neg_r(mc, 4, R(RBP)), "f7dd", "neg ebp") \
   _(fj_x86_mul_r(mc, 8, R(RCX)), "48f7e1", "mul rcx") \
+  _(fj_x86_imul_r(mc, 8, R(RCX)), "48f7e9", "imul rcx") \
+  _(fj_x86_imul_r(mc, 4, R(R9)), "41f7e9", "imul r9d") \
   _(fj_x86_div_r(mc, 8, R(R11)), "49f7f3", "div r11") \
   _(fj_x86_div_r(mc, 4, R(RSI)), "f7f6", "div esi") \
   _(fj_x86_idiv_r(mc, 8, R(RCX)), "48f7f9", "idiv rcx") \
@@ -137,6 +139,8 @@
   _(fj_x86_call_r(mc, R(R11)), "41ffd3", "call r11") \
   _(fj_x86_jmp_r(mc, R(RCX)), "ffe1", "jmp rcx") \
   _(fj_x86_jmp_r(mc, R(R15)), "41ffe7", "jmp r15") \
+  _(fj_x86_jmp_m(mc, R(RBX), 120), "ff6378", "jmp qword ptr [rbx + 0x78]") \
+  _(fj_x86_jmp_m(mc, R(R12), 0), "41ff2424", "jmp qword ptr [r12]") \
   _(fj_x86_push_r(mc, R(RBP)), "55", "push rbp") \
   _(fj_x86_push_r(mc, R(R12)), "4154", "push r12") \
   _(fj_x86_pop_r(mc, R(RBX)), "5b", "pop rbx") \

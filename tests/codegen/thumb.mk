@@ -10,3 +10,28 @@ $(B)/tests/test_thumb_encode: $(call objs,tests/codegen/test_thumb_encode.c)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lcmocka -lcapstone
 
 TEST_BINS += $(B)/tests/test_thumb_encode
+
+# The client runtime for Cortex-M4, linked at the harness's runtime address (FJ_UCT_RT + 0x8000).
+THUMB_RT_SRCS := client_runtime/thumb/div64.c client_runtime/thumb/call.c
+THUMB_CC ?= arm-none-eabi-gcc
+THUMB_RT_DIR := $(B)/tests/thumb_rt
+$(THUMB_RT_DIR)/rt.elf: $(THUMB_RT_SRCS) client_runtime/thumb/div64.h client_runtime/thumb/frame.h \
+                        client_runtime/thumb/call.h
+	@mkdir -p $(dir $@)
+	$(THUMB_CC) -mcpu=cortex-m4 -mthumb -O2 -std=c11 -Wall -Wextra -Werror -ffreestanding -nostdlib \
+	  -Iinclude -I. -Wl,-Ttext=0x30008000 -Wl,-e,0 $(THUMB_RT_SRCS) -o $@
+$(THUMB_RT_DIR)/rt.bin: $(THUMB_RT_DIR)/rt.elf
+	arm-none-eabi-objcopy -O binary -j .text $< $@
+$(THUMB_RT_DIR)/rt.sym: $(THUMB_RT_DIR)/rt.elf
+	arm-none-eabi-nm $< > $@
+
+$(B)/obj/tests/codegen/uc_thumb.o: CFLAGS += -DFJ_UCT_RT_BIN='"$(abspath $(THUMB_RT_DIR))/rt.bin"' \
+                                            -DFJ_UCT_RT_SYM='"$(abspath $(THUMB_RT_DIR))/rt.sym"'
+UC_THUMB_OBJS := $(call objs,tests/codegen/uc_thumb.c client_runtime/thumb/div64.c)
+
+$(B)/tests/test_thumb_rt: $(call objs,tests/codegen/test_thumb_rt.c codegen/blob_write.c) \
+                          $(UC_THUMB_OBJS) | $(THUMB_RT_DIR)/rt.bin $(THUMB_RT_DIR)/rt.sym
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(filter %.o,$^) -o $@ $(LDFLAGS) -lcmocka -lunicorn
+
+TEST_BINS += $(B)/tests/test_thumb_rt

@@ -1,0 +1,252 @@
+/* farjit codegen — linear-scan register allocation (contract in ra.h). */
+#include "codegen/ra.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/snap.h"
+#include "codegen/target.h"
+
+/* Does the instruction produce a value that needs a location? */
+static bool has_value(const fj_ir_ins *in) {
+  switch (in->op) {
+  case FJ_IR_NOP: case FJ_IR_KINT: case FJ_IR_LOOP: case FJ_IR_PHI: case FJ_IR_PAIR:
+  case FJ_IR_STORE: case FJ_IR_SSTORE: case FJ_IR_EXIT:
+    return false;
+  default:
+    return !fj_ir_is_guard(in->op) && in->type != FJ_IRT_NONE;
+  }
+}
+
+typedef struct live_ctx {
+  fj_ra *ra;
+  const fj_ir *ir;
+  uint32_t at;  /* index of the using instruction */
+} live_ctx;
+
+static void use_at(live_ctx *c, fj_ref r) {
+  if (r < FJ_REF_BIAS || r >= c->ir->top) return;
+  const fj_ir_ins *in = fj_ir_at(c->ir, r);
+  if (in->op == FJ_IR_PAIR) {  /* no code of its own: its operands are used by the consumer */
+    use_at(c, in->a);
+    use_at(c, in->b);
+    return;
+  }
+  uint32_t i = r - FJ_REF_BIAS;
+  if (c->ra->end[i] < c->at) c->ra->end[i] = c->at;
+}
+
+static void snap_use(void *ud, fj_ref *ref) { use_at(ud, *ref); }
+
+static void compute_ranges(fj_ra *ra, fj_ir *ir) {
+  uint32_t n = ra->nins;
+  for (uint32_t i = 0; i < n; i++) ra->end[i] = i;
+  live_ctx c = {ra, ir, 0};
+  for (uint32_t i = 0; i < n; i++) {
+    const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
+    if (in->op == FJ_IR_NOP || in->op == FJ_IR_PAIR) continue;
+    c.at = i;
+    if (fj_ir_op_table[in->op].mode_a == FJ_IRM_R) use_at(&c, in->a);
+    if (fj_ir_op_table[in->op].mode_b == FJ_IRM_R) use_at(&c, in->b);
+    if (fj_ir_has_snap(in->op)) {
+      if (in->snap >= ir->nsnaps) fj_ir_abort(ir, FJ_ABORT_BACKEND, "ir %04u: bad snapshot %u", i, in->snap);
+      fj_snap_foreach_ref(ir, in->snap, snap_use, &c);
+      if (ir->snaps[in->snap].nslots) use_at(&c, ir->fp0);
+    }
+  }
+  if (ir->loop != FJ_REF_NONE) {
+    /* Pre-roll values used in the body are needed by every iteration. */
+    uint32_t lp = ir->loop - FJ_REF_BIAS;
+    for (uint32_t i = 0; i < lp; i++)
+      if (ra->end[i] > lp) ra->end[i] = n - 1;
+  }
+}
+
+void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
+  memset(ra, 0, sizeof *ra);
+  uint32_t n = fj_ir_nins(ir);
+  ra->nins = n;
+  ra->loc = calloc(n ? n : 1, sizeof *ra->loc);
+  ra->end = calloc(n ? n : 1, sizeof *ra->end);
+  if (!ra->loc || !ra->end) fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  compute_ranges(ra, ir);  /* may abort: before the scratch arrays exist */
+  uint32_t *next_call = calloc(n + 1, sizeof *next_call);
+  uint32_t *active = calloc(n ? n : 1, sizeof *active);
+  uint8_t *slot_busy = calloc(regs->max_slots ? regs->max_slots : 1, 1);
+  if (!next_call || !active || !slot_busy) {
+    free(next_call); free(active); free(slot_busy);
+    fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  }
+  next_call[n] = UINT32_MAX;
+  for (uint32_t i = n; i-- > 0;) {
+    uint8_t op = ir->buf[FJ_REF_BIAS - ir->lo + i].op;
+    next_call[i] = (fj_ir_op_table[op].flags & FJ_IRF_CALL) ? i : next_call[i + 1];
+  }
+
+  uint32_t nactive = 0;
+  uint32_t free_regs = 0;
+  for (unsigned k = 0; k < regs->nalloc; k++) free_regs |= 1u << regs->alloc[k];
+  int abort_reason = 0;
+  uint32_t abort_at = 0;
+
+  for (uint32_t i = 0; i < n && !abort_reason; i++) {
+    /* Expire ranges that ended before i. */
+    for (uint32_t k = 0; k < nactive;) {
+      uint32_t j = active[k];
+      if (ra->end[j] < i) {
+        if (ra->loc[j].kind == FJ_LOC_REG) free_regs |= 1u << ra->loc[j].reg;
+        else slot_busy[ra->loc[j].slot] = 0;
+        active[k] = active[--nactive];
+      } else {
+        k++;
+      }
+    }
+    const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
+    if (!has_value(in) || ra->end[i] == i) continue;  /* unused results need no location */
+    bool crosses = i + 1 < n && next_call[i + 1] < ra->end[i];
+    uint32_t ok = crosses ? regs->callee_saved : ~0u;
+    int reg = -1;
+    for (unsigned k = 0; k < regs->nalloc; k++) {
+      unsigned r = regs->alloc[k];
+      if ((free_regs & ok) >> r & 1) { reg = (int)r; break; }
+    }
+    if (reg < 0) {
+      /* Spill the register holder (usable here) that lives longest, if it outlives i. */
+      int victim = -1;
+      for (uint32_t k = 0; k < nactive; k++) {
+        uint32_t j = active[k];
+        if (ra->loc[j].kind != FJ_LOC_REG || !(ok >> ra->loc[j].reg & 1)) continue;
+        if (victim < 0 || ra->end[j] > ra->end[active[victim]]) victim = (int)k;
+      }
+      if (victim >= 0 && ra->end[active[victim]] > ra->end[i]) {
+        uint32_t j = active[victim];
+        reg = ra->loc[j].reg;
+        uint32_t s = 0;
+        while (s < regs->max_slots && slot_busy[s]) s++;
+        if (s >= regs->max_slots) { abort_reason = FJ_ABORT_SPILL_LIMIT; abort_at = i; break; }
+        slot_busy[s] = 1;
+        if (s + 1 > ra->nslots) ra->nslots = s + 1;
+        ra->loc[j] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s};
+        ra->nspilled++;
+        free_regs |= 1u << reg;
+      }
+    }
+    if (reg >= 0) {
+      free_regs &= ~(1u << reg);
+      ra->used_regs |= 1u << reg;
+      ra->loc[i] = (fj_loc){FJ_LOC_REG, (uint8_t)reg, 0};
+    } else {
+      uint32_t s = 0;
+      while (s < regs->max_slots && slot_busy[s]) s++;
+      if (s >= regs->max_slots) { abort_reason = FJ_ABORT_SPILL_LIMIT; abort_at = i; break; }
+      slot_busy[s] = 1;
+      if (s + 1 > ra->nslots) ra->nslots = s + 1;
+      ra->loc[i] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s};
+      ra->nspilled++;
+    }
+    active[nactive++] = i;
+  }
+  free(next_call);
+  free(active);
+  free(slot_busy);
+  if (abort_reason)
+    fj_ir_abort(ir, abort_reason, "ir %04u: more than %u spill slots live at once", abort_at,
+                regs->max_slots);
+}
+
+void fj_ra_free(fj_ra *ra) {
+  free(ra->loc);
+  free(ra->end);
+  memset(ra, 0, sizeof *ra);
+}
+
+/* ---- parallel moves at the back edge ------------------------------------------------------- */
+
+static bool loc_eq(fj_loc a, fj_loc b) {
+  return a.kind == b.kind && a.kind != FJ_LOC_NONE &&
+         (a.kind == FJ_LOC_REG ? a.reg == b.reg : a.slot == b.slot);
+}
+
+typedef struct pmove {
+  fj_loc dst, src;  /* src.kind NONE: materialize ref */
+  fj_ref ref;
+  bool done;
+} pmove;
+
+void fj_ra_phi_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, void *ud) {
+  uint32_t nphi = 0;
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++)
+    if (fj_ir_at(ir, r)->op == FJ_IR_PHI) nphi++;
+  if (!nphi) return;
+  pmove *m = calloc(nphi, sizeof *m);
+  if (!m) fj_ir_abort(ir, FJ_ABORT_NOMEM, "phi moves: out of memory");
+  uint32_t n = 0;
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(ir, r);
+    if (in->op != FJ_IR_PHI) continue;
+    fj_loc d = fj_ra_loc(ra, in->a);
+    if (d.kind == FJ_LOC_NONE) {
+      free(m);
+      fj_ir_abort(ir, FJ_ABORT_BACKEND, "PHI %04u: left operand has no location",
+                  r - FJ_REF_BIAS);
+    }
+    fj_loc s = fj_ra_loc(ra, in->b);
+    if (loc_eq(d, s)) continue;
+    m[n++] = (pmove){d, s, in->b, false};
+  }
+  uint32_t left = n;
+  while (left) {
+    bool progress = false;
+    for (uint32_t i = 0; i < n; i++) {
+      if (m[i].done) continue;
+      bool blocked = false;  /* is dst still to be read by another pending move? */
+      for (uint32_t j = 0; j < n && !blocked; j++)
+        blocked = j != i && !m[j].done && loc_eq(m[j].src, m[i].dst);
+      if (blocked) continue;
+      fn(ud, m[i].dst, m[i].src, m[i].ref);
+      m[i].done = true;
+      left--;
+      progress = true;
+    }
+    if (progress || !left) continue;
+    /* Stuck: every pending dst is still to be read.  Walk "dst is read by" edges n times from
+     * any pending move to land on a cycle, park that move's source in tmp; the cycle then
+     * unwinds completely before anything needs tmp again. */
+    uint32_t i = 0;
+    while (m[i].done) i++;
+    for (uint32_t step = 0; step < n; step++) {
+      for (uint32_t j = 0; j < n; j++) {
+        if (j != i && !m[j].done && loc_eq(m[j].src, m[i].dst)) {
+          i = j;
+          break;
+        }
+      }
+    }
+    fj_loc s = m[i].src;
+    fn(ud, tmp, s, m[i].ref);
+    for (uint32_t j = 0; j < n; j++)
+      if (!m[j].done && loc_eq(m[j].src, s)) m[j].src = tmp;
+  }
+  free(m);
+}
+
+char *fj_ra_dump(const fj_ra *ra, const fj_ir *ir, const char *const *reg_names) {
+  size_t cap = 64 + (size_t)ra->nins * 40, len = 0;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  len += (size_t)snprintf(s + len, cap - len, "regalloc: %u slots, %u spilled\n", ra->nslots,
+                          ra->nspilled);
+  for (uint32_t i = 0; i < ra->nins && len < cap; i++) {
+    fj_loc l = ra->loc[i];
+    if (l.kind == FJ_LOC_NONE) continue;
+    if (l.kind == FJ_LOC_REG)
+      len += (size_t)snprintf(s + len, cap - len, "%04u %-4s live to %04u\n", i,
+                              reg_names ? reg_names[l.reg] : "r?", ra->end[i]);
+    else
+      len += (size_t)snprintf(s + len, cap - len, "%04u [s%u] live to %04u\n", i, l.slot,
+                              ra->end[i]);
+  }
+  (void)ir;
+  return s;
+}

@@ -1,0 +1,72 @@
+/* farjit codegen — register allocation, shared by every target.
+ *
+ * Linear scan over the linear IR (ir.h).  Every instruction that produces a value gets one
+ * location for its whole life: a register from the target's allocatable set or an 8-byte spill
+ * slot in the trace's fixed frame.  Constants get none: backends rematerialize them (as an
+ * immediate operand or into a scratch register) wherever they are used, snapshots included.
+ * Nothing pins eBPF registers: values are SSA refs, and an eBPF register is only a snapshot entry.
+ *
+ * Live ranges: [definition, last use], where uses are operands (PAIR forwards to its
+ * operands), snapshot entries of guards/calls/exits (ir->fp0 counts as used by every snapshot
+ * with stack slots) and PHIs; a pre-roll value used in the loop body lives to the end of the
+ * loop.  A value whose range contains a CALL/CALLL (strictly inside) gets a callee-saved
+ * register or a slot.  A value's register is never reused by a result of the same instruction,
+ * so the emitter may write the result before it has read every operand.
+ * When registers run out the live value with the furthest end goes to a slot (for its whole
+ * life: the emitter has not run yet).  More than regs->max_slots slots aborts SPILL_LIMIT.
+ *
+ * PHI: the emitter calls fj_ra_phi_moves() at the back edge; it sequentializes the parallel
+ * copy b -> loc(a) of all PHIs (breaking cycles through a temporary the target names).
+ */
+#ifndef FJ_CODEGEN_RA_H
+#define FJ_CODEGEN_RA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codegen/ir.h"
+
+struct fj_target_regs;
+
+enum fj_loc_kind { FJ_LOC_NONE = 0, FJ_LOC_REG = 1, FJ_LOC_SLOT = 2 };
+
+typedef struct fj_loc {
+  uint8_t kind;   /* enum fj_loc_kind; NONE for constants, unused results and no-value ops */
+  uint8_t reg;    /* FJ_LOC_REG: target register number */
+  uint16_t slot;  /* FJ_LOC_SLOT: slot index (the frame layout says where it lives) */
+} fj_loc;
+
+typedef struct fj_ra {
+  fj_loc *loc;         /* [ref - FJ_REF_BIAS] */
+  uint32_t *end;       /* [ref - FJ_REF_BIAS]: index of the last use (== own index if none) */
+  uint32_t nins;
+  uint32_t nslots;     /* spill slots used (frame size = nslots * 8, plus target needs) */
+  uint32_t nspilled;   /* values that live in a slot */
+  uint32_t used_regs;  /* mask of registers handed out */
+} fj_ra;
+
+/* Allocate every instruction of ir.  Aborts through ir (NOMEM, SPILL_LIMIT, BACKEND). */
+void fj_ra_run(fj_ra *ra, fj_ir *ir, const struct fj_target_regs *regs);
+void fj_ra_free(fj_ra *ra);
+
+static inline fj_loc fj_ra_loc(const fj_ra *ra, fj_ref r) {
+  fj_loc none = {FJ_LOC_NONE, 0, 0};
+  return r >= FJ_REF_BIAS && r - FJ_REF_BIAS < ra->nins ? ra->loc[r - FJ_REF_BIAS] : none;
+}
+/* Is instruction r still live after instruction `at` (used by a later instruction)? */
+static inline int fj_ra_live_after(const fj_ra *ra, fj_ref r, fj_ref at) {
+  return r >= FJ_REF_BIAS && ra->end[r - FJ_REF_BIAS] > at - FJ_REF_BIAS;
+}
+
+/* One copy of the back edge's parallel move: src is a location (srcloc) or, when srcloc is
+ * NONE, the constant/ref src to materialize.  dst is never NONE. */
+typedef void (*fj_ra_move_fn)(void *ud, fj_loc dst, fj_loc srcloc, fj_ref src);
+
+/* Emit the PHI copies of ir (all PHIs, b -> loc(a), as one parallel move) in a safe order,
+ * using `tmp` (a location the allocator never hands out) to break cycles. */
+void fj_ra_phi_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, void *ud);
+
+/* "0007 r12" / "0009 [s3]" lines for every located instruction, into a malloc'd string. */
+char *fj_ra_dump(const fj_ra *ra, const fj_ir *ir, const char *const *reg_names);
+
+#endif /* FJ_CODEGEN_RA_H */

@@ -1,0 +1,80 @@
+/* farjit codegen — the backend interface: what a compilation target provides, and the state
+ * one compilation shares between the driver (compile.c), the register allocator (ra.c) and the
+ * target's emitter (codegen/<target>/).
+ *
+ * Split of work (LuaJIT/MIR style):
+ *   - the front half (ir.h, snap.h) produces optimized SSA IR with snapshots;
+ *   - the driver numbers exits (fj_cg_exits_build: one exit per snapshot that a live instruction
+ *     names, in IR order), runs the shared register allocator over the target's register
+ *     description (fj_target_regs), then calls the target's `emit`;
+ *   - `emit` writes the whole trace into cg->mc (prologue at entry_off, body, loop back edge
+ *     with PHI moves from fj_ra_phi_moves, one exit stub per exit) and fills cg->exits[i].patch_off;
+ *     everything position- or address-dependent becomes a fixup (codegen/fixup.h);
+ *   - the driver applies fixups (intra-blob ones with the target's `patch` hook for its private
+ *     kinds) and writes the blob.
+ * A backend never allocates registers itself and never sees trace bytes.  Failures abort through
+ * fj_ir_abort(cg->ir, FJ_ABORT_BACKEND or CODE_LIMIT, ...).
+ *
+ * codegen/PORTING.md is the full contract (frame layout, exit stub duties, relocations).
+ */
+#ifndef FJ_CODEGEN_TARGET_H
+#define FJ_CODEGEN_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codegen/fixup.h"
+#include "codegen/ir.h"
+#include "codegen/ra.h"
+#include "farjit/blob.h"
+#include "farjit/target.h"
+
+/* Registers as the allocator sees them.  Register numbers are the target's encodings. */
+typedef struct fj_target_regs {
+  uint8_t nalloc;             /* allocatable registers, in preference order: */
+  uint8_t alloc[16];
+  uint32_t callee_saved;      /* mask: allocatable registers a call preserves */
+  uint32_t max_slots;         /* spill slots (8 bytes each) the frame may hold */
+  bool pair64;                /* 32-bit target: an I64 value needs two registers (not yet used
+                                 by the allocator: such targets keep I64 values in slots) */
+} fj_target_regs;
+
+typedef struct fj_cg fj_cg;
+
+typedef struct fj_backend {
+  enum fj_target target;
+  const char *name;           /* "x86_64" */
+  const char *const *reg_names;
+  fj_target_regs regs;
+  uint8_t fill;               /* padding byte between parts of the code (x86: int3) */
+  /* Emit the trace (see above).  Aborts on failure. */
+  void (*emit)(fj_cg *cg);
+  /* Patch hook for the target's private fixup kinds (NULL if it has none). */
+  fj_fixup_patch_fn patch;
+} fj_backend;
+
+/* The backend for target, or NULL if this build has none. */
+const fj_backend *fj_backend_get(enum fj_target target);
+
+extern const fj_backend fj_backend_x86_64;
+
+enum { FJ_EXIT_NONE = 0xffffffffu };
+
+struct fj_cg {
+  fj_ir *ir;
+  const fj_backend *be;
+  fj_ra ra;                   /* locations of every instruction (ra.h) */
+  fj_mcode mc;
+  uint32_t *snap_exit;        /* snapshot index -> exit id, FJ_EXIT_NONE if no live user */
+  fj_blob_exit *exits;        /* nexits entries; pc/kind/nframes/snap filled by the driver,
+                                 patch_off by the backend (FJ_BLOB_NO_PATCH for CALL exits) */
+  uint32_t nexits;
+  uint32_t entry_off;         /* set by the backend */
+  uint32_t frame_size;        /* native stack bytes the trace uses (set by the backend) */
+};
+
+/* Number exits: fills snap_exit/exits.  Aborts NOMEM / EXIT_LIMIT. */
+void fj_cg_exits_build(fj_cg *cg);
+void fj_cg_free(fj_cg *cg);
+
+#endif /* FJ_CODEGEN_TARGET_H */

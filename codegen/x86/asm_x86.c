@@ -1,0 +1,495 @@
+/* farjit codegen — x86-64 backend: lowering IR instructions (contract in codegen/target.h,
+ * codegen/PORTING.md; register roles in asm_x86.h).
+ *
+ * Each instruction computes into its allocated register, or into rax when its value lives in a
+ * slot (then stored) or is unused.  Operands are used in place when the instruction form allows
+ * (register, [rsp + slot], imm32), otherwise materialized in a scratch register.
+ */
+#include "codegen/x86/asm_x86.h"
+
+#include <string.h>
+
+#include "farjit/jit.h"
+
+/* ---- operands ----------------------------------------------------------------------------- */
+
+static int32_t slot_disp(unsigned slot) { return (int32_t)(8 * slot); }
+
+void fj_x86_load(fj_x86 *x, unsigned r, fj_ref ref) {
+  if (fj_ir_is_k(ref)) {
+    fj_x86_mov_imm(x->mc, r, fj_ir_kval(x->ir, ref));
+    return;
+  }
+  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  if (l.kind == FJ_LOC_REG) {
+    if (l.reg != r) fj_x86_mov_rr(x->mc, 8, r, l.reg);
+  } else if (l.kind == FJ_LOC_SLOT) {
+    fj_x86_mov_rm(x->mc, 8, r, FJ_X86_RSP, slot_disp(l.slot));
+  } else {
+    fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: ir %04u used but has no location",
+                ref - FJ_REF_BIAS);
+  }
+}
+
+unsigned fj_x86_reg_of(fj_x86 *x, fj_ref ref, unsigned scratch) {
+  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  if (l.kind == FJ_LOC_REG) return l.reg;
+  fj_x86_load(x, scratch, ref);
+  return scratch;
+}
+
+void fj_x86_store_val(fj_x86 *x, unsigned base, int32_t disp, fj_ref ref) {
+  if (fj_ir_is_k(ref) && fj_x86_is_imm32((int64_t)fj_ir_kval(x->ir, ref))) {
+    fj_x86_mov_mi(x->mc, 8, base, disp, (int32_t)fj_ir_kval(x->ir, ref));
+    return;
+  }
+  unsigned r = fj_x86_reg_of(x, ref, FJ_X86_RAX);
+  fj_x86_mov_mr(x->mc, 8, base, disp, r);
+}
+
+void fj_x86_store_narrow(fj_x86 *x, unsigned w, unsigned base, int32_t disp, fj_ref ref) {
+  if (fj_ir_is_k(ref)) {
+    uint64_t k = fj_ir_kval(x->ir, ref);
+    if (w < 8 || fj_x86_is_imm32((int64_t)k)) {
+      fj_x86_mov_mi(x->mc, w, base, disp, (int32_t)(uint32_t)k);
+      return;
+    }
+  }
+  unsigned r = fj_x86_reg_of(x, ref, FJ_X86_RCX);
+  fj_x86_mov_mr(x->mc, w, base, disp, r);
+}
+
+/* Destination register of ins (its own, or rax) and the write-back. */
+static unsigned dst_reg(fj_x86 *x, fj_ref ref) {
+  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  return l.kind == FJ_LOC_REG ? l.reg : FJ_X86_RAX;
+}
+static void put_result(fj_x86 *x, fj_ref ref, unsigned r) {
+  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  if (l.kind == FJ_LOC_REG && l.reg != r) fj_x86_mov_rr(x->mc, 8, l.reg, r);
+  else if (l.kind == FJ_LOC_SLOT) fj_x86_mov_mr(x->mc, 8, FJ_X86_RSP, slot_disp(l.slot), r);
+}
+
+/* Can constant k be the imm32 of an operation of width w? */
+static bool imm_fits(uint64_t k, unsigned w) { return w == 4 || fj_x86_is_imm32((int64_t)k); }
+
+static unsigned width_of(const fj_ir_ins *in) { return in->type == FJ_IRT_I32 ? 4 : 8; }
+
+/* A local label bound later, and jumps to it. */
+static void jcc_label(fj_x86 *x, enum fj_x86_cc cc, uint32_t label) {
+  uint32_t at = fj_x86_jcc_rel32(x->mc, cc, 0);
+  fj_fixup_label(x->mc, at, FJ_RELOC_REL32, label);
+}
+static void jmp_label(fj_x86 *x, uint32_t label) {
+  uint32_t at = fj_x86_jmp_rel32(x->mc, 0);
+  fj_fixup_label(x->mc, at, FJ_RELOC_REL32, label);
+}
+
+/* ---- arithmetic --------------------------------------------------------------------------- */
+
+typedef void (*alu_rr_fn)(fj_mcode *, unsigned, unsigned, unsigned);
+typedef void (*alu_ri_fn)(fj_mcode *, unsigned, unsigned, int32_t);
+typedef void (*alu_rm_fn)(fj_mcode *, unsigned, unsigned, unsigned, int32_t);
+
+static void asm_alu(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
+  unsigned w = width_of(in), d = dst_reg(x, ref);
+  alu_rr_fn rr = NULL;
+  alu_ri_fn ri = NULL;
+  alu_rm_fn rm = NULL;
+  switch (in->op) {
+  case FJ_IR_ADD: rr = fj_x86_add_rr; ri = fj_x86_add_ri; rm = fj_x86_add_rm; break;
+  case FJ_IR_SUB: rr = fj_x86_sub_rr; ri = fj_x86_sub_ri; rm = fj_x86_sub_rm; break;
+  case FJ_IR_AND: rr = fj_x86_and_rr; ri = fj_x86_and_ri; rm = fj_x86_and_rm; break;
+  case FJ_IR_OR: rr = fj_x86_or_rr; ri = fj_x86_or_ri; rm = fj_x86_or_rm; break;
+  case FJ_IR_XOR: rr = fj_x86_xor_rr; ri = fj_x86_xor_ri; rm = fj_x86_xor_rm; break;
+  default: rr = fj_x86_imul_rr; break;  /* MUL */
+  }
+  fj_x86_load(x, d, in->a);
+  fj_loc lb = fj_ra_loc(&x->cg->ra, in->b);
+  if (fj_ir_is_k(in->b) && imm_fits(fj_ir_kval(x->ir, in->b), w)) {
+    int32_t k = (int32_t)(uint32_t)fj_ir_kval(x->ir, in->b);
+    if (ri) ri(x->mc, w, d, k);
+    else fj_x86_imul_rri(x->mc, w, d, d, k);
+  } else if (lb.kind == FJ_LOC_REG) {
+    rr(x->mc, w, d, lb.reg);
+  } else if (lb.kind == FJ_LOC_SLOT && rm) {
+    rm(x->mc, w, d, FJ_X86_RSP, slot_disp(lb.slot));
+  } else {
+    fj_x86_load(x, FJ_X86_RCX, in->b);
+    rr(x->mc, w, d, FJ_X86_RCX);
+  }
+  put_result(x, ref, d);
+}
+
+static void asm_shift(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
+  unsigned w = width_of(in), d = dst_reg(x, ref);
+  if (fj_ir_is_k(in->b)) {
+    uint8_t n = (uint8_t)(fj_ir_kval(x->ir, in->b) & (w * 8 - 1));
+    fj_x86_load(x, d, in->a);
+    if (in->op == FJ_IR_SHL) fj_x86_shl_ri(x->mc, w, d, n);
+    else if (in->op == FJ_IR_SHR) fj_x86_shr_ri(x->mc, w, d, n);
+    else fj_x86_sar_ri(x->mc, w, d, n);
+    if (n == 0 && w == 4) fj_x86_mov_rr(x->mc, 4, d, d);  /* shift by 0 leaves the top alone */
+  } else {
+    fj_x86_load(x, FJ_X86_RCX, in->b);
+    fj_x86_load(x, d, in->a);
+    if (in->op == FJ_IR_SHL) fj_x86_shl_rcl(x->mc, w, d);
+    else if (in->op == FJ_IR_SHR) fj_x86_shr_rcl(x->mc, w, d);
+    else fj_x86_sar_rcl(x->mc, w, d);
+    /* A 32-bit shift by a count that is 0 mod 32 does not write the register: zero-extend. */
+    if (w == 4) fj_x86_mov_rr(x->mc, 4, d, d);
+  }
+  put_result(x, ref, d);
+}
+
+static void asm_unary(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
+  unsigned w = width_of(in), d = dst_reg(x, ref);
+  fj_x86_load(x, d, in->a);
+  switch (in->op) {
+  case FJ_IR_NEG:
+    fj_x86_neg_r(x->mc, w, d);
+    break;
+  case FJ_IR_ZEXT:
+    if (in->aux == 8) fj_x86_movzx_rr(x->mc, 1, d, d);
+    else if (in->aux == 16) fj_x86_movzx_rr(x->mc, 2, d, d);
+    else if (in->aux == 32) fj_x86_mov_rr(x->mc, 4, d, d);
+    break;
+  case FJ_IR_SEXT:
+    if (in->aux < 64) fj_x86_movsx_rr(x->mc, in->aux / 8, d, d);
+    if (in->type == FJ_IRT_I32) fj_x86_mov_rr(x->mc, 4, d, d);
+    break;
+  case FJ_IR_BSWAP:
+    if (in->aux == 16) {
+      fj_x86_rol_ri(x->mc, 2, d, 8);
+      fj_x86_movzx_rr(x->mc, 2, d, d);
+    } else {
+      fj_x86_bswap_r(x->mc, in->aux == 32 ? 4 : 8, d);
+    }
+    break;
+  default:
+    break;
+  }
+  put_result(x, ref, d);
+}
+
+static void asm_mulh(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
+  fj_x86_load(x, FJ_X86_RAX, in->a);
+  fj_x86_load(x, FJ_X86_RCX, in->b);
+  if (in->op == FJ_IR_MULHU) fj_x86_mul_r(x->mc, 8, FJ_X86_RCX);
+  else fj_x86_imul_r(x->mc, 8, FJ_X86_RCX);
+  put_result(x, ref, FJ_X86_RDX);
+}
+
+/* eBPF division: by 0 gives 0 (div) or the dividend (mod); signed MIN / -1 = MIN, MIN % -1 = 0
+ * (x86 would trap on both).  Result in rax. */
+static void asm_div(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
+  unsigned w = width_of(in);
+  bool is_mod = in->op == FJ_IR_UMOD || in->op == FJ_IR_SMOD;
+  bool is_signed = in->op == FJ_IR_SDIV || in->op == FJ_IR_SMOD;
+  fj_x86_load(x, FJ_X86_RAX, in->a);
+  fj_x86_load(x, FJ_X86_RCX, in->b);
+  if (w == 4) fj_x86_mov_rr(x->mc, 4, FJ_X86_RAX, FJ_X86_RAX);  /* I32: low half only */
+  uint64_t kb = fj_ir_is_k(in->b) ? fj_ir_kval(x->ir, in->b) : 1;
+  uint64_t mask = w == 4 ? UINT32_MAX : UINT64_MAX;
+  bool may_zero = !fj_ir_is_k(in->b) || (kb & mask) == 0;
+  bool may_m1 = is_signed && (!fj_ir_is_k(in->b) || (kb & mask) == mask);
+  uint32_t l_done = fj_label_new(x->mc), l_zero = fj_label_new(x->mc), l_m1 = fj_label_new(x->mc);
+  if (may_zero) {
+    fj_x86_test_rr(x->mc, w, FJ_X86_RCX, FJ_X86_RCX);
+    jcc_label(x, FJ_X86_CC_E, l_zero);
+  }
+  if (may_m1) {
+    fj_x86_cmp_ri(x->mc, w, FJ_X86_RCX, -1);
+    jcc_label(x, FJ_X86_CC_E, l_m1);
+  }
+  if (is_signed) {
+    if (w == 8) fj_x86_cqo(x->mc);
+    else fj_x86_cdq(x->mc);
+    fj_x86_idiv_r(x->mc, w, FJ_X86_RCX);
+  } else {
+    fj_x86_mov_ri32(x->mc, FJ_X86_RDX, 0);
+    fj_x86_div_r(x->mc, w, FJ_X86_RCX);
+  }
+  if (is_mod) fj_x86_mov_rr(x->mc, 8, FJ_X86_RAX, FJ_X86_RDX);
+  if (may_zero || may_m1) jmp_label(x, l_done);
+  fj_label_bind(x->mc, l_zero);
+  if (may_zero && !is_mod) fj_x86_mov_ri32(x->mc, FJ_X86_RAX, 0);  /* mod: rax = dividend */
+  if (may_zero && may_m1) jmp_label(x, l_done);
+  fj_label_bind(x->mc, l_m1);
+  if (may_m1) {
+    if (is_mod) fj_x86_mov_ri32(x->mc, FJ_X86_RAX, 0);
+    else fj_x86_neg_r(x->mc, w, FJ_X86_RAX);
+  }
+  fj_label_bind(x->mc, l_done);
+  put_result(x, ref, FJ_X86_RAX);
+}
+
+/* ---- state and memory --------------------------------------------------------------------- */
+
+static void asm_load(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
+  unsigned d = dst_reg(x, ref);
+  unsigned base = X86_ST, w = 8;
+  int32_t disp = 0;
+  bool sx = false;
+  switch (in->op) {
+  case FJ_IR_RIN: disp = (int32_t)FJ_JIT_OFF_R(in->lit); break;
+  case FJ_IR_SLD: disp = in->lit; w = in->aux; break;
+  case FJ_IR_HLD: base = fj_x86_reg_of(x, in->a, FJ_X86_R11); disp = in->lit; w = in->aux; break;
+  case FJ_IR_SLOAD: disp = in->lit; /* fall through */
+  default:  /* LOAD */
+    base = fj_x86_reg_of(x, in->a, FJ_X86_R11);
+    w = fj_mem_width(in->aux);
+    sx = (in->aux & FJ_MEM_SIGNED) && w < 8;
+    break;
+  }
+  if (w != 1 && w != 2 && w != 4 && w != 8)
+    fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: ir %04u: load width %u", ref - FJ_REF_BIAS, w);
+  if (sx) fj_x86_movsx_rm(x->mc, w, d, base, disp);
+  else fj_x86_mov_rm(x->mc, w, d, base, disp);
+  put_result(x, ref, d);
+}
+
+static void asm_store(fj_x86 *x, const fj_ir_ins *in) {
+  unsigned base = fj_x86_reg_of(x, in->a, FJ_X86_R11);
+  fj_x86_store_narrow(x, fj_mem_width(in->aux), base, in->op == FJ_IR_SSTORE ? in->lit : 0, in->b);
+}
+
+static void asm_atomic(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
+  unsigned w = fj_mem_width(in->aux);
+  if (w != 4 && w != 8)
+    fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: ir %04u: atomic width %u", ref - FJ_REF_BIAS, w);
+  unsigned base = fj_x86_reg_of(x, in->a, FJ_X86_R11);
+  if (in->op == FJ_IR_CMPXCHG) {
+    const fj_ir_ins *pair = fj_ir_at(x->ir, in->b);
+    fj_x86_load(x, FJ_X86_RAX, pair->b);  /* expected */
+    if (w == 4) fj_x86_mov_rr(x->mc, 4, FJ_X86_RAX, FJ_X86_RAX);
+    fj_x86_load(x, FJ_X86_RCX, pair->a);  /* new */
+    fj_x86_lock_cmpxchg_mr(x->mc, w, base, 0, FJ_X86_RCX);
+    put_result(x, ref, FJ_X86_RAX);
+    return;
+  }
+  fj_x86_load(x, FJ_X86_RCX, in->b);
+  int32_t op = in->lit;
+  bool fetch = op & FJ_ATOMIC_FETCH;
+  uint8_t opc = 0;
+  switch (op & ~FJ_ATOMIC_FETCH) {
+  case 0x00: opc = 0x01; break;  /* add */
+  case 0x40: opc = 0x09; break;  /* or */
+  case 0x50: opc = 0x21; break;  /* and */
+  case 0xa0: opc = 0x31; break;  /* xor */
+  case 0xe0: /* xchg (0xe1) */
+    fj_x86_xchg_mr(x->mc, w, base, 0, FJ_X86_RCX);
+    put_result(x, ref, FJ_X86_RCX);
+    return;
+  default:
+    fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "x86: atomic op 0x%x", (unsigned)op);
+  }
+  if (!fetch) {
+    fj_x86_lock_alu_mr(x->mc, opc, w, base, 0, FJ_X86_RCX);
+  } else if (opc == 0x01) {
+    fj_x86_lock_xadd_mr(x->mc, w, base, 0, FJ_X86_RCX);
+    put_result(x, ref, FJ_X86_RCX);
+  } else {
+    /* rax = old; retry { rdx = old op val; cmpxchg } until no one raced us. */
+    fj_x86_mov_rm(x->mc, w, FJ_X86_RAX, base, 0);
+    uint32_t l_retry = fj_label_new(x->mc);
+    fj_label_bind(x->mc, l_retry);
+    fj_x86_mov_rr(x->mc, 8, FJ_X86_RDX, FJ_X86_RAX);
+    if (opc == 0x09) fj_x86_or_rr(x->mc, w, FJ_X86_RDX, FJ_X86_RCX);
+    else if (opc == 0x21) fj_x86_and_rr(x->mc, w, FJ_X86_RDX, FJ_X86_RCX);
+    else fj_x86_xor_rr(x->mc, w, FJ_X86_RDX, FJ_X86_RCX);
+    fj_x86_lock_cmpxchg_mr(x->mc, w, base, 0, FJ_X86_RDX);
+    jcc_label(x, FJ_X86_CC_NE, l_retry);
+    put_result(x, ref, FJ_X86_RAX);
+  }
+}
+
+/* ---- guards ------------------------------------------------------------------------------- */
+
+static enum fj_x86_cc guard_cc(unsigned op) {
+  switch (op) {
+  case FJ_IR_EQ: return FJ_X86_CC_E;
+  case FJ_IR_NE: return FJ_X86_CC_NE;
+  case FJ_IR_ULT: return FJ_X86_CC_B;
+  case FJ_IR_UGE: return FJ_X86_CC_AE;
+  case FJ_IR_ULE: return FJ_X86_CC_BE;
+  case FJ_IR_UGT: return FJ_X86_CC_A;
+  case FJ_IR_LT: return FJ_X86_CC_L;
+  case FJ_IR_GE: return FJ_X86_CC_GE;
+  case FJ_IR_LE: return FJ_X86_CC_LE;
+  case FJ_IR_GT: return FJ_X86_CC_G;
+  case FJ_IR_TEST: return FJ_X86_CC_NE;
+  default: return FJ_X86_CC_E;  /* NTEST */
+  }
+}
+
+static uint32_t exit_label(fj_x86 *x, uint32_t snap) {
+  uint32_t e = snap < x->ir->nsnaps ? x->cg->snap_exit[snap] : FJ_EXIT_NONE;
+  if (e == FJ_EXIT_NONE) fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: snapshot %u has no exit", snap);
+  return x->l_exit0 + e;
+}
+
+static void asm_guard(fj_x86 *x, const fj_ir_ins *in) {
+  unsigned w = in->type == FJ_IRT_I32 ? 4 : 8;
+  unsigned op = in->op;
+  fj_ref a = in->a, b = in->b;
+  uint32_t target = exit_label(x, in->snap);
+  if (fj_ir_is_k(a) && fj_ir_is_k(b)) {
+    if (!fj_ir_cond(op, in->type, fj_ir_kval(x->ir, a), fj_ir_kval(x->ir, b))) jmp_label(x, target);
+    return;
+  }
+  if (fj_ir_is_k(a)) {
+    fj_ref t = a;
+    a = b;
+    b = t;
+    op = fj_ir_cond_swap(op);
+  }
+  unsigned ra = fj_x86_reg_of(x, a, FJ_X86_RAX);
+  fj_loc lb = fj_ra_loc(&x->cg->ra, b);
+  bool test = op == FJ_IR_TEST || op == FJ_IR_NTEST;
+  if (fj_ir_is_k(b) && imm_fits(fj_ir_kval(x->ir, b), w)) {
+    int32_t k = (int32_t)(uint32_t)fj_ir_kval(x->ir, b);
+    if (test) fj_x86_test_ri(x->mc, w, ra, k);
+    else if (k == 0 && (op == FJ_IR_EQ || op == FJ_IR_NE)) fj_x86_test_rr(x->mc, w, ra, ra);
+    else fj_x86_cmp_ri(x->mc, w, ra, k);
+  } else if (lb.kind == FJ_LOC_REG) {
+    if (test) fj_x86_test_rr(x->mc, w, ra, lb.reg);
+    else fj_x86_cmp_rr(x->mc, w, ra, lb.reg);
+  } else if (lb.kind == FJ_LOC_SLOT && !test) {
+    fj_x86_cmp_rm(x->mc, w, ra, FJ_X86_RSP, slot_disp(lb.slot));
+  } else {
+    fj_x86_load(x, FJ_X86_RCX, b);
+    if (test) fj_x86_test_rr(x->mc, w, ra, FJ_X86_RCX);
+    else fj_x86_cmp_rr(x->mc, w, ra, FJ_X86_RCX);
+  }
+  jcc_label(x, fj_x86_cc_invert(guard_cc(op)), target);
+}
+
+/* ---- the driver --------------------------------------------------------------------------- */
+
+static void asm_ins(fj_x86 *x, fj_ref ref) {
+  const fj_ir_ins *in = fj_ir_at(x->ir, ref);
+  switch (in->op) {
+  case FJ_IR_NOP: case FJ_IR_PHI: case FJ_IR_PAIR: case FJ_IR_KINT:
+    return;
+  case FJ_IR_LOOP:
+    fj_label_bind(x->mc, x->l_loop);
+    return;
+  case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_MUL: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR:
+    asm_alu(x, ref, in);
+    return;
+  case FJ_IR_SHL: case FJ_IR_SHR: case FJ_IR_SAR:
+    asm_shift(x, ref, in);
+    return;
+  case FJ_IR_NEG: case FJ_IR_ZEXT: case FJ_IR_SEXT: case FJ_IR_BSWAP:
+    asm_unary(x, ref, in);
+    return;
+  case FJ_IR_MULHU: case FJ_IR_MULHS:
+    asm_mulh(x, ref, in);
+    return;
+  case FJ_IR_UDIV: case FJ_IR_UMOD: case FJ_IR_SDIV: case FJ_IR_SMOD:
+    asm_div(x, ref, in);
+    return;
+  case FJ_IR_RIN: case FJ_IR_SLD: case FJ_IR_HLD: case FJ_IR_LOAD: case FJ_IR_SLOAD:
+    asm_load(x, ref, in);
+    return;
+  case FJ_IR_STORE: case FJ_IR_SSTORE:
+    asm_store(x, in);
+    return;
+  case FJ_IR_ATOMIC: case FJ_IR_CMPXCHG:
+    asm_atomic(x, ref, in);
+    return;
+  case FJ_IR_CALL: case FJ_IR_CALLL:
+    fj_x86_call(x, ref);
+    return;
+  case FJ_IR_EXIT:
+    jmp_label(x, exit_label(x, in->snap));
+    return;
+  default:
+    if (fj_ir_is_guard(in->op)) {
+      asm_guard(x, in);
+      return;
+    }
+    fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "x86: ir %04u: op %s", ref - FJ_REF_BIAS,
+                fj_ir_op_name(in->op));
+  }
+}
+
+static void prologue(fj_x86 *x) {
+  fj_mcode *mc = x->mc;
+  uint32_t spill = (x->cg->ra.nslots * 8 + 15) & ~15u;
+  uint32_t frame = 8 + spill;  /* 8 + 48 pushed + return address keeps rsp 16-aligned */
+  fj_x86_push_r(mc, FJ_X86_RBP);
+  fj_x86_mov_rr(mc, 8, FJ_X86_RBP, FJ_X86_RSP);
+  fj_x86_push_r(mc, FJ_X86_RBX);
+  fj_x86_push_r(mc, FJ_X86_R12);
+  fj_x86_push_r(mc, FJ_X86_R13);
+  fj_x86_push_r(mc, FJ_X86_R14);
+  fj_x86_push_r(mc, FJ_X86_R15);
+  fj_x86_sub_ri(mc, 8, FJ_X86_RSP, (int32_t)frame);
+  fj_x86_mov_rr(mc, 8, X86_ST, FJ_X86_RDI);
+  x->cg->frame_size = 8 + X86_PUSHED + frame;
+}
+
+void fj_x86_epilogue(fj_x86 *x) {
+  fj_x86_lea(x->mc, FJ_X86_RSP, FJ_X86_RBP, -(X86_PUSHED - 8));
+  fj_x86_pop_r(x->mc, FJ_X86_R15);
+  fj_x86_pop_r(x->mc, FJ_X86_R14);
+  fj_x86_pop_r(x->mc, FJ_X86_R13);
+  fj_x86_pop_r(x->mc, FJ_X86_R12);
+  fj_x86_pop_r(x->mc, FJ_X86_RBX);
+  fj_x86_pop_r(x->mc, FJ_X86_RBP);
+}
+
+static void x86_emit(fj_cg *cg) {
+  fj_x86 x;
+  memset(&x, 0, sizeof x);
+  x.cg = cg;
+  x.ir = cg->ir;
+  x.mc = &cg->mc;
+  x.l_base = fj_label_new(x.mc);
+  x.l_ret = fj_label_new(x.mc);
+  x.l_loop = fj_label_new(x.mc);
+  x.l_exit0 = x.mc->nlabels;  /* labels are dense: exit e is l_exit0 + e */
+  for (uint32_t e = 0; e < cg->nexits; e++) fj_label_new(x.mc);
+  fj_label_bind(x.mc, x.l_base);
+  cg->entry_off = 0;
+  prologue(&x);
+  fj_ref last = FJ_REF_NONE;
+  for (fj_ref r = FJ_REF_BIAS; r < x.ir->top; r++) {
+    uint8_t op = fj_ir_at(x.ir, r)->op;
+    if (op != FJ_IR_NOP && op != FJ_IR_PHI) last = r;
+    asm_ins(&x, r);
+  }
+  if (x.ir->loop != FJ_REF_NONE) {
+    fj_x86_back_edge(&x);
+  } else if (last == FJ_REF_NONE || fj_ir_at(x.ir, last)->op != FJ_IR_EXIT) {
+    fj_ir_abort(x.ir, FJ_ABORT_BACKEND, "x86: trace without a loop does not end in EXIT");
+  }
+  fj_x86_exit_stubs(&x);
+  fj_mcode_align(x.mc, 16, 0xcc);
+  fj_label_bind(x.mc, x.l_ret);
+  fj_x86_ret(x.mc);
+  if (x.mc->oom) fj_ir_abort(x.ir, FJ_ABORT_CODE_LIMIT, "x86: machine code too large");
+}
+
+static const char *const x86_reg_names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi",
+                                              "rdi", "r8",  "r9",  "r10", "r11", "r12", "r13",
+                                              "r14", "r15"};
+
+const fj_backend fj_backend_x86_64 = {
+  .target = FJ_TARGET_X86_64,
+  .name = "x86_64",
+  .reg_names = x86_reg_names,
+  .regs = {
+    .nalloc = 9,
+    .alloc = {FJ_X86_RSI, FJ_X86_RDI, FJ_X86_R8, FJ_X86_R9, FJ_X86_R10, FJ_X86_R12, FJ_X86_R13,
+              FJ_X86_R14, FJ_X86_R15},
+    .callee_saved = 1u << FJ_X86_R12 | 1u << FJ_X86_R13 | 1u << FJ_X86_R14 | 1u << FJ_X86_R15,
+    .max_slots = 4096,
+    .pair64 = false,
+  },
+  .fill = 0xcc,
+  .emit = x86_emit,
+  .patch = NULL,
+};

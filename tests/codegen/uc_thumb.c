@@ -1,0 +1,465 @@
+/* Unicorn harness for Thumb-2 blobs (see uc_thumb.h). */
+#include "tests/codegen/uc_thumb.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <unicorn/unicorn.h>
+
+#include "client_runtime/thumb/div64.h"
+#include "codegen/thumb/emit_thumb.h"
+#include "farjit/blob.h"
+#include "farjit/jit.h"
+#include "farjit/target.h"
+
+/* Runtime page layout. */
+#define RT_RET      (FJ_UCT_RT + 0x000u)  /* return address of runs: emulation stops here */
+#define RT_STUB(k)  (FJ_UCT_RT + 0x100u + 4u * (k)) /* served runtime entries, k = enum fj_rt */
+#define RT_HELPERS  (FJ_UCT_RT + 0x1000u)           /* served helper slots, 4 bytes each */
+#define RT_NHELPERS 1024u
+#define RT_CODE     (FJ_UCT_RT + 0x8000u)           /* the compiled client runtime */
+#define VENEER_SIZE 8u
+#define MAX_BLOBS   256
+
+typedef struct loaded_blob {
+  uint32_t base, entry_off, start_pc, nexits;
+  fj_blob_exit *exits;
+} loaded_blob;
+
+struct fj_uct {
+  uc_engine *uc;
+  fj_uct_hooks hooks;
+  unsigned flags;
+  uint8_t *arena;
+  size_t arena_used;
+  uint32_t code_end;           /* next free code address */
+  loaded_blob blobs[MAX_BLOBS];
+  int nblobs;
+  uint32_t helper_ids[RT_NHELPERS];
+  uint32_t nhelpers;
+  uint8_t *rt_bin;             /* compiled runtime image */
+  size_t rt_len;
+  struct { char name[48]; uint32_t addr; } rt_syms[32];
+  int nrt_syms;
+  uint32_t run_st;             /* st of the current run (hook-served CALL) */
+  fj_uct_stats stats;
+  char err[256];
+};
+
+static void set_err(fj_uct *u, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(u->err, sizeof u->err, fmt, ap);
+  va_end(ap);
+}
+
+static uint32_t rd32(fj_uct *u, uint32_t a) {
+  uint32_t v = 0;
+  uc_mem_read(u->uc, a, &v, 4);
+  return v;
+}
+static void wr32(fj_uct *u, uint32_t a, uint32_t v) { uc_mem_write(u->uc, a, &v, 4); }
+/* Write code: Unicorn keeps translated blocks until told to drop them. */
+static void write_code(fj_uct *u, uint32_t a, const void *p, size_t n) {
+  uc_mem_write(u->uc, a, p, n);
+  uc_ctl_remove_cache(u->uc, a, a + n);
+}
+static uint32_t reg(fj_uct *u, int r) {
+  uint32_t v = 0;
+  uc_reg_read(u->uc, r, &v);
+  return v;
+}
+static void set_reg(fj_uct *u, int r, uint32_t v) { uc_reg_write(u->uc, r, &v); }
+static uint64_t arg64(fj_uct *u, int lo_reg) {
+  return (uint64_t)reg(u, lo_reg) | (uint64_t)reg(u, lo_reg + 1) << 32;
+}
+static void ret64(fj_uct *u, uint64_t v) {
+  set_reg(u, UC_ARM_REG_R0, (uint32_t)v);
+  set_reg(u, UC_ARM_REG_R1, (uint32_t)(v >> 32));
+}
+
+/* ---- served entry points ------------------------------------------------------------------ */
+
+/* A helper slot: AAPCS with six arguments, 64-bit ones in aligned pairs. */
+static void serve_helper(fj_uct *u, uint32_t id) {
+  uint32_t sp = reg(u, UC_ARM_REG_SP);
+  uint64_t a[5] = {arg64(u, UC_ARM_REG_R0), arg64(u, UC_ARM_REG_R2)};
+  for (int i = 0; i < 3; i++)
+    a[2 + i] = (uint64_t)rd32(u, sp + 8u * (unsigned)i) | (uint64_t)rd32(u, sp + 8u * (unsigned)i + 4) << 32;
+  uint32_t vm = rd32(u, sp + 24);
+  u->stats.helper_calls++;
+  ret64(u, u->hooks.helper ? u->hooks.helper(u->hooks.ud, id, a, vm) : 0);
+}
+
+static bool helper_of(fj_uct *u, uint32_t addr, uint32_t *id) {
+  uint32_t base = (u->flags & FJ_UCT_FAR_HELPERS) ? FJ_UCT_FAR : RT_HELPERS;
+  if (addr < base || addr >= base + 4 * u->nhelpers || (addr - base) % 4) return false;
+  *id = u->helper_ids[(addr - base) / 4];
+  return true;
+}
+
+/* Run the entry at `fn` (a served stub address) with the current registers. */
+static void serve_call_target(fj_uct *u, uint32_t fn) {
+  uint32_t id;
+  fn &= ~1u;
+  if (helper_of(u, fn, &id)) { serve_helper(u, id); return; }
+  if (fn == RT_STUB(FJ_RT_CALL_LOCAL)) {
+    u->stats.local_calls++;
+    ret64(u, u->hooks.call_local ? u->hooks.call_local(u->hooks.ud, reg(u, UC_ARM_REG_R0),
+                                                       reg(u, UC_ARM_REG_R1)) : 0);
+    return;
+  }
+  set_err(u, "call through FJ_RT_CALL to unknown address 0x%08x", fn);
+  uc_emu_stop(u->uc);
+}
+
+static void on_stub(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
+  fj_uct *u = ud;
+  (void)uc, (void)size;
+  uint32_t a = (uint32_t)addr, id;
+  if (a == RT_STUB(FJ_RT_CALL)) {
+    /* The trampoline's contract, with st known from the run rather than from the frame. */
+    u->stats.rt_calls++;
+    uint32_t lr = reg(u, UC_ARM_REG_LR);
+    wr32(u, u->run_st + FJ_JIT_OFF_CALL_RET, lr);
+    wr32(u, u->run_st + FJ_JIT_OFF_CALL_RET + 4, 0);
+    serve_call_target(u, reg(u, UC_ARM_REG_R12));
+    set_reg(u, UC_ARM_REG_LR, rd32(u, u->run_st + FJ_JIT_OFF_CALL_RET));
+    return;
+  }
+  if (a == RT_STUB(FJ_RT_CALL_LOCAL)) { serve_call_target(u, a); return; }
+  if (a >= RT_STUB(FJ_RT_UDIV64) && a <= RT_STUB(FJ_RT_SMOD64)) {
+    uint64_t x = arg64(u, UC_ARM_REG_R0), y = arg64(u, UC_ARM_REG_R2), r = 0;
+    u->stats.div_calls++;
+    switch ((a - RT_STUB(0)) / 4) {
+    case FJ_RT_UDIV64: r = fj_rt_udiv64(x, y); break;
+    case FJ_RT_UMOD64: r = fj_rt_umod64(x, y); break;
+    case FJ_RT_SDIV64: r = (uint64_t)fj_rt_sdiv64((int64_t)x, (int64_t)y); break;
+    default: r = (uint64_t)fj_rt_smod64((int64_t)x, (int64_t)y); break;
+    }
+    ret64(u, r);
+    return;
+  }
+  if (helper_of(u, a, &id)) { serve_helper(u, id); return; } /* BL straight to a helper */
+}
+
+static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
+  (void)uc, (void)addr, (void)size;
+  ((fj_uct *)ud)->stats.insns++;
+}
+static void on_rt_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
+  fj_uct *u = ud;
+  (void)uc, (void)size;
+  u->stats.rt_insns++;
+  if (addr == fj_uct_rt_sym(u, "fj_rt_udiv64") || addr == fj_uct_rt_sym(u, "fj_rt_umod64") ||
+      addr == fj_uct_rt_sym(u, "fj_rt_sdiv64") || addr == fj_uct_rt_sym(u, "fj_rt_smod64"))
+    u->stats.div_calls++;
+  if (addr == fj_uct_rt_sym(u, "fj_rt_thumb_call")) u->stats.rt_calls++;
+}
+
+/* ---- the compiled runtime ----------------------------------------------------------------- */
+
+static uint8_t *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  uint8_t *p = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n == cap) {
+      uint8_t *q = realloc(p, cap = cap ? 2 * cap : 4096);
+      if (!q) { free(p); fclose(f); return NULL; }
+      p = q;
+    }
+    size_t k = fread(p + n, 1, cap - n, f);
+    if (!k) break;
+    n += k;
+  }
+  fclose(f);
+  *len = n;
+  return p;
+}
+
+static void load_rt(fj_uct *u) {
+#if defined(FJ_UCT_RT_BIN) && defined(FJ_UCT_RT_SYM)
+  size_t n, slen;
+  uint8_t *bin = slurp(FJ_UCT_RT_BIN, &n), *sym = slurp(FJ_UCT_RT_SYM, &slen);
+  if (bin && sym && n <= FJ_UCT_RT_SIZE - (RT_CODE - FJ_UCT_RT)) {
+    uc_mem_write(u->uc, RT_CODE, bin, n);
+    u->rt_bin = bin, u->rt_len = n, bin = NULL;
+    char *line = (char *)sym;
+    sym[slen - 1] = 0;
+    while (line && *line && u->nrt_syms < 32) {
+      unsigned addr;
+      char type, name[48];
+      if (sscanf(line, "%x %c %47s", &addr, &type, name) == 3 && (type == 'T' || type == 't')) {
+        snprintf(u->rt_syms[u->nrt_syms].name, sizeof u->rt_syms[0].name, "%s", name);
+        u->rt_syms[u->nrt_syms++].addr = addr & ~1u;
+      }
+      line = strchr(line, '\n');
+      if (line) line++;
+    }
+  }
+  free(bin);
+  free(sym);
+#else
+  (void)slurp;
+#endif
+}
+
+uint32_t fj_uct_rt_sym(const fj_uct *u, const char *name) {
+  for (int i = 0; i < u->nrt_syms; i++)
+    if (!strcmp(u->rt_syms[i].name, name)) return u->rt_syms[i].addr;
+  return 0;
+}
+int fj_uct_has_rt(const fj_uct *u) { return u->rt_bin != NULL; }
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+fj_uct *fj_uct_create(const fj_uct_hooks *hooks, unsigned flags) {
+  fj_uct *u = calloc(1, sizeof *u);
+  if (!u) return NULL;
+  if (hooks) u->hooks = *hooks;
+  u->flags = flags;
+  void *a = mmap((void *)(uintptr_t)FJ_UCT_ARENA, FJ_UCT_ARENA_SIZE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (a != (void *)(uintptr_t)FJ_UCT_ARENA) {
+    fprintf(stderr, "uc_thumb: cannot map the shared arena at 0x%08x\n", FJ_UCT_ARENA);
+    if (a != MAP_FAILED) munmap(a, FJ_UCT_ARENA_SIZE);
+    free(u);
+    return NULL;
+  }
+  u->arena = a;
+  uc_err e = uc_open(UC_ARCH_ARM, UC_MODE_THUMB, &u->uc);
+  if (e == UC_ERR_OK) e = uc_ctl_set_cpu_model(u->uc, UC_CPU_ARM_CORTEX_M4);
+  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_CODE, FJ_UCT_CODE_SIZE, UC_PROT_ALL);
+  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_STACK, FJ_UCT_STACK_SIZE, UC_PROT_READ | UC_PROT_WRITE);
+  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_RT, FJ_UCT_RT_SIZE, UC_PROT_ALL);
+  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_FAR, 0x10000, UC_PROT_ALL);
+  if (e == UC_ERR_OK) e = uc_mem_map_ptr(u->uc, FJ_UCT_ARENA, FJ_UCT_ARENA_SIZE, UC_PROT_READ | UC_PROT_WRITE, a);
+  uc_hook h;
+  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_code, u, FJ_UCT_CODE, FJ_UCT_CODE + FJ_UCT_CODE_SIZE - 1);
+  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_stub, u, FJ_UCT_RT, RT_CODE - 1);
+  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_rt_code, u, RT_CODE, FJ_UCT_RT + FJ_UCT_RT_SIZE - 1);
+  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_stub, u, FJ_UCT_FAR, FJ_UCT_FAR + 0xffff);
+  if (e != UC_ERR_OK) {
+    fprintf(stderr, "uc_thumb: unicorn: %s\n", uc_strerror(e));
+    fj_uct_destroy(u);
+    return NULL;
+  }
+  /* Every stub and helper slot is `bx lr`; the return address is a permanently undefined insn. */
+  static uint8_t page[RT_CODE - FJ_UCT_RT];
+  for (size_t i = 0; i < sizeof page; i += 2) page[i] = 0x70, page[i + 1] = 0x47;
+  page[0] = 0x00, page[1] = 0xde;
+  uc_mem_write(u->uc, FJ_UCT_RT, page, sizeof page);
+  uc_mem_write(u->uc, FJ_UCT_FAR, page + 2, 0x1000);
+  if (!(flags & FJ_UCT_HOOK_RT)) load_rt(u);
+  u->code_end = FJ_UCT_CODE;
+  return u;
+}
+
+void fj_uct_destroy(fj_uct *u) {
+  if (!u) return;
+  if (u->uc) uc_close(u->uc);
+  if (u->arena) munmap(u->arena, FJ_UCT_ARENA_SIZE);
+  fj_uct_unload_all(u);
+  free(u->rt_bin);
+  free(u);
+}
+
+/* ---- arena -------------------------------------------------------------------------------- */
+
+void *fj_uct_alloc(fj_uct *u, size_t size, size_t align) {
+  if (align < 8) align = 8;
+  size_t at = (u->arena_used + align - 1) & ~(align - 1);
+  if (at + size > FJ_UCT_ARENA_SIZE) return NULL;
+  u->arena_used = at + size;
+  memset(u->arena + at, 0, size);
+  return u->arena + at;
+}
+void fj_uct_arena_reset(fj_uct *u) { u->arena_used = 0; }
+
+static void *arena_alloc(void *ud, size_t size, size_t align) { return fj_uct_alloc(ud, size, align); }
+static void arena_free(void *ud, void *p, size_t size) { (void)ud, (void)p, (void)size; }
+fj_allocator fj_uct_allocator(fj_uct *u) {
+  fj_allocator a = {arena_alloc, arena_free, u};
+  return a;
+}
+
+/* ---- linking ------------------------------------------------------------------------------ */
+
+static uint32_t helper_addr(fj_uct *u, uint32_t id) {
+  uint32_t base = (u->flags & FJ_UCT_FAR_HELPERS) ? FJ_UCT_FAR : RT_HELPERS;
+  for (uint32_t i = 0; i < u->nhelpers; i++)
+    if (u->helper_ids[i] == id) return (base + 4 * i) | 1;
+  if (u->nhelpers == RT_NHELPERS) return 0;
+  u->helper_ids[u->nhelpers] = id;
+  return (base + 4 * u->nhelpers++) | 1;
+}
+
+static uint32_t runtime_addr(fj_uct *u, uint32_t rt) {
+  static const char *const names[FJ_RT__MAX + 1] = {
+    [FJ_RT_CALL] = "fj_rt_thumb_call", [FJ_RT_UDIV64] = "fj_rt_udiv64",
+    [FJ_RT_UMOD64] = "fj_rt_umod64", [FJ_RT_SDIV64] = "fj_rt_sdiv64",
+    [FJ_RT_SMOD64] = "fj_rt_smod64",
+  };
+  if (rt < 1 || rt > FJ_RT__MAX) return 0;
+  uint32_t a = names[rt] ? fj_uct_rt_sym(u, names[rt]) : 0;
+  return (a ? a : RT_STUB(rt)) | 1;
+}
+
+/* A veneer `ldr.w pc, [pc, #0]; .word to` after the code: reaches any address. */
+static uint32_t veneer(fj_uct *u, uint32_t to) {
+  uint32_t at = (u->code_end + 3) & ~3u;
+  if (at + VENEER_SIZE > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) return 0;
+  uint8_t v[8] = {0xdf, 0xf8, 0x00, 0xf0};
+  memcpy(v + 4, &to, 4);
+  write_code(u, at, v, sizeof v);
+  u->code_end = at + VENEER_SIZE;
+  return at;
+}
+
+static bool patch_branch(fj_uct *u, uint8_t *field, uint32_t p, uint32_t to) {
+  int64_t off = (int64_t)(to & ~1u) - (int64_t)(p + 4);
+  if (off < -(1 << 24) || off >= (1 << 24)) {
+    uint32_t v = veneer(u, to | 1);
+    if (!v) return false;
+    off = (int64_t)v - (int64_t)(p + 4);
+  }
+  return fj_thm_t4_patch(field, (int32_t)off);
+}
+
+static const loaded_blob *find_trace(const fj_uct *u, uint32_t pc) {
+  for (int i = u->nblobs - 1; i >= 0; i--)
+    if (u->blobs[i].start_pc == pc) return &u->blobs[i];
+  return NULL;
+}
+
+uint32_t fj_uct_load(fj_uct *u, const uint8_t *blob, size_t len) {
+  fj_blob_header h;
+  if (len < sizeof h) { set_err(u, "blob shorter than its header"); return 0; }
+  memcpy(&h, blob, sizeof h);
+  if (h.magic != FJ_BLOB_MAGIC || h.version != FJ_BLOB_VERSION || h.target != FJ_TARGET_THUMBV7EM ||
+      h.size != len || h.code_off > len || h.code_size > len - h.code_off ||
+      h.reloc_off > len || h.nrelocs > (len - h.reloc_off) / sizeof(fj_blob_reloc) ||
+      h.exit_off > len || h.nexits > (len - h.exit_off) / sizeof(fj_blob_exit) ||
+      h.entry_off >= h.code_size || (h.entry_off & 1)) {
+    set_err(u, "bad blob header");
+    return 0;
+  }
+  if (u->nblobs == MAX_BLOBS) { set_err(u, "too many blobs"); return 0; }
+  uint32_t base = (u->code_end + 15) & ~15u;
+  if (base + h.code_size > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) { set_err(u, "code area full"); return 0; }
+  uint8_t *code = malloc(h.code_size ? h.code_size : 1);
+  if (!code) { set_err(u, "out of memory"); return 0; }
+  memcpy(code, blob + h.code_off, h.code_size);
+  u->code_end = base + h.code_size;
+  for (uint32_t i = 0; i < h.nrelocs; i++) {
+    fj_blob_reloc r;
+    memcpy(&r, blob + h.reloc_off + i * sizeof r, sizeof r);
+    uint32_t s = 0;
+    switch (r.sym) {
+    case FJ_SYM_HELPER: s = helper_addr(u, r.target); break;
+    case FJ_SYM_RUNTIME: s = runtime_addr(u, r.target); break;
+    case FJ_SYM_TRACE: {
+      const loaded_blob *t = find_trace(u, r.target);
+      if (!t) continue; /* keep the compiler's branch to the local exit */
+      s = (t->base + t->entry_off) | 1;
+      break;
+    }
+    default: break;
+    }
+    if (!s || r.offset > h.code_size || h.code_size - r.offset < (r.kind == FJ_RELOC_THM_MOVW_MOVT ? 8u : 4u)) {
+      set_err(u, "relocation %u: bad symbol or offset", i);
+      free(code);
+      return 0;
+    }
+    uint8_t *f = code + r.offset;
+    uint32_t v = s + (uint32_t)r.addend, p = base + r.offset;
+    bool ok = true;
+    switch (r.kind) {
+    case FJ_RELOC_ABS32: memcpy(f, &v, 4); break;
+    case FJ_RELOC_THM_MOVW_MOVT: fj_thm_movw_movt_patch(f, v); break;
+    case FJ_RELOC_THM_CALL:
+    case FJ_RELOC_THM_JUMP24: ok = patch_branch(u, f, p, v); break;
+    default: ok = false; break;
+    }
+    if (!ok) {
+      set_err(u, "relocation %u: kind %u not applicable", i, r.kind);
+      free(code);
+      return 0;
+    }
+  }
+  write_code(u, base, code, h.code_size);
+  free(code);
+  loaded_blob *lb = &u->blobs[u->nblobs];
+  lb->exits = malloc(h.nexits * sizeof *lb->exits + 1);
+  if (!lb->exits) { set_err(u, "out of memory"); return 0; }
+  memcpy(lb->exits, blob + h.exit_off, h.nexits * sizeof *lb->exits);
+  lb->base = base, lb->entry_off = h.entry_off, lb->start_pc = h.start_pc, lb->nexits = h.nexits;
+  u->nblobs++;
+  return base;
+}
+
+void fj_uct_unload_all(fj_uct *u) {
+  for (int i = 0; i < u->nblobs; i++) free(u->blobs[i].exits);
+  u->nblobs = 0;
+  u->code_end = FJ_UCT_CODE;
+}
+
+int fj_uct_patch_exit(fj_uct *u, uint32_t base, uint32_t exit_id, uint32_t to) {
+  for (int i = 0; i < u->nblobs; i++) {
+    loaded_blob *b = &u->blobs[i];
+    if (b->base != base) continue;
+    if (exit_id >= b->nexits || b->exits[exit_id].patch_off == FJ_BLOB_NO_PATCH) return -1;
+    uint32_t p = base + b->exits[exit_id].patch_off;
+    uint8_t f[4];
+    uc_mem_read(u->uc, p, f, 4);
+    if (p % 4 || !patch_branch(u, f, p, to)) return -1;
+    write_code(u, p, f, 4);
+    return 0;
+  }
+  return -1;
+}
+
+/* ---- running ------------------------------------------------------------------------------ */
+
+static int run_at(fj_uct *u, uint32_t pc, uint64_t max_insns) {
+  set_reg(u, UC_ARM_REG_SP, FJ_UCT_STACK + FJ_UCT_STACK_SIZE - 64);
+  set_reg(u, UC_ARM_REG_LR, RT_RET | 1);
+  uc_err e = uc_emu_start(u->uc, pc | 1, RT_RET, 0, max_insns);
+  uint32_t at = reg(u, UC_ARM_REG_PC);
+  if (u->err[0]) return -1;
+  if (e != UC_ERR_OK) { set_err(u, "fault at pc 0x%08x: %s", at, uc_strerror(e)); return -1; }
+  if (at != RT_RET) { set_err(u, "stopped at pc 0x%08x (instruction limit?)", at); return -1; }
+  return 0;
+}
+
+int fj_uct_run(fj_uct *u, uint32_t base, uint32_t st, uint32_t *ret, uint64_t max_insns) {
+  const loaded_blob *b = NULL;
+  for (int i = 0; i < u->nblobs; i++)
+    if (u->blobs[i].base == base) b = &u->blobs[i];
+  u->err[0] = 0;
+  memset(&u->stats, 0, sizeof u->stats);
+  if (!b) { set_err(u, "no blob at 0x%08x", base); return -1; }
+  u->run_st = st;
+  set_reg(u, UC_ARM_REG_R0, st);
+  if (run_at(u, base + b->entry_off, max_insns)) return -1;
+  *ret = reg(u, UC_ARM_REG_R0);
+  return 0;
+}
+
+int fj_uct_call(fj_uct *u, uint32_t fn, const uint32_t args[4], uint64_t *ret, uint64_t max_insns) {
+  u->err[0] = 0;
+  memset(&u->stats, 0, sizeof u->stats);
+  for (int i = 0; i < 4; i++) set_reg(u, UC_ARM_REG_R0 + i, args ? args[i] : 0);
+  if (run_at(u, fn, max_insns)) return -1;
+  *ret = arg64(u, UC_ARM_REG_R0);
+  return 0;
+}
+
+const fj_uct_stats *fj_uct_last_stats(const fj_uct *u) { return &u->stats; }
+const char *fj_uct_errmsg(const fj_uct *u) { return u->err; }
