@@ -138,6 +138,11 @@ static int region_find(const fj_vm *vm, uint64_t a, uint64_t n, bool write) {
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
+static bool exec_ok(const fj_vm *vm, const fj_exec *ex) {
+  return vm->x && ex->pc < vm->ninsns && !(vm->x[ex->pc].flags & FJ_XF_LDDW2) &&
+         ex->base <= ex->depth && ex->depth < FJ_MAX_CALL_DEPTH;
+}
+
 static int interp(fj_vm *vm, fj_exec *ex, int mode, const void *const **labels_out) {
 #if FJ_THREADED
   static const void *const labels[FJ_OP__COUNT] = {
@@ -202,6 +207,10 @@ static int interp(fj_vm *vm, fj_exec *ex, int mode, const void *const **labels_o
     reserve = vm->left - left;                    \
   } while (0)
 
+  /* Callers other than fj_vm_run (trace recorder, JIT runtime resuming after machine code)
+   * hand in states we did not produce: check them once here, never in the loop. */
+  if (FJ_UNLIKELY(!exec_ok(vm, ex)))
+    return fj_vm_fail_at(vm, ex->pc, FJ_EJUMP, "execution state is not inside the program");
   const fj_xinsn *const code = vm->x;
   const fj_xinsn *ip = code + ex->pc;
   uint64_t r[FJ_NREGS];
@@ -531,6 +540,8 @@ hot_fire: {
     return vm->err;
   }
   if (h == FJ_HOT_RELOAD) {
+    if (FJ_UNLIKELY(!exec_ok(vm, ex)))
+      return fj_vm_fail_at(vm, pc, FJ_EJUMP, "JIT hook left the execution state outside the program");
     memcpy(r, ex->r, sizeof r);
     ip = code + ex->pc;
     depth = ex->depth;

@@ -148,11 +148,81 @@ static void test_cache_switching(void **state) {
   fj_vm_destroy(vm);
 }
 
+/* Random programs: whatever the validator accepts must run to some result without touching
+ * memory outside the regions (ASan in SAN=1 builds checks the host side). */
+static uint64_t rng_state = 0x12345678abcdefull;
+static uint32_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)rng_state;
+}
+static void test_random_programs(void **state) {
+  (void)state;
+  fj_vm *vm = tu_vm();
+  fj_vm_set_insn_limit(vm, 2000);
+  uint8_t mem[64];
+  static const int32_t imms[] = {0, 1, -1, 8, 63, 64, 4096, INT32_MIN, INT32_MAX, FJ_HELPER_MEMCPY,
+                                 FJ_HELPER_GET_PRANDOM_U32};
+  int loaded = 0, ran = 0;
+  for (int iter = 0; iter < 30000; iter++) {
+    fj_insn p[12];
+    uint32_t n = 2 + rnd() % 10;
+    for (uint32_t i = 0; i < n; i++) {
+      enum fj_op op = (enum fj_op)(1 + rnd() % (FJ_OP__COUNT - 1));
+      int16_t off = (int16_t)((rnd() % 2) ? (int16_t)(rnd() % 9) - 4 : -(int16_t)(rnd() % 600));
+      int16_t rel = (int16_t)((int)(rnd() % 8) - 4);
+      unsigned d = rnd() % 10, s = rnd() % 11;
+      int32_t imm = imms[rnd() % NINSN(imms)];
+      switch (fj_op_table[op].fmt) {
+      case FJ_FMT_ALU_IMM: p[i] = X(op, d, 0, 0, imm); break;
+      case FJ_FMT_ALU_REG: p[i] = X(op, d, s, 0, 0); break;
+      case FJ_FMT_ALU_UNARY: case FJ_FMT_END: p[i] = X(op, d, 0, 0, 0); break;
+      case FJ_FMT_JA: p[i] = X(op, 0, 0, rel, 0); break;
+      case FJ_FMT_JA32: case FJ_FMT_CALL_LOCAL: p[i] = X(op, 0, 0, 0, rel); break;
+      case FJ_FMT_JCOND_IMM: p[i] = X(op, s, 0, rel, imm); break;
+      case FJ_FMT_JCOND_REG: p[i] = X(op, d, s, rel, 0); break;
+      case FJ_FMT_CALL: p[i] = X(op, 0, 0, 0, (rnd() % 2) ? FJ_HELPER_MEMSET : FJ_HELPER_LOOP); break;
+      case FJ_FMT_CALLX: p[i] = X(op, s, 0, 0, 0); break;
+      case FJ_FMT_EXIT: p[i] = EXIT(); break;
+      case FJ_FMT_LDX: p[i] = X(op, d, s, off, 0); break;
+      case FJ_FMT_ST: p[i] = X(op, s, 0, off, imm); break;
+      case FJ_FMT_STX: case FJ_FMT_ATOMIC: p[i] = X(op, s, rnd() % 11, off, 0); break;
+      case FJ_FMT_LDDW: case FJ_FMT_LDDW_FUNC:
+        if (i + 2 >= n) { p[i] = EXIT(); break; }
+        if (fj_op_table[op].fmt == FJ_FMT_LDDW_FUNC) {
+          p[i] = X(op, d, 0, 0, rel);
+          p[++i] = fj_insn_make(0, 0, 0, 0, 0);
+        } else {
+          uint64_t v = (uint64_t)(uintptr_t)mem + (rnd() % 80);
+          p[i] = X(op, d, 0, 0, (int32_t)(uint32_t)v);
+          p[++i] = fj_insn_make(0, 0, 0, 0, (int32_t)(uint32_t)(v >> 32));
+        }
+        break;
+      default: p[i] = EXIT(); break;
+      }
+    }
+    p[n - 1] = EXIT();
+    if (fj_vm_load(vm, p, n * sizeof p[0]) != 0) continue;
+    loaded++;
+    memset(mem, 0, sizeof mem);
+    uint64_t r0;
+    int rc = fj_vm_run(vm, 0, mem, sizeof mem, &r0);
+    if (rc == 0) ran++;
+    else assert_true(fj_vm_errmsg(vm)[0] != '\0' && rc < 0);
+  }
+  printf("random programs: %d loaded, %d ran to completion\n", loaded, ran);
+  assert_true(loaded > 1000);
+  assert_true(ran > 100);
+  fj_vm_destroy(vm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_stack_bounds),      cmocka_unit_test(test_run_memory_bounds),
     cmocka_unit_test(test_read_only_region),  cmocka_unit_test(test_region_table_full),
     cmocka_unit_test(test_misaligned_atomic), cmocka_unit_test(test_cache_switching),
+    cmocka_unit_test(test_random_programs),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   if (tu_live_allocs != 0) {

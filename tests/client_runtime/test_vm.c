@@ -328,6 +328,17 @@ static void test_step(void **state) {
   assert_int_equal(max_depth, 1);
   assert_int_equal(steps + 1, 2 + 4 * 6 + 1);
   assert_int_equal(vm->left, 1000 - (uint64_t)(steps + 1));
+  /* a state outside the program is refused, not executed */
+  memset(&ex, 0, sizeof ex);
+  ex.pc = 1000;
+  vm->cur = &ex;
+  assert_int_equal(fj_interp_step(vm, &ex), FJ_EJUMP);
+  vm->err = 0;
+  ex.pc = 0;
+  ex.depth = FJ_MAX_CALL_DEPTH;
+  assert_int_equal(fj_interp_run(vm, &ex), FJ_EJUMP);
+  vm->err = 0;
+  vm->cur = NULL;
   /* stepping with no budget left fails */
   memset(&ex, 0, sizeof ex);
   vm->left = 0;
@@ -362,6 +373,9 @@ static int on_hot(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
     return FJ_HOT_DONE;
   case 3:
     return fj_vm_fail(vm, FJ_ECOMPILE, "hook says no");
+  case 4:
+    ex->pc = 9999;
+    return FJ_HOT_RELOAD;
   default:
     return FJ_HOT_CONTINUE;
   }
@@ -404,6 +418,11 @@ static void test_hooks(void **state) {
   log.mode = 3;
   assert_int_equal(fj_vm_run(vm, 0, NULL, 0, &r0), FJ_ECOMPILE);
   assert_contains(fj_vm_errmsg(vm), "hook says no");
+  /* a hook that reloads a bad pc stops the run instead of crashing */
+  log = (hook_log){0};
+  log.mode = 4;
+  assert_int_equal(fj_vm_run(vm, 0, NULL, 0, &r0), FJ_EJUMP);
+  assert_contains(fj_vm_errmsg(vm), "JIT hook left the execution state outside the program");
   /* entry counting: threshold 1 fires on run entry at pc 0 */
   hooks.threshold = 1;
   log = (hook_log){0};
