@@ -539,6 +539,14 @@ hot_fire: {
     if (!vm->err) fj_vm_fail_at(vm, pc, h, "JIT hook failed");
     return vm->err;
   }
+  if (FJ_UNLIKELY(vm->stop)) {  /* a helper run by the hook failed or unwound */
+    if (vm->err) return vm->err;
+    if (!vm->unwind_have_r0) {
+      vm->unwind_have_r0 = true;
+      vm->unwind_r0 = ex->r[0];
+    }
+    return FJ_EUNWIND;
+  }
   if (h == FJ_HOT_RELOAD) {
     if (FJ_UNLIKELY(!exec_ok(vm, ex)))
       return fj_vm_fail_at(vm, pc, FJ_EJUMP, "JIT hook left the execution state outside the program");
