@@ -176,7 +176,7 @@ void fj_conn_send_error(fj_conn *c, int code, uint64_t id, const char *fmt, ...)
   fj_log(FJ_LOG_WARN, "client_error", "conn=%llu peer=%s client=%s code=%s msg=\"%s\"",
          (unsigned long long)c->id, c->peer, c->client, fj_err_name(code), msg);
   if (c->tls && !fj_tls_ready(c->tls)) return;  /* no channel to say it on */
-  size_t len;
+  size_t len = 0;
   uint8_t *buf = fj_msg_error(code, id, msg, &len);
   fj_conn_send(c, buf, len);
 }
@@ -231,8 +231,9 @@ static void on_hello(fj_conn *c, const Farjit__Hello *h) {
   fj_envelope env = FARJIT__ENVELOPE__INIT;
   env.msg_case = FARJIT__ENVELOPE__MSG_HELLO_ACK;
   env.hello_ack = &ack;
-  size_t len;
-  fj_conn_send(c, fj_msg_pack(&env, &len), len);
+  size_t len = 0;
+  uint8_t *frame = fj_msg_pack(&env, &len);
+  fj_conn_send(c, frame, len);
   c->state = FJ_CONN_READY;
   fj_log(FJ_LOG_INFO, "hello", "conn=%llu peer=%s client=%s version=%u target=%s",
          (unsigned long long)c->id, c->peer, c->client, ack.version, fj_target_name((int)h->target));
@@ -255,8 +256,9 @@ static void on_stats(fj_conn *c) {
   fj_envelope env = FARJIT__ENVELOPE__INIT;
   env.msg_case = FARJIT__ENVELOPE__MSG_STATS_REPLY;
   env.stats_reply = &r;
-  size_t len;
-  fj_conn_send(c, fj_msg_pack(&env, &len), len);
+  size_t len = 0;
+  uint8_t *frame = fj_msg_pack(&env, &len);
+  fj_conn_send(c, frame, len);
 }
 
 static void on_frame(fj_conn *c, const uint8_t *p, size_t n) {
@@ -283,8 +285,9 @@ static void on_frame(fj_conn *c, const uint8_t *p, size_t n) {
       fj_envelope out = FARJIT__ENVELOPE__INIT;
       out.msg_case = FARJIT__ENVELOPE__MSG_PONG;
       out.pong = &pong;
-      size_t len;
-      fj_conn_send(c, fj_msg_pack(&out, &len), len);
+      size_t len = 0;
+      uint8_t *frame = fj_msg_pack(&out, &len);
+      fj_conn_send(c, frame, len);
       break;
     }
     case FARJIT__ENVELOPE__MSG_STATS_QUERY: on_stats(c); break;

@@ -85,8 +85,9 @@ void fj_result_send(fj_conn *c, uint64_t id, int status, const char *msg, const 
            (unsigned long long)c->id, c->client, (unsigned long long)id, fj_err_name(status),
            r.message);
   }
-  size_t len;
-  fj_conn_send(c, fj_msg_pack(&env, &len), len);
+  size_t len = 0;
+  uint8_t *frame = fj_msg_pack(&env, &len);
+  fj_conn_send(c, frame, len);
 }
 
 static void reject(fj_conn *c, uint64_t id, int status, const char *fmt, ...)
