@@ -12,7 +12,8 @@
   _(run, "run a program (ELF object, .s/.asm assembly or .bin bytecode); prints r0")       \
   _(asm, "assemble eBPF text to raw bytecode")                                              \
   _(disasm, "disassemble raw bytecode or an ELF object to text")                            \
-  _(plugin, "bpf_conformance plugin: hex program on stdin, memory hex as first argument")
+  _(plugin, "bpf_conformance plugin: hex program on stdin, memory hex as first argument")  \
+  _(compile, "compile a trace file to a blob, in-process or on a farjitd (--server)")
 
 #define FJ_CMD_DECL(name, summary) int fj_cmd_##name(int argc, char **argv);
 FJ_COMMANDS(FJ_CMD_DECL)
