@@ -581,8 +581,8 @@ int fj_vm_call(fj_vm *vm, uint32_t func_pc, const uint64_t args[5], uint64_t *r0
   uint32_t frame = outer->depth + 1;
   if (frame >= FJ_MAX_CALL_DEPTH) return fj_vm_fail(vm, FJ_EDEPTH, "callback would exceed the call depth limit");
 
-  fj_exec ex;
-  memset(&ex, 0, sizeof ex);
+  fj_exec ex;  /* frames[] is written before it is read: only registers need clearing */
+  memset(ex.r, 0, sizeof ex.r);
   if (args) memcpy(&ex.r[1], args, 5 * sizeof args[0]);
   ex.r[10] = fj_vm_frame_top(vm, frame);
   ex.pc = func_pc;
