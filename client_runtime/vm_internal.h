@@ -17,14 +17,22 @@
  *   - Budget: vm->left is the number of instructions the current top-level run may still
  *     execute (native execution may consume it too).  The interpreter keeps it in a local while
  *     running and writes it back (and adds to stats.insns_interp) before anything can observe it:
- *     helper calls, hot hooks, the end of the run.
+ *     helper calls, hot hooks, the end of the run.  It is decremented once per dispatched
+ *     instruction, so the limit is exact; a step is a run with a budget of one.
+ *   - Regions: vm->regions[0..nregions): 0 stack, 1 run memory, 2.. program data sections, then
+ *     host regions (added outside runs; nregions_fixed ends here), then regions helpers add
+ *     during a run (dropped when the top-level run ends).  Generated code may read the table.
+ *   - Errors: the first failure of a run wins (vm->err, vm->err_pc, vm->errmsg) and sets
+ *     vm->stop; every loop level returns as soon as it sees vm->stop after a helper.
+ *     fj_interp_run/step refuse an fj_exec outside the program with FJ_EJUMP.
  *
  * JIT hooks (for the client runtime, engineer F)
  *   fj_vm_set_jit_hooks() installs an fj_jit_hooks.  From then on vm->hot holds one uint16
  *   counter per pc, initialised to hooks->threshold at pcs flagged FJ_XF_HOT (targets of
  *   backward jumps = loop headers, local-function entries, fj_vm_call targets, ELF functions,
- *   pc 0).  The fast loop decrements the counter of a loop header on each taken backward jump
- *   to it, of a function entry on each local call / callback / run entry there.  When a counter
+ *   pc 0).  The fast loop decrements the counter of a flagged pc on every taken jump to it (for a
+ *   loop header: once per iteration) and on each local call / callback / run entry there
+ *   (fj_interp_enter; fj_interp_run resumes without counting).  When a counter
  *   reaches zero it is reset to the threshold and on_hot(ud, vm, ex, pc) is called with ex
  *   fully synchronised (ex->r, ex->pc == pc, ex->depth, frames, vm->left).  The hook may run
  *   machine code that advances ex; its return value tells the loop what happened:
@@ -32,7 +40,10 @@
  *     FJ_HOT_RELOAD    ex (registers, pc, depth, frames) and vm->left changed: reload them
  *     FJ_HOT_DONE      the base frame exited inside machine code; ex->r[0] is the result
  *     < 0              an FJ_E* error; the hook should have called fj_vm_fail() for a message
- *   The hook may change counters (vm->hot[pc] = 0xffff to back off) and must account native
+ *   After RELOAD the state is checked (pc inside the program and not an lddw second slot,
+ *   base <= depth < FJ_MAX_CALL_DEPTH); a bad one stops the run with FJ_EJUMP instead of
+ *   crashing.  If a helper the hook ran (e.g. while stepping to record a trace) failed or
+ *   unwound, vm->stop is set and the loop returns that outcome.  The hook may change counters (vm->hot[pc] = 0xffff to back off) and must account native
  *   instructions with fj_vm_add_native().  Without hooks the only cost in the loop is one
  *   predicted branch per taken jump and per local call.  fj_interp_step() never calls hooks.
  *
