@@ -7,5 +7,5 @@ LIBS += $(B)/lib/libfj_client.a $(B)/lib/libfj_client_linux.a
 $(B)/lib/libfj_client.a: $(call objs,$(CLIENT_RUNTIME_SRCS))
 $(B)/lib/libfj_client_linux.a: $(call objs,$(CLIENT_LINUX_SRCS))
 
-# The interpreter's hot loop likes room to keep registers and the pc in machine registers.
+# Per-directory flags (none needed: the core builds with the shared -std=c11 -O2 -Wall -Werror).
 CFLAGS_client_runtime +=
