@@ -1,0 +1,5 @@
+# tests/proto: framing and message unit tests (engineer D); the fuzz target is fuzz.mk.
+$(B)/tests/test_frame: $(call objs,tests/proto/test_frame.c) $(B)/lib/libfj_proto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call objs,tests/proto/test_frame.c) $(FJ_PROTO_LDLIBS) -lcmocka
+TEST_BINS += $(B)/tests/test_frame
