@@ -442,6 +442,25 @@ static void test_hooks(void **state) {
   fj_vm_destroy(vm);
 }
 
+/* Callbacks count as entries of their function. */
+static void test_hooks_callback_entry(void **state) {
+  (void)state;
+  fj_vm *vm = tu_vm();
+  const fj_insn p[] = {ALUI(MOV64_IMM, 1, 10), LDDW_FUNC(2, 5), ALUI(MOV64_IMM, 3, 0),
+                       ALUI(MOV64_IMM, 4, 0), CALL(FJ_HELPER_LOOP), EXIT(),
+                       ALUI(MOV64_IMM, 0, 0), EXIT()};
+  tu_load(vm, p, NINSN(p));
+  hook_log log = {0};
+  fj_jit_hooks hooks = {on_hot, &log, 3};
+  assert_int_equal(fj_vm_set_jit_hooks(vm, &hooks), 0);
+  uint64_t r0 = 0;
+  assert_int_equal(fj_vm_run(vm, 0, NULL, 0, &r0), 0);
+  assert_int_equal(r0, 10);
+  assert_int_equal(log.calls, 3);
+  for (int i = 0; i < 3; i++) assert_int_equal(log.pcs[i], 7);
+  fj_vm_destroy(vm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_create_destroy_no_program), cmocka_unit_test(test_entries),
@@ -452,6 +471,7 @@ int main(void) {
     cmocka_unit_test(test_vm_call_nested),             cmocka_unit_test(test_vm_call_depth),
     cmocka_unit_test(test_region_added_by_helper_is_dropped), cmocka_unit_test(test_stats_reset),
     cmocka_unit_test(test_step),                       cmocka_unit_test(test_hooks),
+    cmocka_unit_test(test_hooks_callback_entry),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   if (tu_live_allocs != 0) {
