@@ -26,7 +26,20 @@ void fj_ir_init(fj_ir *ir, uint32_t flags) {
   ir->reason = FJ_ABORT_NONE;
 }
 
+void *fj_ir_scratch(fj_ir *ir, size_t bytes) {
+  void **blk = calloc(1, sizeof(void *) * 2 + bytes);
+  if (!blk) fj_ir_abort(ir, FJ_ABORT_NOMEM, "out of memory (%zu bytes of scratch)", bytes);
+  blk[0] = ir->scratch;
+  ir->scratch = blk;
+  return &blk[2];
+}
+
 void fj_ir_free(fj_ir *ir) {
+  while (ir->scratch) {
+    void **blk = ir->scratch;
+    ir->scratch = blk[0];
+    free(blk);
+  }
   free(ir->buf);
   free(ir->snaps);
   free(ir->slots);
@@ -115,6 +128,17 @@ void fj_ir_kill(fj_ir *ir, fj_ref r) {
   d->aux = 0;
   d->a = d->b = d->prev = FJ_REF_NONE;
   d->k = 0;
+}
+
+void fj_ir_rechain(fj_ir *ir) {
+  for (unsigned op = 0; op < FJ_IR__COUNT; op++)
+    if (op != FJ_IR_KINT) ir->chain[op] = FJ_REF_NONE;
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
+    fj_ir_ins *d = fj_ir_at(ir, r);
+    d->prev = ir->chain[d->op];
+    ir->chain[d->op] = r;
+  }
+  ir->chain[FJ_IR_NOP] = FJ_REF_NONE;
 }
 
 fj_ref fj_ir_emit(fj_ir *ir, const fj_ir_ins *ins) {
@@ -323,7 +347,10 @@ static void format_ins(sbuf *s, const fj_ir *ir, fj_ref r) {
   sb_printf(s, " %s %s %-7s", g ? ">" : " ", ty, fj_ir_op_name(ins->op));
   switch (ins->op) {
   case FJ_IR_KINT: sb_ref(s, ir, r); break;
-  case FJ_IR_RIN: sb_printf(s, "r%d", ins->lit); break;
+  case FJ_IR_RIN:
+    if (ins->lit == FJ_RIN_BUDGET) sb_printf(s, "budget");
+    else sb_printf(s, "r%d", ins->lit);
+    break;
   case FJ_IR_SLD: {
     const char *n = state_name(ins->lit);
     if (n) sb_printf(s, "%s", n);

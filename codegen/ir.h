@@ -114,7 +114,8 @@ enum {
   _(BSWAP,   R, N, FJ_IRF_PURE,                 "byte swap of the low aux (16/32/64) bits, "     \
                                                 "zero-extended")                                 \
   /* interpreter state (st = the trace's fj_jit_state argument) */                              \
-  _(RIN,     N, N, FJ_IRF_PURE,                 "st->r[lit] as on trace entry")                  \
+  _(RIN,     N, N, FJ_IRF_PURE,                 "8 bytes at st + 8 * lit as on trace entry "     \
+                                                "(lit 0-10: st->r[lit], FJ_RIN_BUDGET)")          \
   _(SLD,     N, N, FJ_IRF_LOAD,                 "load aux (4/8) bytes at st + lit")              \
   _(HLD,     R, N, FJ_IRF_LOAD,                 "load aux (4/8) bytes of host memory at a + lit "\
                                                 "(region table)")                                \
@@ -149,6 +150,9 @@ typedef struct fj_ir_op_info {
   uint8_t flags;      /* FJ_IRF_* */
 } fj_ir_op_info;
 extern const fj_ir_op_info fj_ir_op_table[FJ_IR__COUNT];
+
+/* RIN literals besides registers 0-10. */
+enum { FJ_RIN_BUDGET = 13 };  /* st->budget (offset 104) */
 
 /* aux of LOAD/STORE/SLOAD/SSTORE/ATOMIC/CMPXCHG. */
 enum {
@@ -210,6 +214,10 @@ typedef struct fj_ir {
   uint32_t start_pc, end_pc, nrecs;
   uint16_t kind, end;       /* enum fj_trace_kind, enum fj_trace_end */
   fj_ref fp0;               /* RIN r10: frame pointer of the trace's own frame */
+  uint32_t loop_snap;       /* END_LOOP traces: snapshot of the state at the back edge (not an
+                               exit; fj_opt_loop reads the loop-carried values from it) */
+
+  void *scratch;            /* fj_ir_scratch blocks, freed by fj_ir_free */
 
   /* abort */
   jmp_buf abort_jb;
@@ -220,6 +228,10 @@ typedef struct fj_ir {
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 void fj_ir_init(fj_ir *ir, uint32_t flags);
 void fj_ir_free(fj_ir *ir);
+
+/* Zeroed memory that lives until fj_ir_free (so passes leak nothing when an abort longjmps
+ * out of them).  Aborts NOMEM. */
+void *fj_ir_scratch(fj_ir *ir, size_t bytes);
 
 /* Record reason + printf-style message and longjmp to ir->abort_jb. */
 #if defined(__GNUC__)
@@ -257,6 +269,8 @@ fj_ref fj_ir_emit(fj_ir *ir, const fj_ir_ins *ins);
 /* Turn instruction r into a NOP (and unlink it from its CSE chain).  Callers make sure
  * nothing refers to it any more. */
 void fj_ir_kill(fj_ir *ir, fj_ref r);
+/* Rebuild the CSE chains from the buffer (after a pass turned instructions into NOPs). */
+void fj_ir_rechain(fj_ir *ir);
 /* Shorthands. */
 fj_ref fj_ir_op2(fj_ir *ir, enum fj_ir_op op, enum fj_irt t, fj_ref a, fj_ref b);
 fj_ref fj_ir_op1(fj_ir *ir, enum fj_ir_op op, enum fj_irt t, fj_ref a, uint16_t aux);

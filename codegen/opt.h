@@ -2,13 +2,16 @@
  *
  * Order used by the compile driver (codegen/compile.c):
  *   fj_trace_read   (codegen/trace_read.h)  verify the bytes
- *   fj_ir_build     IR with folding + CSE applied as it is emitted (fj_fold_emit)
- *   fj_opt_mem      store-to-load forwarding, dead stores on the eBPF stack
- *   fj_opt_loop     loop traces: peel one iteration, hoist invariants, PHIs
- *   fj_opt_dce      remove instructions nobody uses
- * or simply fj_opt_run().  Every pass aborts through fj_ir_abort on failure and keeps the IR
- * valid (SSA, refs backwards, snapshots consistent).  FJ_IR_NOFOLD (FJ_CG_NO_OPT) turns off
- * folding, and fj_opt_run then only runs DCE-free, correctness-neutral steps (none).
+ *   fj_ir_build     IR, with folding, CSE, store-to-load forwarding and bounds-check widening
+ *                   applied as each instruction is emitted (fj_fold_emit, codegen/opt_mem.h)
+ *   fj_opt_run:
+ *     fj_opt_loop   END_LOOP traces: peel one iteration, hoist invariants, PHIs (mandatory:
+ *                   it closes the loop, so it runs even with FJ_IR_NOFOLD)
+ *     fj_opt_mem    dead-store elimination (stack stores sink into exit snapshots)
+ *     fj_opt_dce    remove instructions nobody uses
+ * Every pass aborts through fj_ir_abort on failure and keeps the IR valid (SSA, refs
+ * backwards, snapshots consistent).  With FJ_IR_NOFOLD (FJ_CG_NO_OPT) instructions are
+ * emitted raw and fj_opt_run only closes loops.
  */
 #ifndef FJ_CODEGEN_OPT_H
 #define FJ_CODEGEN_OPT_H

@@ -1,0 +1,129 @@
+/* farjit codegen — LOOP: close loop traces by peeling one iteration (LuaJIT's lj_opt_loop).
+ *
+ * The IR built for an END_LOOP trace is one iteration.  This pass emits LOOP and then copies
+ * the iteration once more through the folding engine with every operand substituted by its
+ * copy.  A copied instruction whose operands are all loop-invariant CSEs to its pre-roll
+ * original, so invariant loads, arithmetic and checks stay in the pre-roll (executed once) and
+ * the body keeps only what varies.  The entry values (RIN of registers and of the budget) are
+ * substituted by the values at the back edge (ir->loop_snap).  A body reference to a pre-roll
+ * ref x whose copy differs (subst[x] != x) is a loop-carried value: PHI x, subst[x].
+ *
+ * Required for END_LOOP traces even without optimizations (it is what makes them loop); with
+ * FJ_IR_NOFOLD the copy is raw and nothing is hoisted.
+ */
+#include <string.h>
+
+#include "codegen/ir.h"
+#include "codegen/opt.h"
+#include "codegen/snap.h"
+#include "farjit/trace.h"
+
+typedef struct lctx {
+  fj_ir *ir;
+  fj_ref lend;     /* one past the last pre-roll instruction */
+  fj_ref *subst;   /* subst[r - FJ_REF_BIAS] for pre-roll refs */
+  uint8_t *used;   /* pre-roll refs referenced from the body */
+} lctx;
+
+static fj_ref S(const lctx *c, fj_ref r) {
+  if (r < FJ_REF_BIAS || r >= c->lend) return r;
+  return c->subst[r - FJ_REF_BIAS];
+}
+
+
+static void mark_ref(void *ud, fj_ref *r) {
+  lctx *c = ud;
+  if (*r >= FJ_REF_BIAS && *r < c->lend) c->used[*r - FJ_REF_BIAS] = 1;
+}
+
+static uint32_t copy_snap(lctx *c, uint32_t sn, const fj_snap *ls) {
+  fj_ir *ir = c->ir;
+  fj_snap s = ir->snaps[sn];
+  /* fj_snap_add may move ir->slots/frames: copy the variable parts out first. */
+  fj_snap_slot slots[FJ_SNAP_MAX_SLOTS];
+  fj_snap_frame frames[FJ_MAX_CALL_DEPTH];
+  if (s.nslots > FJ_SNAP_MAX_SLOTS || s.nframes > FJ_MAX_CALL_DEPTH)
+    fj_ir_abort(ir, FJ_ABORT_INTERNAL, "loop: snapshot %u too large", sn);
+  memcpy(slots, &ir->slots[s.slot0], s.nslots * sizeof *slots);
+  memcpy(frames, &ir->frames[s.frame0], s.nframes * sizeof *frames);
+  for (unsigned k = 0; k < FJ_NREGS; k++) s.regs[k] = S(c, s.regs[k]);
+  for (uint32_t k = 0; k < s.nslots; k++) slots[k].ref = S(c, slots[k].ref);
+  for (uint32_t k = 0; k < s.nframes; k++) {
+    for (unsigned j = 0; j < 4; j++) frames[k].saved[j] = S(c, frames[k].saved[j]);
+    frames[k].fp = S(c, frames[k].fp);
+  }
+  s.budget = S(c, s.budget);
+  /* A register unchanged since entry in the pre-roll holds, in the body, the value it had at
+   * the back edge (a pre-roll ref: the value of the current iteration). */
+  for (unsigned k = 0; k < FJ_NREGS; k++)
+    if (!ir->snaps[sn].regs[k] && ls->regs[k]) s.regs[k] = ls->regs[k];
+  return fj_snap_add(ir, &s, slots, frames);
+}
+
+void fj_opt_loop(fj_ir *ir) {
+  if (ir->end != FJ_TRACE_END_LOOP || ir->loop != FJ_REF_NONE) return;
+  if (ir->loop_snap >= ir->nsnaps)
+    fj_ir_abort(ir, FJ_ABORT_INTERNAL, "loop trace without a loop snapshot");
+  lctx c = {ir, ir->top, NULL, NULL};
+  uint32_t n = ir->top - FJ_REF_BIAS;
+  c.subst = fj_ir_scratch(ir, (size_t)(n ? n : 1) * sizeof *c.subst);
+  c.used = fj_ir_scratch(ir, n ? n : 1);
+  fj_ref *subst = c.subst;
+  uint8_t *used = c.used;
+  for (uint32_t i = 0; i < n; i++) subst[i] = FJ_REF_BIAS + i;
+  const fj_snap ls = ir->snaps[ir->loop_snap];
+
+  fj_ir_ins lp = {.op = FJ_IR_LOOP, .type = FJ_IRT_NONE};
+  fj_ir_emit_raw(ir, &lp);
+  fj_ref body0 = ir->top;
+
+  for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
+    fj_ir_ins ins = *fj_ir_at(ir, r);
+    if (ins.op == FJ_IR_NOP) continue;
+    if (ins.op == FJ_IR_RIN) {
+      fj_ref e = FJ_REF_NONE;
+      if (ins.lit >= 0 && ins.lit < FJ_NREGS) e = ls.regs[ins.lit];
+      else if (ins.lit == FJ_RIN_BUDGET && ls.budget_adj == 0) e = ls.budget;
+      else if (ins.lit == FJ_RIN_BUDGET)
+        e = fj_ir_op2(ir, FJ_IR_ADD, FJ_IRT_I64, ls.budget, fj_ir_k64(ir, (uint64_t)(int64_t)ls.budget_adj));
+      if (e) subst[r - FJ_REF_BIAS] = e;
+      continue;
+    }
+    ins.a = S(&c, ins.a);
+    ins.b = S(&c, ins.b);
+    ins.prev = FJ_REF_NONE;
+    if (fj_ir_has_snap(ins.op)) ins.snap = copy_snap(&c, ins.snap, &ls);
+    fj_ref nr;
+    if (ins.op == FJ_IR_PAIR || ins.op == FJ_IR_EXIT) nr = fj_ir_emit_raw(ir, &ins);
+    else nr = fj_ir_emit(ir, &ins);
+    if (fj_ir_has_snap(ins.op) && nr >= body0) ir->snaps[ins.snap].ref = nr;
+    subst[r - FJ_REF_BIAS] = nr;
+  }
+
+  /* Which pre-roll refs does the body use? */
+  for (fj_ref r = body0; r < ir->top; r++) {
+    const fj_ir_ins *i = fj_ir_at(ir, r);
+    if (i->op == FJ_IR_NOP) continue;
+    if (i->a >= FJ_REF_BIAS && i->a < c.lend) used[i->a - FJ_REF_BIAS] = 1;
+    if (i->b >= FJ_REF_BIAS && i->b < c.lend) used[i->b - FJ_REF_BIAS] = 1;
+    if (fj_ir_has_snap(i->op)) fj_snap_foreach_ref(ir, i->snap, mark_ref, &c);
+  }
+  /* PHIs may need more PHIs: b of a PHI can itself be a variant pre-roll ref. */
+  for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
+    uint32_t i = r - FJ_REF_BIAS;
+    if (used[i] && subst[i] != r && subst[i] >= FJ_REF_BIAS && subst[i] < c.lend)
+      used[subst[i] - FJ_REF_BIAS] = 1;
+  }
+  for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
+    uint32_t i = r - FJ_REF_BIAS;
+    if (!used[i] || subst[i] == r || subst[i] == FJ_REF_NONE) continue;
+    uint8_t ta = fj_ir_at(ir, r)->type, tb = fj_ir_is_k(subst[i]) ? FJ_IRT_I64
+                                                                   : fj_ir_at(ir, subst[i])->type;
+    if (ta == FJ_IRT_I32 && tb == FJ_IRT_I64 &&
+        !(fj_ir_is_k(subst[i]) && fj_ir_kval(ir, subst[i]) <= 0xffffffffu))
+      fj_ir_abort(ir, FJ_ABORT_INTERNAL, "loop: PHI %04u widens an I32 value",
+                  r - FJ_REF_BIAS);
+    fj_ir_ins phi = {.op = FJ_IR_PHI, .type = ta, .a = r, .b = subst[i]};
+    fj_ir_emit_raw(ir, &phi);
+  }
+}
