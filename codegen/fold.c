@@ -180,6 +180,12 @@ static fj_ref fold_div(fj_ir *ir, const fj_ir_ins *ins, fj_ref x, uint64_t d) {
 
 /* ---- rules -------------------------------------------------------------------------------- */
 
+/* May a rule look through operand instruction d (ref r)?  Not from the loop body into the
+ * pre-roll: that would make the body use pre-roll values that vary, costing extra PHIs. */
+static bool can_look_through(const fj_ir *ir, fj_ref r) {
+  return ir->loop == FJ_REF_NONE || r > ir->loop;
+}
+
 /* Strip operand wrappers an I32 op does not need: ZEXT 32 of y reads as y in the low half. */
 static fj_ref low32(const fj_ir *ir, fj_ref r) {
   if (!is_k(r)) {
@@ -218,7 +224,7 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
     if (kb) {
       /* (y + k1) + k2 -> y + (k1 + k2) */
       const fj_ir_ins *d = fj_ir_at(ir, a);
-      if (d->op == FJ_IR_ADD && d->type == t && is_k(d->b)) {
+      if (d->op == FJ_IR_ADD && d->type == t && is_k(d->b) && can_look_through(ir, a)) {
         ins->a = d->a;
         ins->b = kt(ir, t, fj_ir_kval(ir, d->b) + vb);
         return fj_ir_emit(ir, ins);
@@ -271,7 +277,7 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
       }
       /* (y & k1) & k2 -> y & (k1 & k2) */
       const fj_ir_ins *d = fj_ir_at(ir, a);
-      if (d->op == FJ_IR_AND && d->type == t && is_k(d->b)) {
+      if (d->op == FJ_IR_AND && d->type == t && is_k(d->b) && can_look_through(ir, a)) {
         ins->a = d->a;
         ins->b = kt(ir, t, fj_ir_kval(ir, d->b) & vb);
         return fj_ir_emit(ir, ins);

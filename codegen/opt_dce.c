@@ -54,7 +54,9 @@ void fj_opt_dce(fj_ir *ir) {
   uint32_t n = fj_ir_nins(ir);
   if (!n) return;
   dctx c = {ir, fj_ir_scratch(ir, n)};
-  /* Each extra sweep is caused by a PHI turning alive: at most one per PHI. */
+  /* PHIs sit at the end and are decided on the sweep after their values were marked; every
+   * further sweep is caused by a PHI turning alive: at most one per PHI. */
+  sweep(&c);
   for (uint32_t guard = 0; sweep(&c) && guard <= n; guard++) {}
   for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
     fj_ir_ins *i = fj_ir_at(ir, r);
