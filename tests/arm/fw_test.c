@@ -1,0 +1,291 @@
+/* farjit tests — the Cortex-M4 firmware test: the freestanding client core on the device.
+ *
+ * Runs every record of the bundle (bundle.h, linked into flash by bundle.S) through
+ * fj_vm_load/fj_vm_load_elf + fj_vm_run on a VM whose only memory is the platform arena
+ * (client_runtime/cortexm/), and checks after each case that destroying the VM gave back every
+ * arena byte and that no free was wrong.  Examples also run compiled natively for the Cortex-M4
+ * (the same C, examples/catalog.h), which must agree with the host's answer.  Prints failures,
+ * "arm-conformance: N passed, M failed" (conformance + tests/arm/cases), "arm-examples: ...",
+ * peak arena bytes per case (all of them with -v on the command line, QEMU -append -v), the
+ * stack high-water mark, and exits through semihosting with status 0 only if all passed.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "client_runtime/cortexm/platform.h"
+#include "client_runtime/cortexm/semihost.h"
+#include "client_runtime/cortexm/startup.h"
+#include "examples/catalog.h"
+#include "farjit/error.h"
+#include "farjit/vm.h"
+#include "tests/arm/bundle.h"
+
+extern const uint8_t fj_bundle_start[], fj_bundle_end[];
+
+enum { MEM_MAX = 8192 };
+static _Alignas(8) uint8_t run_mem[MEM_MAX];
+
+/* ---- output: one line buffer, flushed at '\n' through semihosting ---------------------- */
+
+static char line[256];
+static size_t line_len;
+
+static void out_c(char c) {
+  if (line_len < sizeof line) line[line_len++] = c;
+  if (c == '\n' || line_len == sizeof line) {
+    fj_sh_write(line, line_len);
+    line_len = 0;
+  }
+}
+static void out_s(const char *s) {
+  while (*s) out_c(*s++);
+}
+static void out_u(uint64_t v) {
+  char t[20];
+  int n = 0;
+  do t[n++] = (char)('0' + v % 10), v /= 10;
+  while (v);
+  while (n) out_c(t[--n]);
+}
+static void out_i(int64_t v) {
+  if (v < 0) out_c('-'), v = -v;
+  out_u((uint64_t)v);
+}
+static void out_x(uint64_t v) {
+  out_s("0x");
+  int i = 60;
+  while (i > 0 && !(v >> i)) i -= 4;
+  for (; i >= 0; i -= 4) out_c("0123456789abcdef"[(v >> i) & 15]);
+}
+
+/* ---- helpers the suite expects ---------------------------------------------------------- */
+
+/* Helper 5 of the conformance suite (uBPF's unwind): stops the program when r1 == 0. */
+static uint64_t unwind_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, fj_vm *vm) {
+  (void)r2, (void)r3, (void)r4, (void)r5;
+  if (r1 == 0) fj_vm_unwind(vm);
+  return r1;
+}
+
+/* ---- one case ---------------------------------------------------------------------------- */
+
+typedef struct case_result {
+  bool ok;
+  size_t arena_peak;  /* bytes of arena the case's VM used at most */
+  uint64_t insns;     /* eBPF instructions interpreted */
+  uint64_t ns;        /* platform clock around fj_vm_run (QEMU's virtual time) */
+} case_result;
+
+static void fail_head(const fj_bundle_rec *r) {
+  out_s("FAIL ");
+  out_s(r->name);
+  out_s(": ");
+}
+
+static case_result run_rec(const fj_bundle_rec *r) {
+  case_result res = {false, 0, 0, 0};
+  fj_arena *a = fj_cm_arena();
+  size_t used0 = a->used;
+  uint32_t bad0 = a->bad_frees;
+  fj_arena_reset_peak(a);
+  if (r->kind == FJ_BREC_BROKEN) {
+    fail_head(r);
+    out_s("the host could not build this case (see mkbundle's output)\n");
+    return res;
+  }
+  if (r->mem_len > MEM_MAX) {
+    fail_head(r);
+    out_s("input of ");
+    out_u(r->mem_len);
+    out_s(" bytes does not fit the firmware's buffer\n");
+    return res;
+  }
+  const fj_example *ex = NULL;
+  if (r->kind == FJ_BREC_EXAMPLE && !(ex = fj_example_find(r->name))) {
+    fail_head(r);
+    out_s("not in examples/catalog.h of this firmware\n");
+    return res;
+  }
+
+  fj_vm *vm = fj_vm_create(fj_platform_cortexm());
+  if (!vm || fj_vm_register_std_helpers(vm) < 0 || fj_vm_register_helper(vm, 5, "unwind", unwind_helper) < 0) {
+    fail_head(r);
+    out_s("cannot create a VM (arena too small?)\n");
+    if (vm) fj_vm_destroy(vm);
+    return res;
+  }
+  if (ex) fj_example_input(ex, run_mem, r->mem_len);
+  else if (r->mem_len) memcpy(run_mem, fj_bundle_mem(r), r->mem_len);
+
+  const char *stage = "load";
+  uint64_t r0 = 0;
+  int rc = ex ? fj_vm_load_elf(vm, fj_bundle_prog(r), r->prog_len)
+              : fj_vm_load(vm, fj_bundle_prog(r), r->prog_len);
+  if (rc == 0) {
+    int entry = ex ? fj_vm_find_entry(vm, "fj_main") : 0;
+    stage = "run";
+    if (entry < 0) {
+      rc = entry;
+    } else {
+      uint64_t t0 = fj_cm_clock_ns(NULL);
+      rc = fj_vm_run(vm, (uint32_t)entry, r->mem_len ? run_mem : NULL, r->mem_len, &r0);
+      res.ns = fj_cm_clock_ns(NULL) - t0;
+    }
+  }
+  fj_vm_stats st;
+  fj_vm_get_stats(vm, &st);
+  res.insns = st.insns_interp;
+
+  if (r->flags & FJ_BREC_FLAG_ERROR) {
+    res.ok = rc < 0 && (r->err == 0 || rc == r->err);
+    if (!res.ok) {
+      fail_head(r);
+      out_s("expected ");
+      out_s(r->err ? fj_err_name(r->err) : "an error");
+      if (rc < 0) out_s(", got "), out_s(fj_err_name(rc)), out_s(": "), out_s(fj_vm_errmsg(vm));
+      else out_s(", got r0 = "), out_x(r0);
+      out_c('\n');
+    }
+  } else if (rc < 0) {
+    fail_head(r);
+    out_s(stage);
+    out_s(" failed: ");
+    out_s(fj_vm_errmsg(vm));
+    out_s(" (");
+    out_s(fj_err_name(rc));
+    out_s("); expected ");
+    out_x(r->result);
+    out_c('\n');
+  } else {
+    res.ok = r0 == r->result;
+    if (!res.ok) fail_head(r), out_s("r0 = "), out_x(r0), out_s(", expected "), out_x(r->result), out_c('\n');
+  }
+  fj_vm_destroy(vm);
+
+  res.arena_peak = a->peak - used0;
+  if (a->used != used0 || a->bad_frees != bad0) {
+    fail_head(r);
+    out_s("arena: ");
+    out_i((int64_t)a->used - (int64_t)used0);
+    out_s(" bytes not freed, ");
+    out_u(a->bad_frees - bad0);
+    out_s(" bad frees\n");
+    res.ok = false;
+  }
+  /* The same C compiled for this CPU must give the host's answer too. */
+  if (ex) {
+    fj_example_input(ex, run_mem, r->mem_len);
+    uint64_t native = ex->native(run_mem, r->mem_len);
+    if (native != r->result) {
+      fail_head(r);
+      out_s("compiled for the Cortex-M4 it returns ");
+      out_x(native);
+      out_s(", the host's build ");
+      out_x(r->result);
+      out_c('\n');
+      res.ok = false;
+    }
+  }
+  return res;
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+typedef struct tally {
+  int pass, fail;
+  size_t peak_max;
+  const char *peak_name;
+} tally;
+
+static void tally_add(tally *t, const fj_bundle_rec *r, const case_result *res) {
+  if (res->ok) t->pass++;
+  else t->fail++;
+  if (res->arena_peak >= t->peak_max) t->peak_max = res->arena_peak, t->peak_name = r->name;
+}
+
+static void tally_print(const char *what, const tally *t) {
+  out_s(what);
+  out_s(": ");
+  out_i(t->pass);
+  out_s(" passed, ");
+  out_i(t->fail);
+  out_s(" failed\n");
+}
+
+int main(void) {
+  char cmd[64];
+  fj_sh_cmdline(cmd, sizeof cmd);
+  bool verbose = strstr(cmd, "-v") != NULL;
+
+  const fj_bundle_hdr *h = (const fj_bundle_hdr *)fj_bundle_start;
+  size_t avail = (size_t)(fj_bundle_end - fj_bundle_start);
+  if (avail < sizeof *h || h->magic != FJ_BUNDLE_MAGIC || h->version != FJ_BUNDLE_VERSION ||
+      h->total_size > avail) {
+    out_s("arm: bad case bundle linked into the firmware\narm-conformance: 0 passed, 1 failed\n");
+    return 1;
+  }
+  out_s("arm: Cortex-M4 firmware, arena ");
+  out_u(fj_cm_arena()->size);
+  out_s(" bytes, stack ");
+  out_u(fj_cm_stack_size());
+  out_s(" bytes, ");
+  out_u(h->nrecs);
+  out_s(" records\n");
+
+  tally conf = {0, 0, 0, NULL}, exs = {0, 0, 0, NULL};
+  uint64_t clock0 = fj_cm_clock_ns(NULL);
+  const uint8_t *p = fj_bundle_start + sizeof *h, *end = fj_bundle_start + h->total_size;
+  uint32_t seen = 0;
+  while (seen < h->nrecs && (size_t)(end - p) >= sizeof(fj_bundle_rec)) {
+    const fj_bundle_rec *r = (const fj_bundle_rec *)p;
+    if (r->size < sizeof *r || r->size > (size_t)(end - p) || r->size % 8) break;
+    case_result res = run_rec(r);
+    bool is_ex = r->kind == FJ_BREC_EXAMPLE;
+    tally_add(is_ex ? &exs : &conf, r, &res);
+    if (is_ex || verbose) {
+      out_s(res.ok ? "ok   " : "FAIL ");
+      out_s(r->name);
+      out_s(": arena peak ");
+      out_u(res.arena_peak);
+      out_s(" bytes, ");
+      out_u(res.insns);
+      out_s(" insns");
+      if (is_ex) out_s(", "), out_u(res.ns / 1000000u), out_s(" ms (QEMU clock)");
+      out_c('\n');
+    }
+    p += r->size;
+    seen++;
+  }
+  if (seen != h->nrecs) {
+    out_s("arm: bundle record ");
+    out_u(seen);
+    out_s(" is malformed\n");
+    conf.fail++;
+  }
+  /* The platform clock must move (SysTick wrap counting); timing itself decides nothing. */
+  if (fj_cm_clock_ns(NULL) <= clock0) {
+    out_s("FAIL clock: the SysTick clock did not advance\n");
+    conf.fail++;
+  }
+  if (conf.peak_name) {
+    out_s("arm: conformance arena peak ");
+    out_u(conf.peak_max);
+    out_s(" bytes (");
+    out_s(conf.peak_name);
+    out_s("); examples arena peak ");
+    out_u(exs.peak_max);
+    out_s(" bytes (");
+    out_s(exs.peak_name ? exs.peak_name : "-");
+    out_s(")\n");
+  }
+  out_s("arm: main stack peak ");
+  out_u(fj_cm_stack_peak());
+  out_s(" of ");
+  out_u(fj_cm_stack_size());
+  out_s(" bytes\n");
+  tally_print("arm-conformance", &conf);
+  tally_print("arm-examples", &exs);
+  return conf.fail || exs.fail || conf.pass + exs.pass == 0;
+}
