@@ -171,7 +171,9 @@ int fj_rec_run(fj_recorder *r, fj_vm *vm, fj_exec *ex) {
     case FJ_FMT_CALL_LOCAL:
       rec.aux = (uint32_t)((int64_t)pc + 1 + in.imm);
       interp_call = rel + 1 > r->inline_limit ||
-                    (r->trace_at && r->trace_at(r->trace_at_ud, rec.aux));
+                    (r->trace_at && r->trace_at(r->trace_at_ud, rec.aux)) ||
+                    (r->no_inline && r->no_inline(r->trace_at_ud, rec.aux));
+      if (!interp_call) r->callee[rel] = rec.aux;
       if (interp_call) rec.flags |= FJ_REC_CALL_INTERP;
       break;
     default:
@@ -196,8 +198,12 @@ int fj_rec_run(fj_recorder *r, fj_vm *vm, fj_exec *ex) {
 
     if (ex->depth == r->base) {
       if (ex->pc == start_pc) return finish(r, vm, FJ_TRACE_END_LOOP, ex->pc);
-      if (r->trace_at && r->trace_at(r->trace_at_ud, ex->pc))
+      if ((vm->x[ex->pc].flags & FJ_XF_LOOP) || (r->trace_at && r->trace_at(r->trace_at_ud, ex->pc)))
         return finish(r, vm, FJ_TRACE_END_LINK, ex->pc);
+    } else if (ex->depth == d0 && ex->pc <= pc && rel > 0) {
+      /* a backward jump inside an inlined callee: would unroll its loop */
+      r->bad_callee = r->callee[rel - 1];
+      return abort_with(r, FJ_REC_ABORT_INNER_LOOP, FJ_REC_ABORTED);
     }
   }
 }

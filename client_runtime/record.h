@@ -12,10 +12,14 @@
  *             starts (installed or being compiled);
  *   END_STOP  `exit` of the trace's own frame: that exit is the last rec and end_pc is its pc
  *             (it is not executed: the interpreter runs it after the trace);
- * or aborts with an fj_rec_abort reason (too long, interpreter error, program stopped inside
- * a helper).  Local calls are inlined (callee recs at depth + 1) unless `trace_at` says the
- * callee has a trace of its own, or the inline depth limit is reached: then the call rec gets
- * FJ_REC_CALL_INTERP and the callee runs unrecorded.
+ * A loop header (target of a backward jump) other than start_pc reached in the trace's own frame
+ * also ends it with END_LINK: loops are traced from their own header, never unrolled into
+ * another trace.  Recording aborts with an fj_rec_abort reason (too long, interpreter error,
+ * program stopped inside a helper, a backward jump inside an inlined call: `bad_callee` then
+ * names the function, which the caller should stop inlining).  Local calls are inlined (callee
+ * recs at depth + 1) unless `trace_at` says the callee has a trace of its own, `no_inline` says
+ * so, or the inline depth limit is reached: then the call rec gets FJ_REC_CALL_INTERP and the
+ * callee runs unrecorded.
  *
  * Memory: the caller provides the output buffer (fj_trace_size(max_recs) bytes).  The recorder
  * never allocates.  The recorder is not re-entrant per object; helper callbacks that run nested
@@ -37,7 +41,8 @@
   _(TOO_LONG,  "trace too long")                                           \
   _(ERROR,     "interpreter error while recording")                        \
   _(STOPPED,   "program ended inside the recorded path (helper unwind)")   \
-  _(NO_SPACE,  "output buffer too small")
+  _(NO_SPACE,  "output buffer too small")                                  \
+  _(INNER_LOOP, "loop inside an inlined call")
 
 enum fj_rec_abort {
 #define FJ_REC_ABORT_ENUM(name, text) FJ_REC_ABORT_##name,
@@ -45,7 +50,7 @@ enum fj_rec_abort {
 #undef FJ_REC_ABORT_ENUM
   FJ_REC_ABORT__COUNT
 };
-_Static_assert(FJ_REC_ABORT__COUNT == 5, "update fj_rec_abort_name users");
+_Static_assert(FJ_REC_ABORT__COUNT == 6, "update fj_rec_abort_name users");
 
 const char *fj_rec_abort_name(int reason);
 
@@ -62,6 +67,9 @@ typedef struct fj_recorder {
   int abort;              /* enum fj_rec_abort when fj_rec_run returned FJ_REC_ABORTED */
   fj_rec_trace_at_fn trace_at;
   void *trace_at_ud;
+  fj_rec_trace_at_fn no_inline;  /* set after fj_rec_begin; NULL: inline every callee */
+  uint32_t bad_callee;           /* FJ_REC_ABORT_INNER_LOOP: the function holding the loop */
+  uint32_t callee[FJ_MAX_CALL_DEPTH];  /* callee[d]: function running at inline depth d + 1 */
 } fj_recorder;
 
 enum {

@@ -1,0 +1,150 @@
+/* farjit — the boundary between machine code and the interpreter: entering a trace, rebuilding
+ * the interpreter state from an exit (registers, inlined frames, pc, budget), side-exit counters
+ * and bridge triggering, and the runtime entry points traces call (FJ_RT_*).
+ *
+ * Exact results: the exit state is the interpreter state at exits[id].pc by contract
+ * (farjit/jit.h); stack slots are already in memory.  A call out of the trace that stopped the
+ * program (helper error or unwind) leaves through the deopt path, and the hook then reports the
+ * stop exactly as the interpreter would have after that call.
+ */
+#include <string.h>
+
+#include "client_runtime/arch.h"
+#include "client_runtime/jit_internal.h"
+#include "farjit/blob.h"
+
+/* ---- runtime entry points ------------------------------------------------------------------ */
+
+static uint64_t rt_udiv64(uint64_t a, uint64_t b) { return b ? a / b : 0; }
+static uint64_t rt_umod64(uint64_t a, uint64_t b) { return b ? a % b : a; }
+static int64_t rt_sdiv64(int64_t a, int64_t b) {
+  if (b == 0) return 0;
+  if (b == -1) return (int64_t)(0 - (uint64_t)a);  /* INT64_MIN / -1 = INT64_MIN */
+  return a / b;
+}
+static int64_t rt_smod64(int64_t a, int64_t b) {
+  if (b == 0) return a;
+  if (b == -1) return 0;
+  return a % b;
+}
+
+uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc) {
+  fj_vm *vm = (fj_vm *)(uintptr_t)st->vm;
+  fj_jit *jit = vm->hooks.ud;
+  fj_exec *ex = vm->cur;
+  /* The callee's frame is the one after the trace's innermost inlined frame. */
+  const uint32_t saved = ex->depth;
+  ex->depth = jit->active->base_depth + st->nframes;
+  uint64_t r0 = 0;
+  (void)fj_vm_call(vm, pc, &st->r[1], &r0);  /* a failure sets vm->stop: FJ_RT_CALL deopts */
+  ex->depth = saved;
+  return r0;
+}
+
+uint64_t fj_jit_rt_addr(uint32_t rt) {
+  switch (rt) {
+  case FJ_RT_CALL: return fj_arch_rt_call();
+  case FJ_RT_CALL_LOCAL: return (uint64_t)(uintptr_t)&fj_jit_rt_call_local;
+  case FJ_RT_UDIV64: return (uint64_t)(uintptr_t)&rt_udiv64;
+  case FJ_RT_UMOD64: return (uint64_t)(uintptr_t)&rt_umod64;
+  case FJ_RT_SDIV64: return (uint64_t)(uintptr_t)&rt_sdiv64;
+  case FJ_RT_SMOD64: return (uint64_t)(uintptr_t)&rt_smod64;
+  default: return 0;
+  }
+}
+
+/* ---- entering and leaving ------------------------------------------------------------------ */
+
+/* After a helper stopped the program inside machine code: report it as the interpreter does. */
+static int stopped(fj_vm *vm, fj_exec *ex, uint64_t r0) {
+  if (vm->err) return vm->err;
+  if (!vm->unwind_have_r0) {
+    vm->unwind_have_r0 = true;
+    vm->unwind_r0 = r0;
+  }
+  ex->r[0] = vm->unwind_r0;
+  return FJ_HOT_DONE;
+}
+
+static bool bridge_wanted(const fj_jit *jit, fj_jexit *x) {
+  if (x->kind != FJ_EXIT_GUARD || x->nframes != 0 || x->state != FJ_EXIT_IDLE ||
+      x->patch_off == FJ_BLOB_NO_PATCH ||
+      (jit->cfg.flags & FJ_JIT_NO_BRIDGES) || !jit->env.transport.submit || jit->recording ||
+      jit->ninflight >= jit->cfg.max_inflight)
+    return false;
+  if (x->taken < jit->cfg.exit_threshold) return false;
+  if (x->skip) {
+    x->skip--;
+    return false;
+  }
+  return true;
+}
+
+int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
+  fj_vm *vm = jit->vm;
+  fj_jit_state st;
+  memset(&st, 0, offsetof(fj_jit_state, frames));
+  memcpy(st.r, ex->r, sizeof st.r);
+  st.regions = (uint64_t)(uintptr_t)vm->regions;
+  st.nregions = vm->nregions;
+  st.vm = (uint64_t)(uintptr_t)vm;
+  st.budget = vm->left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)vm->left;
+  const int64_t b0 = st.budget;
+  const uint64_t interp0 = vm->stats.insns_interp, native0 = vm->stats.insns_native;
+
+  fj_jentry e;
+  memset(&e, 0, sizeof e);
+  e.prev = jit->active;
+  e.st = &st;
+  e.base_depth = ex->depth;
+  jit->active = &e;
+  t->entries++;
+  jit->stats.trace_entries++;
+  fj_cc_touch(&jit->cc, t->code_off, ++jit->tick);
+  uint32_t id = fj_arch_enter(&st, (const void *)(uintptr_t)(t->va + t->entry_off), &vm->stop,
+                              &vm->left);
+  jit->active = e.prev;
+  t = NULL;  /* may have been evicted by a callback */
+
+  /* Budget: what the code used, minus what nested interpreter runs and traces counted. */
+  const int64_t b1 = st.budget < 0 ? 0 : st.budget;
+  vm->left = (uint64_t)b1;
+  const uint64_t used = b0 > b1 ? (uint64_t)(b0 - b1) : 0;
+  const uint64_t nested =
+      (vm->stats.insns_interp - interp0) + (vm->stats.insns_native - native0);
+  fj_vm_add_native(vm, used > nested ? used - nested : 0);
+
+  fj_jtrace *xt = NULL;
+  fj_jexit *x = NULL;
+  uint32_t pc, nframes;
+  if (e.deopted) {
+    pc = e.deopt_pc;
+    nframes = e.deopt_nframes;
+  } else {
+    xt = fj_cc_owner_at(&jit->cc, st.exit_code);
+    if (!xt || xt->va != st.exit_code || id >= xt->nexits || id != st.exit_id)
+      return fj_vm_fail(vm, FJ_EBADBLOB, "machine code left through an unknown exit");
+    x = &xt->exits[id];
+    pc = x->pc;
+    nframes = x->nframes;
+  }
+  if (pc >= vm->ninsns || ex->depth + nframes >= FJ_MAX_CALL_DEPTH)
+    return fj_vm_fail(vm, FJ_EBADBLOB, "machine code exit with a bad pc or too many frames");
+
+  memcpy(ex->r, st.r, sizeof ex->r);
+  for (uint32_t i = 0; i < nframes; i++) {
+    fj_frame *f = &ex->frames[ex->depth];
+    f->ret_pc = st.frames[i].ret_pc;
+    memcpy(f->saved, st.frames[i].saved, sizeof f->saved);
+    f->fp = st.frames[i].fp;
+    ex->depth++;
+  }
+  ex->pc = pc;
+  jit->stats.exits_taken++;
+  if (vm->stop) return stopped(vm, ex, st.r[0]);
+  if (!x) return FJ_HOT_RELOAD;
+
+  x->taken++;
+  if (bridge_wanted(jit, x)) return fj_jit_record(jit, ex, FJ_TRACE_BRIDGE, xt->id, id);
+  return FJ_HOT_RELOAD;
+}

@@ -1,0 +1,130 @@
+/* farjit — the JIT runtime's internal state, shared by jit.c (hot spots, requests, install,
+ * eviction, stats) and exit.c (entering machine code and coming back).  Not a public header.
+ *
+ * Ownership: the runtime owns every fj_jtrace (slots in jit->traces), their exit and link-site
+ * arrays, the code cache, the per-pc tables and the recording buffer, all from the VM's
+ * allocator.  Trace ids are never reused while the runtime lives, so a stale id (a bridge result
+ * for an evicted parent, a result for an invalidated request) never matches a new trace.
+ *
+ * Active entries: every fj_arch_enter pushes an fj_jentry (on the C stack) onto jit->active.
+ * While runtime code runs with entries active, each of them is suspended in a call out of its
+ * trace (st->call_ret is live); eviction walks the list to rewrite those return addresses.
+ */
+#ifndef FJ_CLIENT_JIT_INTERNAL_H
+#define FJ_CLIENT_JIT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client_runtime/codecache.h"
+#include "client_runtime/link.h"
+#include "client_runtime/record.h"
+#include "client_runtime/vm_internal.h"
+#include "farjit/client.h"
+#include "farjit/jit.h"
+
+enum { FJ_EXIT_IDLE = 0, FJ_EXIT_PENDING = 1, FJ_EXIT_BRIDGED = 2, FJ_EXIT_BLACK = 3 };
+
+typedef struct fj_jexit {
+  uint32_t pc;
+  uint32_t patch_off;   /* FJ_BLOB_NO_PATCH if none */
+  uint16_t kind;        /* enum fj_exit_kind */
+  uint16_t nframes;
+  uint32_t taken;
+  uint32_t bridge_id;   /* installed bridge, 0 if none */
+  uint8_t state;        /* FJ_EXIT_* (bridge lifecycle) */
+  uint8_t fails;        /* failed bridge attempts (towards the blacklist) */
+  uint8_t tries;        /* attempts, for the backoff */
+  uint8_t orig[4];      /* the patch field as compiled (restored when the bridge leaves) */
+  uint16_t skip;        /* backoff: takes to ignore before trying again */
+} fj_jexit;
+
+typedef struct fj_jtrace {
+  uint32_t id;          /* 0 = free slot */
+  uint32_t start_pc;
+  uint16_t kind;        /* enum fj_trace_kind */
+  uint16_t max_depth;   /* deepest inlined frame while recording */
+  uint32_t parent_id, parent_exit;
+  uint32_t code_off, code_size, entry_off;
+  uint64_t va;          /* execution address of the code */
+  uint32_t nexits, nsites;
+  fj_jexit *exits;
+  fj_link_site *sites;  /* TRACE relocations: links to other traces */
+  uint64_t entries;
+} fj_jtrace;
+
+enum { FJ_SPOT_IDLE = 0, FJ_SPOT_PENDING = 1, FJ_SPOT_BLACK = 2 };
+
+typedef struct fj_spot {
+  uint16_t skip;        /* hot events to ignore (exponential backoff) */
+  uint8_t fails;        /* failed attempts (towards the blacklist) */
+  uint8_t state;        /* FJ_SPOT_* */
+  uint8_t tries;        /* attempts, for the backoff */
+  uint8_t no_inline;    /* a function whose loop must not be inlined into traces */
+  uint8_t _pad[2];
+} fj_spot;
+
+typedef struct fj_jreq {
+  uint32_t id;          /* 0 = free */
+  uint32_t start_pc;
+  uint16_t kind, max_depth;
+  uint32_t parent_id, parent_exit;
+} fj_jreq;
+
+typedef struct fj_jentry {
+  struct fj_jentry *prev;
+  fj_jit_state *st;
+  uint32_t base_depth;  /* interpreter frame the trace was entered in */
+  bool deopted;         /* its trace left while the call was live: resume from deopt_* */
+  uint16_t deopt_nframes;
+  uint32_t deopt_pc;
+} fj_jentry;
+
+struct fj_jit {
+  fj_vm *vm;
+  fj_jit_config cfg;
+  fj_jit_env env;
+  fj_allocator mem;
+  uint16_t target;       /* machine code this host runs, FJ_TARGET_NONE: record only */
+  bool have_cc;
+  fj_codecache cc;
+
+  fj_jtrace *traces;     /* cfg.max_traces slots */
+  fj_jreq *reqs;         /* cfg.max_inflight slots */
+  uint32_t ninflight;
+
+  /* per pc of the loaded program (reallocated when the program changes) */
+  const fj_insn *code_seen;
+  uint32_t ninsns;
+  uint32_t code_crc;     /* of the program the tables were built for (checked when idle) */
+  uint16_t *pc_trace;    /* slot + 1 of the installed trace starting at pc, 0 if none */
+  fj_spot *spots;
+
+  uint8_t *tbuf;         /* recording buffer, fj_trace_size(cfg.max_recs) bytes */
+  size_t tbuf_cap;
+  bool recording;
+
+  uint32_t next_trace_id, next_req_id;
+  uint64_t tick;
+  fj_jentry *active;
+  fj_jit_stats stats;
+};
+
+/* ---- jit.c services used by exit.c -------------------------------------------------------- */
+
+fj_jtrace *fj_jit_trace_by_id(fj_jit *jit, uint32_t id);
+/* Record a bridge from the current exit state (ex at exits[exit_id].pc of parent). */
+int fj_jit_record(fj_jit *jit, fj_exec *ex, enum fj_trace_kind kind, uint32_t parent_id,
+                  uint32_t parent_exit);
+
+/* ---- exit.c ------------------------------------------------------------------------------ */
+
+/* Enter t with the interpreter state ex (at t->start_pc), come back, rebuild ex at the exit's
+ * pc.  Returns an FJ_HOT_* for the interpreter or a negative FJ_E* (the VM holds the message). */
+int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t);
+/* FJ_RT_CALL_LOCAL: run local function pc in the interpreter on the frame after st's. */
+uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc);
+/* Address of runtime entry point rt (enum fj_rt), 0 if unknown. */
+uint64_t fj_jit_rt_addr(uint32_t rt);
+
+#endif /* FJ_CLIENT_JIT_INTERNAL_H */

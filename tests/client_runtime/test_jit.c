@@ -1,0 +1,566 @@
+/* JIT runtime tests with a fake transport that answers compile requests with hand-assembled
+ * x86-64 blobs (real executable memory): install and run, budget accounting, failure paths
+ * (no server, refusals, compile errors, corrupt blobs: same results, bounded retries), bridges,
+ * eviction and invalidation while a call out of the trace is live (return-address rewriting). */
+#include "tests/client_runtime/vm_test_util.h"
+
+#include "client_runtime/arch.h"
+#include "client_runtime/blob_check.h"
+#include "client_runtime/jit_internal.h"
+#include "farjit/client.h"
+#include "farjit/client_linux.h"
+#include "tests/client_runtime/blob_util.h"
+#include "tools/asm.h"
+
+/* ---- fake transport ------------------------------------------------------------------------ */
+
+enum { F_SERVE, F_REFUSE, F_ERROR, F_CORRUPT };
+
+typedef bu_blob (*blob_maker)(const fj_jit_request *rq);
+
+typedef struct fake {
+  int mode;
+  uint32_t hold_pc;      /* results for this start pc wait until `released` */
+  bool released;
+  int submits;
+  blob_maker make;
+  struct {
+    fj_jit_request rq;
+    fj_trace_header h;
+    bool used;
+  } q[32];
+  bu_blob out[32];
+} fake;
+
+static fake F;
+
+static int f_submit(void *ud, const fj_jit_request *rq) {
+  (void)ud;
+  F.submits++;
+  if (F.mode == F_REFUSE) return FJ_ECONN;
+  assert_true(rq->trace_len >= fj_trace_size(1));
+  for (int i = 0; i < 32; i++) {
+    if (F.q[i].used) continue;
+    F.q[i].used = true;
+    F.q[i].rq = *rq;
+    F.q[i].rq.trace = NULL;
+    memcpy(&F.q[i].h, rq->trace, sizeof F.q[i].h);
+    assert_int_equal(F.q[i].h.start_pc, rq->start_pc);
+    assert_int_equal(F.q[i].h.kind, rq->kind);
+    assert_int_equal(F.q[i].h.parent_id, rq->parent_id);
+    assert_int_equal(rq->trace_len, fj_trace_size(F.q[i].h.nrecs));
+    return 0;
+  }
+  return FJ_EBUSY;
+}
+
+static int f_poll(void *ud, fj_jit_result *res) {
+  (void)ud;
+  for (int i = 0; i < 32; i++) {
+    if (!F.q[i].used || (F.q[i].rq.start_pc == F.hold_pc && !F.released)) continue;
+    F.q[i].used = false;
+    res->id = F.q[i].rq.id;
+    if (F.mode == F_ERROR) {
+      res->status = FJ_ECOMPILE;
+      snprintf(res->message, sizeof res->message, "test: unsupported op");
+      return 1;
+    }
+    F.out[i] = F.make(&F.q[i].rq);
+    if (F.mode == F_CORRUPT) F.out[i].p[F.out[i].len - 1] ^= 1;
+    res->blob = F.out[i].p;
+    res->blob_len = F.out[i].len;
+    res->priv = &F.out[i];
+    return 1;
+  }
+  return 0;
+}
+
+static void f_release(void *ud, fj_jit_result *res) {
+  (void)ud;
+  if (res->priv) bu_free(res->priv);
+}
+
+static char logbuf[1 << 16];
+static size_t loglen;
+static void f_log(void *ud, const char *line, size_t len) {
+  (void)ud;
+  if (loglen + len + 1 < sizeof logbuf) {
+    memcpy(logbuf + loglen, line, len);
+    loglen += len;
+    logbuf[loglen++] = '\n';
+    logbuf[loglen] = 0;
+  }
+}
+
+static fj_jit_env env_of(bool transport) {
+  fj_jit_env e;
+  memset(&e, 0, sizeof e);
+  e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
+  if (transport) e.transport = (fj_jit_transport){f_submit, f_poll, f_release, NULL, NULL};
+  e.log = f_log;
+  return e;
+}
+
+static void fake_reset(blob_maker make) {
+  memset(&F, 0, sizeof F);
+  F.make = make;
+  F.hold_pc = UINT32_MAX;
+  loglen = 0;
+  logbuf[0] = 0;
+}
+
+/* ---- blobs --------------------------------------------------------------------------------- */
+
+/* Null trace: leaves at once through exit 0 resuming at its start pc (a GUARD exit, so that it
+ * gets hot and wants a bridge; bridges end with STOP, or every bridge would get a bridge). */
+static bu_blob null_blob(const fj_jit_request *rq) {
+  bu_x86 a;
+  memset(&a, 0, sizeof a);
+  uint32_t f = bx_exit(&a, 0, rq->start_pc, rq->kind == FJ_TRACE_BRIDGE ? FJ_EXIT_STOP : FJ_EXIT_GUARD);
+  bx_fix_jmp(&a, f, a.n);
+  BX(&a, "\xc3");
+  bu_blob b = bx_blob(&a, rq->start_pc, rq->kind);
+  b.h->parent_id = rq->parent_id;
+  b.h->parent_exit = rq->parent_exit;
+  bu_crc(&b);
+  return b;
+}
+
+static const char *SUM_SRC =
+    "mov %r0, 0\n"
+    "mov %r1, 0\n"
+    "loop:\n"
+    "add %r0, %r1\n"         /* 2 */
+    "add %r1, 1\n"           /* 3 */
+    "jlt %r1, 1000, loop\n"  /* 4 */
+    "exit\n";                /* 5 */
+
+/* The loop at pc 2 of SUM_SRC, working on st memory: exit 0 GUARD at pc 5, exit 1 BUDGET. */
+static bu_blob sum_blob(const fj_jit_request *rq) {
+  if (rq->start_pc != 2) return null_blob(rq);
+  bu_x86 a;
+  memset(&a, 0, sizeof a);
+  BX(&a, "\x53\x48\x89\xfb");              /* push rbx; mov rbx, rdi */
+  uint32_t loop = a.n;
+  BX(&a, "\x48\x83\x7b\x68\x03");          /* cmp qword [rbx+104], 3 */
+  BX(&a, "\x0f\x8c");                      /* jl budget */
+  uint32_t jl = a.n;
+  bx_u32(&a, 0);
+  BX(&a, "\x48\x8b\x43\x08");              /* mov rax, [rbx+8] */
+  BX(&a, "\x48\x01\x43\x00");              /* add [rbx+0], rax */
+  BX(&a, "\x48\x83\x43\x08\x01");          /* add qword [rbx+8], 1 */
+  BX(&a, "\x48\x83\x6b\x68\x03");          /* sub qword [rbx+104], 3 */
+  BX(&a, "\x48\x8b\x43\x08");              /* mov rax, [rbx+8] */
+  BX(&a, "\x48\x3d\xe8\x03\x00\x00");      /* cmp rax, 1000 */
+  BX(&a, "\x0f\x82");                      /* jb loop */
+  bx_u32(&a, (uint32_t)((int32_t)loop - (int32_t)(a.n + 4)));
+  BX(&a, "\x48\x89\xdf\x5b");              /* mov rdi, rbx; pop rbx */
+  uint32_t f0 = bx_exit(&a, 0, 5, FJ_EXIT_GUARD);
+  bx_fix_jmp(&a, jl, a.n);
+  BX(&a, "\x48\x89\xdf\x5b");
+  uint32_t f1 = bx_exit(&a, 1, 2, FJ_EXIT_BUDGET);
+  bx_fix_jmp(&a, f0, a.n);
+  bx_fix_jmp(&a, f1, a.n);
+  BX(&a, "\xc3");
+  return bx_blob(&a, 2, FJ_TRACE_LOOP);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static fj_insn *prog_of(const char *text, size_t *n) {
+  fj_insn *p = NULL;
+  char err[128];
+  if (fj_asm(text, &p, n, err, sizeof err)) fail_msg("asm: %s", err);
+  return p;
+}
+
+static uint64_t plain(const fj_insn *p, size_t n, fj_vm_stats *st, void (*reg)(fj_vm *)) {
+  fj_vm *vm = tu_vm();
+  if (reg) reg(vm);
+  uint64_t r0 = tu_run_mem(vm, p, n, NULL, 0);
+  if (st) fj_vm_get_stats(vm, st);
+  fj_vm_destroy(vm);
+  return r0;
+}
+
+static fj_jit_config cfg_of(uint16_t thr) {
+  fj_jit_config c;
+  memset(&c, 0, sizeof c);
+  c.hot_threshold = thr;
+  c.max_attempts = 3;
+  return c;
+}
+
+static uint64_t jrun(fj_vm *vm, int *rc) {
+  uint64_t r0 = 0;
+  *rc = fj_vm_run(vm, 0, NULL, 0, &r0);
+  return r0;
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+static void test_loop_runs_native(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  fake_reset(sum_blob);
+  size_t n;
+  fj_insn *p = prog_of(SUM_SRC, &n);
+  fj_vm_stats ps;
+  uint64_t want = plain(p, n, &ps, NULL);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(2);
+  fj_jit_env e = env_of(true);
+  int err;
+  fj_jit *jit = fj_jit_create(vm, &c, &e, &err);
+  assert_non_null(jit);
+  int rc;
+  assert_int_equal(jrun(vm, &rc), want);
+  assert_int_equal(rc, 0);
+  fj_jit_stats s;
+  fj_jit_get_stats(jit, &s);
+  fj_vm_stats vs;
+  fj_vm_get_stats(vm, &vs);
+  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  assert_int_equal(s.traces_recorded, 1);
+  assert_int_equal(s.traces_sent, 1);
+  assert_int_equal(s.traces_installed, 1);
+  assert_int_equal(s.trace_entries, 1);
+  assert_int_equal(s.exits_taken, 1);
+  assert_true(vs.insns_native > 2000);
+  /* every instruction counted once, natively or not */
+  assert_int_equal(vs.insns_interp + vs.insns_native, ps.insns_interp);
+  assert_true(fj_jit_has_trace(jit, 2));
+  /* second run: entered at the first backward jump */
+  assert_int_equal(jrun(vm, &rc), want);
+  fj_jit_get_stats(jit, &s);
+  assert_int_equal(s.trace_entries, 2);
+  /* the run's entry (pc 0) got hot too: recorded up to the loop's trace, where it links */
+  assert_int_equal(s.traces_recorded, 2);
+  assert_contains(logbuf, "ENTRY pc 0: recorded 2 instructions, ends LINK at pc 2");
+  char text[2048];
+  fj_jit_stats_format(jit, text, sizeof text);
+  assert_contains(text, "jit: traces_installed 2");
+  assert_contains(text, "jit: trace 1 LOOP pc 2");
+  assert_contains(text, "0:GUARD@5x2");
+  assert_contains(logbuf, "recorded 3 instructions, ends LOOP at pc 2");
+  assert_contains(logbuf, "installed:");
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
+static void test_budget_exact(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  size_t n;
+  fj_insn *p = prog_of(SUM_SRC, &n);
+  for (uint64_t limit = 1500; limit < 1504; limit++) {
+    fake_reset(sum_blob);
+    fj_vm *vm = tu_vm();
+    fj_vm_set_insn_limit(vm, limit);
+    char want[256];
+    snprintf(want, sizeof want, "%s", tu_run_fail(vm, p, n, NULL, 0, FJ_EBUDGET));
+    fj_jit_config c = cfg_of(1);
+    fj_jit_env e = env_of(true);
+    fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+    int rc;
+    jrun(vm, &rc);
+    if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+    assert_int_equal(rc, FJ_EBUDGET);
+    assert_string_equal(fj_vm_errmsg(vm), want);
+    fj_jit_stats s;
+    fj_jit_get_stats(jit, &s);
+    assert_true(s.traces_installed >= 1);
+    fj_jit_destroy(jit);
+    fj_vm_destroy(vm);
+  }
+  free(p);
+}
+
+static void test_failures_keep_results(void **state) {
+  (void)state;
+  size_t n;
+  fj_insn *p = prog_of(SUM_SRC, &n);
+  uint64_t want = plain(p, n, NULL, NULL);
+  const int modes[] = {F_REFUSE, F_ERROR, F_CORRUPT, -1};
+  for (int m = 0; m < 4; m++) {
+    fake_reset(sum_blob);
+    F.mode = modes[m];
+    fj_vm *vm = tu_vm();
+    tu_load(vm, p, n);
+    fj_jit_config c = cfg_of(1);
+    fj_jit_env e = env_of(modes[m] >= 0);
+    fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+    assert_non_null(jit);
+    int rc;
+    for (int run = 0; run < 5; run++) {
+      assert_int_equal(jrun(vm, &rc), want);
+      assert_int_equal(rc, 0);
+    }
+    fj_jit_stats s;
+    fj_jit_get_stats(jit, &s);
+    assert_int_equal(s.traces_installed, 0);
+    assert_int_equal(s.trace_entries, 0);
+    switch (modes[m]) {
+    case F_REFUSE:
+      assert_true(s.send_failed > 0);
+      assert_int_equal(s.blacklisted, 0);  /* no server is not the trace's fault */
+      assert_true(F.submits < 200);        /* and backs off */
+      break;
+    case F_ERROR:
+      /* two spots (the entry and the loop), max_attempts = 3 each, then never again */
+      assert_int_equal(s.compile_failed, F.submits);
+      assert_true(s.blacklisted >= 1);
+      assert_true(F.submits <= 6);
+      assert_int_equal(s.traces_recorded, F.submits);
+      assert_contains(logbuf, "compile failed: trace compilation aborted: test: unsupported op");
+      assert_contains(logbuf, "blacklisted");
+      break;
+    case F_CORRUPT:
+      assert_true(s.traces_rejected >= 3 && s.traces_rejected <= 6);
+      assert_int_equal(s.rejected_by[FJ_BLOB_REJECT_CRC], s.traces_rejected);
+      assert_true(s.blacklisted >= 1);
+      assert_contains(logbuf, "blob rejected: CRC-32 mismatch");
+      break;
+    default:
+      assert_int_equal(s.traces_recorded, 0);  /* no compiler: nothing recorded */
+      break;
+    }
+    fj_jit_destroy(jit);
+    fj_vm_destroy(vm);
+  }
+  free(p);
+}
+
+static void test_bridge_patched(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  fake_reset(null_blob);
+  size_t n;
+  fj_insn *p = prog_of(SUM_SRC, &n);
+  uint64_t want = plain(p, n, NULL, NULL);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(1);
+  c.exit_threshold = 4;
+  fj_jit_env e = env_of(true);
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  int rc;
+  assert_int_equal(jrun(vm, &rc), want);
+  fj_jit_stats s;
+  fj_jit_get_stats(jit, &s);
+  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  /* the null trace's guard exit got hot: a bridge was recorded from pc 2, compiled, patched */
+  assert_int_equal(s.bridges_recorded, 1);
+  assert_int_equal(s.bridges_installed, 1);
+  assert_int_equal(s.traces_installed, 3);  /* the run's entry, the loop, the bridge */
+  fj_jtrace *parent = NULL, *bridge = NULL;
+  for (int i = 0; i < 3; i++) {
+    if (jit->traces[i].kind == FJ_TRACE_LOOP) parent = &jit->traces[i];
+    if (jit->traces[i].kind == FJ_TRACE_BRIDGE) bridge = &jit->traces[i];
+  }
+  assert_non_null(parent);
+  assert_non_null(bridge);
+  assert_int_equal(bridge->kind, FJ_TRACE_BRIDGE);
+  assert_int_equal(bridge->parent_id, parent->id);
+  assert_int_equal(parent->exits[0].bridge_id, bridge->id);
+  uint32_t taken_parent = parent->exits[0].taken;
+  uint32_t taken_bridge = bridge->exits[0].taken;
+  assert_true(taken_bridge > 0);  /* exits now come from the bridge's code */
+  assert_int_equal(jrun(vm, &rc), want);
+  assert_int_equal(parent->exits[0].taken, taken_parent);
+  assert_true(bridge->exits[0].taken > taken_bridge);
+  /* invalidating the parent takes the bridge with it and restores the exit */
+  assert_int_equal(fj_jit_invalidate(jit, 2), 1);
+  fj_jit_get_stats(jit, &s);
+  assert_int_equal(s.invalidations, 2);
+  assert_false(fj_jit_has_trace(jit, 2));
+  assert_true(fj_jit_has_trace(jit, 0));  /* the entry trace stays */
+  fj_jtrace *left = &jit->traces[jit->pc_trace[0] - 1];
+  assert_int_equal(s.code_bytes, left->code_size);
+  assert_int_equal(jrun(vm, &rc), want);
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
+/* ---- live calls: invalidation and eviction from inside a helper ----------------------------- */
+
+static fj_jit *g_jit;
+static int g_action;  /* 1: invalidate all at i == 5; 2: run callback at pc g_cb at i == 5 */
+static uint32_t g_cb;
+
+static uint64_t h_double(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, fj_vm *vm) {
+  (void)r2, (void)r3, (void)r4, (void)r5;
+  if (r1 == 5 && g_jit) {
+    if (g_action == 1) fj_jit_invalidate(g_jit, FJ_JIT_ALL);
+    if (g_action == 2) {
+      F.released = true;  /* the held result arrives; the callback's hot loop installs it */
+      uint64_t args[5] = {0}, r0 = 0;
+      assert_int_equal(fj_vm_call(vm, g_cb, args, &r0), 0);
+    }
+  }
+  return r1 * 2;
+}
+static void reg_double(fj_vm *vm) { assert_int_equal(fj_vm_register_helper(vm, 4243, "double", h_double), 0); }
+
+static const char *CALL_SRC =
+    "lddw %r9, cb\n"         /* 0-1: makes cb a function (callback target) */
+    "mov %r8, 0\n"            /* 2 */
+    "b:\n"
+    "add %r8, 1\n"            /* 3: loop B */
+    "jlt %r8, 3, b\n"         /* 4 */
+    "mov %r6, 0\n"            /* 5 */
+    "mov %r7, 0\n"            /* 6 */
+    "a:\n"
+    "mov %r1, %r6\n"          /* 7: loop A */
+    "call 4243\n"             /* 8 */
+    "add %r7, %r0\n"          /* 9 */
+    "add %r6, 1\n"            /* 10 */
+    "jlt %r6, 10, a\n"        /* 11 */
+    "mov %r0, %r7\n"          /* 12 */
+    "add %r0, %r8\n"          /* 13 */
+    "exit\n"                  /* 14 */
+    "cb:\n"
+    "mov %r0, 0\n"            /* 15 */
+    "c:\n"
+    "add %r0, 1\n"            /* 16 */
+    "jlt %r0, 3, c\n"         /* 17 */
+    "mov %r0, 0\n"            /* 18 */
+    "exit\n";                 /* 19 */
+
+/* Loop A (pc 7) on st memory, calling helper 4243 through FJ_RT_CALL; CALL exit 2 at pc 9. */
+static bu_blob call_blob(const fj_jit_request *rq) {
+  if (rq->start_pc != 7) return null_blob(rq);
+  bu_x86 a;
+  memset(&a, 0, sizeof a);
+  BX(&a, "\x53\x48\x89\xfb");                  /* push rbx; mov rbx, rdi */
+  uint32_t loop = a.n;
+  BX(&a, "\x48\x83\x7b\x68\x05");              /* cmp qword [rbx+104], 5 */
+  BX(&a, "\x0f\x8c");
+  uint32_t jl = a.n;
+  bx_u32(&a, 0);
+  BX(&a, "\x48\x8b\x43\x30\x48\x89\x43\x08");  /* mov rax, [rbx+48]; mov [rbx+8], rax */
+  BX(&a, "\x48\x83\x6b\x68\x02");              /* budget -= 2 (mov, call) */
+  BX(&a, "\xc7\x83\x84\x00\x00\x00\x02\x00\x00\x00");  /* st->call_exit = 2 */
+  BX(&a, "\x48\x8d\x05");
+  bx_u32(&a, (uint32_t)(-(int32_t)(a.n + 4)));
+  BX(&a, "\x48\x89\x43\x70");                  /* st->exit_code = base */
+  BX(&a, "\x48\x8b\x7b\x08\x48\x8b\x73\x10\x48\x8b\x53\x18\x48\x8b\x4b\x20\x4c\x8b\x43\x28");
+  BX(&a, "\x4c\x8b\x4b\x60");                  /* r9 = vm */
+  BX(&a, "\x48\xb8");
+  bx_reloc(&a, a.n, FJ_RELOC_ABS64, FJ_SYM_HELPER, 4243, 0);
+  bx_u64(&a, 0);
+  BX(&a, "\xe8");
+  bx_reloc(&a, a.n, FJ_RELOC_REL32, FJ_SYM_RUNTIME, FJ_RT_CALL, 0);
+  bx_u32(&a, 0);
+  BX(&a, "\x48\x89\x03");                      /* r0 = rax */
+  BX(&a, "\x48\x01\x43\x38");                  /* r7 += rax */
+  BX(&a, "\x48\x83\x43\x30\x01");              /* r6 += 1 */
+  BX(&a, "\x48\x83\x6b\x68\x03");              /* budget -= 3 */
+  BX(&a, "\x48\x83\x7b\x30\x0a");              /* cmp qword [rbx+48], 10 */
+  BX(&a, "\x0f\x82");
+  bx_u32(&a, (uint32_t)((int32_t)loop - (int32_t)(a.n + 4)));
+  BX(&a, "\x48\x89\xdf\x5b");
+  uint32_t f0 = bx_exit(&a, 0, 12, FJ_EXIT_GUARD);
+  bx_fix_jmp(&a, jl, a.n);
+  BX(&a, "\x48\x89\xdf\x5b");
+  uint32_t f1 = bx_exit(&a, 1, 7, FJ_EXIT_BUDGET);
+  bx_fix_jmp(&a, f0, a.n);
+  bx_fix_jmp(&a, f1, a.n);
+  BX(&a, "\xc3");
+  fj_blob_exit ce = {9, FJ_BLOB_NO_PATCH, FJ_EXIT_CALL, 0, 2};
+  a.ex[a.nex++] = ce;
+  return bx_blob(&a, 7, FJ_TRACE_LOOP);
+}
+
+static void live_call_case(int action, uint32_t max_traces) {
+  fake_reset(call_blob);
+  size_t n;
+  fj_insn *p = prog_of(CALL_SRC, &n);
+  fj_vm_stats ps;
+  g_jit = NULL;
+  uint64_t want = plain(p, n, &ps, reg_double);
+  fj_vm *vm = tu_vm();
+  reg_double(vm);
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(1);
+  c.max_traces = max_traces;
+  c.flags = FJ_JIT_NO_BRIDGES;
+  fj_jit_env e = env_of(true);
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  g_jit = jit;
+  g_action = action;
+  g_cb = 15;
+  if (action == 2) F.hold_pc = 3;  /* loop B's trace arrives only inside the callback */
+  int rc;
+  uint64_t got = jrun(vm, &rc);
+  assert_int_equal(rc, 0);
+  assert_int_equal(got, want);
+  fj_jit_stats s;
+  fj_jit_get_stats(jit, &s);
+  fj_vm_stats vs;
+  fj_vm_get_stats(vm, &vs);
+  assert_int_equal(s.deopts, 1);
+  assert_true(vs.insns_native > 0);
+  if (action == 1) assert_true(s.invalidations >= 1);
+  if (action == 2) assert_true(s.evictions >= 1);
+  assert_contains(logbuf, "live call deoptimized, resumes at pc 9");
+  /* a second run still agrees */
+  g_action = 0;
+  assert_int_equal(jrun(vm, &rc), want);
+  g_jit = NULL;
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
+static void test_invalidate_during_call(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  live_call_case(1, 0);
+}
+
+static void test_evict_during_callback(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  live_call_case(2, 1);
+}
+
+static void test_reload_drops_traces(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  fake_reset(sum_blob);
+  size_t n;
+  fj_insn *p = prog_of(SUM_SRC, &n);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(1);
+  fj_jit_env e = env_of(true);
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  int rc;
+  jrun(vm, &rc);
+  assert_true(fj_jit_has_trace(jit, 2));
+  /* same length, different code: the trace must not survive */
+  p[3].imm = 2;
+  tu_load(vm, p, n);
+  fj_jit_poll(jit);
+  assert_false(fj_jit_has_trace(jit, 2));
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_loop_runs_native),
+      cmocka_unit_test(test_budget_exact),
+      cmocka_unit_test(test_failures_keep_results),
+      cmocka_unit_test(test_bridge_patched),
+      cmocka_unit_test(test_invalidate_during_call),
+      cmocka_unit_test(test_evict_during_callback),
+      cmocka_unit_test(test_reload_drops_traces),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
