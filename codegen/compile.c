@@ -60,6 +60,18 @@ void fj_cg_exits_build(fj_cg *cg) {
     cg->exits[e] = (fj_blob_exit){s->pc, FJ_BLOB_NO_PATCH,
                                   (uint16_t)(call ? FJ_EXIT_CALL : s->kind), s->nframes, in->snap};
   }
+  cg->tail_snap = FJ_EXIT_NONE;
+  if (ir->loop == FJ_REF_NONE && ir->end == FJ_TRACE_END_LOOP) {
+    /* Not optimized into a loop: the end of the IR leaves to the trace's own start (LINK). */
+    if (ir->loop_snap >= ir->nsnaps) fj_ir_abort(ir, FJ_ABORT_INTERNAL, "loop trace without loop snapshot");
+    const fj_snap *s = fj_snap_get(ir, ir->loop_snap);
+    cg->tail_snap = ir->loop_snap;
+    if (cg->snap_exit[ir->loop_snap] == FJ_EXIT_NONE) {
+      uint32_t e = cg->nexits++;
+      cg->snap_exit[ir->loop_snap] = e;
+      cg->exits[e] = (fj_blob_exit){s->pc, FJ_BLOB_NO_PATCH, FJ_EXIT_LINK, s->nframes, ir->loop_snap};
+    }
+  }
   if (!cg->nexits) fj_ir_abort(ir, FJ_ABORT_INTERNAL, "trace has no exit");
 }
 

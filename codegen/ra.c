@@ -7,6 +7,7 @@
 
 #include "codegen/snap.h"
 #include "codegen/target.h"
+#include "farjit/trace.h"
 
 /* Does the instruction produce a value that needs a location? */
 static bool has_value(const fj_ir_ins *in) {
@@ -55,6 +56,12 @@ static void compute_ranges(fj_ra *ra, fj_ir *ir) {
       if (ir->snaps[in->snap].nslots) use_at(&c, ir->fp0);
     }
   }
+  if (ir->loop == FJ_REF_NONE && ir->end == FJ_TRACE_END_LOOP && ir->loop_snap < ir->nsnaps && n) {
+    /* The end of the IR leaves through the loop snapshot (target.h, tail_snap). */
+    c.at = n - 1;
+    fj_snap_foreach_ref(ir, ir->loop_snap, snap_use, &c);
+    if (ir->snaps[ir->loop_snap].nslots) use_at(&c, ir->fp0);
+  }
   if (ir->loop != FJ_REF_NONE) {
     /* Pre-roll values used in the body are needed by every iteration. */
     uint32_t lp = ir->loop - FJ_REF_BIAS;
@@ -73,9 +80,12 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   compute_ranges(ra, ir);  /* may abort: before the scratch arrays exist */
   uint32_t *next_call = calloc(n + 1, sizeof *next_call);
   uint32_t *active = calloc(n ? n : 1, sizeof *active);
-  uint8_t *slot_busy = calloc(regs->max_slots ? regs->max_slots : 1, 1);
-  if (!next_call || !active || !slot_busy) {
-    free(next_call); free(active); free(slot_busy);
+  /* slot_end[s]: one past the last use of the values given slot s so far (0: never used).  A
+   * value whose range starts at d may take s iff slot_end[s] <= d: a value moved to a slot when
+   * it is evicted lives there from its definition, not from the eviction. */
+  uint32_t *slot_end = calloc(regs->max_slots ? regs->max_slots : 1, sizeof *slot_end);
+  if (!next_call || !active || !slot_end) {
+    free(next_call); free(active); free(slot_end);
     fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
   }
   next_call[n] = UINT32_MAX;
@@ -96,7 +106,6 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       uint32_t j = active[k];
       if (ra->end[j] < i) {
         if (ra->loc[j].kind == FJ_LOC_REG) free_regs |= 1u << ra->loc[j].reg;
-        else slot_busy[ra->loc[j].slot] = 0;
         active[k] = active[--nactive];
       } else {
         k++;
@@ -123,9 +132,9 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
         uint32_t j = active[victim];
         reg = ra->loc[j].reg;
         uint32_t s = 0;
-        while (s < regs->max_slots && slot_busy[s]) s++;
+        while (s < regs->max_slots && slot_end[s] > j) s++;
         if (s >= regs->max_slots) { abort_reason = FJ_ABORT_SPILL_LIMIT; abort_at = i; break; }
-        slot_busy[s] = 1;
+        slot_end[s] = ra->end[j] + 1;
         if (s + 1 > ra->nslots) ra->nslots = s + 1;
         ra->loc[j] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s};
         ra->nspilled++;
@@ -138,9 +147,9 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       ra->loc[i] = (fj_loc){FJ_LOC_REG, (uint8_t)reg, 0};
     } else {
       uint32_t s = 0;
-      while (s < regs->max_slots && slot_busy[s]) s++;
+      while (s < regs->max_slots && slot_end[s] > i) s++;
       if (s >= regs->max_slots) { abort_reason = FJ_ABORT_SPILL_LIMIT; abort_at = i; break; }
-      slot_busy[s] = 1;
+      slot_end[s] = ra->end[i] + 1;
       if (s + 1 > ra->nslots) ra->nslots = s + 1;
       ra->loc[i] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s};
       ra->nspilled++;
@@ -149,7 +158,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   }
   free(next_call);
   free(active);
-  free(slot_busy);
+  free(slot_end);
   if (abort_reason)
     fj_ir_abort(ir, abort_reason, "ir %04u: more than %u spill slots live at once", abort_at,
                 regs->max_slots);

@@ -5,7 +5,7 @@
  * Split of work (LuaJIT/MIR style):
  *   - the front half (ir.h, snap.h) produces optimized SSA IR with snapshots;
  *   - the driver numbers exits (fj_cg_exits_build: one exit per snapshot that a live instruction
- *     names, in IR order), runs the shared register allocator over the target's register
+ *     names, in IR order, plus cg->tail_snap), runs the shared register allocator over the target's register
  *     description (fj_target_regs), then calls the target's `emit`;
  *   - `emit` writes the whole trace into cg->mc (prologue at entry_off, body, loop back edge
  *     with PHI moves from fj_ra_phi_moves, one exit stub per exit) and fills cg->exits[i].patch_off;
@@ -69,6 +69,9 @@ struct fj_cg {
   fj_blob_exit *exits;        /* nexits entries; pc/kind/nframes/snap filled by the driver,
                                  patch_off by the backend (FJ_BLOB_NO_PATCH for CALL exits) */
   uint32_t nexits;
+  uint32_t tail_snap;         /* snapshot to leave through when control reaches the end of the
+                                 IR (an END_LOOP trace compiled without LOOP: it exits to its
+                                 own start as a LINK), else FJ_EXIT_NONE */
   uint32_t entry_off;         /* set by the backend */
   uint32_t frame_size;        /* native stack bytes the trace uses (set by the backend) */
 };

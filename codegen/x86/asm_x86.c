@@ -463,6 +463,8 @@ static void x86_emit(fj_cg *cg) {
   }
   if (x.ir->loop != FJ_REF_NONE) {
     fj_x86_back_edge(&x);
+  } else if (cg->tail_snap != FJ_EXIT_NONE) {
+    jmp_label(&x, exit_label(&x, cg->tail_snap));
   } else if (last == FJ_REF_NONE || fj_ir_at(x.ir, last)->op != FJ_IR_EXIT) {
     fj_ir_abort(x.ir, FJ_ABORT_BACKEND, "x86: trace without a loop does not end in EXIT");
   }

@@ -4,6 +4,22 @@
 
 #include "farjit/jit.h"
 
+/* r11 = the trace's own frame pointer (ir->fp0).  When the front half removed fp0 as unused
+ * (only snapshots refer to it), st->r[10] still holds it unless a call synced another r10. */
+static void load_fp0(fj_x86 *x) {
+  fj_ir *ir = x->ir;
+  if (fj_ra_loc(&x->cg->ra, ir->fp0).kind != FJ_LOC_NONE || fj_ir_is_k(ir->fp0)) {
+    fj_x86_load(x, FJ_X86_R11, ir->fp0);
+    return;
+  }
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(ir, r);
+    if ((in->op == FJ_IR_CALL || in->op == FJ_IR_CALLL) && fj_snap_get(ir, in->snap)->regs[FJ_REG_FP])
+      fj_ir_abort(ir, FJ_ABORT_BACKEND, "x86: fp0 has no value after a call changed r10");
+  }
+  fj_x86_mov_rm(x->mc, 8, FJ_X86_R11, X86_ST, (int32_t)FJ_JIT_OFF_R(FJ_REG_FP));
+}
+
 /* Write snapshot `snap` into st and the eBPF stack: frames, stack slots, registers, budget. */
 void fj_x86_sync(fj_x86 *x, uint32_t snap) {
   const fj_snap *s = fj_snap_get(x->ir, snap);
@@ -17,7 +33,7 @@ void fj_x86_sync(fj_x86 *x, uint32_t snap) {
   fj_x86_mov_mi(x->mc, 4, X86_ST, FJ_JIT_OFF_NFRAMES, s->nframes);
   if (s->nslots) {
     const fj_snap_slot *sl = fj_snap_slots(x->ir, s);
-    fj_x86_load(x, FJ_X86_R11, x->ir->fp0);
+    load_fp0(x);
     for (uint32_t k = 0; k < s->nslots; k++)
       fj_x86_store_narrow(x, sl[k].width, FJ_X86_R11, sl[k].off, sl[k].ref);
   }

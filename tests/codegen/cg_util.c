@@ -107,12 +107,16 @@ int cu_build(const uint8_t *bytes, size_t len, uint32_t flags, bool opt, fj_ir *
 }
 
 char *cu_ir_text(const char *text, const char *path, bool opt, bool snaps) {
+  return cu_ir_text_flags(text, path, opt, snaps, 0);
+}
+
+char *cu_ir_text_flags(const char *text, const char *path, bool opt, bool snaps, uint32_t flags) {
   uint32_t n;
   fj_insn *p = cu_asm(text, &n);
   size_t len;
   uint8_t *b = cu_trace(p, n, 0, path, 1, 4096, &len);
   fj_ir ir;
-  int rc = cu_build(b, len, 0, opt, &ir);
+  int rc = cu_build(b, len, flags, opt, &ir);
   if (rc) fail_msg("build: %s: %s", fj_abort_name(rc), ir.msg);
   char *s = fj_ir_dump(&ir, snaps);
   fj_ir_free(&ir);
@@ -135,3 +139,17 @@ uint64_t cu_eval(const fj_ir *ir, fj_ref r, const uint64_t in[16]) {
   uint64_t a = i->a ? cu_eval(ir, i->a, in) : 0, b = i->b ? cu_eval(ir, i->b, in) : 0;
   return fj_ir_arith((enum fj_ir_op)i->op, (enum fj_irt)i->type, i->aux, a, b);
 }
+
+void cu_build_text(const char *text, const char *path, uint32_t flags, fj_ir *ir) {
+  uint32_t n;
+  fj_insn *p = cu_asm(text, &n);
+  size_t len;
+  uint8_t *b = cu_trace(p, n, 0, path, 1, 4096, &len);
+  int rc = cu_build(b, len, flags, false, ir);
+  free(b);
+  free(p);
+  if (rc) fail_msg("build: %s: %s", fj_abort_name(rc), ir->msg);
+}
+
+char *cu_dump(const fj_ir *ir) { return fj_ir_dump(ir, false); }
+char *cu_dump_snaps(const fj_ir *ir) { return fj_ir_dump(ir, true); }

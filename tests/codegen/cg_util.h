@@ -29,6 +29,16 @@ int cu_build(const uint8_t *bytes, size_t len, uint32_t flags, bool opt, fj_ir *
 /* Assemble, walk and build in one go; returns the printed IR (malloc'd) or fails the test. */
 char *cu_ir_text(const char *text, const char *path, bool opt, bool snaps);
 
+/* Same with FJ_IR_* flags (e.g. FJ_IR_NOFOLD for the "before" picture). */
+char *cu_ir_text_flags(const char *text, const char *path, bool opt, bool snaps, uint32_t flags);
+
+/* Assemble + walk (start pc 0, memory region 1) + build without passes; fails the test on an
+ * abort.  The caller runs passes under its own setjmp and calls fj_ir_free. */
+void cu_build_text(const char *text, const char *path, uint32_t flags, fj_ir *ir);
+/* fj_ir_dump without snapshots, and with them. */
+char *cu_dump(const fj_ir *ir);
+char *cu_dump_snaps(const fj_ir *ir);
+
 /* Number of instructions with op in the IR (NOPs never counted). */
 unsigned cu_count(const fj_ir *ir, enum fj_ir_op op);
 

@@ -196,6 +196,8 @@ static void test_golden(void **state) {
   G(fj_thm_umull(&b, 0, 1, 2, 3), "a2fb0301", "umull r0, r1, r2, r3");
   G(fj_thm_smull(&b, 4, 5, 6, 7), "86fb0745", "smull r4, r5, r6, r7");
   G(fj_thm_umlal(&b, 8, 9, 10, 11), "eafb0b89", "umlal r8, sb, sl, fp");
+  G(fj_thm_umaal(&b, 0, 1, 2, 3), "e2fb6301", "umaal r0, r1, r2, r3");
+  G(fj_thm_sbcs_imm(&b, 12, 3, 0), "73f1000c", "sbcs ip, r3, #0");
   G(fj_thm_udiv(&b, 0, 1, 2), "b1fbf2f0", "udiv r0, r1, r2");
   G(fj_thm_sdiv(&b, 12, 9, 2), "99fbf2fc", "sdiv ip, sb, r2");
   /* extend, reverse */
@@ -360,6 +362,8 @@ static void test_bad_operands(void **state) {
   BAD(fj_thm_tst_imm(&b, 0, 0x1234567u));
   BAD(fj_thm_umull(&b, 0, 0, 1, 2));
   BAD(fj_thm_udiv(&b, FJ_THM_SP, 1, 2));
+  BAD(fj_thm_umaal(&b, 1, 1, 2, 3));
+  BAD(fj_thm_sbcs_imm(&b, 0, 1, 0x12345678u));
   BAD(fj_thm_push(&b, 1u << 13));
   BAD(fj_thm_pop(&b, 0xc000u));
   BAD(fj_thm_push(&b, 0));

@@ -1,0 +1,278 @@
+/* tests/codegen — differential execution (contract in diffrun.h). */
+#include "tests/codegen/diffrun.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <capstone/capstone.h>
+
+#include "client_runtime/record.h"
+#include "codegen/opt.h"
+#include "client_runtime/vm_internal.h"
+#include "farjit/blob.h"
+#include "farjit/codegen.h"
+#include "farjit/jit.h"
+#include "farjit/platform_linux.h"
+#include "tests/codegen/gen.h"
+#include "tests/codegen/jitload.h"
+
+enum { STACK_BYTES = FJ_MAX_CALL_DEPTH * FJ_STACK_SIZE, MAX_MEM = 4096 };
+
+typedef struct diff_ctx {
+  const fj_diff_cfg *cfg;
+  fj_diff_result *res;
+  uint8_t *mem;
+  size_t mem_len;
+  bool done;
+  uint32_t max_recs;
+  uint8_t *trace;
+} diff_ctx;
+
+typedef struct state {
+  fj_exec ex;
+  uint64_t left, rng;
+  uint8_t stack[STACK_BYTES];
+  uint8_t mem[MAX_MEM];
+} state;
+
+static void save(state *s, fj_vm *vm, const fj_exec *ex, const diff_ctx *c) {
+  s->ex = *ex;
+  s->left = vm->left;
+  s->rng = vm->rng;
+  memcpy(s->stack, vm->stack, STACK_BYTES);
+  memcpy(s->mem, c->mem, c->mem_len);
+}
+static void restore(const state *s, fj_vm *vm, fj_exec *ex, diff_ctx *c) {
+  *ex = s->ex;
+  vm->left = s->left;
+  vm->rng = s->rng;
+  memcpy(vm->stack, s->stack, STACK_BYTES);
+  memcpy(c->mem, s->mem, c->mem_len);
+}
+
+static void *helper_addr(void *ud, uint32_t id) {
+  fj_vm *vm = ud;
+  int k = fj_vm_helper_index(vm, id);
+  if (k < 0) return NULL;
+  void *p;
+  memcpy(&p, &vm->helpers[k].fn, sizeof p);
+  return p;
+}
+
+static int failf(diff_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int failf(diff_ctx *c, const char *fmt, ...) {
+  if (c->res->failed) return 1;
+  c->res->failed = 1;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->res->message, sizeof c->res->message, fmt, ap);
+  va_end(ap);
+  return 1;
+}
+
+/* Verbose runs: the blob's meta (IR dumps) and its code disassembled. */
+static void dump_blob(const uint8_t *b, size_t len) {
+  fj_blob_header h;
+  memcpy(&h, b, sizeof h);
+  if (h.meta_size) fprintf(stderr, "%.*s\n", (int)h.meta_size, (const char *)b + h.meta_off);
+  csh cs;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) return;
+  cs_insn *ins;
+  size_t n = cs_disasm(cs, b + h.code_off, h.code_size, 0, 0, &ins);
+  for (size_t k = 0; k < n; k++)
+    fprintf(stderr, "  %5llx  %s %s\n", (unsigned long long)ins[k].address, ins[k].mnemonic,
+            ins[k].op_str);
+  if (n) cs_free(ins, n);
+  cs_close(&cs);
+  (void)len;
+}
+
+/* Verbose runs where the compile failed: rebuild the IR up to the failure and print it. */
+static void dump_ir(const uint8_t *trace, size_t tlen, uint32_t flags) {
+  fj_trace t;
+  char msg[192];
+  if (fj_trace_read(trace, tlen, 0, &t, msg, sizeof msg) != 0) {
+    fprintf(stderr, "trace: %s\n", msg);
+    return;
+  }
+  static fj_ir ir;
+  fj_ir_init(&ir, (flags & FJ_CG_NO_OPT) ? FJ_IR_NOFOLD : 0);
+  if (setjmp(ir.abort_jb) == 0) {
+    fj_ir_build(&ir, &t);
+    if (!(flags & FJ_CG_NO_OPT)) fj_opt_run(&ir);
+  } else {
+    fprintf(stderr, "abort: %s\n", ir.msg);
+  }
+  char *d = fj_ir_dump(&ir, true);
+  if (d) fprintf(stderr, "%s", d);
+  free(d);
+  fj_ir_free(&ir);
+  fj_trace_release(&t);
+}
+
+/* Run one compiled variant from S0 and compare with the interpreter.  0 ok/skipped, 1 failed. */
+static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const uint8_t *trace,
+                   size_t tlen, uint32_t flags, int *stepped_done) {
+  const char *vname = (flags & FJ_CG_NO_OPT) ? "noopt" : "opt";
+  fj_codegen_opts o = {flags, 0};
+  fj_codegen_result cr;
+  int rc = fj_codegen_compile(trace, tlen, FJ_TARGET_X86_64, &o, &cr);
+  if (rc != 0) {
+    if (rc == FJ_ECOMPILE && cr.abort_reason > 0 && cr.abort_reason < FJ_ABORT__COUNT &&
+        cr.abort_reason != FJ_ABORT_BACKEND && cr.abort_reason != FJ_ABORT_INTERNAL) {
+      c->res->aborts[cr.abort_reason]++;
+      return 0;
+    }
+    if (c->cfg->verbose) dump_ir(trace, tlen, flags);
+    return failf(c, "%s: compile failed (%d, %s): %s", vname, rc, fj_abort_name(cr.abort_reason),
+                 cr.message);
+  }
+  c->res->compiled++;
+  if (c->cfg->verbose) {
+    fprintf(stderr, "---- %s: %zu trace bytes, blob %zu bytes\n", vname, tlen, cr.blob_size);
+    fj_codegen_result_free(&cr);
+    o.flags |= FJ_CG_DUMP;
+    fj_codegen_compile(trace, tlen, FJ_TARGET_X86_64, &o, &cr);
+    dump_blob(cr.blob, cr.blob_size);
+  }
+  fj_jl_env env = {helper_addr, vm, NULL, NULL, NULL};
+  fj_jl_trace t;
+  char err[160];
+  rc = fj_jl_load(cr.blob, cr.blob_size, &env, &t, err, sizeof err);
+  fj_codegen_result_free(&cr);
+  if (rc) return failf(c, "%s: load failed: %s", vname, err);
+
+  restore(s0, vm, ex, c);
+  fj_jit_state st;
+  memset(&st, 0, sizeof st);
+  memcpy(st.r, ex->r, sizeof st.r);
+  st.regions = (uint64_t)(uintptr_t)vm->regions;
+  st.nregions = vm->nregions;
+  st.vm = (uint64_t)(uintptr_t)vm;
+  st.budget = (int64_t)vm->left;
+  uint32_t id = fj_jl_run(&t, &st);
+  fj_blob_exit x = id < t.h.nexits ? t.exits[id] : (fj_blob_exit){0, 0, 0, 0, 0};
+  uint8_t *code = t.code;
+  uint32_t nexits = t.h.nexits;
+  fj_jl_unload(&t);
+  if (id >= nexits || st.exit_id != id)
+    return failf(c, "%s: returned exit %u (st says %u) of %u", vname, id, st.exit_id, nexits);
+  if (st.exit_code != (uint64_t)(uintptr_t)code) return failf(c, "%s: exit_code is not the code base", vname);
+  if (x.kind < 8) c->res->exit_kinds[x.kind]++;
+  if (st.budget < 0 || (uint64_t)st.budget > s0->left)
+    return failf(c, "%s: budget went from %llu to %lld", vname, (unsigned long long)s0->left,
+                 (long long)st.budget);
+  uint64_t n = s0->left - (uint64_t)st.budget;
+  c->res->native_insns += n;
+
+  static state s1;
+  s1.ex = *ex;
+  memcpy(s1.stack, vm->stack, STACK_BYTES);
+  memcpy(s1.mem, c->mem, c->mem_len);
+
+  /* The reference: the interpreter from S0 for exactly n instructions. */
+  restore(s0, vm, ex, c);
+  *stepped_done = 0;
+  for (uint64_t k = 0; k < n; k++) {
+    int sr = fj_interp_step(vm, ex);
+    if (sr < 0) return failf(c, "%s: interpreter failed at step %llu of %llu: %s", vname,
+                             (unsigned long long)k, (unsigned long long)n, fj_vm_errmsg(vm));
+    if (sr == FJ_STEP_DONE) {
+      if (k + 1 != n) return failf(c, "%s: program ended after %llu of %llu steps", vname,
+                                   (unsigned long long)k + 1, (unsigned long long)n);
+      *stepped_done = 1;
+    }
+  }
+  if (!*stepped_done && ex->pc != x.pc)
+    return failf(c, "%s: exit %u (kind %u) resumes at pc %u, interpreter is at pc %u after %llu insns",
+                 vname, id, x.kind, x.pc, ex->pc, (unsigned long long)n);
+  for (unsigned k = 0; k < FJ_NREGS; k++)
+    if (st.r[k] != ex->r[k])
+      return failf(c, "%s: exit %u pc %u after %llu insns: r%u = 0x%llx, interpreter 0x%llx", vname,
+                   id, x.pc, (unsigned long long)n, k, (unsigned long long)st.r[k],
+                   (unsigned long long)ex->r[k]);
+  if (!*stepped_done) {
+    if (ex->depth != s0->ex.depth + x.nframes || st.nframes != x.nframes)
+      return failf(c, "%s: exit %u: depth %u, interpreter %u (nframes %u/%u)", vname, id,
+                   s0->ex.depth + x.nframes, ex->depth, x.nframes, st.nframes);
+    for (unsigned f = 0; f < x.nframes; f++) {
+      const fj_frame *fr = &ex->frames[s0->ex.depth + f];
+      const fj_jit_frame *jf = &st.frames[f];
+      if (fr->ret_pc != jf->ret_pc || fr->fp != jf->fp || memcmp(fr->saved, jf->saved, sizeof fr->saved))
+        return failf(c, "%s: exit %u: frame %u differs (ret %u/%u)", vname, id, f, jf->ret_pc,
+                     fr->ret_pc);
+    }
+  }
+  for (unsigned k = 0; k < STACK_BYTES; k++)
+    if (s1.stack[k] != vm->stack[k])
+      return failf(c, "%s: exit %u pc %u: stack byte at r10(frame0)-%u is 0x%02x, interpreter 0x%02x",
+                   vname, id, x.pc, STACK_BYTES - k, s1.stack[k], vm->stack[k]);
+  for (size_t k = 0; k < c->mem_len; k++)
+    if (s1.mem[k] != c->mem[k])
+      return failf(c, "%s: exit %u pc %u: ctx byte %zu is 0x%02x, interpreter 0x%02x", vname, id,
+                   x.pc, k, s1.mem[k], c->mem[k]);
+  c->res->ran_native++;
+  return 0;
+}
+
+static int hot_hook(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
+  diff_ctx *c = ud;
+  if (c->done || (c->cfg->at_pc != FJ_DIFF_ANY_PC && pc != c->cfg->at_pc)) return FJ_HOT_CONTINUE;
+  c->done = true;
+  static state s0;
+  save(&s0, vm, ex, c);
+  fj_recorder rec;
+  enum fj_trace_kind kind = (vm->x[pc].flags & FJ_XF_LOOP) ? FJ_TRACE_LOOP : FJ_TRACE_ENTRY;
+  int rc = fj_rec_begin(&rec, c->trace, fj_trace_size(c->max_recs), c->max_recs, vm, ex, kind, 0,
+                        0, NULL, NULL);
+  if (rc < 0) return FJ_HOT_CONTINUE;
+  rc = fj_rec_run(&rec, vm, ex);
+  restore(&s0, vm, ex, c);
+  if (rc != FJ_REC_DONE) return FJ_HOT_RELOAD;
+  c->res->traced = 1;
+  size_t tlen;
+  const uint8_t *tr = fj_rec_bytes(&rec, &tlen);
+  int done = 0;
+  for (int v = 0; v < 2 && !c->res->failed; v++) {
+    uint32_t flags = v == 0 ? FJ_CG_NO_OPT : 0;
+    if (c->cfg->variants && !(c->cfg->variants & (1u << v))) continue;
+    restore(&s0, vm, ex, c);
+    variant(c, vm, ex, &s0, tr, tlen, flags, &done);
+  }
+  if (c->res->failed) restore(&s0, vm, ex, c);  /* finish the run on the reference path */
+  return done && !c->res->failed ? FJ_HOT_DONE : FJ_HOT_RELOAD;
+}
+
+static uint64_t gen_helper(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, fj_vm *vm) {
+  return fj_gen_helper(a, b, c, d, e, vm);
+}
+
+int fj_diff_run(const fj_insn *code, size_t n, void *mem, size_t mem_len, const fj_diff_cfg *cfg,
+                fj_diff_result *res) {
+  memset(res, 0, sizeof *res);
+  if (mem_len > MAX_MEM) return FJ_EINVAL;
+  fj_vm *vm = fj_vm_create(fj_platform_linux());
+  if (!vm) return FJ_ENOMEM;
+  fj_vm_register_std_helpers(vm);
+  fj_vm_register_helper(vm, FJ_GEN_HELPER, "gen_mix", gen_helper);
+  int rc = fj_vm_load(vm, code, n * sizeof(fj_insn));
+  if (rc < 0) {
+    snprintf(res->message, sizeof res->message, "load: %s", fj_vm_errmsg(vm));
+    fj_vm_destroy(vm);
+    return rc;
+  }
+  diff_ctx c = {cfg, res, mem, mem_len, false, cfg->max_recs ? cfg->max_recs : 1024, NULL};
+  c.trace = aligned_alloc(8, (fj_trace_size(c.max_recs) + 7) & ~(size_t)7);
+  fj_jit_hooks hooks = {hot_hook, &c, cfg->threshold ? cfg->threshold : 1};
+  fj_vm_set_jit_hooks(vm, &hooks);
+  res->run_status = fj_vm_run(vm, cfg->entry, mem, mem_len, &res->r0);
+  if (res->run_status < 0 && !res->failed && res->traced)
+    snprintf(res->message, sizeof res->message, "run: %s", fj_vm_errmsg(vm));
+  free(c.trace);
+  fj_vm_destroy(vm);
+  return res->failed ? 1 : 0;
+}
