@@ -180,7 +180,8 @@ int fj_tls_conf_new(const fj_tls_conf_opts *o, fj_tls_conf **out, char *err, siz
       rc = fail(err, errlen, "private key", o->key, rc);
       goto out;
     }
-    if ((rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key))) {
+    if ((rc = mbedtls_pk_check_pair(&c->cert.pk, &c->key)) ||
+        (rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->cert, &c->key))) {
       rc = fail(err, errlen, "certificate/key pair", o->cert, rc);
       goto out;
     }

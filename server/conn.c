@@ -70,6 +70,9 @@ void fj_conn_close(fj_conn *c, const char *why) {
   if (c->closing) return;
   c->closing = true;
   c->t_close = uv_now(c->srv->loop);
+  /* Any end before the handshake completed: our error, the client rejecting our certificate
+   * (it just closes), garbage, or a timeout. */
+  if (c->tls && c->state == FJ_CONN_TLS_HANDSHAKE) c->srv->m.tls_failures++;
   fj_log(c->inflight ? FJ_LOG_INFO : FJ_LOG_DEBUG, "close",
          "conn=%llu peer=%s client=%s reason=\"%s\" inflight=%u requests=%llu",
          (unsigned long long)c->id, c->peer, c->client, why, c->inflight,
@@ -363,7 +366,6 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   } else {
     int rc = fj_tls_input(c->tls, (const uint8_t *)buf->base, (size_t)n);
     if (rc == FJ_ETLS) {
-      if (c->state == FJ_CONN_TLS_HANDSHAKE) c->srv->m.tls_failures++;
       fj_metrics_error(&c->srv->m, FJ_ETLS);
       fj_log(FJ_LOG_WARN, "tls_error", "conn=%llu peer=%s msg=\"%s\"", (unsigned long long)c->id,
              c->peer, fj_tls_errmsg(c->tls));
