@@ -479,6 +479,26 @@ static void rec_one(bstate *s, const fj_trace_rec *r, enum fj_op op) {
   }
 }
 
+/* Bounds checks keep a raw "ADD off, #lo" so that widening can change lo; once the trace is
+ * built, the ones left at lo = 0 are dropped so that copies (LOOP) CSE with them. */
+static void drop_zero_adds(fj_ir *ir) {
+  fj_ref k0 = fj_ir_k64(ir, 0);
+  uint32_t n = fj_ir_nins(ir);
+  fj_ref *map = NULL;
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
+    fj_ir_ins *i = fj_ir_at(ir, r);
+    if (map) {
+      if (i->a >= FJ_REF_BIAS && map[i->a - FJ_REF_BIAS]) i->a = map[i->a - FJ_REF_BIAS];
+      if (i->b >= FJ_REF_BIAS && map[i->b - FJ_REF_BIAS]) i->b = map[i->b - FJ_REF_BIAS];
+    }
+    if (i->op == FJ_IR_ADD && i->b == k0 && i->type == FJ_IRT_I64 && !fj_ir_is_k(i->a)) {
+      if (!map) map = fj_ir_scratch(ir, (size_t)n * sizeof *map);
+      map[r - FJ_REF_BIAS] = i->a;
+      fj_ir_kill(ir, r);
+    }
+  }
+}
+
 static fj_ref rin(fj_ir *ir, int32_t k) {
   fj_ir_ins ins = {.op = FJ_IR_RIN, .type = FJ_IRT_I64};
   ins.lit = k;
@@ -512,6 +532,7 @@ void fj_ir_build(fj_ir *ir, const fj_trace *t) {
 
   s.i = t->nrecs;
   s.pc = t->h.end_pc;
+  if (!(ir->flags & FJ_IR_NOFOLD)) drop_zero_adds(ir);
   if (t->h.end == FJ_TRACE_END_LOOP) {
     ir->loop_snap = snap(&s, t->h.start_pc, FJ_EXIT_LINK, s.n);
     ir->snaps[ir->loop_snap].ref = ir->top;

@@ -306,8 +306,6 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
       uint64_t c = vb & (width_bits(t) - 1);
       if (c == 0) return as_type(ir, a, t);
       if (c != vb) { ins->b = kt(ir, t, c); return fj_ir_emit(ir, ins); }
-      /* A logical right shift of a 64-bit value by >= 32 leaves a 32-bit value. */
-      if (ins->op == FJ_IR_SHR && t == FJ_IRT_I64 && c >= 32) ins->type = FJ_IRT_I32;
     }
     if (ka && va == 0) return kt(ir, t, 0);
     break;
@@ -380,7 +378,8 @@ static fj_ref fold_guard(fj_ir *ir, fj_ir_ins *ins) {
   /* 64-bit compares of two 32-bit values are 32-bit compares when the order is unsigned. */
   if (t == FJ_IRT_I64 && known32(ir, a) && known32(ir, b) && op >= FJ_IR_EQ && op <= FJ_IR_UGT) {
     ins->type = FJ_IRT_I32;
-    if (is_k(b)) ins->b = fj_ir_kint(ir, FJ_IRT_I32, fj_ir_kval(ir, b));
+    ins->a = low32(ir, a);
+    ins->b = is_k(b) ? fj_ir_kint(ir, FJ_IRT_I32, fj_ir_kval(ir, b)) : low32(ir, b);
   }
   if (op == FJ_IR_TEST || op == FJ_IR_NTEST) {
     if (t == FJ_IRT_I64 && is_k(b) && fj_ir_kval(ir, b) <= 0xffffffffu) {

@@ -117,6 +117,7 @@ fj_ref fj_ir_emit_raw(fj_ir *ir, const fj_ir_ins *ins) {
 }
 
 void fj_ir_kill(fj_ir *ir, fj_ref r) {
+  if (r < FJ_REF_BIAS || r >= ir->top) return;
   fj_ir_ins *d = fj_ir_at(ir, r);
   if (d->op == FJ_IR_NOP) return;
   fj_ref *link = &ir->chain[d->op];

@@ -3,7 +3,8 @@
  * Roots: instructions with effects (stores, calls, atomics, LOOP, EXIT) and guards; a guard or
  * call keeps alive every ref its snapshot names (the exit stub needs them).  A PHI is alive
  * when its pre-roll value is used by something alive.  Everything else unreachable from the
- * roots becomes NOP; CSE chains are rebuilt afterwards.
+ * roots becomes NOP; CSE chains are rebuilt afterwards.  ir->fp0 always stays (snapshot slot
+ * entries are addressed from it).
  */
 #include <string.h>
 
@@ -54,6 +55,7 @@ void fj_opt_dce(fj_ir *ir) {
   uint32_t n = fj_ir_nins(ir);
   if (!n) return;
   dctx c = {ir, fj_ir_scratch(ir, n)};
+  mark(&c, ir->fp0);  /* exit stubs address stack slots from it */
   /* PHIs sit at the end and are decided on the sweep after their values were marked; every
    * further sweep is caused by a PHI turning alive: at most one per PHI. */
   sweep(&c);

@@ -106,7 +106,7 @@ static fj_ref host_load(fj_ir *ir, fj_ref p, int32_t off, unsigned w) {
 void fj_mem_bounds(fj_ir *ir, fj_bchk_set *s, fj_ref p, int64_t lo, unsigned w, unsigned region,
                    bool write, uint32_t snap) {
   int64_t hi = lo + (int64_t)w;
-  for (unsigned i = 0; i < s->n; i++) {
+  for (unsigned i = 0; i < s->n && !(ir->flags & FJ_IR_NOFOLD); i++) {
     fj_bchk *c = &s->e[i];
     if (c->p != p || c->region != region || c->write != write) continue;
     if (lo >= c->lo && hi <= c->hi) return;  /* covered */
