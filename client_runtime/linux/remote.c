@@ -272,7 +272,7 @@ static void process(fj_remote *r) {
     on_message(r, env);
     fj_msg_free(env);
   }
-  if (r->closing) return;
+  if (r->closing || off == 0) return;
   memmove(r->in, r->in + off, r->in_len - off);
   r->in_len -= off;
 }
