@@ -172,11 +172,13 @@ static void asm_unary(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   put_result(x, ref, d);
 }
 
+/* High half of the 2w-bit product: one-operand mul/imul leaves it in rdx (edx zero-extends). */
 static void asm_mulh(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
+  unsigned w = width_of(in);
   fj_x86_load(x, FJ_X86_RAX, in->a);
   fj_x86_load(x, FJ_X86_RCX, in->b);
-  if (in->op == FJ_IR_MULHU) fj_x86_mul_r(x->mc, 8, FJ_X86_RCX);
-  else fj_x86_imul_r(x->mc, 8, FJ_X86_RCX);
+  if (in->op == FJ_IR_MULHU) fj_x86_mul_r(x->mc, w, FJ_X86_RCX);
+  else fj_x86_imul_r(x->mc, w, FJ_X86_RCX);
   put_result(x, ref, FJ_X86_RDX);
 }
 
@@ -417,7 +419,13 @@ static void asm_ins(fj_x86 *x, fj_ref ref) {
 
 static void prologue(fj_x86 *x) {
   fj_mcode *mc = x->mc;
-  uint32_t spill = (x->cg->ra.nslots * 8 + 15) & ~15u;
+  unsigned nsaved = 0;
+  for (fj_ref r = FJ_REF_BIAS; r < x->ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(x->ir, r);
+    if (in->op == FJ_IR_CALL || in->op == FJ_IR_CALLL) nsaved = FJ_NREGS;  /* upper bound */
+  }
+  x->entry_slot0 = x->cg->ra.nslots;
+  uint32_t spill = ((x->cg->ra.nslots + nsaved) * 8 + 15) & ~15u;
   uint32_t frame = 8 + spill;  /* 8 + 48 pushed + return address keeps rsp 16-aligned */
   fj_x86_push_r(mc, FJ_X86_RBP);
   fj_x86_mov_rr(mc, 8, FJ_X86_RBP, FJ_X86_RSP);
@@ -429,6 +437,7 @@ static void prologue(fj_x86 *x) {
   fj_x86_sub_ri(mc, 8, FJ_X86_RSP, (int32_t)frame);
   fj_x86_mov_rr(mc, 8, X86_ST, FJ_X86_RDI);
   x->cg->frame_size = 8 + X86_PUSHED + frame;
+  if (nsaved) fj_x86_save_entry_regs(x);
 }
 
 void fj_x86_epilogue(fj_x86 *x) {

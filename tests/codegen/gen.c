@@ -192,8 +192,10 @@ void fj_gen_program(uint64_t seed, const fj_gen_opts *o, fj_gen_prog *p) {
 
   p->loop_pc = p->n;
   random_block(&b, o, 1 + below(&r, body), false, call_sites, &ncalls);
-  put(&b, fj_asm_encode(FJ_OP_ADD64_IMM, 8, 0, 0, -1), true);
-  put(&b, fj_asm_encode(FJ_OP_JNE64_IMM, 8, 0, (int16_t)((int32_t)p->loop_pc - (int32_t)p->n - 1), 0), true);
+  if (!o->straight) {
+    put(&b, fj_asm_encode(FJ_OP_ADD64_IMM, 8, 0, 0, -1), true);
+    put(&b, fj_asm_encode(FJ_OP_JNE64_IMM, 8, 0, (int16_t)((int32_t)p->loop_pc - (int32_t)p->n - 1), 0), true);
+  }
   random_block(&b, o, below(&r, 6), false, call_sites, &ncalls);
   put(&b, fj_asm_encode(FJ_OP_EXIT, 0, 0, 0, 0), true);
   if (ncalls) {

@@ -33,6 +33,7 @@ typedef struct fj_gen_opts {
   bool calls;         /* helper calls to FJ_GEN_HELPER */
   bool local_calls;   /* inlined local calls */
   bool atomics;
+  bool straight;      /* no loop: one long straight-line body (traced from the entry) */
   uint32_t body;      /* random body instructions (upper bound), 0 = default */
 } fj_gen_opts;
 

@@ -2,7 +2,7 @@
  * traced at its loop header or from its entry (whole path), compiled optimized and with
  * FJ_CG_NO_OPT, run natively and compared with the interpreter from the same state
  * (diffrun.h).  Seeded and reproducible:
- *   FJ_DIFF_SEED=<n>   first seed (default 1)      FJ_DIFF_CASES=<n>  cases (default 3000)
+ *   FJ_DIFF_SEED=<n>   first seed (default 1)      FJ_DIFF_CASES=<n>  cases (default 20000)
  *   FJ_DIFF_ONE=<seed> run only that seed, verbosely
  *   FJ_DIFF_VARIANTS=1 only FJ_CG_NO_OPT, 2 only optimized, 3 both (default)
  * On a failure it prints the seed, the message and a minimized program (instructions replaced
@@ -31,8 +31,9 @@ static void on_signal(int sig) {
 }
 
 static void make_case(uint64_t seed, fj_gen_prog *p, uint8_t *mem, fj_diff_cfg *cfg) {
+  bool straight = seed % 4 == 3;
   fj_gen_opts o = {.calls = seed % 5 == 0, .local_calls = seed % 7 == 0, .atomics = seed % 3 != 1,
-                   .body = 8 + (uint32_t)(seed % 40)};
+                   .straight = straight, .body = straight ? 40 + (uint32_t)(seed % 160) : 8 + (uint32_t)(seed % 40)};
   fj_gen_program(seed, &o, p);
   uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
   for (unsigned k = 0; k < FJ_GEN_MEM; k++) {
@@ -41,7 +42,7 @@ static void make_case(uint64_t seed, fj_gen_prog *p, uint8_t *mem, fj_diff_cfg *
   }
   memset(cfg, 0, sizeof *cfg);
   cfg->entry = 0;
-  if (seed % 4 == 3) {  /* whole path from the entry */
+  if (straight) {  /* whole path from the entry */
     cfg->at_pc = 0;
     cfg->threshold = 1;
     cfg->max_recs = 4096;
@@ -123,7 +124,7 @@ int main(void) {
     return run_asm_file(e, v ? (uint32_t)strtoul(v, NULL, 0) : 3);
   }
   uint64_t seed0 = (e = getenv("FJ_DIFF_SEED")) ? strtoull(e, NULL, 0) : 1;
-  uint64_t ncases = (e = getenv("FJ_DIFF_CASES")) ? strtoull(e, NULL, 0) : 3000;
+  uint64_t ncases = (e = getenv("FJ_DIFF_CASES")) ? strtoull(e, NULL, 0) : 20000;
   int one = (e = getenv("FJ_DIFF_ONE")) != NULL;
   if (one) seed0 = strtoull(e, NULL, 0), ncases = 1;
   uint32_t variants = (e = getenv("FJ_DIFF_VARIANTS")) ? (uint32_t)strtoul(e, NULL, 0) : 3;
