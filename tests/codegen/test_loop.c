@@ -1,0 +1,167 @@
+/* LOOP: peeling one iteration hoists invariant loads, arithmetic and bounds checks into the
+ * pre-roll; loop-carried registers, stack values and the budget become PHIs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "codegen/ir.h"
+#include "codegen/opt.h"
+#include "codegen/snap.h"
+#include "tests/codegen/cg_util.h"
+
+/* r4 = *r6 and r7 * 3 are invariant; r0 and r1 vary. */
+static const char *k_invariant =
+    "loop:\n"
+    "ldxdw %r4, [%r6+0]\n"
+    "add %r0, %r4\n"
+    "mov %r5, %r7\n"
+    "mul %r5, 3\n"
+    "add %r0, %r5\n"
+    "add %r1, 1\n"
+    "jlt %r1, %r8, loop\n"
+    "exit\n";
+
+static const char *k_preroll =
+    "0000   i64 RIN    r10\n"
+    "0001   i64 RIN    budget\n"
+    "0002   i64 ADD    0001 #-7\n"
+    "0003 > i64 GE     0001 #7  snap 0\n"
+    "0004   i64 RIN    r6\n"
+    "0005   i64 SLD    regions\n"
+    "0006   i32 HLD    0005 +40\n"
+    "0007 > i32 TEST   0006 #1  snap 1\n"
+    "0008   i64 HLD    0005 +24\n"
+    "0009   i64 HLD    0005 +32\n"
+    "0010 > i64 UGE    0009 #8  snap 1\n"
+    "0011   i64 ADD    0009 #-8\n"
+    "0012   i64 SUB    0004 0008\n"
+    "0014 > i64 ULE    0012 0011  snap 1\n"
+    "0015   i64 LOAD   0004 w8 reg1\n"
+    "0016   i64 RIN    r0\n"
+    "0017   i64 ADD    0016 0015\n"
+    "0018   i64 RIN    r7\n"
+    "0019   i64 MUL    0018 #3\n"
+    "0020   i64 ADD    0017 0019\n"
+    "0021   i64 RIN    r1\n"
+    "0022   i64 ADD    0021 #1\n"
+    "0023   i64 RIN    r8\n"
+    "0024 > i64 ULT    0022 0023  snap 2\n";
+
+static void test_hoisting(void **st) {
+  (void)st;
+  fj_ir ir;
+  cu_build_text(k_invariant, "t", 0, &ir);
+  char *before = cu_dump(&ir);
+  assert_string_equal(before, k_preroll);  /* one iteration, no LOOP yet */
+  assert_int_equal(setjmp(ir.abort_jb), 0);
+  fj_opt_run(&ir);
+  char *after = cu_dump(&ir);
+  char want[4096];
+  snprintf(want, sizeof want, "%s%s", k_preroll,
+           "0025       LOOP   \n"
+           "0026   i64 ADD    0002 #-7\n"          /* one budget decrement per iteration */
+           "0027 > i64 GE     0002 #7  snap 4\n"   /* and one guard */
+           "0028   i64 ADD    0020 0015\n"         /* the load and r7 * 3 come from the pre-roll */
+           "0029   i64 ADD    0028 0019\n"
+           "0030   i64 ADD    0022 #1\n"
+           "0031 > i64 ULT    0030 0023  snap 8\n"
+           "0032   i64 PHI    0002 0026\n"
+           "0033   i64 PHI    0020 0029\n"
+           "0034   i64 PHI    0022 0030\n");
+  assert_string_equal(after, want);
+  /* Body exits resume with the values of the current iteration (pre-roll refs under PHIs). */
+  char line[256];
+  fj_snap_format(&ir, 4, line, sizeof line);
+  assert_string_equal(line, "snap 4 budget pc 0 [r0=0020 r1=0022 r4=0015 r5=0019] budget 0026+7");
+  free(before);
+  free(after);
+  fj_ir_free(&ir);
+}
+
+/* The loop of test_trace_read: a load that moves with r3, a stack store, a counter. */
+static const char *k_sum =
+    "loop:\n"
+    "ldxw %r2, [%r3+0]\n"
+    "add %r0, %r2\n"
+    "stxdw [%r10-8], %r0\n"
+    "add %r1, 1\n"
+    "add %r3, 4\n"
+    "jlt %r1, 100, loop\n"
+    "exit\n";
+
+static void test_variant_load(void **st) {
+  (void)st;
+  char *txt = cu_ir_text(k_sum, "t", true, false);
+  const char *body = strstr(txt, "LOOP");
+  assert_non_null(body);
+  /* Region info and the size checks are invariant: only in the pre-roll. */
+  assert_null(strstr(body, "HLD"));
+  assert_null(strstr(body, "TEST"));
+  assert_null(strstr(body, "UGE"));
+  /* The body keeps one bounds check (the address moves), the load, the store. */
+  assert_non_null(strstr(body, "0026   i64 SUB    0021 0008\n"
+                               "0027 > i64 ULE    0026 0011  snap 7\n"
+                               "0028   i32 LOAD   0021 w4 reg1\n"));
+  assert_non_null(strstr(body, "SSTORE [-8] 0029 w8\n"));
+  assert_non_null(strstr(body, "0035   i32 PHI    0015 0028\n"));  /* r2 keeps 32-bit type */
+  assert_non_null(strstr(body, "0038   i64 PHI    0021 0032\n"));
+  free(txt);
+}
+
+static void test_stack_carried(void **st) {
+  (void)st;
+  /* A value carried through a stack slot: the body's load is forwarded from the previous
+   * iteration's store, which becomes a PHI; no SLOAD remains in the body. */
+  char *txt = cu_ir_text("loop:\nldxdw %r2, [%r10-8]\nadd %r2, 1\nstxdw [%r10-8], %r2\n"
+                         "jlt %r2, 100, loop\nexit\n", "t", true, false);
+  const char *body = strstr(txt, "LOOP");
+  assert_non_null(body);
+  assert_non_null(strstr(txt, "SLOAD  [-8] w8"));  /* the first iteration reads memory */
+  assert_null(strstr(body, "SLOAD"));
+  assert_non_null(strstr(body, "PHI"));
+  free(txt);
+}
+
+static void test_nofold_loop(void **st) {
+  (void)st;
+  /* Without folding the loop is still closed, just not optimized. */
+  fj_ir ir;
+  cu_build_text(k_sum, "t", FJ_IR_NOFOLD, &ir);
+  assert_int_equal(setjmp(ir.abort_jb), 0);
+  fj_opt_run(&ir);
+  assert_int_not_equal(ir.loop, FJ_REF_NONE);
+  unsigned hld_body = 0;
+  for (fj_ref r = ir.loop; r < ir.top; r++) hld_body += fj_ir_at(&ir, r)->op == FJ_IR_HLD;
+  assert_int_equal(hld_body, 3);
+  assert_int_equal(cu_count(&ir, FJ_IR_PHI), 5);
+  fj_ir_free(&ir);
+}
+
+static void test_call_in_loop(void **st) {
+  (void)st;
+  /* A helper call in the body: budget reloaded after it, loads after it are not hoisted
+   * across it, region info re-read after it. */
+  char *txt = cu_ir_text("loop:\nldxdw %r2, [%r6+0]\ncall 5\nadd %r7, %r0\nadd %r7, %r2\n"
+                         "jlt %r7, 1000, loop\nexit\n", "t", true, false);
+  const char *body = strstr(txt, "LOOP");
+  assert_non_null(body);
+  assert_non_null(strstr(body, "CALL   helper 5"));
+  assert_non_null(strstr(body, "SLD    budget"));
+  assert_non_null(strstr(body, "LOAD"));  /* the call may have changed *r6 */
+  assert_non_null(strstr(body, "HLD"));   /* and the region table */
+  free(txt);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_hoisting),     cmocka_unit_test(test_variant_load),
+      cmocka_unit_test(test_stack_carried), cmocka_unit_test(test_nofold_loop),
+      cmocka_unit_test(test_call_in_loop),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
