@@ -653,6 +653,104 @@ static void test_concurrency(void **st) {
   assert_int_equal(srv_stop(&s), 0);
 }
 
+/* Needs the compiler: requests that occupy workers. */
+static void test_backpressure_cancel(void **st) {
+  (void)st;
+  srv s;
+  const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--max_inflight", "2", "--threads", "1",
+                        "--http", "127.0.0.1:0", NULL};
+  assert_int_equal(srv_start(&s, args), 0);
+  if (expected_status(s.tcp) != 0) {
+    assert_int_equal(srv_stop(&s), 0);
+    skip();
+    return;
+  }
+  int fd = raw_connect(s.tcp);
+  assert_true(raw_hello(fd) >= 0);
+  /* 40 requests in one burst, 2 allowed in flight: the server stops reading and resumes. */
+  uint8_t t[128];
+  enum { N = 40 };
+  for (int i = 0; i < N; i++) {
+    size_t n = make_trace(t, 1000 + i);
+    assert_int_equal(raw_compile(fd, (uint64_t)i, t, n, FJ_TARGET_X86_64), 0);
+    if (i % 2 == 1) {  /* cancel every other one right away */
+      Farjit__Cancel c = FARJIT__CANCEL__INIT;
+      c.id = (uint64_t)i;
+      fj_envelope env = FARJIT__ENVELOPE__INIT;
+      env.msg_case = FARJIT__ENVELOPE__MSG_CANCEL;
+      env.cancel = &c;
+      raw_send_env(fd, &env);
+    }
+  }
+  int seen[N] = {0}, ok = 0, canceled = 0;
+  for (int i = 0; i < N; i++) {
+    fj_envelope *e = raw_recv(fd);
+    assert_non_null(e);
+    assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
+    Farjit__CompileResult *r = e->compile_result;
+    assert_true(r->id < N);
+    assert_int_equal(seen[r->id]++, 0);  /* exactly one result per request */
+    if (r->status == 0) {
+      ok++;
+      assert_true(r->blob.len > sizeof(fj_blob_header));
+    } else {
+      assert_int_equal(r->status, FJ_ECANCELED);
+      assert_true(r->id % 2 == 1);  /* only canceled ones */
+      canceled++;
+    }
+    fj_msg_free(e);
+  }
+  assert_int_equal(ok + canceled, N);
+  assert_true(ok >= N / 2);
+  assert_int_equal(srv_metric(&s, "farjit_cancels_total"), canceled);
+  close(fd);
+  assert_int_equal(srv_stop(&s), 0);
+}
+
+static void test_disk_cache(void **st) {
+  (void)st;
+  char dir[100];
+  snprintf(dir, sizeof dir, "%s/cache", certdir);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+  assert_int_equal(system(cmd), 0);
+  srv s;
+  const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0",
+                        "--cache_dir", dir, "--cache_mem_bytes", "0", NULL};
+  assert_int_equal(srv_start(&s, args), 0);
+  if (expected_status(s.tcp) != 0) {
+    assert_int_equal(srv_stop(&s), 0);
+    skip();
+    return;
+  }
+  uint8_t t[128];
+  size_t n = make_trace(t, 31337);
+  char msg[256];
+  fj_remote_opts o = {0};
+  o.address = s.tcp;
+  uint8_t *b1 = NULL, *b2 = NULL;
+  assert_int_equal(compile_once(&o, t, n, FJ_TARGET_X86_64, NULL, msg, sizeof msg, &b1), 0);
+  assert_int_equal(srv_metric(&s, "farjit_cache_disk_hits_total"), 0);
+  assert_int_equal(srv_stop(&s), 0);
+  /* A new process finds it on disk, verified, byte for byte the same. */
+  assert_int_equal(srv_start(&s, args), 0);
+  o.address = s.tcp;
+  assert_int_equal(compile_once(&o, t, n, FJ_TARGET_X86_64, NULL, msg, sizeof msg, &b2), 0);
+  assert_int_equal(srv_metric(&s, "farjit_cache_disk_hits_total"), 1);
+  const fj_blob_header *h = (const fj_blob_header *)b1;
+  assert_memory_equal(b1, b2, h->size);
+  free(b1);
+  free(b2);
+  /* Corrupt every stored file: the server recompiles instead of serving it. */
+  char cmd2[400];
+  snprintf(cmd2, sizeof cmd2, "for f in %s/*.blob; do printf X | dd of=$f bs=1 seek=150 conv=notrunc 2>/dev/null; done", dir);
+  assert_int_equal(system(cmd2), 0);
+  assert_int_equal(compile_once(&o, t, n, FJ_TARGET_X86_64, NULL, msg, sizeof msg, NULL), 0);
+  assert_int_equal(srv_metric(&s, "farjit_cache_disk_hits_total"), 1);
+  assert_int_equal(srv_metric(&s, "farjit_compiles_total{result=\"ok\"}"), 1);
+  assert_int_equal(srv_stop(&s), 0);
+}
+
 static void test_drain(void **st) {
   (void)st;
   srv s;
@@ -731,6 +829,8 @@ int main(void) {
     cmocka_unit_test(test_mutual_tls),
     cmocka_unit_test(test_psk_and_reload),
     cmocka_unit_test(test_concurrency),
+    cmocka_unit_test(test_backpressure_cancel),
+    cmocka_unit_test(test_disk_cache),
     cmocka_unit_test(test_drain),
     cmocka_unit_test(test_config_errors),
   };
