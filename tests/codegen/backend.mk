@@ -19,3 +19,11 @@ $(FJ_CGT)/test_diff_x86: $(call objs,tests/codegen/test_diff_x86.c) $(FJ_CGT_DIF
 	$(CC) $(LDFLAGS) -o $@ $^ -lmbedcrypto -lcapstone
 
 TEST_BINS += $(FJ_CGT)/test_diff_x86
+
+# The conformance suite through the compiler (reads ../shared/conformance at run time).
+$(FJ_CGT)/test_conf_trace: $(call objs,tests/codegen/test_conf_trace.c tests/conformance/data_file.c) \
+    $(FJ_CGT_DIFF_OBJS) $(FJ_CGT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lmbedcrypto -lcapstone
+
+TEST_BINS += $(FJ_CGT)/test_conf_trace

@@ -46,6 +46,7 @@ struct fj_uct {
   struct { char name[48]; uint32_t addr; } rt_syms[32];
   int nrt_syms;
   uint32_t run_st;             /* st of the current run (hook-served CALL) */
+  uint64_t *scratch;           /* default vm->stop / vm->left words (end of the arena) */
   fj_uct_stats stats;
   char err[256];
 };
@@ -158,7 +159,7 @@ static void on_rt_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
   if (addr == fj_uct_rt_sym(u, "fj_rt_udiv64") || addr == fj_uct_rt_sym(u, "fj_rt_umod64") ||
       addr == fj_uct_rt_sym(u, "fj_rt_sdiv64") || addr == fj_uct_rt_sym(u, "fj_rt_smod64"))
     u->stats.div_calls++;
-  if (addr == fj_uct_rt_sym(u, "fj_rt_thumb_call")) u->stats.rt_calls++;
+  if (addr == fj_uct_rt_sym(u, "fj_thm_rt_call")) u->stats.rt_calls++;
 }
 
 /* ---- the compiled runtime ----------------------------------------------------------------- */
@@ -187,7 +188,7 @@ static void load_rt(fj_uct *u) {
 #if defined(FJ_UCT_RT_BIN) && defined(FJ_UCT_RT_SYM)
   size_t n, slen;
   uint8_t *bin = slurp(FJ_UCT_RT_BIN, &n), *sym = slurp(FJ_UCT_RT_SYM, &slen);
-  if (bin && sym && n <= FJ_UCT_RT_SIZE - (RT_CODE - FJ_UCT_RT)) {
+  if (bin && sym && n <= FJ_UCT_RT_SIZE - (RT_CODE - FJ_UCT_RT) - 0x1000) {
     uc_mem_write(u->uc, RT_CODE, bin, n);
     u->rt_bin = bin, u->rt_len = n, bin = NULL;
     char *line = (char *)sym;
@@ -258,6 +259,7 @@ fj_uct *fj_uct_create(const fj_uct_hooks *hooks, unsigned flags) {
   uc_mem_write(u->uc, FJ_UCT_FAR, page + 2, 0x1000);
   if (!(flags & FJ_UCT_HOOK_RT)) load_rt(u);
   u->code_end = FJ_UCT_CODE;
+  u->scratch = (uint64_t *)(u->arena + FJ_UCT_ARENA_SIZE - 64);
   return u;
 }
 
@@ -275,7 +277,7 @@ void fj_uct_destroy(fj_uct *u) {
 void *fj_uct_alloc(fj_uct *u, size_t size, size_t align) {
   if (align < 8) align = 8;
   size_t at = (u->arena_used + align - 1) & ~(align - 1);
-  if (at + size > FJ_UCT_ARENA_SIZE) return NULL;
+  if (at + size > FJ_UCT_ARENA_SIZE - 64) return NULL; /* the last 64 bytes: scratch */
   u->arena_used = at + size;
   memset(u->arena + at, 0, size);
   return u->arena + at;
@@ -302,7 +304,7 @@ static uint32_t helper_addr(fj_uct *u, uint32_t id) {
 
 static uint32_t runtime_addr(fj_uct *u, uint32_t rt) {
   static const char *const names[FJ_RT__MAX + 1] = {
-    [FJ_RT_CALL] = "fj_rt_thumb_call", [FJ_RT_UDIV64] = "fj_rt_udiv64",
+    [FJ_RT_CALL] = "fj_thm_rt_call", [FJ_RT_UDIV64] = "fj_rt_udiv64",
     [FJ_RT_UMOD64] = "fj_rt_umod64", [FJ_RT_SDIV64] = "fj_rt_sdiv64",
     [FJ_RT_SMOD64] = "fj_rt_smod64",
   };
@@ -438,7 +440,8 @@ static int run_at(fj_uct *u, uint32_t pc, uint64_t max_insns) {
   return 0;
 }
 
-int fj_uct_run(fj_uct *u, uint32_t base, uint32_t st, uint32_t *ret, uint64_t max_insns) {
+int fj_uct_run(fj_uct *u, uint32_t base, uint32_t st, uint32_t stop, uint32_t left, uint32_t *ret,
+               uint64_t max_insns) {
   const loaded_blob *b = NULL;
   for (int i = 0; i < u->nblobs; i++)
     if (u->blobs[i].base == base) b = &u->blobs[i];
@@ -446,8 +449,20 @@ int fj_uct_run(fj_uct *u, uint32_t base, uint32_t st, uint32_t *ret, uint64_t ma
   memset(&u->stats, 0, sizeof u->stats);
   if (!b) { set_err(u, "no blob at 0x%08x", base); return -1; }
   u->run_st = st;
-  set_reg(u, UC_ARM_REG_R0, st);
-  if (run_at(u, base + b->entry_off, max_insns)) return -1;
+  uint32_t enter = fj_uct_rt_sym(u, "fj_arch_enter");
+  if (enter) {
+    /* through the runtime's entry (entry record for FJ_RT_CALL and the deopt stub) */
+    if (!stop) stop = fj_uct_addr(u->scratch);
+    if (!left) left = fj_uct_addr(u->scratch + 1);
+    set_reg(u, UC_ARM_REG_R0, st);
+    set_reg(u, UC_ARM_REG_R1, base + b->entry_off);
+    set_reg(u, UC_ARM_REG_R2, stop);
+    set_reg(u, UC_ARM_REG_R3, left);
+    if (run_at(u, enter, max_insns)) return -1;
+  } else {
+    set_reg(u, UC_ARM_REG_R0, st);
+    if (run_at(u, base + b->entry_off, max_insns)) return -1;
+  }
   *ret = reg(u, UC_ARM_REG_R0);
   return 0;
 }

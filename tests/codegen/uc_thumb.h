@@ -5,7 +5,8 @@
  *   FJ_UCT_STACK  the native stack the code runs on
  *   FJ_UCT_RT     runtime page: served stubs (each a `bx lr` whose effect a code hook performs)
  *                 and, when available, the client runtime built with arm-none-eabi-gcc
- *                 (client_runtime/thumb/: the CALL trampoline, the deopt stub, 64-bit division)
+ *                 (client_runtime/thumb/: fj_arch_enter, the FJ_RT_CALL trampoline, the deopt
+ *                 stub, 64-bit division), linked at FJ_UCT_RT + 0x8000
  *   FJ_UCT_FAR    helper stubs placed > 16 MiB from the code (FJ_UCT_FAR_HELPERS): BL and B.W
  *                 relocations to them go through veneers, as the client linker does
  *   FJ_UCT_ARENA  memory shared with the host at the *same* address (mmap'd there), so eBPF
@@ -85,9 +86,12 @@ void fj_uct_unload_all(fj_uct *u);
 /* Retarget exit `exit_id` of the blob at `base` (its patch site) to code address `to`. */
 int fj_uct_patch_exit(fj_uct *u, uint32_t base, uint32_t exit_id, uint32_t to);
 
-/* Call the blob's entry as uint32_t trace(fj_jit_state *st) with st at guest address st.
- * Returns 0 with *ret = r0, or -1 (fault, instruction limit) with a message. */
-int fj_uct_run(fj_uct *u, uint32_t base, uint32_t st, uint32_t *ret, uint64_t max_insns);
+/* Run the blob as uint32_t trace(fj_jit_state *st) with st at guest address st: through the
+ * runtime's fj_arch_enter(st, entry, stop, left) when it is built in (stop/left: guest addresses
+ * of vm->stop and vm->left, 0 for harness-owned words), else by calling the entry directly.
+ * Returns 0 with *ret = the exit id, or -1 (fault, instruction limit) with a message. */
+int fj_uct_run(fj_uct *u, uint32_t base, uint32_t st, uint32_t stop, uint32_t left, uint32_t *ret,
+               uint64_t max_insns);
 /* Call any guest function with up to 4 argument words in r0-r3; returns r0:r1 in *ret. */
 int fj_uct_call(fj_uct *u, uint32_t fn, const uint32_t args[4], uint64_t *ret, uint64_t max_insns);
 
