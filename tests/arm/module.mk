@@ -64,4 +64,10 @@ fj-arm-firmware: $(FJ_ARM_B)/fw_test.elf
 
 TEST_SCRIPTS += tests/arm/run_qemu.sh
 
+# The platform's allocator on the host (it is plain C): cmocka unit test.
+$(B)/tests/test_arm_arena: $(call objs,tests/arm/test_arena.c client_runtime/cortexm/arena.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+TEST_BINS += $(B)/tests/test_arm_arena
+
 -include $(shell find $(FJ_ARM_B)/obj -name '*.d' 2>/dev/null)
