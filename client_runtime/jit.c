@@ -82,6 +82,8 @@ static fj_jtrace *trace_at_pc(const fj_jit *jit, uint32_t pc) {
   return &jit->traces[jit->pc_trace[pc] - 1];
 }
 
+uint32_t fj_jit_pending(const fj_jit *jit) { return jit->ninflight; }
+
 bool fj_jit_has_trace(const fj_jit *jit, uint32_t pc) { return trace_at_pc(jit, pc) != NULL; }
 
 /* For the recorder: a trace starts at pc (installed, or being compiled). */

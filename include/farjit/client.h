@@ -146,6 +146,8 @@ void fj_jit_destroy(fj_jit *jit);
 /* Install finished compiles now (the VM must be idle, or this is called from a helper: a safe
  * point).  Returns the number of traces installed. */
 int fj_jit_poll(fj_jit *jit);
+/* Compile requests sent and not answered yet. */
+uint32_t fj_jit_pending(const fj_jit *jit);
 /* Is a trace installed for start pc? */
 bool fj_jit_has_trace(const fj_jit *jit, uint32_t pc);
 /* Remove every trace starting at pc (FJ_JIT_ALL: all traces) and forget pending requests for

@@ -17,3 +17,11 @@ ifneq ($(filter %/libfj_client.a,$(LIBS)),)
 FJ_JIT_TESTS := $(patsubst tests/client_runtime/test_%.c,%,$(wildcard $(addprefix tests/client_runtime/test_,$(addsuffix .c,record blob_check link codecache exit jit))))
 $(foreach t,$(FJ_JIT_TESTS),$(eval $(call fj_jit_test,$(t))))
 endif
+
+# test_jit_codegen: the runtime with the real compiler in process (no network).
+ifneq ($(and $(filter %/libfj_client.a,$(LIBS)),$(filter %/libfj_codegen.a,$(LIBS))),)
+$(B)/tests/test_jit_codegen: $(call objs,tests/client_runtime/test_jit_codegen.c) $(B)/lib/libfj_codegen.a $(FJ_JIT_TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call objs,tests/client_runtime/test_jit_codegen.c) $(B)/lib/libfj_codegen.a $(FJ_JIT_TEST_LIBS) $(FJ_CLIENT_LDLIBS) -lcmocka -lm
+TEST_BINS += $(B)/tests/test_jit_codegen
+endif

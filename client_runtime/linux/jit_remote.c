@@ -1,0 +1,492 @@
+/* farjit — the client JIT runtime on Linux: a libuv thread talking to farjitd through
+ * fj_remote (farjit/remote.h), handed to the freestanding runtime as an fj_jit_transport, with
+ * failover over several servers, reconnection with exponential backoff and an embedded farjitd
+ * when no server is configured.  Contract: farjit/client_linux.h.
+ *
+ * Threads: the interpreter thread only touches the two queues (outbox of requests, inbox of
+ * results) under a mutex it never waits for in poll (trylock), plus atomics; everything that
+ * talks to the network runs on the runtime thread's loop.  A result is installed by the runtime
+ * at its next safe point (fj_jit's hot hook or fj_jit_poll), never from the loop thread.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "farjit/client_linux.h"
+#include "farjit/platform_linux.h"
+#include "farjit/remote.h"
+#include "farjit/target.h"
+
+extern char **environ;
+
+enum { BACKOFF_MIN_MS = 20, BACKOFF_MAX_MS = 5000, MAX_SERVERS = 8 };
+
+typedef struct out_item {
+  struct out_item *next;
+  uint32_t id;
+  bool cancel;
+  uint16_t target;
+  size_t len;
+  uint8_t trace[];
+} out_item;
+
+typedef struct in_item {
+  struct in_item *next;
+  uint32_t id;
+  int status;
+  char message[160];
+  size_t len;
+  uint8_t blob[];
+} in_item;
+
+struct fj_jit_linux {
+  fj_vm *vm;
+  fj_jit *jit;
+  FILE *log;
+  uv_mutex_t log_mu;
+
+  /* shared between threads */
+  uv_mutex_t mu;
+  out_item *out_head, *out_tail;
+  in_item *in_head, *in_tail;
+  atomic_int connected;
+  atomic_int stopping;
+  atomic_uint results_queued;
+
+  /* loop thread only */
+  uv_loop_t loop;
+  uv_thread_t thread;
+  bool thread_started;
+  uv_async_t wake;
+  uv_timer_t retry;
+  fj_remote *r;
+  out_item *busy_head, *busy_tail;  /* refused with FJ_EBUSY: resent after the next result */
+  char *servers[MAX_SERVERS];
+  int nservers, cur;
+  uint32_t backoff_ms;
+  fj_remote_opts ropts;
+  atomic_ullong connects, disconnects;
+
+  /* embedded server */
+  pid_t server_pid;
+  char sock_dir[64];
+  char sock_addr[128];
+};
+
+/* ---- log ------------------------------------------------------------------------------------ */
+
+static void log_line(void *ud, const char *line, size_t len) {
+  fj_jit_linux *l = ud;
+  if (!l->log) return;
+  uv_mutex_lock(&l->log_mu);
+  fprintf(l->log, "%.*s\n", (int)len, line);
+  fflush(l->log);
+  uv_mutex_unlock(&l->log_mu);
+}
+
+static void logf_(fj_jit_linux *l, const char *fmt, const char *a, const char *b) {
+  if (!l->log) return;
+  char buf[512];
+  int n = snprintf(buf, sizeof buf, fmt, a, b ? b : "");
+  log_line(l, buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* ---- queues ----------------------------------------------------------------------------------- */
+
+static void push_result(fj_jit_linux *l, uint32_t id, int status, const char *msg,
+                        const uint8_t *blob, size_t len) {
+  in_item *it = malloc(sizeof *it + len);
+  if (!it) return;  /* the request then stays pending in the runtime: it only loses a trace */
+  memset(it, 0, sizeof *it);
+  it->id = id;
+  it->status = status;
+  snprintf(it->message, sizeof it->message, "%s", msg ? msg : "");
+  it->len = len;
+  if (len) memcpy(it->blob, blob, len);
+  uv_mutex_lock(&l->mu);
+  if (l->in_tail) l->in_tail->next = it;
+  else l->in_head = it;
+  l->in_tail = it;
+  uv_mutex_unlock(&l->mu);
+  atomic_fetch_add(&l->results_queued, 1);
+}
+
+static int t_submit(void *ud, const fj_jit_request *rq) {
+  fj_jit_linux *l = ud;
+  if (!atomic_load(&l->connected)) return FJ_ECONN;
+  out_item *it = malloc(sizeof *it + rq->trace_len);
+  if (!it) return FJ_ENOMEM;
+  memset(it, 0, sizeof *it);
+  it->id = rq->id;
+  it->target = rq->target;
+  it->len = rq->trace_len;
+  memcpy(it->trace, rq->trace, rq->trace_len);
+  uv_mutex_lock(&l->mu);
+  if (l->out_tail) l->out_tail->next = it;
+  else l->out_head = it;
+  l->out_tail = it;
+  uv_mutex_unlock(&l->mu);
+  uv_async_send(&l->wake);
+  return 0;
+}
+
+static void t_cancel(void *ud, uint32_t id) {
+  fj_jit_linux *l = ud;
+  out_item *it = calloc(1, sizeof *it);
+  if (!it) return;
+  it->id = id;
+  it->cancel = true;
+  uv_mutex_lock(&l->mu);
+  if (l->out_tail) l->out_tail->next = it;
+  else l->out_head = it;
+  l->out_tail = it;
+  uv_mutex_unlock(&l->mu);
+  uv_async_send(&l->wake);
+}
+
+static int t_poll(void *ud, fj_jit_result *res) {
+  fj_jit_linux *l = ud;
+  if (!atomic_load(&l->results_queued) || uv_mutex_trylock(&l->mu)) return 0;  /* never wait */
+  in_item *it = l->in_head;
+  if (it) {
+    l->in_head = it->next;
+    if (!l->in_head) l->in_tail = NULL;
+  }
+  uv_mutex_unlock(&l->mu);
+  if (!it) return 0;
+  atomic_fetch_sub(&l->results_queued, 1);
+  res->id = it->id;
+  res->status = it->status;
+  snprintf(res->message, sizeof res->message, "%s", it->message);
+  res->blob = it->status == 0 ? it->blob : NULL;
+  res->blob_len = it->status == 0 ? it->len : 0;
+  res->priv = it;
+  return 1;
+}
+
+static void t_release(void *ud, fj_jit_result *res) {
+  (void)ud;
+  free(res->priv);
+  res->priv = NULL;
+}
+
+/* ---- the loop thread --------------------------------------------------------------------- */
+
+static void connect_next(fj_jit_linux *l);
+
+static void fail_list(fj_jit_linux *l, out_item *it, int status) {
+  while (it) {
+    out_item *next = it->next;
+    if (!it->cancel) push_result(l, it->id, status, "not connected", NULL, 0);
+    free(it);
+    it = next;
+  }
+}
+
+/* Send what can be sent; returns items refused for now (FJ_EBUSY) to the busy list. */
+static void send_items(fj_jit_linux *l, out_item *it) {
+  while (it) {
+    out_item *next = it->next;
+    it->next = NULL;
+    if (it->cancel) {
+      if (l->r) fj_remote_cancel(l->r, it->id);
+      free(it);
+    } else {
+      int rc = l->r && atomic_load(&l->connected)
+                   ? fj_remote_submit(l->r, it->id, it->trace, it->len, it->target, 0)
+                   : FJ_ECONN;
+      if (rc == FJ_EBUSY) {
+        if (l->busy_tail) l->busy_tail->next = it;
+        else l->busy_head = it;
+        l->busy_tail = it;
+      } else {
+        if (rc < 0) push_result(l, it->id, rc, fj_strerror(rc), NULL, 0);
+        free(it);
+      }
+    }
+    it = next;
+  }
+}
+
+static void flush_busy(fj_jit_linux *l) {
+  out_item *it = l->busy_head;
+  l->busy_head = l->busy_tail = NULL;
+  send_items(l, it);
+}
+
+static void on_result(fj_remote *r, const fj_remote_result *res, void *ud) {
+  (void)r;
+  fj_jit_linux *l = ud;
+  push_result(l, (uint32_t)res->id, res->status, res->message, res->blob, res->blob_size);
+  flush_busy(l);
+}
+
+static void on_retry(uv_timer_t *t) { connect_next(t->data); }
+
+static void schedule_retry(fj_jit_linux *l) {
+  if (atomic_load(&l->stopping)) return;
+  l->cur = (l->cur + 1) % l->nservers;  /* fail over to the next address */
+  uv_timer_start(&l->retry, on_retry, l->backoff_ms, 0);
+  l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+}
+
+static void on_state(fj_remote *r, int status, const char *msg, void *ud) {
+  fj_jit_linux *l = ud;
+  if (status == 0) {
+    atomic_store(&l->connected, 1);
+    l->backoff_ms = BACKOFF_MIN_MS;
+    l->connects++;
+    logf_(l, "jit: connected to %s%s", l->servers[l->cur], "");
+    return;
+  }
+  atomic_store(&l->connected, 0);
+  l->disconnects++;
+  logf_(l, "jit: server %s: %s", l->servers[l->cur], msg);
+  if (r == l->r) l->r = NULL;
+  fj_remote_close(r);
+  out_item *busy = l->busy_head;
+  l->busy_head = l->busy_tail = NULL;
+  fail_list(l, busy, FJ_ECONN);
+  schedule_retry(l);
+}
+
+static void connect_next(fj_jit_linux *l) {
+  if (atomic_load(&l->stopping) || l->r) return;
+  char err[256] = "";
+  fj_remote_opts o = l->ropts;
+  o.address = l->servers[l->cur];
+  l->r = fj_remote_connect(&l->loop, &o, on_state, on_result, l, err, sizeof err);
+  if (!l->r) {
+    logf_(l, "jit: server %s: %s", o.address, err);
+    schedule_retry(l);
+  }
+}
+
+static void close_cb(uv_handle_t *h) { (void)h; }
+
+static void on_wake(uv_async_t *a) {
+  fj_jit_linux *l = a->data;
+  uv_mutex_lock(&l->mu);
+  out_item *it = l->out_head;
+  l->out_head = l->out_tail = NULL;
+  uv_mutex_unlock(&l->mu);
+  if (atomic_load(&l->stopping)) {
+    fail_list(l, it, FJ_ECANCELED);
+    fail_list(l, l->busy_head, FJ_ECANCELED);
+    l->busy_head = l->busy_tail = NULL;
+    if (l->r) fj_remote_close(l->r);
+    l->r = NULL;
+    uv_timer_stop(&l->retry);
+    uv_close((uv_handle_t *)&l->retry, close_cb);
+    uv_close((uv_handle_t *)&l->wake, close_cb);
+    return;
+  }
+  send_items(l, it);
+}
+
+static void thread_main(void *arg) {
+  fj_jit_linux *l = arg;
+  connect_next(l);
+  uv_run(&l->loop, UV_RUN_DEFAULT);
+}
+
+/* ---- embedded farjitd --------------------------------------------------------------------- */
+
+static int spawn_server(fj_jit_linux *l, const char *path, char *err, size_t errlen) {
+  snprintf(l->sock_dir, sizeof l->sock_dir, "/tmp/farjit-XXXXXX");
+  if (!mkdtemp(l->sock_dir)) {
+    snprintf(err, errlen, "embedded server: mkdtemp: %s", strerror(errno));
+    l->sock_dir[0] = 0;
+    return FJ_EIO;
+  }
+  snprintf(l->sock_addr, sizeof l->sock_addr, "unix:%s/farjitd.sock", l->sock_dir);
+  char exe[4096], prog[4200];
+  const char *bin = path ? path : getenv("FARJITD");
+  if (!bin) {
+    /* next to the running program (build/rel/bin/farjit -> build/rel/bin/farjitd), else PATH */
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+      exe[n] = 0;
+      char *slash = strrchr(exe, '/');
+      if (slash) {
+        *slash = 0;
+        snprintf(prog, sizeof prog, "%s/farjitd", exe);
+        if (access(prog, X_OK) == 0) bin = prog;
+      }
+    }
+    if (!bin) bin = "farjitd";
+  }
+  char *argv[] = {(char *)bin, "--listen", l->sock_addr, "--threads", "1", "--log_level", "error", NULL};
+  int rc = posix_spawnp(&l->server_pid, bin, NULL, NULL, argv, environ);
+  if (rc) {
+    snprintf(err, errlen, "embedded server: cannot start %s: %s", bin, strerror(rc));
+    l->server_pid = 0;
+    return FJ_EIO;
+  }
+  logf_(l, "jit: started embedded farjitd (%s) on %s", bin, l->sock_addr);
+  return 0;
+}
+
+static void stop_server(fj_jit_linux *l) {
+  if (l->server_pid > 0) {
+    kill(l->server_pid, SIGTERM);
+    int st;
+    for (int i = 0; i < 200; i++) {  /* up to 2 s, then kill */
+      if (waitpid(l->server_pid, &st, WNOHANG) == l->server_pid) {
+        l->server_pid = 0;
+        break;
+      }
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+    if (l->server_pid > 0) {
+      kill(l->server_pid, SIGKILL);
+      waitpid(l->server_pid, &st, 0);
+    }
+    l->server_pid = 0;
+  }
+  if (l->sock_dir[0]) {
+    char p[160];
+    snprintf(p, sizeof p, "%s/farjitd.sock", l->sock_dir);
+    unlink(p);
+    rmdir(l->sock_dir);
+    l->sock_dir[0] = 0;
+  }
+}
+
+/* ---- public ------------------------------------------------------------------------------- */
+
+static int parse_servers(fj_jit_linux *l, const char *list) {
+  const char *p = list;
+  while (*p && l->nservers < MAX_SERVERS) {
+    while (*p == ',' || *p == ' ') p++;
+    size_t n = strcspn(p, ", ");
+    if (!n) break;
+    l->servers[l->nservers] = strndup(p, n);
+    if (!l->servers[l->nservers]) return FJ_ENOMEM;
+    l->nservers++;
+    p += n;
+  }
+  return l->nservers ? 0 : FJ_ECONFIG;
+}
+
+void fj_jit_linux_detach(fj_jit_linux *l) {
+  if (!l) return;
+  if (l->jit) fj_jit_destroy(l->jit);
+  l->jit = NULL;
+  if (l->thread_started) {
+    atomic_store(&l->stopping, 1);
+    uv_async_send(&l->wake);
+    uv_thread_join(&l->thread);
+    uv_run(&l->loop, UV_RUN_DEFAULT);  /* let the remote's handles close */
+  }
+  uv_loop_close(&l->loop);
+  fail_list(l, l->out_head, FJ_ECANCELED);
+  in_item *in = l->in_head;
+  while (in) {
+    in_item *next = in->next;
+    free(in);
+    in = next;
+  }
+  stop_server(l);
+  for (int i = 0; i < l->nservers; i++) free(l->servers[i]);
+  uv_mutex_destroy(&l->mu);
+  uv_mutex_destroy(&l->log_mu);
+  free(l);
+}
+
+fj_jit_linux *fj_jit_linux_attach(fj_vm *vm, const fj_jit_linux_opts *o, char *err, size_t errlen) {
+  fj_jit_linux *l = calloc(1, sizeof *l);
+  if (!l) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  l->vm = vm;
+  l->log = o->trace_log;
+  l->backoff_ms = BACKOFF_MIN_MS;
+  uv_mutex_init(&l->mu);
+  uv_mutex_init(&l->log_mu);
+  uv_loop_init(&l->loop);
+  if (o->remote) l->ropts = *o->remote;
+  l->ropts.target = (uint32_t)fj_jit_host_target();
+  if (!l->ropts.client_id) l->ropts.client_id = "farjit-client";
+
+  bool want_server = o->servers && *o->servers;
+  bool want_embedded = !want_server && !o->no_spawn && fj_jit_host_target() != FJ_TARGET_NONE;
+  int rc = 0;
+  if (want_server) {
+    rc = parse_servers(l, o->servers);
+    if (rc) snprintf(err, errlen, "no server address in '%s'", o->servers);
+  } else if (want_embedded) {
+    /* No compile server is not an error: say so and interpret. */
+    if (spawn_server(l, o->farjitd_path, err, errlen) == 0) rc = parse_servers(l, l->sock_addr);
+    else fprintf(l->log ? l->log : stderr, "farjit: %s; running without JIT\n", err);
+  }
+  if (rc) {
+    fj_jit_linux_detach(l);
+    return NULL;
+  }
+  fj_jit_env env;
+  memset(&env, 0, sizeof env);
+  env.exec = fj_jit_linux_exec(o->exec_mode);
+  if (l->nservers) env.transport = (fj_jit_transport){t_submit, t_poll, t_release, t_cancel, l};
+  env.log = o->trace_log ? log_line : NULL;
+  env.log_ud = l;
+  int jerr = 0;
+  l->jit = fj_jit_create(vm, o->cfg, &env, &jerr);
+  if (!l->jit) {
+    snprintf(err, errlen, "JIT runtime: %s", fj_strerror(jerr));
+    fj_jit_linux_detach(l);
+    return NULL;
+  }
+  if (l->nservers) {
+    uv_async_init(&l->loop, &l->wake, on_wake);
+    l->wake.data = l;
+    uv_timer_init(&l->loop, &l->retry);
+    l->retry.data = l;
+    if (uv_thread_create(&l->thread, thread_main, l)) {
+      snprintf(err, errlen, "JIT runtime: cannot start its thread");
+      uv_close((uv_handle_t *)&l->wake, close_cb);
+      uv_close((uv_handle_t *)&l->retry, close_cb);
+      uv_run(&l->loop, UV_RUN_DEFAULT);
+      fj_jit_linux_detach(l);
+      return NULL;
+    }
+    l->thread_started = true;
+  }
+  return l;
+}
+
+fj_jit *fj_jit_linux_runtime(fj_jit_linux *l) { return l->jit; }
+
+bool fj_jit_linux_connected(const fj_jit_linux *l) { return atomic_load(&l->connected) != 0; }
+
+int fj_jit_linux_wait(fj_jit_linux *l, bool for_connection, uint32_t timeout_ms) {
+  for (uint32_t waited = 0;; waited++) {
+    int n = fj_jit_poll(l->jit);
+    (void)n;
+    if (for_connection ? fj_jit_linux_connected(l) : fj_jit_pending(l->jit) == 0) return 0;
+    if (waited >= timeout_ms) return FJ_ETIMEDOUT;
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+void fj_jit_linux_print_stats(fj_jit_linux *l, FILE *f) {
+  char buf[16384];
+  size_t n = fj_jit_stats_format(l->jit, buf, sizeof buf);
+  fputs(buf, f);
+  if (n >= sizeof buf) fputs("jit: (stats truncated)\n", f);
+  fprintf(f, "jit: server connects %llu, disconnects %llu\n",
+          (unsigned long long)atomic_load(&l->connects), (unsigned long long)atomic_load(&l->disconnects));
+}

@@ -1,0 +1,183 @@
+/* End to end without a network: the JIT runtime with an in-process transport that compiles
+ * each trace with the real compiler (libfj_codegen) on the next poll.  Every program runs
+ * interpreted and with the JIT (several runs, so later runs execute installed traces) and must
+ * give the same r0, memory, error and instruction count; machine code must actually have run. */
+#include "tests/client_runtime/vm_test_util.h"
+
+#include "farjit/client.h"
+#include "farjit/client_linux.h"
+#include "farjit/codegen.h"
+#include "tools/asm.h"
+
+typedef struct done {
+  uint32_t id;
+  fj_codegen_result res;
+} done;
+
+static done q[64];
+static int nq;
+static int compiled, compile_errors;
+static bool verbose;
+
+static int lt_submit(void *ud, const fj_jit_request *rq) {
+  (void)ud;
+  if (nq == 64) return FJ_EBUSY;
+  done *d = &q[nq++];
+  d->id = rq->id;
+  fj_codegen_opts o = {0, 0};
+  fj_codegen_compile(rq->trace, rq->trace_len, (enum fj_target)rq->target, &o, &d->res);
+  if (d->res.status) compile_errors++;
+  else compiled++;
+  if (verbose && d->res.status) fprintf(stderr, "compile pc %u: %s\n", rq->start_pc, d->res.message);
+  return 0;
+}
+
+static int lt_poll(void *ud, fj_jit_result *r) {
+  (void)ud;
+  if (!nq) return 0;
+  done *d = &q[0];
+  r->id = d->id;
+  r->status = d->res.status;
+  snprintf(r->message, sizeof r->message, "%.150s", d->res.message);
+  r->blob = d->res.blob;
+  r->blob_len = d->res.blob_size;
+  fj_codegen_result *keep = malloc(sizeof *keep);
+  *keep = d->res;
+  r->priv = keep;
+  memmove(&q[0], &q[1], (size_t)(--nq) * sizeof q[0]);
+  return 1;
+}
+
+static void lt_release(void *ud, fj_jit_result *r) {
+  (void)ud;
+  fj_codegen_result_free(r->priv);
+  free(r->priv);
+}
+
+static void lt_log(void *ud, const char *line, size_t len) {
+  (void)ud;
+  if (verbose) fprintf(stderr, "%.*s\n", (int)len, line);
+}
+
+typedef struct outcome {
+  int rc;
+  uint64_t r0;
+  uint8_t mem[64];
+  char msg[256];
+  uint64_t insns;
+} outcome;
+
+static outcome run_once(fj_vm *vm, const uint8_t *mem0) {
+  outcome o;
+  memset(&o, 0, sizeof o);
+  memcpy(o.mem, mem0, sizeof o.mem);
+  o.rc = fj_vm_run(vm, 0, o.mem, sizeof o.mem, &o.r0);
+  if (o.rc) snprintf(o.msg, sizeof o.msg, "%s", fj_vm_errmsg(vm));
+  return o;
+}
+
+/* Interpreted vs JIT over `runs` runs; returns native instructions executed. */
+static uint64_t check_program(const char *name, const char *src, int runs, uint64_t limit) {
+  fj_insn *p = NULL;
+  size_t n;
+  char err[128];
+  if (fj_asm(src, &p, &n, err, sizeof err)) fail_msg("%s: asm: %s", name, err);
+  uint8_t mem0[64];
+  for (int i = 0; i < 64; i++) mem0[i] = (uint8_t)(i * 7 + 3);
+
+  fj_vm *ref = tu_vm();
+  fj_vm_set_insn_limit(ref, limit);
+  tu_load(ref, p, n);
+  fj_vm *vm = tu_vm();
+  fj_vm_set_insn_limit(vm, limit);
+  tu_load(vm, p, n);
+  fj_jit_config c;
+  memset(&c, 0, sizeof c);
+  c.hot_threshold = 2;
+  c.exit_threshold = 3;
+  fj_jit_env e;
+  memset(&e, 0, sizeof e);
+  e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
+  e.transport = (fj_jit_transport){lt_submit, lt_poll, lt_release, NULL, NULL};
+  e.log = lt_log;
+  int jerr;
+  fj_jit *jit = fj_jit_create(vm, &c, &e, &jerr);
+  assert_non_null(jit);
+  for (int r = 0; r < runs; r++) {
+    fj_vm_reset_stats(ref);
+    fj_vm_reset_stats(vm);
+    outcome a = run_once(ref, mem0), b = run_once(vm, mem0);
+    fj_vm_stats sa, sb;
+    fj_vm_get_stats(ref, &sa);
+    fj_vm_get_stats(vm, &sb);
+    if (a.rc != b.rc || a.r0 != b.r0 || memcmp(a.mem, b.mem, sizeof a.mem) || strcmp(a.msg, b.msg))
+      fail_msg("%s run %d: interpreter rc %d r0 0x%llx \"%s\", JIT rc %d r0 0x%llx \"%s\"%s", name, r,
+               a.rc, (unsigned long long)a.r0, a.msg, b.rc, (unsigned long long)b.r0, b.msg,
+               memcmp(a.mem, b.mem, sizeof a.mem) ? " (memory differs)" : "");
+    if (sa.insns_interp != sb.insns_interp + sb.insns_native)
+      fail_msg("%s run %d: %llu instructions interpreted, JIT %llu + %llu native", name, r,
+               (unsigned long long)sa.insns_interp, (unsigned long long)sb.insns_interp,
+               (unsigned long long)sb.insns_native);
+  }
+  fj_vm_stats s;
+  fj_vm_get_stats(vm, &s);
+  if (verbose) {
+    char text[4096];
+    fj_jit_stats_format(jit, text, sizeof text);
+    fprintf(stderr, "%s:\n%s", name, text);
+  }
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  fj_vm_destroy(ref);
+  free(p);
+  return s.insns_native;
+}
+
+static void test_programs(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  verbose = getenv("FJ_TEST_LOG") != NULL;
+  struct { const char *name, *src; bool native; } progs[] = {
+      {"sum", "mov %r0, 0\nmov %r1, 0\nl:\nadd %r0, %r1\nadd %r1, 1\njlt %r1, 1000, l\nexit\n", true},
+      {"memory",
+       "mov %r6, %r1\nmov %r0, 0\nmov %r2, 0\n"
+       "l:\nmov %r3, %r6\nadd %r3, %r2\nldxb %r4, [%r3+0]\nadd %r0, %r4\nstxb [%r3+0], %r0\n"
+       "add %r2, 1\njlt %r2, 64, l\nexit\n", true},
+      {"branches",
+       "mov %r0, 0\nmov %r1, 0\nl:\nmov %r2, %r1\nand %r2, 3\njeq %r2, 0, z\nadd %r0, %r2\nja n\n"
+       "z:\nxor %r0, 0x55\nn:\nadd %r1, 1\njlt %r1, 500, l\nexit\n", true},
+      {"stack",
+       "mov %r1, 0\nstxdw [%r10-8], %r1\nl:\nldxdw %r2, [%r10-8]\nadd %r2, 3\nstxdw [%r10-8], %r2\n"
+       "add %r1, 1\njlt %r1, 300, l\nldxdw %r0, [%r10-8]\nexit\n", true},
+      {"calls",
+       "mov %r6, 0\nmov %r7, 0\nl:\nmov %r1, %r6\ncall local f\nadd %r7, %r0\nadd %r6, 1\n"
+       "jlt %r6, 200, l\nmov %r0, %r7\nexit\nf:\nmov %r0, %r1\nmul %r0, 3\nexit\n", false},
+      {"helper",
+       "mov %r6, 0\nmov %r7, 0\nl:\ncall 7\nand %r0, 15\nadd %r7, %r0\nadd %r6, 1\njlt %r6, 200, l\n"
+       "mov %r0, %r7\nexit\n", false},
+      {"division",
+       "mov %r6, 1\nmov %r7, 0\nl:\nmov %r1, 100000\ndiv %r1, %r6\nadd %r7, %r1\nmov %r2, %r7\n"
+       "mod %r2, %r6\nadd %r7, %r2\nadd %r6, 1\njlt %r6, 300, l\nmov %r0, %r7\nexit\n", false},
+      {"fault",
+       "mov %r6, %r1\nmov %r2, 0\nl:\nmov %r3, %r6\nadd %r3, %r2\nldxb %r4, [%r3+0]\nadd %r2, 1\n"
+       "jlt %r2, 100, l\nexit\n", false},
+  };
+  uint64_t native_total = 0;
+  for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
+    uint64_t native = check_program(progs[i].name, progs[i].src, 4, 0);
+    if (progs[i].native && native == 0) fail_msg("%s: no machine code ran", progs[i].name);
+    native_total += native;
+  }
+  assert_true(compiled > 0);
+  assert_true(native_total > 0);
+  /* the budget is exact with machine code too */
+  for (uint64_t limit = 1000; limit < 1010; limit++)
+    check_program("sum-budget", progs[0].src, 3, limit);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_programs),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
