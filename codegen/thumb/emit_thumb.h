@@ -227,6 +227,12 @@ static inline void fj_thm_sbc_imm(fj_thm_buf *b, unsigned rd, unsigned rn, uint3
   fj_thm_fail(b);
 }
 
+/* sbcs rd, rn, #imm (64-bit compare chains: the flags are the point). */
+static inline void fj_thm_sbcs_imm(fj_thm_buf *b, unsigned rd, unsigned rn, uint32_t imm) {
+  if (!fj_thm_gp(rd) || !fj_thm_gp(rn) || !fj_thm__dpi(b, FJ_THM_OP_SBC, true, rd, rn, imm))
+    fj_thm_fail(b);
+}
+
 /* ---- add / sub ----------------------------------------------------------------------------- */
 
 static inline void fj_thm__addsub(fj_thm_buf *b, bool sub, bool s, unsigned rd, unsigned rn,
@@ -530,6 +536,14 @@ static inline void fj_thm_smull(fj_thm_buf *b, unsigned lo, unsigned hi, unsigne
 /* hi:lo += rn * rm */
 static inline void fj_thm_umlal(fj_thm_buf *b, unsigned lo, unsigned hi, unsigned rn, unsigned rm) {
   fj_thm__long_mul(b, 0xfbe0u, lo, hi, rn, rm);
+}
+/* hi:lo = rn * rm + lo + hi (never overflows; ARMv7E-M) */
+static inline void fj_thm_umaal(fj_thm_buf *b, unsigned lo, unsigned hi, unsigned rn, unsigned rm) {
+  if (!fj_thm_gp(lo) || !fj_thm_gp(hi) || !fj_thm_gp(rn) || !fj_thm_gp(rm) || lo == hi) {
+    fj_thm_fail(b);
+    return;
+  }
+  fj_thm_emit32(b, 0xfbe0u | rn, lo << 12 | hi << 8 | 0x60u | rm);
 }
 /* rd = rn / rm.  The hardware gives 0 for rm == 0 only with CCR.DIV_0_TRP clear, and
  * INT_MIN / -1 = INT_MIN: the lowering guards both cases itself. */

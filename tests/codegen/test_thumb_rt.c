@@ -2,8 +2,9 @@
  *
  *  - 64-bit division routines: host build against the C operators (edge values and random),
  *    and the arm-none-eabi-gcc build run in Unicorn against the host build;
- *  - the FJ_RT_CALL trampoline and deopt stub, compiled for Cortex-M4, driven by a hand-written
- *    trace that follows the frame layout (frame.h): helper arguments per AAPCS, st->call_ret,
+ *  - the target layer (arch_thumb.h) compiled for Cortex-M4: fj_arch_enter, the FJ_RT_CALL
+ *    trampoline and the deopt stub, driven by a hand-written trace: helper arguments per AAPCS,
+ *    st->call_ret, the budget handed to the VM and back, a helper stopping the program,
  *    return-address rewriting;
  *  - the harness's relocations: THM_CALL / THM_JUMP24 through veneers to far helpers,
  *    THM_MOVW_MOVT, exit patching.
@@ -18,9 +19,8 @@
 
 #include <cmocka.h>
 
-#include "client_runtime/thumb/call.h"
+#include "client_runtime/thumb/arch_thumb.h"
 #include "client_runtime/thumb/div64.h"
-#include "client_runtime/thumb/frame.h"
 #include "codegen/blob_write.h"
 #include "codegen/thumb/emit_thumb.h"
 #include "farjit/jit.h"
@@ -121,19 +121,28 @@ static void test_div_device(void **state) {
 
 /* ---- a hand-written trace ---------------------------------------------------------------- */
 
-enum { H_ADD = 7, H_DEOPT = 8 };
+enum { H_ADD = 7, H_DEOPT = 8, H_STOP = 9 };
 static uint64_t last_args[5];
 static uint32_t last_vm;
+/* vm->stop and vm->left as the runtime sees them (in the shared arena) */
+static uint8_t *stop_flag;
+static uint64_t *left_words;
+static uint64_t left_seen;
 
 static uint64_t helper_cb(void *ud, uint32_t id, const uint64_t a[5], uint32_t vm) {
   (void)ud;
   memcpy(last_args, a, sizeof last_args);
   last_vm = vm;
+  if (left_words) {
+    left_seen = *left_words;
+    *left_words -= 5; /* the callee ran 5 eBPF instructions */
+  }
   if (id == H_DEOPT) {
     /* What the runtime does when the trace dies during a call: rewrite the return address. */
     fj_jit_state *st = (fj_jit_state *)(uintptr_t)FJ_UCT_ARENA;
-    st->call_ret = fj_uct_rt_sym(U, "fj_rt_thumb_deopt") | 1;
+    st->call_ret = fj_uct_rt_sym(U, "fj_thm_deopt") | 1;
   }
+  if (id == H_STOP && stop_flag) *stop_flag = 1;
   return a[0] + a[1] + a[2] + a[3] + a[4];
 }
 
@@ -160,9 +169,6 @@ static uint32_t build(uint8_t *code, uint32_t cap, relocs *rs, fj_blob_exit *exi
   uint32_t entry = b.pos;
   fj_thm_push(&b, 0x4ff0);
   fj_thm_sub_imm(&b, FJ_THM_SP, FJ_THM_SP, N);
-  fj_thm_add_imm(&b, 1, FJ_THM_SP, N);
-  fj_thm_str(&b, 1, FJ_THM_SP, FJ_THM_FRAME_TOP);
-  fj_thm_str(&b, 0, FJ_THM_SP, FJ_THM_FRAME_ST);
   fj_thm_mov(&b, 4, 0);
   /* stack arguments r3, r4, r5, vm */
   for (int k = 0; k < 3; k++) {
@@ -170,7 +176,7 @@ static uint32_t build(uint8_t *code, uint32_t cap, relocs *rs, fj_blob_exit *exi
     fj_thm_strd(&b, 0, 1, FJ_THM_SP, 8 * k);
   }
   fj_thm_ldr(&b, 0, 4, FJ_JIT_OFF_VM);
-  fj_thm_str(&b, 0, FJ_THM_SP, FJ_THM_FRAME_VM);
+  fj_thm_str(&b, 0, FJ_THM_SP, 24);
   fj_thm_mov_imm(&b, 0, 1);
   fj_thm_str(&b, 0, 4, FJ_JIT_OFF_CALL_EXIT);
   fj_thm_ldrd(&b, 0, 1, 4, (int32_t)FJ_JIT_OFF_R(1));
@@ -185,6 +191,9 @@ static uint32_t build(uint8_t *code, uint32_t cap, relocs *rs, fj_blob_exit *exi
     fj_thm_bl(&b, 0);
   }
   fj_thm_strd(&b, 0, 1, 4, (int32_t)FJ_JIT_OFF_R(0));
+  /* the budget after the call, as the callee left it: r[6] = st->budget */
+  fj_thm_ldrd(&b, 0, 1, 4, FJ_JIT_OFF_BUDGET);
+  fj_thm_strd(&b, 0, 1, 4, (int32_t)FJ_JIT_OFF_R(6));
   /* exit 0: unwind, then the patch site */
   fj_thm_mov(&b, 0, 4);
   fj_thm_mov_imm(&b, 1, 0);
@@ -232,7 +241,14 @@ static fj_jit_state *fresh_state(void) {
   assert_ptr_equal(st, (void *)(uintptr_t)FJ_UCT_ARENA);
   for (int k = 0; k < FJ_NREGS; k++) st->r[k] = 0x1111111100000000ull * (unsigned)k + (unsigned)k;
   st->vm = 0xabcd0123u;
+  st->budget = 1000;
+  stop_flag = fj_uct_alloc(U, 8, 8);
+  left_words = fj_uct_alloc(U, 8, 8);
   return st;
+}
+static int run(uint32_t base, fj_jit_state *st, uint32_t *ret) {
+  return fj_uct_run(U, base, fj_uct_addr(st), fj_uct_addr(stop_flag), fj_uct_addr(left_words), ret,
+                    10000);
 }
 
 static void test_trampoline(void **state) {
@@ -242,12 +258,15 @@ static void test_trampoline(void **state) {
   fj_jit_state *st = fresh_state();
   uint32_t base = load_trace(H_ADD, false, 10);
   uint32_t ret;
-  if (fj_uct_run(U, base, fj_uct_addr(st), &ret, 10000)) fail_msg("%s", fj_uct_errmsg(U));
+  if (run(base, st, &ret)) fail_msg("%s", fj_uct_errmsg(U));
   assert_int_equal(ret, 0);
   assert_int_equal(st->exit_id, 0);
   for (int k = 0; k < 5; k++) assert_true(last_args[k] == 0x1111111100000000ull * (unsigned)(k + 1) + (unsigned)(k + 1));
   assert_int_equal(last_vm, 0xabcd0123u);
   assert_true(st->r[0] == 0xffffffff0000000full);
+  /* the budget went to the VM for the call and came back */
+  assert_true(left_seen == 1000);
+  assert_true(st->budget == 995 && st->r[6] == 995);
   /* the trampoline kept the return address into the trace, Thumb bit set */
   assert_true((st->call_ret & 1) && st->call_ret > base && st->call_ret < base + 512);
   const fj_uct_stats *s = fj_uct_last_stats(U);
@@ -260,10 +279,21 @@ static void test_trampoline(void **state) {
   st = fresh_state();
   fj_uct_unload_all(U);
   base = load_trace(H_DEOPT, false, 10);
-  if (fj_uct_run(U, base, fj_uct_addr(st), &ret, 10000)) fail_msg("%s", fj_uct_errmsg(U));
+  if (run(base, st, &ret)) fail_msg("%s", fj_uct_errmsg(U));
   assert_int_equal(ret, 1);
   assert_int_equal(st->exit_id, 1);
   assert_true(st->r[0] == 0xffffffff0000000full);
+  assert_true(st->r[6] != 995); /* the code after the call never ran */
+
+  /* A helper that stops the program (vm->stop): the trampoline leaves through the deopt stub. */
+  st = fresh_state();
+  fj_uct_unload_all(U);
+  base = load_trace(H_STOP, false, 10);
+  if (run(base, st, &ret)) fail_msg("%s", fj_uct_errmsg(U));
+  assert_int_equal(ret, 1);
+  assert_int_equal(st->exit_id, 1);
+  assert_true(st->r[0] == 0xffffffff0000000full && st->budget == 995);
+  assert_true(st->r[6] != 995);
 }
 
 static void test_veneers_and_links(void **state) {
@@ -276,25 +306,25 @@ static void test_veneers_and_links(void **state) {
   /* BL straight to a helper 640 MiB away: the linker must go through a veneer. */
   uint32_t base = load_trace(H_ADD, true, 10);
   uint32_t ret;
-  if (fj_uct_run(U, base, fj_uct_addr(st), &ret, 10000)) fail_msg("%s", fj_uct_errmsg(U));
+  if (run(base, st, &ret)) fail_msg("%s", fj_uct_errmsg(U));
   assert_int_equal(ret, 0);
   assert_true(st->r[0] == 0xffffffff0000000full);
   assert_int_equal(fj_uct_last_stats(U)->helper_calls, 1);
   /* Through the (hook-served) trampoline, helper address by movw/movt. */
   uint32_t base2 = load_trace(H_ADD, false, 20);
   st = fresh_state();
-  if (fj_uct_run(U, base2, fj_uct_addr(st), &ret, 10000)) fail_msg("%s", fj_uct_errmsg(U));
+  if (run(base2, st, &ret)) fail_msg("%s", fj_uct_errmsg(U));
   assert_int_equal(fj_uct_last_stats(U)->rt_calls, 1);
   /* Link exit 0 of the first trace to the second: both run, the second's exit is the last. */
   assert_int_equal(fj_uct_patch_exit(U, base, 0, base2 + 8), 0);
   assert_int_equal(fj_uct_patch_exit(U, base, 1, base2 + 8), -1); /* CALL exits have no site */
   st = fresh_state();
-  if (fj_uct_run(U, base, fj_uct_addr(st), &ret, 10000)) fail_msg("%s", fj_uct_errmsg(U));
+  if (run(base, st, &ret)) fail_msg("%s", fj_uct_errmsg(U));
   assert_int_equal(fj_uct_last_stats(U)->helper_calls, 2);
   assert_true(st->r[0] == 0xffffffff0000000full);
   assert_true(st->call_ret > base2 && st->call_ret < base2 + 512); /* the second trace called */
   /* Runaway code is stopped by the instruction limit, with a message. */
-  assert_int_equal(fj_uct_run(U, base, fj_uct_addr(st), &ret, 5), -1);
+  assert_int_equal(fj_uct_run(U, base, fj_uct_addr(st), 0, 0, &ret, 5), -1);
   assert_true(strstr(fj_uct_errmsg(U), "limit") != NULL);
 }
 

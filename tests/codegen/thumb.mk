@@ -12,13 +12,12 @@ $(B)/tests/test_thumb_encode: $(call objs,tests/codegen/test_thumb_encode.c)
 TEST_BINS += $(B)/tests/test_thumb_encode
 
 # The client runtime for Cortex-M4, linked at the harness's runtime address (FJ_UCT_RT + 0x8000).
-THUMB_RT_SRCS := client_runtime/thumb/div64.c client_runtime/thumb/call.c
+THUMB_RT_SRCS := client_runtime/thumb/div64.c client_runtime/thumb/arch_thumb.c
 THUMB_CC ?= arm-none-eabi-gcc
 THUMB_RT_DIR := $(B)/tests/thumb_rt
-$(THUMB_RT_DIR)/rt.elf: $(THUMB_RT_SRCS) client_runtime/thumb/div64.h client_runtime/thumb/frame.h \
-                        client_runtime/thumb/call.h
+$(THUMB_RT_DIR)/rt.elf: $(THUMB_RT_SRCS) client_runtime/thumb/div64.h client_runtime/thumb/arch_thumb.h
 	@mkdir -p $(dir $@)
-	$(THUMB_CC) -mcpu=cortex-m4 -mthumb -O2 -std=c11 -Wall -Wextra -Werror -ffreestanding -nostdlib \
+	$(THUMB_CC) -mcpu=cortex-m4 -mthumb -O2 -std=c11 -Wall -Wextra -Werror -ffreestanding -nostdlib -DFJ_ARCH_THUMB \
 	  -Iinclude -I. -Wl,-Ttext=0x30008000 -Wl,-e,0 $(THUMB_RT_SRCS) -o $@
 $(THUMB_RT_DIR)/rt.bin: $(THUMB_RT_DIR)/rt.elf
 	arm-none-eabi-objcopy -O binary -j .text $< $@
