@@ -27,3 +27,9 @@ $(FJ_CGT)/test_conf_trace: $(call objs,tests/codegen/test_conf_trace.c tests/con
 	$(CC) $(LDFLAGS) -o $@ $^ -lmbedcrypto -lcapstone
 
 TEST_BINS += $(FJ_CGT)/test_conf_trace
+
+$(FJ_CGT)/test_ra: $(call objs,tests/codegen/test_ra.c) $(B)/lib/libfj_codegen.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmbedcrypto
+
+TEST_BINS += $(FJ_CGT)/test_ra

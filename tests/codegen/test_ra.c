@@ -1,0 +1,230 @@
+/* Tests for codegen/ra.c: the linear-scan allocator's invariants on random IR (no two values
+ * whose ranges overlap share a register or slot, values live across calls are never in
+ * caller-saved registers, every used value has a location, whole-life slots after eviction),
+ * and the back edge's parallel moves (swaps, longer cycles through slots, fan-out, constants)
+ * checked by simulating the emitted copies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "codegen/ra.h"
+#include "codegen/snap.h"
+#include "codegen/target.h"
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n) {
+  rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+  return (uint32_t)(rng_state >> 33) % n;
+}
+
+static uint32_t empty_snap(fj_ir *ir, const fj_ref *refs, unsigned nrefs) {
+  fj_snap s;
+  memset(&s, 0, sizeof s);
+  s.kind = FJ_EXIT_GUARD;
+  for (unsigned k = 0; k < nrefs && k < FJ_NREGS; k++) s.regs[k] = refs[k];
+  return fj_snap_add(ir, &s, NULL, NULL);
+}
+
+/* Random straight-line IR: ADD/XOR of earlier values and constants, CALLs and guards whose
+ * snapshots keep random earlier values alive. */
+static void random_ir(fj_ir *ir, unsigned n) {
+  fj_ref vals[4096];
+  unsigned nv = 0;
+  vals[nv++] = fj_ir_emit_raw(ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = 1});
+  for (unsigned i = 0; i < n; i++) {
+    unsigned k = rnd(100);
+    fj_ref a = vals[rnd(nv)], b = rnd(4) ? vals[rnd(nv)] : fj_ir_k64(ir, rnd(1000));
+    if (k < 70) {
+      vals[nv++] = fj_ir_emit_raw(ir, &(fj_ir_ins){.op = rnd(2) ? FJ_IR_ADD : FJ_IR_XOR,
+                                                    .type = FJ_IRT_I64, .a = a, .b = b});
+    } else if (k < 80) {
+      fj_ref keep[3] = {vals[rnd(nv)], vals[rnd(nv)], vals[rnd(nv)]};
+      fj_ir_ins c = {.op = FJ_IR_CALL, .type = FJ_IRT_I64, .lit = 5};
+      c.snap = empty_snap(ir, keep, 3);
+      vals[nv++] = fj_ir_emit_raw(ir, &c);
+    } else {
+      fj_ref keep[2] = {vals[rnd(nv)], vals[rnd(nv)]};
+      fj_ir_ins g = {.op = FJ_IR_NE, .type = FJ_IRT_I64, .a = a, .b = b};
+      g.snap = empty_snap(ir, keep, 2);
+      fj_ir_emit_raw(ir, &g);
+    }
+  }
+  fj_ref keep[4] = {vals[rnd(nv)], vals[rnd(nv)], vals[nv - 1], vals[0]};
+  fj_ir_ins e = {.op = FJ_IR_EXIT, .aux = FJ_EXIT_STOP};
+  e.snap = empty_snap(ir, keep, 4);
+  fj_ir_emit_raw(ir, &e);
+}
+
+static void check_allocation(const fj_ir *ir, const fj_ra *ra, const fj_target_regs *regs) {
+  uint32_t n = ra->nins, callee = regs->callee_saved;
+  uint32_t alloc_mask = 0;
+  for (unsigned k = 0; k < regs->nalloc; k++) alloc_mask |= 1u << regs->alloc[k];
+  for (uint32_t i = 0; i < n; i++) {
+    const fj_ir_ins *in = fj_ir_at(ir, FJ_REF_BIAS + i);
+    fj_loc li = ra->loc[i];
+    bool value = in->op == FJ_IR_ADD || in->op == FJ_IR_XOR || in->op == FJ_IR_CALL || in->op == FJ_IR_RIN;
+    if (value && ra->end[i] > i) assert_int_not_equal(li.kind, FJ_LOC_NONE);
+    if (li.kind == FJ_LOC_NONE) continue;
+    if (li.kind == FJ_LOC_REG) assert_true(alloc_mask >> li.reg & 1);
+    else assert_true(li.slot < ra->nslots);
+    for (uint32_t c = i + 1; c < ra->end[i]; c++) {  /* calls strictly inside the range */
+      if (fj_ir_at(ir, FJ_REF_BIAS + c)->op == FJ_IR_CALL && li.kind == FJ_LOC_REG)
+        if (!(callee >> li.reg & 1)) fail_msg("%04u in caller-saved r%u across call %04u", i, li.reg, c);
+    }
+    for (uint32_t j = i + 1; j <= ra->end[i] && j < n; j++) {
+      fj_loc lj = ra->loc[j];
+      if (lj.kind != li.kind || lj.kind == FJ_LOC_NONE) continue;
+      if ((li.kind == FJ_LOC_REG && li.reg == lj.reg) || (li.kind == FJ_LOC_SLOT && li.slot == lj.slot))
+        fail_msg("%04u (live to %04u) and %04u share a location", i, ra->end[i], j);
+    }
+  }
+}
+
+static const fj_target_regs small_regs = {4, {6, 7, 12, 13}, 1u << 12 | 1u << 13, 512, false};
+
+static void test_random_ir_invariants(void **state) {
+  (void)state;
+  for (unsigned round = 0; round < 300; round++) {
+    rng_state = round + 1;
+    fj_ir ir;
+    fj_ir_init(&ir, FJ_IR_NOFOLD);
+    fj_ra ra;
+    memset(&ra, 0, sizeof ra);
+    if (setjmp(ir.abort_jb)) fail_msg("round %u aborted: %s", round, ir.msg);
+    random_ir(&ir, 20 + rnd(300));
+    const fj_target_regs *regs = round % 2 ? &small_regs : &fj_backend_x86_64.regs;
+    fj_ra_run(&ra, &ir, regs);
+    check_allocation(&ir, &ra, regs);
+    if (round % 2) assert_true(ra.nslots > 0 || fj_ir_nins(&ir) < 40);
+    fj_ra_free(&ra);
+    fj_ir_free(&ir);
+  }
+}
+
+/* Values used by later instructions keep their register until their last use; an unused
+ * result gets no location. */
+static void test_ranges_and_unused(void **state) {
+  (void)state;
+  fj_ir ir;
+  fj_ir_init(&ir, FJ_IR_NOFOLD);
+  if (setjmp(ir.abort_jb)) fail_msg("%s", ir.msg);
+  fj_ref a = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = 1});
+  fj_ref dead = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ADD, .type = FJ_IRT_I64, .a = a, .b = a});
+  fj_ref b = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ADD, .type = FJ_IRT_I64, .a = a, .b = fj_ir_k64(&ir, 3)});
+  fj_ref keep[2] = {b, a};
+  fj_ir_ins e = {.op = FJ_IR_EXIT, .aux = FJ_EXIT_STOP};
+  e.snap = empty_snap(&ir, keep, 2);
+  fj_ir_emit_raw(&ir, &e);
+  fj_ra ra;
+  fj_ra_run(&ra, &ir, &fj_backend_x86_64.regs);
+  assert_int_equal(fj_ra_loc(&ra, dead).kind, FJ_LOC_NONE);
+  assert_int_equal(fj_ra_loc(&ra, a).kind, FJ_LOC_REG);
+  assert_int_equal(fj_ra_loc(&ra, b).kind, FJ_LOC_REG);
+  assert_int_not_equal(fj_ra_loc(&ra, a).reg, fj_ra_loc(&ra, b).reg);
+  assert_int_equal(ra.end[a - FJ_REF_BIAS], 3);  /* the exit's snapshot */
+  assert_int_equal(fj_ra_loc(&ra, fj_ir_k64(&ir, 3)).kind, FJ_LOC_NONE);  /* constants: none */
+  assert_int_equal(ra.nslots, 0);
+  char *d = fj_ra_dump(&ra, &ir, NULL);
+  assert_non_null(d);
+  assert_non_null(strstr(d, "0000"));
+  free(d);
+  fj_ra_free(&ra);
+  fj_ir_free(&ir);
+}
+
+/* ---- parallel moves ------------------------------------------------------------------------ */
+
+typedef struct machine {
+  uint64_t reg[16], slot[16];
+  const fj_ir *ir;
+  unsigned nmoves;
+} machine;
+
+static uint64_t *cell(machine *m, fj_loc l) { return l.kind == FJ_LOC_REG ? &m->reg[l.reg] : &m->slot[l.slot]; }
+
+static void sim_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
+  machine *m = ud;
+  *cell(m, dst) = src.kind == FJ_LOC_NONE ? fj_ir_kval(m->ir, ref) : *cell(m, src);
+  m->nmoves++;
+}
+
+#define REG(r) ((fj_loc){FJ_LOC_REG, (r), 0})
+#define SLOT(s) ((fj_loc){FJ_LOC_SLOT, 0, (s)})
+
+/* PHIs (a_k, b_k) with hand-set locations; after the moves loc(a_k) must hold what loc(b_k)
+ * (or the constant b_k) held before. */
+static void phi_case(const fj_loc *la, const fj_loc *lb, const bool *bconst, unsigned n,
+                     unsigned max_moves) {
+  fj_ir ir;
+  fj_ir_init(&ir, FJ_IR_NOFOLD);
+  if (setjmp(ir.abort_jb)) fail_msg("%s", ir.msg);
+  fj_ref a[8], b[8];
+  for (unsigned k = 0; k < n; k++)
+    a[k] = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = (int32_t)k});
+  fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_LOOP});
+  for (unsigned k = 0; k < n; k++)
+    b[k] = bconst[k] ? fj_ir_k64(&ir, 1000 + k)
+                     : fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ADD, .type = FJ_IRT_I64, .a = a[k], .b = a[k]});
+  for (unsigned k = 0; k < n; k++)
+    fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_PHI, .type = FJ_IRT_I64, .a = a[k], .b = b[k]});
+  fj_ra ra;
+  memset(&ra, 0, sizeof ra);
+  ra.nins = fj_ir_nins(&ir);
+  ra.loc = calloc(ra.nins, sizeof *ra.loc);
+  ra.end = calloc(ra.nins, sizeof *ra.end);
+  for (unsigned k = 0; k < n; k++) {
+    ra.loc[a[k] - FJ_REF_BIAS] = la[k];
+    if (!bconst[k]) ra.loc[b[k] - FJ_REF_BIAS] = lb[k];
+  }
+  machine m;
+  memset(&m, 0, sizeof m);
+  m.ir = &ir;
+  for (unsigned r = 0; r < 16; r++) m.reg[r] = 100 + r, m.slot[r] = 200 + r;
+  machine before = m;
+  fj_ra_phi_moves(&ra, &ir, REG(15), sim_move, &m);
+  for (unsigned k = 0; k < n; k++) {
+    uint64_t want = bconst[k] ? 1000 + k : *cell(&before, lb[k]);
+    assert_int_equal(*cell(&m, la[k]), want);
+  }
+  assert_true(m.nmoves <= max_moves);
+  free(ra.loc);
+  free(ra.end);
+  fj_ir_free(&ir);
+}
+
+static void test_phi_moves(void **state) {
+  (void)state;
+  bool nc[8] = {0};
+  /* Already in place: no moves. */
+  phi_case((fj_loc[]){REG(1)}, (fj_loc[]){REG(1)}, nc, 1, 0);
+  /* Simple chain a0 <- r2, a1 <- r3 (r2 is a1's... no overlap). */
+  phi_case((fj_loc[]){REG(1), REG(2)}, (fj_loc[]){REG(2), REG(3)}, nc, 2, 2);
+  /* Swap r1 <-> r2: three moves through the temporary. */
+  phi_case((fj_loc[]){REG(1), REG(2)}, (fj_loc[]){REG(2), REG(1)}, nc, 2, 3);
+  /* Three-cycle through slots and registers. */
+  phi_case((fj_loc[]){REG(1), SLOT(2), REG(3)}, (fj_loc[]){SLOT(2), REG(3), REG(1)}, nc, 3, 4);
+  /* Two independent swaps. */
+  phi_case((fj_loc[]){REG(1), REG(2), SLOT(1), SLOT(2)}, (fj_loc[]){REG(2), REG(1), SLOT(2), SLOT(1)},
+           nc, 4, 6);
+  /* Fan-out: two PHIs read the same location, one of them overwrites it. */
+  phi_case((fj_loc[]){REG(1), REG(2)}, (fj_loc[]){REG(2), REG(2)}, nc, 2, 2);
+  /* A constant source whose destination is another PHI's source. */
+  bool c1[2] = {true, false};
+  phi_case((fj_loc[]){REG(1), REG(2)}, (fj_loc[]){REG(0), REG(1)}, c1, 2, 2);
+  /* Cycle plus a tree hanging off it. */
+  phi_case((fj_loc[]){REG(1), REG(2), REG(3)}, (fj_loc[]){REG(2), REG(1), REG(1)}, nc, 3, 4);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_random_ir_invariants),
+    cmocka_unit_test(test_ranges_and_unused),
+    cmocka_unit_test(test_phi_moves),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
