@@ -33,3 +33,9 @@ $(FJ_CGT)/test_ra: $(call objs,tests/codegen/test_ra.c) $(B)/lib/libfj_codegen.a
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmbedcrypto
 
 TEST_BINS += $(FJ_CGT)/test_ra
+
+$(FJ_CGT)/test_blob: $(call objs,tests/codegen/test_blob.c) $(B)/lib/libfj_codegen.a $(B)/lib/libfj_client.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmbedcrypto
+
+TEST_BINS += $(FJ_CGT)/test_blob
