@@ -1,0 +1,236 @@
+/* Tests for codegen/compile.c and the x86-64 backend's runtime contract (farjit/jit.h): the
+ * driver's errors, stats, dumps and trace hash; blobs the client's validator accepts with
+ * patchable, 4-byte-aligned exit branches; straight-line, budget, loop (native iterations),
+ * helper-call (FJ_RT_CALL trampoline, call_exit / call_ret) and trace-to-trace link behaviour,
+ * run in process through jitload. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <mbedtls/sha256.h>
+
+#include "client_runtime/blob_check.h"
+#include "farjit/blob.h"
+#include "farjit/codegen.h"
+#include "farjit/error.h"
+#include "farjit/jit.h"
+#include "farjit/trace.h"
+#include "tests/codegen/cg_util.h"
+#include "tests/codegen/jitload.h"
+
+typedef struct compiled {
+  fj_codegen_result res;
+  fj_jl_trace t;
+} compiled;
+
+static uint64_t helper_mul7(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, void *vm) {
+  (void)b, (void)c, (void)d, (void)e, (void)vm;
+  return a * 7;
+}
+static void *helper_addr(void *ud, uint32_t id) {
+  (void)ud;
+  void *p = NULL;
+  if (id == 77) {
+    uint64_t (*f)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, void *) = helper_mul7;
+    memcpy(&p, &f, sizeof p);
+  }
+  return p;
+}
+
+static void *link_target;
+static void *trace_at(void *ud, uint32_t pc) {
+  (void)ud;
+  return pc == 2 ? link_target : NULL;
+}
+
+/* Trace `text` from start along path, maybe turning its end into END_LINK, compile and load. */
+static void compile_text(const char *text, uint32_t start, const char *path, uint32_t max,
+                         bool link_end, uint32_t flags, compiled *c) {
+  uint32_t n;
+  fj_insn *prog = cu_asm(text, &n);
+  size_t len;
+  uint8_t *tr = cu_trace(prog, n, start, path, 1, max, &len);
+  if (link_end) {
+    fj_trace_header h;
+    memcpy(&h, tr, sizeof h);
+    h.end = FJ_TRACE_END_LINK;
+    memcpy(tr, &h, sizeof h);
+  }
+  fj_codegen_opts o = {flags, 0};
+  int rc = fj_codegen_compile(tr, len, FJ_TARGET_X86_64, &o, &c->res);
+  if (rc) fail_msg("compile: %s", c->res.message);
+  /* The trace hash is SHA-256 of the trace bytes. */
+  uint8_t want[32];
+  mbedtls_sha256_ret(tr, len, want, 0);
+  fj_blob_header h;
+  memcpy(&h, c->res.blob, sizeof h);
+  assert_memory_equal(h.trace_hash, want, 32);
+  /* The client accepts the blob; every exit branch is patchable. */
+  fj_blob_expect e = {FJ_TARGET_X86_64, 0, FJ_BLOB_ANY_PC, 0, 0, n, NULL, NULL};
+  fj_blob_view v;
+  int why = fj_blob_check(c->res.blob, c->res.blob_size, &e, &v);
+  if (why) fail_msg("blob_check: %s", fj_blob_reject_text(why));
+  for (uint32_t i = 0; i < h.nexits; i++) {
+    fj_blob_exit x = fj_blob_exit_at(&v, i);
+    if (x.kind == FJ_EXIT_CALL) {
+      assert_int_equal(x.patch_off, FJ_BLOB_NO_PATCH);
+    } else {
+      assert_int_equal(x.patch_off % 4, 0);
+      assert_int_equal(v.code[x.patch_off - 1], 0xe9);
+    }
+  }
+  fj_jl_env env = {helper_addr, NULL, NULL, trace_at, NULL};
+  char err[160];
+  if (fj_jl_load(c->res.blob, c->res.blob_size, &env, &c->t, err, sizeof err)) fail_msg("load: %s", err);
+  free(tr);
+  free(prog);
+}
+
+static void release(compiled *c) {
+  fj_jl_unload(&c->t);
+  fj_codegen_result_free(&c->res);
+}
+
+static uint32_t run(compiled *c, fj_jit_state *st, int64_t budget) {
+  memset(st, 0, sizeof *st);
+  st->budget = budget;
+  uint32_t id = fj_jl_run(&c->t, st);
+  assert_int_equal(id, st->exit_id);
+  assert_true(id < c->t.h.nexits);
+  return id;
+}
+
+static void test_driver_errors(void **state) {
+  (void)state;
+  assert_true(fj_codegen_supports(FJ_TARGET_X86_64));
+  assert_false(fj_codegen_supports(FJ_TARGET_NONE));
+  fj_codegen_result r;
+  uint8_t junk[64] = {1, 2, 3};
+  assert_int_equal(fj_codegen_compile(junk, sizeof junk, FJ_TARGET_X86_64, NULL, &r), FJ_EBADTRACE);
+  assert_int_equal(r.status, FJ_EBADTRACE);
+  assert_true(strlen(r.message) > 0);
+  assert_null(r.blob);
+  assert_int_equal(fj_codegen_compile(junk, sizeof junk, FJ_TARGET_NONE, NULL, &r), FJ_ETARGET);
+  assert_int_equal(r.abort_reason, FJ_ABORT_TARGET);
+  fj_codegen_result_free(&r);
+}
+
+static void test_straight_line(void **state) {
+  (void)state;
+  compiled c;
+  compile_text("mov %r0, 5\nadd %r0, 3\nexit\n", 0, "", 100, false, FJ_CG_DUMP, &c);
+  assert_int_equal(c.res.stats.nrecs, 3);
+  assert_true(c.res.stats.ir_after > 0 && c.res.stats.code_size > 0 && c.res.stats.nexits > 0);
+  fj_blob_header h;
+  memcpy(&h, c.res.blob, sizeof h);
+  const char *meta = (const char *)c.res.blob + h.meta_off;
+  assert_non_null(memmem(meta, h.meta_size, "IR before", 9));
+  assert_non_null(memmem(meta, h.meta_size, "IR after", 8));
+  fj_jit_state st;
+  uint32_t id = run(&c, &st, 1000);
+  assert_int_equal(st.r[0], 8);
+  assert_int_equal(c.t.exits[id].kind, FJ_EXIT_STOP);
+  assert_int_equal(c.t.exits[id].pc, 2);  /* the interpreter runs the exit */
+  assert_int_equal(st.budget, 998);
+  assert_int_equal(st.exit_code, (uint64_t)(uintptr_t)c.t.code);
+  /* Too little budget: leave at the start, budget untouched. */
+  id = run(&c, &st, 1);
+  assert_int_equal(c.t.exits[id].pc, 0);
+  assert_int_equal(st.budget, 1);
+  release(&c);
+}
+
+static void test_loop_runs_natively(void **state) {
+  (void)state;
+  const char *text = "mov %r0, 0\nmov %r1, 100\nL: add %r0, %r1\nsub %r1, 1\njne %r1, 0, L\nexit\n";
+  for (int v = 0; v < 2; v++) {
+    compiled c;
+    compile_text(text, 2, "t", 100, false, v ? FJ_CG_NO_OPT : 0, &c);
+    fj_jit_state st;
+    memset(&st, 0, sizeof st);
+    st.r[1] = 100;
+    st.budget = 100000;
+    uint32_t id = fj_jl_run(&c.t, &st);
+    if (v == 0) {  /* LOOP: all 100 iterations in machine code, out through the loop guard */
+      assert_int_equal(st.r[0], 5050);
+      assert_int_equal(st.r[1], 0);
+      assert_int_equal(c.t.exits[id].pc, 5);
+      assert_int_equal(st.budget, 100000 - 300);
+    } else {  /* unoptimized: one iteration, then the LINK exit back to the start */
+      assert_int_equal(st.r[0], 100);
+      assert_int_equal(c.t.exits[id].kind, FJ_EXIT_LINK);
+      assert_int_equal(c.t.exits[id].pc, 2);
+      assert_int_equal(st.budget, 100000 - 3);
+    }
+    release(&c);
+  }
+}
+
+static void test_helper_call(void **state) {
+  (void)state;
+  compiled c;
+  compile_text("mov %r1, 6\ncall 77\nadd %r0, 1\nexit\n", 0, "", 100, false, 0, &c);
+  fj_jit_state st;
+  uint32_t id = run(&c, &st, 50);
+  assert_int_equal(st.r[0], 43);
+  assert_int_equal(c.t.exits[id].kind, FJ_EXIT_STOP);
+  assert_int_equal(st.budget, 47);
+  /* The call went through the trampoline: return address into this trace, call exit named. */
+  assert_true(st.call_ret > (uint64_t)(uintptr_t)c.t.code &&
+              st.call_ret < (uint64_t)(uintptr_t)c.t.code + c.t.h.code_size);
+  assert_true(st.call_exit < c.t.h.nexits);
+  assert_int_equal(c.t.exits[st.call_exit].kind, FJ_EXIT_CALL);
+  assert_int_equal(c.t.exits[st.call_exit].pc, 2);
+  release(&c);
+}
+
+static void test_link(void **state) {
+  (void)state;
+  /* B: the trace at pc 2. */
+  compiled b;
+  compile_text("mov %r0, 1\nadd %r0, 2\nadd %r0, 10\nexit\n", 2, "", 100, false, 0, &b);
+  /* A: pcs 0-1, END_LINK to pc 2: unlinked it leaves through a LINK exit with a TRACE reloc. */
+  compiled a;
+  link_target = NULL;
+  compile_text("mov %r0, 1\nadd %r0, 2\nadd %r0, 10\nexit\n", 0, "", 2, true, 0, &a);
+  fj_blob_header h;
+  memcpy(&h, a.res.blob, sizeof h);
+  bool have_trace_reloc = false;
+  for (uint32_t i = 0; i < h.nrelocs; i++) {
+    fj_blob_reloc r;
+    memcpy(&r, a.res.blob + h.reloc_off + 16 * i, sizeof r);
+    if (r.sym == FJ_SYM_TRACE) have_trace_reloc = r.target == 2 && r.kind == FJ_RELOC_REL32;
+  }
+  assert_true(have_trace_reloc);
+  fj_jit_state st;
+  uint32_t id = run(&a, &st, 100);
+  assert_int_equal(a.t.exits[id].kind, FJ_EXIT_LINK);
+  assert_int_equal(a.t.exits[id].pc, 2);
+  assert_int_equal(st.r[0], 3);
+  release(&a);
+  /* Linked: A tail-calls B, which names itself in exit_code. */
+  link_target = b.t.code + b.t.h.entry_off;
+  compile_text("mov %r0, 1\nadd %r0, 2\nadd %r0, 10\nexit\n", 0, "", 2, true, 0, &a);
+  id = run(&a, &st, 100);
+  assert_int_equal(st.exit_code, (uint64_t)(uintptr_t)b.t.code);
+  assert_int_equal(b.t.exits[id].kind, FJ_EXIT_STOP);
+  assert_int_equal(st.r[0], 13);
+  assert_int_equal(st.budget, 100 - 3);
+  release(&a);
+  release(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_driver_errors),
+    cmocka_unit_test(test_straight_line),
+    cmocka_unit_test(test_loop_runs_natively),
+    cmocka_unit_test(test_helper_call),
+    cmocka_unit_test(test_link),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
