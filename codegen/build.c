@@ -132,7 +132,7 @@ static bool fp_offset(bstate *s, fj_ref v, int64_t *c) {
   const fj_ir_ins *d = fj_ir_at(ir, v);
   if (d->op == FJ_IR_ADD && d->type == FJ_IRT_I64 && d->a == ir->fp0 && fj_ir_is_k(d->b)) {
     *c = (int64_t)fj_ir_kval(ir, d->b);
-    return true;
+    return *c >= INT32_MIN && *c <= INT32_MAX;  /* far offsets are not stack slots anyway */
   }
   return false;
 }
@@ -373,6 +373,9 @@ static void rec_atomic(bstate *s, const fj_trace_rec *r, enum fj_op op) {
   if (mem_access(s, dst, in.off, w, r->region, true, false, &slot, &addr)) {
     fj_ir_abort(ir, FJ_ABORT_INTERNAL, "atomic classified as stack slot");
   }
+  /* The interpreter requires natural alignment for atomics. */
+  uint32_t sn = snap(s, s->pc, FJ_EXIT_GUARD, s->i);
+  guard(s, FJ_IR_NTEST, FJ_IRT_I64, addr, k64(s, w - 1), sn);
   fj_ref v = getr(s, src);
   fj_ir_ins ins = {.type = (uint8_t)t, .a = addr, .aux = fj_mem_aux(w, false, r->region)};
   ins.lit = in.imm;

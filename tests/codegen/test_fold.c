@@ -184,7 +184,7 @@ static void check_div(enum fj_ir_op op, enum fj_irt t, uint64_t d, unsigned *no_
   const uint64_t edge[] = {0, 1, 2, 3, 6, 7, 0x7fffffff, 0x80000000u, 0xfffffffe, 0xffffffffu,
                            0x100000000ull, 0x7fffffffffffffffull, 0x8000000000000000ull,
                            0x8000000000000001ull, ~0ull, ~0ull - 1, d, d - 1, d + 1, 2 * d,
-                           (uint64_t)-(int64_t)d};
+                           0 - d};
   uint64_t in[16] = {0};
   for (unsigned i = 0; i < 300; i++) {
     uint64_t x = i < sizeof edge / sizeof edge[0] ? edge[i] : rnd() >> (rnd() % 64);
