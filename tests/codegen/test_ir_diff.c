@@ -508,6 +508,11 @@ static uint32_t gen(fj_insn *p, uint32_t nb, bool with_fn) {
       p[pc] = I(0x85, 0, 0, 0, pick(2) ? 5 : 7);
     } else if (kind < 96 && with_fn) {
       p[pc] = I(0x85, 0, FJ_PSEUDO_CALL, 0, (int32_t)(fn - pc - 1));
+    } else if (kind < 98 && pc + 1 < nb) {
+      p[pc] = I(0x18, d, 0, 0, (int32_t)rnd());  /* lddw: a jump may land in its second slot */
+      p[++pc] = I(0, 0, 0, 0, (int32_t)rnd());
+    } else if (kind < 99) {
+      p[pc] = I(0x05, 0, 0, (int16_t)pick(tail - pc), 0);  /* ja forward */
     } else {
       p[pc] = I(FJ_CLS_ALU64 | 0xb0, d, 0, 0, rimm());  /* mov */
     }
@@ -600,7 +605,7 @@ static void test_random_programs(void **st) {
   static machine m;
   machine_init(&m);
   unsigned built = 0, aborted = 0;
-  for (unsigned it = 0; it < 1500; it++) {
+  for (unsigned it = 0; it < 5000; it++) {
     fj_insn prog[64];
     uint32_t n = gen(prog, 4 + pick(20), pick(3) != 0);
     uint64_t seed = rnd();
