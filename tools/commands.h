@@ -13,7 +13,8 @@
   _(asm, "assemble eBPF text to raw bytecode")                                              \
   _(disasm, "disassemble raw bytecode or an ELF object to text")                            \
   _(plugin, "bpf_conformance plugin: hex program on stdin, memory hex as first argument")  \
-  _(compile, "compile a trace file to a blob, in-process or on a farjitd (--server)")
+  _(compile, "compile a trace file to a blob, in-process or on a farjitd (--server)")      \
+  _(dump, "show a code blob: header, relocations, exits, IR dumps, annotated disassembly")
 
 #define FJ_CMD_DECL(name, summary) int fj_cmd_##name(int argc, char **argv);
 FJ_COMMANDS(FJ_CMD_DECL)

@@ -371,6 +371,11 @@ static void asm_guard(fj_x86 *x, const fj_ir_ins *in) {
 
 static void asm_ins(fj_x86 *x, fj_ref ref) {
   const fj_ir_ins *in = fj_ir_at(x->ir, ref);
+  /* A value nobody uses needs no code unless computing it has an effect. */
+  if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE &&
+      (fj_ir_op_table[in->op].flags & (FJ_IRF_PURE | FJ_IRF_LOAD)) &&
+      !(fj_ir_op_table[in->op].flags & (FJ_IRF_EFFECT | FJ_IRF_GUARD | FJ_IRF_CALL)))
+    return;
   switch (in->op) {
   case FJ_IR_NOP: case FJ_IR_PHI: case FJ_IR_PAIR: case FJ_IR_KINT:
     return;

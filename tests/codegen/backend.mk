@@ -46,3 +46,8 @@ $(FJ_CGT)/test_compile: $(call objs,tests/codegen/test_compile.c tests/codegen/c
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmbedcrypto
 
 TEST_BINS += $(FJ_CGT)/test_compile
+
+# `farjit compile` + `farjit dump` end to end (needs the CLI and test_compile).
+ifneq ($(filter %/bin/farjit,$(BINS)),)
+TEST_SCRIPTS += tests/codegen/dump.sh
+endif

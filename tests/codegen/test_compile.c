@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,7 +225,27 @@ static void test_link(void **state) {
   release(&b);
 }
 
+/* FJ_CG_SAMPLE=DIR: write DIR/loop.trace (a loop trace with a helper call) for the `farjit
+ * compile` / `farjit dump` shell test, and exit. */
+static int write_sample(const char *dir) {
+  uint32_t n;
+  fj_insn *prog = cu_asm("mov %r0, 0\nmov %r1, 100\nL: add %r0, %r1\nsub %r1, 1\n"
+                         "jne %r1, 0, L\nexit\n", &n);
+  size_t len;
+  uint8_t *tr = cu_trace(prog, n, 2, "t", 1, 100, &len);
+  char path[512];
+  snprintf(path, sizeof path, "%s/loop.trace", dir);
+  FILE *f = fopen(path, "wb");
+  int ok = f && fwrite(tr, 1, len, f) == len;
+  if (f) fclose(f);
+  free(tr);
+  free(prog);
+  return ok ? 0 : 1;
+}
+
 int main(void) {
+  const char *sample = getenv("FJ_CG_SAMPLE");
+  if (sample) return write_sample(sample);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_driver_errors),
     cmocka_unit_test(test_straight_line),
