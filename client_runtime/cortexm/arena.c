@@ -22,6 +22,7 @@ void fj_arena_init(fj_arena *a, void *mem, size_t size) {
   a->free = NULL;
   a->used = a->peak = 0;
   a->fails = a->bad_frees = 0;
+  a->fail_countdown = 0;
 }
 
 void fj_arena_reset_peak(fj_arena *a) { a->peak = a->used; }
@@ -34,7 +35,8 @@ static void *took(fj_arena *a, void *p, size_t n) {
 
 void *fj_arena_alloc(void *ud, size_t size, size_t align) {
   fj_arena *a = ud;
-  if (align > FJ_ARENA_GRAIN || (align & (align - 1)) || size == 0 || size > a->size) {
+  bool injected = a->fail_countdown && --a->fail_countdown == 0;
+  if (injected || align > FJ_ARENA_GRAIN || (align & (align - 1)) || size == 0 || size > a->size) {
     a->fails++;
     return NULL;
   }

@@ -11,6 +11,8 @@
  * Accounting for tests: bytes in use now and at peak (reset with fj_arena_reset_peak), failed
  * allocations, and frees that cannot be right (outside the arena, misaligned, overlapping free
  * memory: a caller passing the wrong size).  Bad frees are counted and ignored, never applied.
+ * Failure injection: a non-zero fail_countdown counts allocations down and refuses the one that
+ * brings it to zero (out-of-memory paths of the caller, exercised one allocation at a time).
  * Not thread-safe (the device runs one VM at a time); freestanding, no libc.
  */
 #ifndef FJ_CORTEXM_ARENA_H
@@ -32,6 +34,7 @@ typedef struct fj_arena {
   size_t peak;          /* max of used since init / reset_peak */
   uint32_t fails;       /* allocations refused */
   uint32_t bad_frees;   /* frees ignored because they cannot be right */
+  uint32_t fail_countdown; /* test hook: 0 = off; the allocation taking it to 0 fails */
 } fj_arena;
 
 /* Use [mem, mem + size) (trimmed to 16-byte alignment). */

@@ -18,17 +18,26 @@ extern uint32_t __stack_bottom[], __stack_top[];
 #define SCB_MMFAR 0xE000ED34u
 #define SCB_BFAR 0xE000ED38u
 #define SCB_SHCSR 0xE000ED24u
+#define SCB_ICSR 0xE000ED04u
+#define ICSR_PENDSTSET (1u << 26)
 enum { STACK_PAINT = 0x5AC3A55Au, SYST_RELOAD = 0xFFFFFFu };
 
 static volatile uint32_t systick_wraps;
 
+/* SysTick counts RELOAD..1, 0, then reloads; the wrap interrupt fires on the 1 -> 0 step.  So
+ * the period starts at 0: elapsed = (2^24 - value) mod 2^24, and systick_wraps counts periods.
+ * With interrupts masked, a wrap whose interrupt is still pending is added here (then the
+ * value is re-read, so it is certainly from the new period). */
 uint64_t fj_cm_cycles(void) {
-  uint32_t hi, lo;
-  do {  /* re-read if the wrap interrupt ran in between */
-    hi = systick_wraps;
+  uint32_t primask;
+  __asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
+  uint32_t hi = systick_wraps, lo = REG32(SYST_CVR);
+  if (REG32(SCB_ICSR) & ICSR_PENDSTSET) {
+    hi++;
     lo = REG32(SYST_CVR);
-  } while (hi != systick_wraps);
-  return (uint64_t)hi * (SYST_RELOAD + 1u) + (SYST_RELOAD - lo);
+  }
+  __asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
+  return (uint64_t)hi * (SYST_RELOAD + 1u) + ((SYST_RELOAD + 1u - lo) & SYST_RELOAD);
 }
 
 size_t fj_cm_stack_size(void) { return (size_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom); }

@@ -2,12 +2,17 @@
  *
  * Runs every record of the bundle (bundle.h, linked into flash by bundle.S) through
  * fj_vm_load/fj_vm_load_elf + fj_vm_run on a VM whose only memory is the platform arena
- * (client_runtime/cortexm/), and checks after each case that destroying the VM gave back every
- * arena byte and that no free was wrong.  Examples also run compiled natively for the Cortex-M4
- * (the same C, examples/catalog.h), which must agree with the host's answer.  Prints failures,
- * "arm-conformance: N passed, M failed" (conformance + tests/arm/cases), "arm-examples: ...",
- * peak arena bytes per case (all of them with -v on the command line, QEMU -append -v), the
- * stack high-water mark, and exits through semihosting with status 0 only if all passed.
+ * (client_runtime/cortexm/), and checks after each run that destroying the VM gave back every
+ * arena byte and that no free was wrong.  Raw programs are loaded from an odd RAM address,
+ * example ELFs in place from flash and again from an odd address.  Examples also run compiled
+ * natively for the Cortex-M4 (the same C, examples/catalog.h), which must agree with the host.
+ * Then every record runs again with its k-th allocation failing, k = 1, 2, ...: each must end
+ * with its normal outcome or FJ_ENOMEM and leave the arena whole.
+ *
+ * Prints failures, "arm-conformance: N passed, M failed" (conformance + tests/arm/cases),
+ * "arm-examples: ...", "arm-oom: ...", peak arena bytes (per case with -v on the command line,
+ * QEMU -append -v), the stack high-water mark, and exits through semihosting with status 0 only
+ * if everything passed.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,14 +78,53 @@ static uint64_t unwind_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4
   return r1;
 }
 
-/* ---- one case ---------------------------------------------------------------------------- */
+/* ---- one attempt: create, load, run, destroy ------------------------------------------ */
 
-typedef struct case_result {
-  bool ok;
-  size_t arena_peak;  /* bytes of arena the case's VM used at most */
-  uint64_t insns;     /* eBPF instructions interpreted */
-  uint64_t ns;        /* platform clock around fj_vm_run (QEMU's virtual time) */
-} case_result;
+typedef struct attempt {
+  int rc;                       /* 0 or the FJ_E* that stopped it */
+  const char *stage;            /* "create", "load" or "run" */
+  uint64_t r0;
+  uint64_t insns;               /* eBPF instructions interpreted */
+  uint64_t ns;                  /* platform clock around fj_vm_run (QEMU's virtual time) */
+  char msg[192];                /* fj_vm_errmsg, kept past fj_vm_destroy */
+} attempt;
+
+/* Run record r (program bytes at prog) in a fresh VM on a fresh copy of its input. */
+static void attempt_run(const fj_bundle_rec *r, const fj_example *ex, const void *prog, attempt *at) {
+  at->rc = 0, at->stage = "create", at->r0 = 0, at->insns = 0, at->ns = 0, at->msg[0] = '\0';
+  fj_vm *vm = fj_vm_create(fj_platform_cortexm());
+  if (!vm) {
+    at->rc = FJ_ENOMEM;
+    return;
+  }
+  int rc = fj_vm_register_std_helpers(vm);
+  if (rc >= 0) rc = fj_vm_register_helper(vm, 5, "unwind", unwind_helper);
+  if (rc >= 0) {
+    at->stage = "load";
+    rc = ex ? fj_vm_load_elf(vm, prog, r->prog_len) : fj_vm_load(vm, prog, r->prog_len);
+  }
+  if (rc >= 0 && ex) rc = fj_vm_find_entry(vm, "fj_main");
+  if (rc >= 0) {
+    uint32_t entry = ex ? (uint32_t)rc : 0;
+    if (ex) fj_example_input(ex, run_mem, r->mem_len);
+    else if (r->mem_len) memcpy(run_mem, fj_bundle_mem(r), r->mem_len);
+    at->stage = "run";
+    uint64_t t0 = fj_cm_clock_ns(NULL);
+    rc = fj_vm_run(vm, entry, r->mem_len ? run_mem : NULL, r->mem_len, &at->r0);
+    at->ns = fj_cm_clock_ns(NULL) - t0;
+  }
+  at->rc = rc < 0 ? rc : 0;
+  fj_vm_stats st;
+  fj_vm_get_stats(vm, &st);
+  at->insns = st.insns_interp;
+  if (at->rc) {
+    const char *m = fj_vm_errmsg(vm);
+    size_t n = strlen(m) < sizeof at->msg - 1 ? strlen(m) : sizeof at->msg - 1;
+    memcpy(at->msg, m, n);
+    at->msg[n] = '\0';
+  }
+  fj_vm_destroy(vm);
+}
 
 static void fail_head(const fj_bundle_rec *r) {
   out_s("FAIL ");
@@ -88,33 +132,48 @@ static void fail_head(const fj_bundle_rec *r) {
   out_s(": ");
 }
 
-/* Load example r's ELF from an odd address in RAM into a fresh VM and run it again. */
-static bool run_misaligned(const fj_bundle_rec *r, const fj_example *ex) {
-  if (r->prog_len > LOAD_MAX) return true;  /* too big for the buffer: flash run only */
-  const uint8_t *elf = memcpy(load_buf + 3, fj_bundle_prog(r), r->prog_len);
-  fj_vm *vm = fj_vm_create(fj_platform_cortexm());
-  uint64_t r0 = 0;
-  int rc = vm ? fj_vm_register_std_helpers(vm) : FJ_ENOMEM;
-  if (rc >= 0) rc = fj_vm_load_elf(vm, elf, r->prog_len);
-  if (rc >= 0) rc = fj_vm_find_entry(vm, "fj_main");
-  if (rc >= 0) {
-    fj_example_input(ex, run_mem, r->mem_len);
-    rc = fj_vm_run(vm, (uint32_t)rc, run_mem, r->mem_len, &r0);
-  }
-  bool ok = rc >= 0 && r0 == r->result;
-  if (!ok) {
-    fail_head(r);
-    out_s("loaded from an odd address: ");
-    if (rc < 0) out_s(fj_err_name(rc)), out_s(": "), out_s(vm ? fj_vm_errmsg(vm) : "no VM");
-    else out_s("r0 = "), out_x(r0);
-    out_c('\n');
-  }
-  if (vm) fj_vm_destroy(vm);
-  return ok;
+/* Did at give what r expects?  Prints why not, with `how` naming the variant. */
+static bool attempt_check(const fj_bundle_rec *r, const attempt *at, const char *how) {
+  bool ok;
+  if (r->flags & FJ_BREC_FLAG_ERROR) ok = at->rc < 0 && (r->err == 0 || at->rc == r->err);
+  else ok = at->rc == 0 && at->r0 == r->result;
+  if (ok) return true;
+  fail_head(r);
+  out_s(how);
+  if (r->flags & FJ_BREC_FLAG_ERROR) out_s("expected "), out_s(r->err ? fj_err_name(r->err) : "an error");
+  else out_s("expected "), out_x(r->result);
+  if (at->rc < 0) out_s(", "), out_s(at->stage), out_s(" failed: "), out_s(fj_err_name(at->rc)), out_s(": "), out_s(at->msg);
+  else out_s(", got r0 = "), out_x(at->r0);
+  out_c('\n');
+  return false;
 }
 
-static case_result run_rec(const fj_bundle_rec *r) {
-  case_result res = {false, 0, 0, 0};
+/* Every arena byte back and no wrong free since the snapshot (used0, bad0)? */
+static bool arena_check(const fj_bundle_rec *r, size_t used0, uint32_t bad0, const char *how) {
+  const fj_arena *a = fj_cm_arena();
+  if (a->used == used0 && a->bad_frees == bad0) return true;
+  fail_head(r);
+  out_s(how);
+  out_s("arena: ");
+  out_i((int64_t)a->used - (int64_t)used0);
+  out_s(" bytes not freed, ");
+  out_u(a->bad_frees - bad0);
+  out_s(" bad frees\n");
+  return false;
+}
+
+/* ---- one record ------------------------------------------------------------------------- */
+
+typedef struct case_result {
+  bool ok;
+  size_t arena_peak;  /* bytes of arena the case's VM used at most */
+  attempt at;
+} case_result;
+
+static void run_rec(const fj_bundle_rec *r, case_result *res) {
+  res->ok = false;
+  res->arena_peak = 0;
+  res->at.insns = res->at.ns = 0;
   fj_arena *a = fj_cm_arena();
   size_t used0 = a->used;
   uint32_t bad0 = a->bad_frees;
@@ -122,88 +181,33 @@ static case_result run_rec(const fj_bundle_rec *r) {
   if (r->kind == FJ_BREC_BROKEN) {
     fail_head(r);
     out_s("the host could not build this case (see mkbundle's output)\n");
-    return res;
+    return;
   }
   if (r->mem_len > MEM_MAX) {
     fail_head(r);
     out_s("input of ");
     out_u(r->mem_len);
     out_s(" bytes does not fit the firmware's buffer\n");
-    return res;
+    return;
   }
   const fj_example *ex = NULL;
   if (r->kind == FJ_BREC_EXAMPLE && !(ex = fj_example_find(r->name))) {
     fail_head(r);
     out_s("not in examples/catalog.h of this firmware\n");
-    return res;
+    return;
   }
-
-  fj_vm *vm = fj_vm_create(fj_platform_cortexm());
-  if (!vm || fj_vm_register_std_helpers(vm) < 0 || fj_vm_register_helper(vm, 5, "unwind", unwind_helper) < 0) {
-    fail_head(r);
-    out_s("cannot create a VM (arena too small?)\n");
-    if (vm) fj_vm_destroy(vm);
-    return res;
-  }
-  if (ex) fj_example_input(ex, run_mem, r->mem_len);
-  else if (r->mem_len) memcpy(run_mem, fj_bundle_mem(r), r->mem_len);
-
-  const char *stage = "load";
-  uint64_t r0 = 0;
+  /* Examples load in place from flash (as firmware would); raw programs from an odd address. */
   const void *prog = fj_bundle_prog(r);
   if (!ex && r->prog_len <= LOAD_MAX) prog = memcpy(load_buf + 1, prog, r->prog_len);
-  int rc = ex ? fj_vm_load_elf(vm, prog, r->prog_len) : fj_vm_load(vm, prog, r->prog_len);
-  if (rc == 0) {
-    int entry = ex ? fj_vm_find_entry(vm, "fj_main") : 0;
-    stage = "run";
-    if (entry < 0) {
-      rc = entry;
-    } else {
-      uint64_t t0 = fj_cm_clock_ns(NULL);
-      rc = fj_vm_run(vm, (uint32_t)entry, r->mem_len ? run_mem : NULL, r->mem_len, &r0);
-      res.ns = fj_cm_clock_ns(NULL) - t0;
-    }
-  }
-  fj_vm_stats st;
-  fj_vm_get_stats(vm, &st);
-  res.insns = st.insns_interp;
-
-  if (r->flags & FJ_BREC_FLAG_ERROR) {
-    res.ok = rc < 0 && (r->err == 0 || rc == r->err);
-    if (!res.ok) {
-      fail_head(r);
-      out_s("expected ");
-      out_s(r->err ? fj_err_name(r->err) : "an error");
-      if (rc < 0) out_s(", got "), out_s(fj_err_name(rc)), out_s(": "), out_s(fj_vm_errmsg(vm));
-      else out_s(", got r0 = "), out_x(r0);
-      out_c('\n');
-    }
-  } else if (rc < 0) {
-    fail_head(r);
-    out_s(stage);
-    out_s(" failed: ");
-    out_s(fj_vm_errmsg(vm));
-    out_s(" (");
-    out_s(fj_err_name(rc));
-    out_s("); expected ");
-    out_x(r->result);
-    out_c('\n');
-  } else {
-    res.ok = r0 == r->result;
-    if (!res.ok) fail_head(r), out_s("r0 = "), out_x(r0), out_s(", expected "), out_x(r->result), out_c('\n');
-  }
-  fj_vm_destroy(vm);
-  if (ex && res.ok && !run_misaligned(r, ex)) res.ok = false;
-
-  res.arena_peak = a->peak - used0;
-  if (a->used != used0 || a->bad_frees != bad0) {
-    fail_head(r);
-    out_s("arena: ");
-    out_i((int64_t)a->used - (int64_t)used0);
-    out_s(" bytes not freed, ");
-    out_u(a->bad_frees - bad0);
-    out_s(" bad frees\n");
-    res.ok = false;
+  attempt_run(r, ex, prog, &res->at);
+  res->ok = attempt_check(r, &res->at, "");
+  res->arena_peak = a->peak - used0;
+  res->ok &= arena_check(r, used0, bad0, "");
+  if (ex && r->prog_len <= LOAD_MAX) {
+    attempt again;
+    attempt_run(r, ex, memcpy(load_buf + 3, fj_bundle_prog(r), r->prog_len), &again);
+    res->ok &= attempt_check(r, &again, "loaded from an odd address: ");
+    res->ok &= arena_check(r, used0, bad0, "loaded from an odd address: ");
   }
   /* The same C compiled for this CPU must give the host's answer too. */
   if (ex) {
@@ -216,10 +220,40 @@ static case_result run_rec(const fj_bundle_rec *r) {
       out_s(", the host's build ");
       out_x(r->result);
       out_c('\n');
-      res.ok = false;
+      res->ok = false;
     }
   }
-  return res;
+}
+
+/* Out of memory at every allocation in turn: the k-th allocation of create + load + run fails,
+ * for k = 1, 2, ... until a run makes fewer than k.  Each attempt must end cleanly: the normal
+ * outcome, or FJ_ENOMEM; and the arena must be whole afterwards. */
+static bool oom_sweep(const fj_bundle_rec *r, uint32_t *nattempts) {
+  const fj_example *ex = r->kind == FJ_BREC_EXAMPLE ? fj_example_find(r->name) : NULL;
+  if (r->kind == FJ_BREC_BROKEN || (r->kind == FJ_BREC_EXAMPLE && !ex) || r->mem_len > MEM_MAX) return true;
+  fj_arena *a = fj_cm_arena();
+  size_t used0 = a->used;
+  uint32_t bad0 = a->bad_frees;
+  for (uint32_t k = 1;; k++) {
+    uint32_t fails0 = a->fails;
+    a->fail_countdown = k;
+    attempt at;
+    attempt_run(r, ex, fj_bundle_prog(r), &at);
+    bool hit = a->fail_countdown == 0;
+    a->fail_countdown = 0;
+    ++*nattempts;
+    char how[48] = "out of memory at allocation ", digits[12];
+    size_t nd = 0;
+    for (uint32_t v = k; v; v /= 10) digits[nd++] = (char)('0' + v % 10);
+    size_t n = strlen(how);
+    while (nd) how[n++] = digits[--nd];
+    memcpy(how + n, ": ", 3);
+    if (!arena_check(r, used0, bad0, how)) return false;
+    if (!hit) return attempt_check(r, &at, how);  /* fewer than k allocations: normal run */
+    if (at.rc == FJ_ENOMEM && a->fails > fails0) continue;
+    /* The failure was absorbed (e.g. an optional allocation): the outcome must be normal. */
+    if (!attempt_check(r, &at, how)) return false;
+  }
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
@@ -265,25 +299,29 @@ int main(void) {
   out_u(h->nrecs);
   out_s(" records\n");
 
-  tally conf = {0, 0, 0, NULL}, exs = {0, 0, 0, NULL};
+  tally conf = {0, 0, 0, NULL}, exs = {0, 0, 0, NULL}, oom = {0, 0, 0, NULL};
+  uint32_t oom_attempts = 0;
   uint64_t clock0 = fj_cm_clock_ns(NULL);
   const uint8_t *p = fj_bundle_start + sizeof *h, *end = fj_bundle_start + h->total_size;
   uint32_t seen = 0;
   while (seen < h->nrecs && (size_t)(end - p) >= sizeof(fj_bundle_rec)) {
     const fj_bundle_rec *r = (const fj_bundle_rec *)p;
     if (r->size < sizeof *r || r->size > (size_t)(end - p) || r->size % 8) break;
-    case_result res = run_rec(r);
+    case_result res;
+    run_rec(r, &res);
     bool is_ex = r->kind == FJ_BREC_EXAMPLE;
     tally_add(is_ex ? &exs : &conf, r, &res);
+    if (oom_sweep(r, &oom_attempts)) oom.pass++;
+    else oom.fail++;
     if (is_ex || verbose) {
       out_s(res.ok ? "ok   " : "FAIL ");
       out_s(r->name);
       out_s(": arena peak ");
       out_u(res.arena_peak);
       out_s(" bytes, ");
-      out_u(res.insns);
+      out_u(res.at.insns);
       out_s(" insns");
-      if (is_ex) out_s(", "), out_u(res.ns / 1000000u), out_s(" ms (QEMU clock)");
+      if (is_ex) out_s(", "), out_u(res.at.ns / 1000000u), out_s(" ms (QEMU clock)");
       out_c('\n');
     }
     p += r->size;
@@ -296,7 +334,11 @@ int main(void) {
     conf.fail++;
   }
   /* The platform clock must move (SysTick wrap counting); timing itself decides nothing. */
-  if (fj_cm_clock_ns(NULL) <= clock0) {
+  uint64_t clock1 = fj_cm_clock_ns(NULL);
+  out_s("arm: platform clock (SysTick) advanced ");
+  out_u((clock1 - clock0) / 1000000u);
+  out_s(" ms over the run\n");
+  if (clock1 <= clock0) {
     out_s("FAIL clock: the SysTick clock did not advance\n");
     conf.fail++;
   }
@@ -318,5 +360,9 @@ int main(void) {
   out_s(" bytes\n");
   tally_print("arm-conformance", &conf);
   tally_print("arm-examples", &exs);
-  return conf.fail || exs.fail || conf.pass + exs.pass == 0;
+  out_s("arm: ");
+  out_u(oom_attempts);
+  out_s(" runs with one allocation failing\n");
+  tally_print("arm-oom", &oom);
+  return conf.fail || exs.fail || oom.fail || conf.pass + exs.pass == 0;
 }

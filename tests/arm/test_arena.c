@@ -107,6 +107,19 @@ static void test_bad_frees(void **state) {
   assert_int_equal(a.bad_frees, 5);
 }
 
+static void test_fail_countdown(void **state) {
+  (void)state;
+  fj_arena a = fresh();
+  a.fail_countdown = 3;
+  assert_non_null(fj_arena_alloc(&a, 16, 16));
+  assert_non_null(fj_arena_alloc(&a, 16, 16));
+  assert_null(fj_arena_alloc(&a, 16, 16));  /* the third one */
+  assert_int_equal(a.fails, 1);
+  assert_int_equal(a.fail_countdown, 0);
+  assert_non_null(fj_arena_alloc(&a, 16, 16));  /* one failure only */
+  assert_int_equal(a.used, 48);
+}
+
 /* Random allocations and frees against a shadow list; every block carries a fill byte that
  * must survive until it is freed, so overlapping blocks would be caught. */
 static void test_random_against_model(void **state) {
@@ -149,6 +162,7 @@ int main(void) {
       cmocka_unit_test(test_reuse_and_coalesce),
       cmocka_unit_test(test_exhaustion),
       cmocka_unit_test(test_bad_frees),
+      cmocka_unit_test(test_fail_countdown),
       cmocka_unit_test(test_random_against_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
