@@ -20,6 +20,7 @@
 
 #define READ_CHUNK 65536
 #define CLOSE_GRACE_MS 2000
+#define HELLO_MAX_FRAME 4096
 
 typedef struct wreq {
   uv_write_t req;
@@ -238,6 +239,7 @@ static void on_hello(fj_conn *c, const Farjit__Hello *h) {
   uint8_t *frame = fj_msg_pack(&env, &len);
   fj_conn_send(c, frame, len);
   c->state = FJ_CONN_READY;
+  c->rd.max = cfg->max_frame < FJ_FRAME_MAX ? cfg->max_frame : FJ_FRAME_MAX;
   fj_log(FJ_LOG_INFO, "hello", "conn=%llu peer=%s client=%s version=%u target=%s",
          (unsigned long long)c->id, c->peer, c->client, ack.version, fj_target_name((int)h->target));
 }
@@ -435,7 +437,9 @@ void fj_conn_accept(fj_listener *l) {
   }
   if (l->u.h.type == UV_TCP) uv_tcp_nodelay(&c->u.tcp, 1);
   peer_name(c, l);
-  fj_frame_reader_init(&c->rd, s->cfg.max_frame, NULL, 0);
+  /* Until Hello succeeds a client is unknown: it gets small frames only (Hello is ~100 bytes). */
+  fj_frame_reader_init(&c->rd, s->cfg.max_frame < HELLO_MAX_FRAME ? s->cfg.max_frame : HELLO_MAX_FRAME,
+                       NULL, 0);
   c->state = l->tls ? FJ_CONN_TLS_HANDSHAKE : FJ_CONN_HELLO;
   s->m.connections_total++;
   if (s->m.connections > s->cfg.max_connections || s->draining) {

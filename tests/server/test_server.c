@@ -269,9 +269,15 @@ static void test_bad_input(void **st) {
   expect_error_then_eof(fd, FJ_EPROTO, "CRC");
 
   fd = raw_connect(s.tcp);  /* frame over the limit */
+  assert_true(raw_hello(fd) >= 0);
   uint8_t big[FJ_FRAME_HDR] = {'F', 'J', 'W', 'F', 0, 0, 0x10, 0, 0, 0, 0, 0};
   raw_send(fd, big, sizeof big);
   expect_error_then_eof(fd, FJ_ERANGE, "limit 65536");
+  fd = raw_connect(s.tcp);  /* before Hello, frames are small: no big buffers for strangers */
+  big[6] = 0;
+  big[5] = 0x20;  /* 8 KiB */
+  raw_send(fd, big, sizeof big);
+  expect_error_then_eof(fd, FJ_ERANGE, "limit 4096");
 
   fd = raw_connect(s.tcp);  /* valid frame, not protobuf */
   const uint8_t junk[] = {0x1a, 0x50, 0x01};
@@ -340,7 +346,7 @@ static void test_bad_input(void **st) {
   usleep(200000);
   assert_true(srv_metric(&s, "farjit_protocol_errors_total") >= 6);
   assert_true(srv_metric(&s, "farjit_errors_total{code=\"FJ_EPROTO\"}") >= 5);
-  assert_int_equal(srv_metric(&s, "farjit_errors_total{code=\"FJ_ERANGE\"}"), 1);
+  assert_int_equal(srv_metric(&s, "farjit_errors_total{code=\"FJ_ERANGE\"}"), 2);
   assert_int_equal(srv_metric(&s, "farjit_connections"), 0);
   assert_int_equal(srv_nfds(&s), base);
   assert_true(srv_log_has(&s, "event=client_error"));
