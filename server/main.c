@@ -135,6 +135,11 @@ int main(int argc, char **argv) {
   char threads[16];
   snprintf(threads, sizeof threads, "%u", s->cfg.threads);
   setenv("UV_THREADPOOL_SIZE", threads, 1);
+  if (s->cfg.cache_dir[0] && access(s->cfg.cache_dir, W_OK | X_OK) != 0) {
+    fprintf(stderr, "farjitd: cache_dir %s: not a writable directory\n", s->cfg.cache_dir);
+    fj_config_free(&s->cfg);
+    return 2;
+  }
   s->loop = uv_default_loop();
   s->cache = fj_cache_new(s->cfg.cache_mem_bytes);
   int rc = s->cache ? 0 : FJ_ENOMEM;
