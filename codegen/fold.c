@@ -96,6 +96,15 @@ static fj_ref udiv_const(fj_ir *ir, uint8_t t, fj_ref x, uint64_t d) {
   return fj_ir_op2(ir, FJ_IR_SHR, t, s, kt(ir, t, l));
 }
 
+/* q = x / d unsigned for d with the top bit set: q is x >= d, computed without a branch as
+ * (x & ~(x - d)) >> (w - 1) (Hacker's Delight 9-3). */
+static fj_ref udiv_big(fj_ir *ir, uint8_t t, fj_ref x, uint64_t d) {
+  fj_ref diff = fj_ir_op2(ir, FJ_IR_SUB, t, x, kt(ir, t, d));
+  fj_ref nd = fj_ir_op2(ir, FJ_IR_XOR, t, diff, kt(ir, t, width_mask(t)));
+  fj_ref a = fj_ir_op2(ir, FJ_IR_AND, t, x, nd);
+  return fj_ir_op2(ir, FJ_IR_SHR, t, a, kt(ir, t, width_bits(t) - 1));
+}
+
 /* q = x / d signed, |d| >= 2 not a power of two, at width t (Hacker's Delight figure 10-1). */
 static fj_ref sdiv_const(fj_ir *ir, uint8_t t, fj_ref x, int64_t d) {
   unsigned w = width_bits(t);
@@ -146,16 +155,18 @@ static fj_ref fold_div(fj_ir *ir, const fj_ir_ins *ins, fj_ref x, uint64_t d) {
     if (d == 0) return kt(ir, t, 0);
     if (d == 1) return as_type(ir, x, t);
     if (is_pow2(d)) return fj_ir_op2(ir, FJ_IR_SHR, t, x, kt(ir, t, log2u(d)));
-    if (d > (width_mask(t) >> 1)) {
-      /* q is 0 or 1: x >= d */
-      return FJ_REF_NONE;
-    }
+    if (d > (width_mask(t) >> 1)) return udiv_big(ir, t, x, d);
     return udiv_const(ir, t, x, d);
   case FJ_IR_UMOD: {
     if (d == 0) return as_type(ir, x, t);
     if (d == 1) return kt(ir, t, 0);
     if (is_pow2(d)) return fj_ir_op2(ir, FJ_IR_AND, t, x, kt(ir, t, d - 1));
-    if (d > (width_mask(t) >> 1)) return FJ_REF_NONE;
+    if (d > (width_mask(t) >> 1)) {
+      /* x - (q ? d : 0) with q = 0 or 1 */
+      fj_ref q = udiv_big(ir, t, x, d);
+      fj_ref m = fj_ir_op2(ir, FJ_IR_NEG, t, q, FJ_REF_NONE);
+      return fj_ir_op2(ir, FJ_IR_SUB, t, x, fj_ir_op2(ir, FJ_IR_AND, t, m, kt(ir, t, d)));
+    }
     fj_ref q = udiv_const(ir, t, x, d);
     fj_ref p = fj_ir_op2(ir, FJ_IR_MUL, t, q, kt(ir, t, d));
     return fj_ir_op2(ir, FJ_IR_SUB, t, x, p);
