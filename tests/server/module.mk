@@ -14,3 +14,4 @@ $(B)/tests/test_server: $(call objs,$(FJ_SRV_TEST_SRCS)) $(B)/lib/libfj_proto.a 
 	$(CC) $(LDFLAGS) -o $@ $(call objs,$(FJ_SRV_TEST_SRCS)) \
 	  $(FJ_PROTO_LDLIBS) $(FJ_TLS_LDLIBS) -luv -lpthread -lcmocka
 TEST_BINS += $(B)/tests/test_server
+TEST_SCRIPTS += tests/server/compile_cli.sh
