@@ -44,14 +44,14 @@ static void save(state *s, fj_vm *vm, const fj_exec *ex, const diff_ctx *c) {
   s->left = vm->left;
   s->rng = vm->rng;
   memcpy(s->stack, vm->stack, STACK_BYTES);
-  memcpy(s->mem, c->mem, c->mem_len);
+  if (c->mem_len) memcpy(s->mem, c->mem, c->mem_len);
 }
 static void restore(const state *s, fj_vm *vm, fj_exec *ex, diff_ctx *c) {
   *ex = s->ex;
   vm->left = s->left;
   vm->rng = s->rng;
   memcpy(vm->stack, s->stack, STACK_BYTES);
-  memcpy(c->mem, s->mem, c->mem_len);
+  if (c->mem_len) memcpy(c->mem, s->mem, c->mem_len);
 }
 
 static void *helper_addr(void *ud, uint32_t id) {
@@ -172,7 +172,7 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
   static state s1;
   s1.ex = *ex;
   memcpy(s1.stack, vm->stack, STACK_BYTES);
-  memcpy(s1.mem, c->mem, c->mem_len);
+  if (c->mem_len) memcpy(s1.mem, c->mem, c->mem_len);
 
   /* The reference: the interpreter from S0 for exactly n instructions. */
   restore(s0, vm, ex, c);
@@ -267,6 +267,7 @@ int fj_diff_run(const fj_insn *code, size_t n, void *mem, size_t mem_len, const 
   }
   diff_ctx c = {cfg, res, mem, mem_len, false, cfg->max_recs ? cfg->max_recs : 1024, NULL};
   c.trace = aligned_alloc(8, (fj_trace_size(c.max_recs) + 7) & ~(size_t)7);
+  if (cfg->insn_limit) fj_vm_set_insn_limit(vm, cfg->insn_limit);
   fj_jit_hooks hooks = {hot_hook, &c, cfg->threshold ? cfg->threshold : 1};
   fj_vm_set_jit_hooks(vm, &hooks);
   res->run_status = fj_vm_run(vm, cfg->entry, mem, mem_len, &res->r0);

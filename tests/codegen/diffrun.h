@@ -30,6 +30,7 @@ typedef struct fj_diff_cfg {
   uint32_t max_recs;    /* recorder limit (0: 1024) */
   int verbose;          /* print IR dumps and code */
   uint32_t variants;    /* bit 0: FJ_CG_NO_OPT, bit 1: optimized (0 = both) */
+  uint64_t insn_limit;  /* the run's instruction budget (0: the VM's default) */
 } fj_diff_cfg;
 
 typedef struct fj_diff_result {

@@ -42,6 +42,7 @@ static void make_case(uint64_t seed, fj_gen_prog *p, uint8_t *mem, fj_diff_cfg *
   }
   memset(cfg, 0, sizeof *cfg);
   cfg->entry = 0;
+  if (seed % 8 == 5) cfg->insn_limit = 30 + seed % 300;  /* budget exits inside traces */
   if (straight) {  /* whole path from the entry */
     cfg->at_pc = 0;
     cfg->threshold = 1;
@@ -108,7 +109,7 @@ static int run_asm_file(const char *path, uint32_t variants) {
   }
   int64_t loop = fj_asm_prog_label(&prog, "loop");
   uint8_t mem[FJ_GEN_MEM] = {0};
-  fj_diff_cfg cfg = {0, loop >= 0 ? (uint32_t)loop : 0, loop >= 0 ? 2 : 1, 4096, 1, variants};
+  fj_diff_cfg cfg = {0, loop >= 0 ? (uint32_t)loop : 0, loop >= 0 ? 2 : 1, 4096, 1, variants, 0};
   fj_diff_result r;
   int rc = fj_diff_run(prog.insns, prog.ninsns, mem, sizeof mem, &cfg, &r);
   fj_asm_prog_free(&prog);

@@ -1,0 +1,31 @@
+/* tests/codegen — differential execution for the Thumb-2 backend: interpreter vs a compiled
+ * trace run as a Cortex-M4 in Unicorn, from the same state.
+ *
+ * The same procedure and result type as diffrun.h (x86-64): at the chosen hot spot snapshot
+ * the state S0, record a trace, and for each variant (FJ_CG_NO_OPT, optimized) compile it for
+ * FJ_TARGET_THUMBV7EM, link it into the harness (uc_thumb.h), run it through the client
+ * runtime's fj_arch_enter on S0, then single-step the interpreter from S0 for exactly as many
+ * instructions as the exit state's budget says and require pc, registers, frames, depth, stack
+ * and context memory to be identical.  The VM, its stack and the context memory live in the
+ * harness's shared arena, so pointers mean the same to the interpreter and to the guest code.
+ * Helpers run on the host through the harness's hooks (arguments as AAPCS passes them).
+ */
+#ifndef FJ_TESTS_CODEGEN_DIFFRUN_THUMB_H
+#define FJ_TESTS_CODEGEN_DIFFRUN_THUMB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tests/codegen/diffrun.h"
+#include "tests/codegen/uc_thumb.h"
+
+/* The harness every run uses (created on first use; one per process). */
+fj_uct *fj_diff_thumb_harness(void);
+
+/* As fj_diff_run (diffrun.h), on the Thumb-2 target.  mem is copied into the arena for the run
+ * and back after it.  Also counts the guest instructions executed in res->native_insns'
+ * companion *guest_insns when not NULL. */
+int fj_diff_run_thumb(const fj_insn *code, size_t n, void *mem, size_t mem_len,
+                      const fj_diff_cfg *cfg, fj_diff_result *res, uint64_t *guest_insns);
+
+#endif /* FJ_TESTS_CODEGEN_DIFFRUN_THUMB_H */
