@@ -20,6 +20,7 @@
 #include "farjit/error.h"
 #include "farjit/jit.h"
 #include "farjit/trace.h"
+#include "farjit/vm.h"
 #include "tests/codegen/cg_util.h"
 #include "tests/codegen/jitload.h"
 
@@ -40,6 +41,14 @@ static void *helper_addr(void *ud, uint32_t id) {
     memcpy(&p, &f, sizeof p);
   }
   return p;
+}
+
+static fj_jit_state *seen_st;
+static uint32_t seen_pc;
+static uint64_t fake_call_local(fj_jit_state *st, uint32_t pc) {
+  seen_st = st;
+  seen_pc = pc;
+  return st->r[1] * 3;  /* what `f` below computes */
 }
 
 static void *link_target;
@@ -84,7 +93,7 @@ static void compile_text(const char *text, uint32_t start, const char *path, uin
       assert_int_equal(v.code[x.patch_off - 1], 0xe9);
     }
   }
-  fj_jl_env env = {helper_addr, NULL, NULL, trace_at, NULL};
+  fj_jl_env env = {helper_addr, NULL, fake_call_local, trace_at, NULL};
   char err[160];
   if (fj_jl_load(c->res.blob, c->res.blob_size, &env, &c->t, err, sizeof err)) fail_msg("load: %s", err);
   free(tr);
@@ -96,8 +105,18 @@ static void release(compiled *c) {
   fj_codegen_result_free(&c->res);
 }
 
+/* A region table like the VM's: region 0 the stack (8 frames), region 1 empty run memory. */
+static uint8_t stack_mem[FJ_MAX_CALL_DEPTH * FJ_STACK_SIZE];
+static fj_region regions[2];
+
 static uint32_t run(compiled *c, fj_jit_state *st, int64_t budget) {
   memset(st, 0, sizeof *st);
+  regions[0] = (fj_region){(uint64_t)(uintptr_t)stack_mem, sizeof stack_mem,
+                           FJ_REGION_READ | FJ_REGION_WRITE, 0};
+  regions[1] = (fj_region){0, 0, FJ_REGION_READ | FJ_REGION_WRITE, 0};
+  st->regions = (uint64_t)(uintptr_t)regions;
+  st->nregions = 2;
+  st->r[10] = (uint64_t)(uintptr_t)(stack_mem + sizeof stack_mem);
   st->budget = budget;
   uint32_t id = fj_jl_run(&c->t, st);
   assert_int_equal(id, st->exit_id);
@@ -189,6 +208,44 @@ static void test_helper_call(void **state) {
   release(&c);
 }
 
+/* A local call the recorder left to the interpreter (FJ_REC_CALL_INTERP): FJ_RT_CALL_LOCAL gets
+ * (st, callee pc) with r1-r5 synced, its result is r0. */
+static void test_call_local(void **state) {
+  (void)state;
+  uint32_t n;
+  fj_insn *prog = cu_asm("mov %r1, 5\ncall local f\nadd %r0, 1\nexit\nf: mov %r0, %r1\n"
+                         "mul %r0, 3\nexit\n", &n);
+  fj_trace_header h = {FJ_TRACE_MAGIC, FJ_TRACE_VERSION, FJ_TRACE_ENTRY, 0, 4, FJ_TRACE_END_STOP,
+                       0, 3, 0, 0, n, 2, {0, 0}};
+  fj_trace_rec recs[4] = {
+    {prog[0], 0, 0, 0, 0, 0, 0},
+    {prog[1], 1, 4, 0, FJ_REC_CALL_INTERP, 0, 0},
+    {prog[2], 2, 0, 0, 0, 0, 0},
+    {prog[3], 3, 0, 0, 0, 0, 0},
+  };
+  uint8_t tr[sizeof h + sizeof recs];
+  memcpy(tr, &h, sizeof h);
+  memcpy(tr + sizeof h, recs, sizeof recs);
+  compiled c;
+  fj_codegen_opts o = {0, 0};
+  if (fj_codegen_compile(tr, sizeof tr, FJ_TARGET_X86_64, &o, &c.res)) fail_msg("%s", c.res.message);
+  fj_jl_env env = {helper_addr, NULL, fake_call_local, NULL, NULL};
+  char err[160];
+  if (fj_jl_load(c.res.blob, c.res.blob_size, &env, &c.t, err, sizeof err)) fail_msg("load: %s", err);
+  fj_jit_state st;
+  seen_st = NULL;
+  uint32_t id = run(&c, &st, 100);
+  assert_ptr_equal(seen_st, &st);
+  assert_int_equal(seen_pc, 4);
+  assert_int_equal(st.r[1], 5);
+  assert_int_equal(st.r[0], 16);
+  assert_int_equal(c.t.exits[id].kind, FJ_EXIT_STOP);
+  assert_int_equal(c.t.exits[st.call_exit].kind, FJ_EXIT_CALL);
+  assert_int_equal(c.t.exits[st.call_exit].pc, 2);
+  release(&c);
+  free(prog);
+}
+
 static void test_link(void **state) {
   (void)state;
   /* B: the trace at pc 2. */
@@ -251,6 +308,7 @@ int main(void) {
     cmocka_unit_test(test_straight_line),
     cmocka_unit_test(test_loop_runs_natively),
     cmocka_unit_test(test_helper_call),
+    cmocka_unit_test(test_call_local),
     cmocka_unit_test(test_link),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
