@@ -45,6 +45,9 @@ typedef struct bstate {
   /* snapshot reuse: the last one taken is reused while nothing changed */
   uint32_t ver, snap_ver, last_snap;
   bool have_snap;
+  /* st->r[k] was written by a call's state sync: from then on "unchanged since entry" no
+   * longer means st->r[k] holds the value, so snapshots name the register explicitly. */
+  bool synced[FJ_NREGS];
 } bstate;
 
 static void changed(bstate *s) { s->ver++; }
@@ -79,11 +82,12 @@ static uint32_t snap(bstate *s, uint32_t pc, enum fj_exit_kind kind, uint32_t ex
   }
   fj_snap sn;
   memset(&sn, 0, sizeof sn);
-  sn.ref = ir->top;
   sn.pc = pc;
   sn.kind = (uint16_t)kind;
   sn.nframes = (uint8_t)s->depth;
-  memcpy(sn.regs, s->reg, sizeof sn.regs);
+  for (unsigned k = 0; k < FJ_NREGS; k++)
+    sn.regs[k] = s->reg[k] ? s->reg[k] : s->synced[k] ? getr(s, k) : FJ_REF_NONE;
+  sn.ref = ir->top;
   sn.budget = s->budget;
   sn.budget_adj = (int32_t)(s->n - executed);
   sn.nslots = s->nslots;
@@ -247,6 +251,8 @@ static fj_ref call_out(bstate *s, enum fj_ir_op op, uint32_t lit) {
   c.snap = sn;
   fj_ref r = fj_ir_emit(s->ir, &c);
   s->ir->snaps[sn].ref = r;
+  for (unsigned k = 0; k < FJ_NREGS; k++)
+    if (s->ir->snaps[sn].regs[k]) s->synced[k] = true;
   s->have_snap = false;
   slots_clear(s);
   fj_bchk_reset(&s->bchk);
