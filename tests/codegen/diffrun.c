@@ -163,6 +163,7 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
     return failf(c, "%s: returned exit %u (st says %u) of %u", vname, id, st.exit_id, nexits);
   if (st.exit_code != (uint64_t)(uintptr_t)code) return failf(c, "%s: exit_code is not the code base", vname);
   if (x.kind < 8) c->res->exit_kinds[x.kind]++;
+  if (x.nframes) c->res->frame_exits++;
   if (st.budget < 0 || (uint64_t)st.budget > s0->left)
     return failf(c, "%s: budget went from %llu to %lld", vname, (unsigned long long)s0->left,
                  (long long)st.budget);

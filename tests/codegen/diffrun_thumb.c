@@ -291,6 +291,7 @@ int fj_diff_run_thumb(const fj_insn *code, size_t n, void *mem, size_t mem_len,
   if (mem_len) memcpy(amem, mem, mem_len);
   fj_vm_register_std_helpers(vm);
   fj_vm_register_helper(vm, FJ_GEN_HELPER, "gen_mix", gen_helper);
+  if (cfg->insn_limit) fj_vm_set_insn_limit(vm, cfg->insn_limit);
   int rc = fj_vm_load(vm, code, n * sizeof(fj_insn));
   if (rc < 0) {
     snprintf(res->message, sizeof res->message, "load: %s", fj_vm_errmsg(vm));

@@ -160,7 +160,7 @@ static void random_block(builder *b, const fj_gen_opts *o, uint32_t len, bool in
       enum fj_op j = PICK(r, jmp_ops);
       int16_t off = (int16_t)below(r, left < 6 ? left : 6);
       op(b, j, rreg(r), rreg(r), off, imm32(r));
-    } else if (!in_callee && o->local_calls && call_sites && chance(r, 4)) {
+    } else if (!in_callee && o->local_calls && call_sites && chance(r, 8)) {
       call_sites[(*ncalls)++] = b->p->n;
       op(b, FJ_OP_CALL_LOCAL, 0, 0, 0, 0);  /* target patched once the callee is placed */
     } else {
@@ -200,7 +200,7 @@ void fj_gen_program(uint64_t seed, const fj_gen_opts *o, fj_gen_prog *p) {
   put(&b, fj_asm_encode(FJ_OP_EXIT, 0, 0, 0, 0), true);
   if (ncalls) {
     uint32_t callee = p->n;
-    random_block(&b, o, 1 + below(&r, 8), true, NULL, NULL);
+    random_block(&b, o, 1 + below(&r, 16), true, NULL, NULL);
     put(&b, fj_asm_encode(FJ_OP_EXIT, 0, 0, 0, 0), true);
     for (uint32_t k = 0; k < ncalls; k++)
       p->insns[call_sites[k]].imm = (int32_t)callee - (int32_t)call_sites[k] - 1;

@@ -1,10 +1,10 @@
 /* Differential testing of the Thumb-2 backend: thousands of random programs (gen.h, the same
  * generator as the x86-64 test: edge values for carries, shifts by 31/32/33/63/64, division by 0
- * and -1, JMP32/JMP conditions, atomics, helper and local calls), each traced at its loop header
- * or from its entry, compiled for thumbv7em optimized and with FJ_CG_NO_OPT, run as a Cortex-M4
- * in Unicorn and compared with the interpreter from the same state (diffrun_thumb.h).
- * Seeded and reproducible:
- *   FJ_DIFF_SEED=<n>   first seed (default 1)      FJ_DIFF_CASES=<n>  cases (default 3000)
+ * and -1, JMP32/JMP conditions, atomics, helper and local calls, budget exits), each traced at
+ * its loop header or from its entry, compiled for thumbv7em optimized and with FJ_CG_NO_OPT, run
+ * as a Cortex-M4 in Unicorn and compared with the interpreter from the same state
+ * (diffrun_thumb.h).  Seeded and reproducible:
+ *   FJ_DIFF_SEED=<n>   first seed (default 1)      FJ_DIFF_CASES=<n>  cases (default 5000)
  *   FJ_DIFF_ONE=<seed> run only that seed, verbosely
  *   FJ_DIFF_VARIANTS=1 only FJ_CG_NO_OPT, 2 only optimized, 3 both (default)
  * On a failure it prints the seed, the message and a minimized program (instructions replaced
@@ -44,6 +44,7 @@ static void make_case(uint64_t seed, fj_gen_prog *p, uint8_t *mem, fj_diff_cfg *
   }
   memset(cfg, 0, sizeof *cfg);
   cfg->entry = 0;
+  if (seed % 8 == 5) cfg->insn_limit = 30 + seed % 300;  /* budget exits inside traces */
   if (straight) {  /* whole path from the entry */
     cfg->at_pc = 0;
     cfg->threshold = 1;
@@ -110,7 +111,9 @@ static int run_asm_file(const char *path, uint32_t variants) {
   }
   int64_t loop = fj_asm_prog_label(&prog, "loop");
   uint8_t mem[FJ_GEN_MEM] = {0};
-  fj_diff_cfg cfg = {0, loop >= 0 ? (uint32_t)loop : 0, loop >= 0 ? 2 : 1, 4096, 1, variants};
+  fj_diff_cfg cfg = {.entry = 0, .at_pc = loop >= 0 ? (uint32_t)loop : 0,
+                     .threshold = loop >= 0 ? 2 : 1, .max_recs = 4096, .verbose = 1,
+                     .variants = variants};
   fj_diff_result r;
   int rc = fj_diff_run_thumb(prog.insns, prog.ninsns, mem, sizeof mem, &cfg, &r, NULL);
   fj_asm_prog_free(&prog);
@@ -126,7 +129,7 @@ int main(void) {
     return run_asm_file(e, v ? (uint32_t)strtoul(v, NULL, 0) : 3);
   }
   uint64_t seed0 = (e = getenv("FJ_DIFF_SEED")) ? strtoull(e, NULL, 0) : 1;
-  uint64_t ncases = (e = getenv("FJ_DIFF_CASES")) ? strtoull(e, NULL, 0) : 3000;
+  uint64_t ncases = (e = getenv("FJ_DIFF_CASES")) ? strtoull(e, NULL, 0) : 5000;
   int one = (e = getenv("FJ_DIFF_ONE")) != NULL;
   if (one) seed0 = strtoull(e, NULL, 0), ncases = 1;
   uint32_t variants = (e = getenv("FJ_DIFF_VARIANTS")) ? (uint32_t)strtoul(e, NULL, 0) : 3;
