@@ -22,6 +22,7 @@
 #include "farjit/trace.h"
 #include "farjit/vm.h"
 #include "tests/codegen/cg_util.h"
+#include "tests/codegen/gen.h"
 #include "tests/codegen/jitload.h"
 
 typedef struct compiled {
@@ -282,6 +283,56 @@ static void test_link(void **state) {
   release(&b);
 }
 
+/* Random programs walked along random paths (and then with random bytes flipped): the compiler
+ * never crashes, rejects with a message, or produces a blob the client's validator accepts. */
+static void test_compile_fuzz(void **state) {
+  (void)state;
+  unsigned ok = 0, rejected = 0;
+  for (uint64_t seed = 1; seed <= 400; seed++) {
+    fj_gen_prog p;
+    fj_gen_opts go = {.calls = seed % 2, .local_calls = seed % 3 == 0, .atomics = true,
+                      .straight = seed % 4 == 0, .body = 60};
+    fj_gen_program(seed, &go, &p);
+    char path[64];
+    for (unsigned k = 0; k < sizeof path - 1; k++) path[k] = (seed >> (k % 16)) & 1 ? 't' : 'n';
+    path[sizeof path - 1] = '\0';
+    size_t len;
+    uint8_t *tr = cu_trace(p.insns, p.n, seed % 2 ? p.loop_pc : 0, path, 1, 300, &len);
+    for (int m = 0; m < 6; m++) {
+      if (m > 0) {  /* flip a few bytes of the records */
+        uint64_t x = seed * 7919 + (uint64_t)m;
+        for (int f = 0; f < m; f++) {
+          x = x * 6364136223846793005ull + 1;
+          size_t at = sizeof(fj_trace_header) + (size_t)(x >> 33) % (len - sizeof(fj_trace_header));
+          tr[at] ^= (uint8_t)(1u << (x >> 60 & 7));
+        }
+      }
+      for (int v = 0; v < 2; v++) {
+        fj_codegen_opts o = {v ? FJ_CG_NO_OPT : 0, 0};
+        fj_codegen_result r;
+        int rc = fj_codegen_compile(tr, len, FJ_TARGET_X86_64, &o, &r);
+        if (rc != 0) {
+          assert_true(rc == FJ_EBADTRACE || rc == FJ_ECOMPILE);
+          assert_true(strlen(r.message) > 0);
+          if (rc == FJ_ECOMPILE && (r.abort_reason == FJ_ABORT_BACKEND || r.abort_reason == FJ_ABORT_INTERNAL))
+            fail_msg("seed %llu mutation %d: %s", (unsigned long long)seed, m, r.message);
+          rejected++;
+          continue;
+        }
+        fj_blob_expect e = {FJ_TARGET_X86_64, 0, FJ_BLOB_ANY_PC, 0, 0, UINT32_MAX, NULL, NULL};
+        fj_blob_view bv;
+        int why = fj_blob_check(r.blob, r.blob_size, &e, &bv);
+        if (why) fail_msg("seed %llu: blob rejected: %s", (unsigned long long)seed, fj_blob_reject_text(why));
+        ok++;
+        fj_codegen_result_free(&r);
+      }
+    }
+    free(tr);
+  }
+  assert_true(ok > 400);
+  assert_true(rejected > 0);
+}
+
 /* FJ_CG_SAMPLE=DIR: write DIR/loop.trace (a loop trace with a helper call) for the `farjit
  * compile` / `farjit dump` shell test, and exit. */
 static int write_sample(const char *dir) {
@@ -310,6 +361,7 @@ int main(void) {
     cmocka_unit_test(test_helper_call),
     cmocka_unit_test(test_call_local),
     cmocka_unit_test(test_link),
+    cmocka_unit_test(test_compile_fuzz),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
