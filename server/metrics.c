@@ -71,6 +71,8 @@ char *fj_metrics_render(const fj_metrics *m, uint64_t cache_bytes, uint32_t cach
   counter(&o, "farjit_cache_misses_total", "Requests not in the memory cache.", m->cache_misses);
   counter(&o, "farjit_cache_disk_hits_total", "Memory misses answered from the disk cache.",
           m->disk_hits);
+  counter(&o, "farjit_compiles_shared_total",
+          "Requests answered by an identical compile already in flight.", m->shared);
   gauge(&o, "farjit_cache_bytes", "Bytes held by the memory cache.", cache_bytes);
   gauge(&o, "farjit_cache_entries", "Blobs held by the memory cache.", cache_entries);
   counter(&o, "farjit_received_bytes_total", "Bytes received from clients (after TLS).", m->bytes_in);

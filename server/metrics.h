@@ -16,7 +16,7 @@ typedef struct fj_metrics {
   uint64_t bytes_in, bytes_out;
   uint64_t errors[FJ_NERRS];  /* errors sent or counted, by code */
   uint64_t connections_total, connections_refused, tls_failures, protocol_errors;
-  uint64_t timeouts, cancels;
+  uint64_t timeouts, cancels, shared;
   uint32_t connections, inflight;
   uint64_t lat_bucket[FJ_LAT_BUCKETS + 1];
   double lat_sum;

@@ -55,7 +55,12 @@ struct fj_job {
   char *cache_dir;         /* copy: config may be reloaded while the job runs */
   uint64_t t_arrival;      /* uv_now at request */
   bool answered;           /* a result was already sent (canceled, timed out) */
-  bool started;            /* a worker picked it up */
+  /* Identical requests in flight share one compile: the first is the leader (it has the
+   * uv_work), later ones are its followers and get its result. */
+  fj_job *leader;          /* followers: the job doing the work */
+  fj_job *followers;       /* leaders: chain through fnext */
+  fj_job *fnext;
+  fj_job *tab_next;        /* leaders: chain in fj_srv.pending */
   /* Filled by the worker. */
   fj_codegen_result res;
   bool from_disk;
@@ -110,6 +115,7 @@ struct fj_srv {
   fj_conn *conns;
   uint64_t next_conn_id;
   uint32_t jobs_live;      /* jobs not yet freed (detached ones included) */
+  fj_job *pending[256];    /* leaders by key[0], to share identical compiles in flight */
   bool draining;
   uint64_t drain_deadline;
   uv_timer_t tick;

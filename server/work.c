@@ -132,12 +132,51 @@ static void job_unlink(fj_job *j) {
   j->conn = NULL;
 }
 
+static void pending_remove(fj_srv *s, fj_job *j) {
+  for (fj_job **pp = &s->pending[j->key[0]]; *pp; pp = &(*pp)->tab_next) {
+    if (*pp == j) {
+      *pp = j->tab_next;
+      return;
+    }
+  }
+}
+
+static fj_job *pending_find(fj_srv *s, const uint8_t key[32]) {
+  for (fj_job *j = s->pending[key[0]]; j; j = j->tab_next)
+    if (memcmp(j->key, key, 32) == 0) return j;
+  return NULL;
+}
+
+/* uv_cancel, unless someone still waits for this compile's result. */
+static void try_cancel(fj_job *j) {
+  if (j->leader) return;  /* followers have no work of their own */
+  if (j->conn && !j->answered) return;
+  for (fj_job *f = j->followers; f; f = f->fnext)
+    if (f->conn && !f->answered) return;
+  uv_cancel((uv_req_t *)&j->work);
+}
+
+/* Deliver the leader's outcome to one request (leader or follower) and free the follower. */
+static void deliver(fj_job *lead, fj_job *j, int status) {
+  fj_conn *c = j->conn;
+  job_unlink(j);
+  if (c && !j->answered) {
+    if (status == 0) {
+      c->compiles++;
+      fj_result_send(c, j->id, lead->res.status, lead->res.message, lead->res.blob,
+                     lead->res.blob_size, &lead->res.stats, false, lead->res.abort_reason,
+                     lead->from_disk ? 0 : (uint32_t)(lead->seconds * 1e6));
+    } else {
+      fj_result_send(c, j->id, FJ_ECANCELED, "shared compile canceled", NULL, 0, NULL, false, 0, 0);
+    }
+  }
+  if (c) fj_conn_resume(c);
+}
+
 static void after_cb(uv_work_t *w, int status) {
   fj_job *j = w->data;
   fj_srv *s = j->srv;
-  fj_conn *c = j->conn;
-  job_unlink(j);
-  s->jobs_live--;
+  pending_remove(s, j);
   s->m.inflight--;
   if (status == 0) {
     if (j->res.status == 0) {
@@ -148,19 +187,21 @@ static void after_cb(uv_work_t *w, int status) {
       if (j->res.status == 0) s->m.compiles_ok++; else s->m.compiles_failed++;
       fj_metrics_latency(&s->m, j->seconds);
     }
-    if (c && !j->answered) {
-      c->compiles++;
-      fj_result_send(c, j->id, j->res.status, j->res.message, j->res.blob, j->res.blob_size,
-                     &j->res.stats, false, j->res.abort_reason,
-                     j->from_disk ? 0 : (uint32_t)(j->seconds * 1e6));
-    }
   }
+  while (j->followers) {
+    fj_job *f = j->followers;
+    j->followers = f->fnext;
+    deliver(j, f, status);
+    s->jobs_live--;
+    free(f);
+  }
+  deliver(j, j, status == UV_ECANCELED ? UV_ECANCELED : 0);
+  s->jobs_live--;
   if (j->from_disk) free(j->res.blob);
   else if (status == 0) fj_codegen_result_free(&j->res);
   free(j->trace);
   free(j->cache_dir);
   free(j);
-  if (c) fj_conn_resume(c);
 }
 
 void fj_job_submit(fj_conn *c, const Farjit__CompileRequest *req) {
@@ -214,6 +255,25 @@ void fj_job_submit(fj_conn *c, const Farjit__CompileRequest *req) {
     return;
   }
   s->m.cache_misses++;
+  fj_job *lead = pending_find(s, key);
+  if (lead) {
+    fj_job *f = calloc(1, sizeof *f);
+    if (!f) return reject(c, id, FJ_ENOMEM, "server out of memory");
+    f->srv = s;
+    f->conn = c;
+    f->id = id;
+    f->leader = lead;
+    memcpy(f->key, key, 32);
+    f->t_arrival = uv_now(s->loop);
+    f->fnext = lead->followers;
+    lead->followers = f;
+    f->next = c->jobs;
+    c->jobs = f;
+    c->inflight++;
+    s->jobs_live++;
+    s->m.shared++;
+    return;
+  }
   fj_job *j = calloc(1, sizeof *j);
   uint8_t *copy = malloc(len);
   char *dir = cfg->cache_dir[0] ? strdup(cfg->cache_dir) : NULL;
@@ -246,6 +306,8 @@ void fj_job_submit(fj_conn *c, const Farjit__CompileRequest *req) {
   c->inflight++;
   s->m.inflight++;
   s->jobs_live++;
+  j->tab_next = s->pending[key[0]];
+  s->pending[key[0]] = j;
   if (req->parent_trace || req->parent_exit)
     fj_log(FJ_LOG_DEBUG, "bridge", "conn=%llu id=%llu parent=%u exit=%u",
            (unsigned long long)c->id, (unsigned long long)id, req->parent_trace, req->parent_exit);
@@ -255,7 +317,7 @@ void fj_job_submit(fj_conn *c, const Farjit__CompileRequest *req) {
 static void abandon(fj_conn *c, fj_job *j, int status, const char *msg) {
   j->answered = true;
   fj_result_send(c, j->id, status, msg, NULL, 0, NULL, false, 0, 0);
-  uv_cancel((uv_req_t *)&j->work);  /* succeeds only if no worker has it yet */
+  try_cancel(j->leader ? j->leader : j);  /* succeeds only if no worker has it yet */
 }
 
 void fj_job_cancel(fj_conn *c, uint64_t id) {
@@ -287,7 +349,7 @@ void fj_job_detach_all(fj_conn *c) {
     fj_job *next = j->next;
     j->conn = NULL;
     j->next = NULL;
-    uv_cancel((uv_req_t *)&j->work);
+    try_cancel(j->leader ? j->leader : j);
     j = next;
   }
   c->jobs = NULL;

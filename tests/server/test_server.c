@@ -617,7 +617,7 @@ static void test_concurrency(void **st) {
   (void)st;
   srv s;
   const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--max_inflight", "4", "--threads", "2",
-                        NULL};
+                        "--http", "127.0.0.1:0", NULL};
   assert_int_equal(srv_start(&s, args), 0);
   int want = expected_status(s.tcp);
   usleep(50000);
@@ -649,6 +649,18 @@ static void test_concurrency(void **st) {
     assert_int_equal(sw.results, NCLIENTS * NPIPE);
     assert_int_equal(sw.wrong, 0);
     assert_int_equal(sw.closed, NCLIENTS);
+  }
+  /* Accounting adds up: every request is a hit, a compile, or shares an identical compile. */
+  long long req = srv_metric(&s, "farjit_requests_total");
+  assert_int_equal(req, 2 * NCLIENTS * NPIPE);
+  if (want == 0) {
+    long long hits = srv_metric(&s, "farjit_cache_hits_total");
+    long long miss = srv_metric(&s, "farjit_cache_misses_total");
+    long long comp = srv_metric(&s, "farjit_compiles_total{result=\"ok\"}");
+    long long shared = srv_metric(&s, "farjit_compiles_shared_total");
+    assert_int_equal(hits + miss, req);
+    assert_int_equal(comp + shared, miss);
+    assert_int_equal(comp, NCLIENTS * 4);  /* distinct traces: each compiled exactly once */
   }
   /* Server back to its baseline: every connection closed, memory not growing per request. */
   int fds = -1;
