@@ -543,6 +543,15 @@ void fj_ir_build(fj_ir *ir, const fj_trace *t) {
   s.pc = t->h.end_pc;
   if (!(ir->flags & FJ_IR_NOFOLD)) drop_zero_adds(ir);
   if (t->h.end == FJ_TRACE_END_LOOP) {
+    /* Charge the next iteration here, at the back edge, rather than at the top of the loop
+     * body: its exit then names the values the iteration just computed (live anyway) instead
+     * of the previous iteration's, which would each need a PHI.  fj_opt_loop's copy of the
+     * entry charge CSEs with this one. */
+    uint32_t sb = snap(&s, t->h.start_pc, FJ_EXIT_BUDGET, s.n);
+    guard(&s, FJ_IR_GE, FJ_IRT_I64, s.budget, k64(&s, s.n), sb);
+    fj_ir_ins next = {.op = FJ_IR_ADD, .type = FJ_IRT_I64, .a = s.budget,
+                      .b = k64(&s, (uint64_t)-(int64_t)s.n)};  /* raw: not reassociated */
+    fj_ir_emit_raw(ir, &next);
     ir->loop_snap = snap(&s, t->h.start_pc, FJ_EXIT_LINK, s.n);
     ir->snaps[ir->loop_snap].ref = ir->top;
     return;

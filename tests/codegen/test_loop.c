@@ -50,7 +50,9 @@ static const char *k_preroll =
     "0021   i64 RIN    r1\n"
     "0022   i64 ADD    0021 #1\n"
     "0023   i64 RIN    r8\n"
-    "0024 > i64 ULT    0022 0023  snap 2\n";
+    "0024 > i64 ULT    0022 0023  snap 2\n"
+    "0025 > i64 GE     0002 #7  snap 3\n"   /* the next iteration is charged at the back edge */
+    "0026   i64 ADD    0002 #-7\n";
 
 static void test_hoisting(void **st) {
   (void)st;
@@ -63,21 +65,22 @@ static void test_hoisting(void **st) {
   char *after = cu_dump(&ir);
   char want[4096];
   snprintf(want, sizeof want, "%s%s", k_preroll,
-           "0025       LOOP   \n"
-           "0026   i64 ADD    0002 #-7\n"          /* one budget decrement per iteration */
-           "0027 > i64 GE     0002 #7  snap 4\n"   /* and one guard */
+           "0027       LOOP   \n"
            "0028   i64 ADD    0020 0015\n"         /* the load and r7 * 3 come from the pre-roll */
            "0029   i64 ADD    0028 0019\n"
            "0030   i64 ADD    0022 #1\n"
-           "0031 > i64 ULT    0030 0023  snap 8\n"
-           "0032   i64 PHI    0002 0026\n"
-           "0033   i64 PHI    0020 0029\n"
-           "0034   i64 PHI    0022 0030\n");
+           "0031 > i64 ULT    0030 0023  snap 9\n"
+           "0032 > i64 GE     0026 #7  snap 10\n"  /* one budget guard per iteration */
+           "0033   i64 ADD    0026 #-7\n"          /* and one decrement */
+           "0034   i64 PHI    0020 0029\n"
+           "0035   i64 PHI    0022 0030\n"
+           "0036   i64 PHI    0026 0033\n");
   assert_string_equal(after, want);
-  /* Body exits resume with the values of the current iteration (pre-roll refs under PHIs). */
+  /* The budget exit at the back edge resumes at the loop start with the values the iteration
+   * computed (no PHI needed for them), the invariant ones from the pre-roll. */
   char line[256];
-  fj_snap_format(&ir, 4, line, sizeof line);
-  assert_string_equal(line, "snap 4 budget pc 0 [r0=0020 r1=0022 r4=0015 r5=0019] budget 0026+7");
+  fj_snap_format(&ir, 10, line, sizeof line);
+  assert_string_equal(line, "snap 10 budget pc 0 [r0=0029 r1=0030 r4=0015 r5=0019] budget 0026+0");
   free(before);
   free(after);
   fj_ir_free(&ir);
@@ -105,11 +108,11 @@ static void test_variant_load(void **st) {
   assert_null(strstr(body, "UGE"));
   /* The body keeps one bounds check (the address moves), the load, the store. */
   assert_non_null(strstr(body, "0026   i64 SUB    0021 0008\n"
-                               "0027 > i64 ULE    0026 0011  snap 7\n"
+                               "0027 > i64 ULE    0026 0011  snap 8\n"
                                "0028   i32 LOAD   0021 w4 reg1\n"));
   assert_non_null(strstr(body, "SSTORE [-8] 0029 w8\n"));
-  assert_non_null(strstr(body, "0035   i32 PHI    0015 0028\n"));  /* r2 keeps 32-bit type */
-  assert_non_null(strstr(body, "0038   i64 PHI    0021 0032\n"));
+  assert_non_null(strstr(body, "0036   i32 PHI    0015 0028\n"));  /* r2 keeps 32-bit type */
+  assert_non_null(strstr(body, "0039   i64 PHI    0021 0032\n"));
   free(txt);
 }
 
