@@ -24,6 +24,8 @@ typedef struct live_ctx {
   fj_ra *ra;
   const fj_ir *ir;
   uint32_t at;  /* index of the using instruction */
+  uint32_t w;   /* spill cost of this use: 0 in snapshots (exit stubs are cold), 1 once, 8 per
+                   loop iteration */
 } live_ctx;
 
 static void use_at(live_ctx *c, fj_ref r) {
@@ -36,6 +38,7 @@ static void use_at(live_ctx *c, fj_ref r) {
   }
   uint32_t i = r - FJ_REF_BIAS;
   if (c->ra->end[i] < c->at) c->ra->end[i] = c->at;
+  c->ra->weight[i] += c->w;
 }
 
 static void snap_use(void *ud, fj_ref *ref) { use_at(ud, *ref); }
@@ -43,13 +46,16 @@ static void snap_use(void *ud, fj_ref *ref) { use_at(ud, *ref); }
 static void compute_ranges(fj_ra *ra, fj_ir *ir) {
   uint32_t n = ra->nins;
   for (uint32_t i = 0; i < n; i++) ra->end[i] = i;
-  live_ctx c = {ra, ir, 0};
+  live_ctx c = {ra, ir, 0, 0};
+  uint32_t lp = ir->loop != FJ_REF_NONE ? ir->loop - FJ_REF_BIAS : n;
   for (uint32_t i = 0; i < n; i++) {
     const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
     if (in->op == FJ_IR_NOP || in->op == FJ_IR_PAIR) continue;
     c.at = i;
+    c.w = i > lp ? 8 : 1;
     if (fj_ir_op_table[in->op].mode_a == FJ_IRM_R) use_at(&c, in->a);
     if (fj_ir_op_table[in->op].mode_b == FJ_IRM_R) use_at(&c, in->b);
+    c.w = 0;
     if (fj_ir_has_snap(in->op)) {
       if (in->snap >= ir->nsnaps) fj_ir_abort(ir, FJ_ABORT_BACKEND, "ir %04u: bad snapshot %u", i, in->snap);
       fj_snap_foreach_ref(ir, in->snap, snap_use, &c);
@@ -70,13 +76,20 @@ static void compute_ranges(fj_ra *ra, fj_ir *ir) {
   }
 }
 
+/* What keeping value i in a register is worth per instruction of its range: weighted uses
+ * over length, so short busy values beat long idle ones (exit-only values cost nothing). */
+static uint64_t spill_cost(const fj_ra *ra, uint32_t i) {
+  return ((uint64_t)ra->weight[i] + 1) * 4096 / (ra->end[i] - i + 1);
+}
+
 void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   memset(ra, 0, sizeof *ra);
   uint32_t n = fj_ir_nins(ir);
   ra->nins = n;
   ra->loc = calloc(n ? n : 1, sizeof *ra->loc);
   ra->end = calloc(n ? n : 1, sizeof *ra->end);
-  if (!ra->loc || !ra->end) fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  ra->weight = calloc(n ? n : 1, sizeof *ra->weight);
+  if (!ra->loc || !ra->end || !ra->weight) fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
   compute_ranges(ra, ir);  /* may abort: before the scratch arrays exist */
   uint32_t *next_call = calloc(n + 1, sizeof *next_call);
   uint32_t *active = calloc(n ? n : 1, sizeof *active);
@@ -121,14 +134,20 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       if ((free_regs & ok) >> r & 1) { reg = (int)r; break; }
     }
     if (reg < 0) {
-      /* Spill the register holder (usable here) that lives longest, if it outlives i. */
+      /* Spill the cheapest register holder usable here (spill_cost; among equals the one that
+       * lives longest), unless i itself is cheaper. */
       int victim = -1;
       for (uint32_t k = 0; k < nactive; k++) {
         uint32_t j = active[k];
         if (ra->loc[j].kind != FJ_LOC_REG || !(ok >> ra->loc[j].reg & 1)) continue;
-        if (victim < 0 || ra->end[j] > ra->end[active[victim]]) victim = (int)k;
+        uint32_t v = victim < 0 ? 0 : active[victim];
+        if (victim < 0 || spill_cost(ra, j) < spill_cost(ra, v) ||
+            (spill_cost(ra, j) == spill_cost(ra, v) && ra->end[j] > ra->end[v]))
+          victim = (int)k;
       }
-      if (victim >= 0 && ra->end[active[victim]] > ra->end[i]) {
+      uint32_t vj = victim < 0 ? 0 : active[victim];
+      if (victim >= 0 && (spill_cost(ra, vj) < spill_cost(ra, i) ||
+                          (spill_cost(ra, vj) == spill_cost(ra, i) && ra->end[vj] > ra->end[i]))) {
         uint32_t j = active[victim];
         reg = ra->loc[j].reg;
         uint32_t s = 0;
@@ -167,6 +186,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
 void fj_ra_free(fj_ra *ra) {
   free(ra->loc);
   free(ra->end);
+  free(ra->weight);
   memset(ra, 0, sizeof *ra);
 }
 

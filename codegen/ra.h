@@ -12,8 +12,9 @@
  * loop.  A value whose range contains a CALL/CALLL (strictly inside) gets a callee-saved
  * register or a slot.  A value's register is never reused by a result of the same instruction,
  * so the emitter may write the result before it has read every operand.
- * When registers run out the live value with the furthest end goes to a slot (for its whole
- * life: the emitter has not run yet).  More than regs->max_slots slots aborts SPILL_LIMIT.
+ * When registers run out the cheapest live value goes to a slot (for its whole life: the
+ * emitter has not run yet): cost = weighted operand uses (x8 inside the loop body, snapshot
+ * uses free: exit stubs are cold) per instruction of the range; ties spill the longest.  More than regs->max_slots slots aborts SPILL_LIMIT.
  *
  * PHI: the emitter calls fj_ra_phi_moves() at the back edge; it sequentializes the parallel
  * copy b -> loc(a) of all PHIs (breaking cycles through a temporary the target names).
@@ -39,6 +40,7 @@ typedef struct fj_loc {
 typedef struct fj_ra {
   fj_loc *loc;         /* [ref - FJ_REF_BIAS] */
   uint32_t *end;       /* [ref - FJ_REF_BIAS]: index of the last use (== own index if none) */
+  uint32_t *weight;    /* [ref - FJ_REF_BIAS]: spill cost (operand uses; loop-body uses x8) */
   uint32_t nins;
   uint32_t nslots;     /* spill slots used (frame size = nslots * 8, plus target needs) */
   uint32_t nspilled;   /* values that live in a slot */
