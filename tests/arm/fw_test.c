@@ -59,8 +59,8 @@ static void out_u(uint64_t v) {
   while (n) out_c(t[--n]);
 }
 static void out_i(int64_t v) {
-  if (v < 0) out_c('-'), v = -v;
-  out_u((uint64_t)v);
+  if (v < 0) out_c('-');
+  out_u(v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
 }
 static void out_x(uint64_t v) {
   out_s("0x");
@@ -234,7 +234,7 @@ static bool oom_sweep(const fj_bundle_rec *r, uint32_t *nattempts) {
   fj_arena *a = fj_cm_arena();
   size_t used0 = a->used;
   uint32_t bad0 = a->bad_frees;
-  for (uint32_t k = 1;; k++) {
+  for (uint32_t k = 1; k <= 100000; k++) {
     uint32_t fails0 = a->fails;
     a->fail_countdown = k;
     attempt at;
@@ -254,6 +254,9 @@ static bool oom_sweep(const fj_bundle_rec *r, uint32_t *nattempts) {
     /* The failure was absorbed (e.g. an optional allocation): the outcome must be normal. */
     if (!attempt_check(r, &at, how)) return false;
   }
+  fail_head(r);
+  out_s("more than 100000 allocations in one run\n");
+  return false;
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
