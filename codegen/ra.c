@@ -26,6 +26,7 @@ typedef struct live_ctx {
   uint32_t at;  /* index of the using instruction */
   uint32_t w;   /* spill cost of this use: 0 in snapshots (exit stubs are cold), 1 once, 8 per
                    loop iteration */
+  bool phi;     /* the use is a PHI's destination (not counted in last_use) */
 } live_ctx;
 
 static void use_at(live_ctx *c, fj_ref r) {
@@ -38,6 +39,7 @@ static void use_at(live_ctx *c, fj_ref r) {
   }
   uint32_t i = r - FJ_REF_BIAS;
   if (c->ra->end[i] < c->at) c->ra->end[i] = c->at;
+  if (!c->phi && c->ra->last_use[i] < c->at) c->ra->last_use[i] = c->at;
   c->ra->weight[i] += c->w;
 }
 
@@ -45,15 +47,17 @@ static void snap_use(void *ud, fj_ref *ref) { use_at(ud, *ref); }
 
 static void compute_ranges(fj_ra *ra, fj_ir *ir) {
   uint32_t n = ra->nins;
-  for (uint32_t i = 0; i < n; i++) ra->end[i] = i;
-  live_ctx c = {ra, ir, 0, 0};
+  for (uint32_t i = 0; i < n; i++) ra->end[i] = ra->last_use[i] = i;
+  live_ctx c = {ra, ir, 0, 0, false};
   uint32_t lp = ir->loop != FJ_REF_NONE ? ir->loop - FJ_REF_BIAS : n;
   for (uint32_t i = 0; i < n; i++) {
     const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
     if (in->op == FJ_IR_NOP || in->op == FJ_IR_PAIR) continue;
     c.at = i;
     c.w = i > lp ? 8 : 1;
+    c.phi = in->op == FJ_IR_PHI;  /* a PHI's a is the copy's destination, not a read */
     if (fj_ir_op_table[in->op].mode_a == FJ_IRM_R) use_at(&c, in->a);
+    c.phi = false;  /* its b is read at the back edge, after the whole body */
     if (fj_ir_op_table[in->op].mode_b == FJ_IRM_R) use_at(&c, in->b);
     c.w = 0;
     if (fj_ir_has_snap(in->op)) {
@@ -89,16 +93,27 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   ra->loc = calloc(n ? n : 1, sizeof *ra->loc);
   ra->end = calloc(n ? n : 1, sizeof *ra->end);
   ra->weight = calloc(n ? n : 1, sizeof *ra->weight);
-  if (!ra->loc || !ra->end || !ra->weight) fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  ra->last_use = calloc(n ? n : 1, sizeof *ra->last_use);
+  ra->hint = calloc(n ? n : 1, sizeof *ra->hint);
+  if (!ra->loc || !ra->end || !ra->weight || !ra->last_use || !ra->hint) fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
   compute_ranges(ra, ir);  /* may abort: before the scratch arrays exist */
+  /* PHI a b: when the body is done with a before b is defined, b may take a's register and the
+   * back edge needs no copy (hint[b] = a + 1). */
+  for (fj_ref r = ir->loop; ir->loop != FJ_REF_NONE && r < ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(ir, r);
+    if (in->op != FJ_IR_PHI || in->a < FJ_REF_BIAS || in->b < FJ_REF_BIAS) continue;
+    uint32_t a = in->a - FJ_REF_BIAS, b = in->b - FJ_REF_BIAS;
+    if (in->a < ir->loop && in->b > ir->loop && b < n && ra->last_use[a] < b) ra->hint[b] = a + 1;
+  }
   uint32_t *next_call = calloc(n + 1, sizeof *next_call);
   uint32_t *active = calloc(n ? n : 1, sizeof *active);
   /* slot_end[s]: one past the last use of the values given slot s so far (0: never used).  A
    * value whose range starts at d may take s iff slot_end[s] <= d: a value moved to a slot when
    * it is evicted lives there from its definition, not from the eviction. */
   uint32_t *slot_end = calloc(regs->max_slots ? regs->max_slots : 1, sizeof *slot_end);
-  if (!next_call || !active || !slot_end) {
-    free(next_call); free(active); free(slot_end);
+  uint8_t *pinned = calloc(n ? n : 1, 1);
+  if (!next_call || !active || !slot_end || !pinned) {
+    free(next_call); free(active); free(slot_end); free(pinned);
     fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
   }
   next_call[n] = UINT32_MAX;
@@ -128,6 +143,17 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     if (!has_value(in) || ra->end[i] == i) continue;  /* unused results need no location */
     bool crosses = i + 1 < n && next_call[i + 1] < ra->end[i];
     uint32_t ok = crosses ? regs->callee_saved : ~0u;
+    if (ra->hint[i]) {
+      uint32_t a = ra->hint[i] - 1;
+      if (ra->loc[a].kind == FJ_LOC_REG && (ok >> ra->loc[a].reg & 1)) {
+        /* Share a's register: a is dead in the body from here on.  Both stay put (never
+         * evicted), so the register is never handed out twice. */
+        ra->loc[i] = ra->loc[a];
+        pinned[i] = pinned[a] = 1;
+        active[nactive++] = i;
+        continue;
+      }
+    }
     int reg = -1;
     for (unsigned k = 0; k < regs->nalloc; k++) {
       unsigned r = regs->alloc[k];
@@ -139,7 +165,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       int victim = -1;
       for (uint32_t k = 0; k < nactive; k++) {
         uint32_t j = active[k];
-        if (ra->loc[j].kind != FJ_LOC_REG || !(ok >> ra->loc[j].reg & 1)) continue;
+        if (ra->loc[j].kind != FJ_LOC_REG || !(ok >> ra->loc[j].reg & 1) || pinned[j]) continue;
         uint32_t v = victim < 0 ? 0 : active[victim];
         if (victim < 0 || spill_cost(ra, j) < spill_cost(ra, v) ||
             (spill_cost(ra, j) == spill_cost(ra, v) && ra->end[j] > ra->end[v]))
@@ -178,6 +204,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   free(next_call);
   free(active);
   free(slot_end);
+  free(pinned);
   if (abort_reason)
     fj_ir_abort(ir, abort_reason, "ir %04u: more than %u spill slots live at once", abort_at,
                 regs->max_slots);
@@ -187,6 +214,8 @@ void fj_ra_free(fj_ra *ra) {
   free(ra->loc);
   free(ra->end);
   free(ra->weight);
+  free(ra->last_use);
+  free(ra->hint);
   memset(ra, 0, sizeof *ra);
 }
 

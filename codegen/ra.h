@@ -16,7 +16,9 @@
  * emitter has not run yet): cost = weighted operand uses (x8 inside the loop body, snapshot
  * uses free: exit stubs are cold) per instruction of the range; ties spill the longest.  More than regs->max_slots slots aborts SPILL_LIMIT.
  *
- * PHI: the emitter calls fj_ra_phi_moves() at the back edge; it sequentializes the parallel
+ * PHI a b: when the body's last use of a comes before b's definition, b takes a's register
+ * (if a has one) and the copy disappears.  Otherwise the emitter's back edge copies:
+ * the emitter calls fj_ra_phi_moves() at the back edge; it sequentializes the parallel
  * copy b -> loc(a) of all PHIs (breaking cycles through a temporary the target names).
  */
 #ifndef FJ_CODEGEN_RA_H
@@ -41,6 +43,8 @@ typedef struct fj_ra {
   fj_loc *loc;         /* [ref - FJ_REF_BIAS] */
   uint32_t *end;       /* [ref - FJ_REF_BIAS]: index of the last use (== own index if none) */
   uint32_t *weight;    /* [ref - FJ_REF_BIAS]: spill cost (operand uses; loop-body uses x8) */
+  uint32_t *last_use;  /* [ref - FJ_REF_BIAS]: last use other than a PHI, before extension */
+  uint32_t *hint;      /* [ref - FJ_REF_BIAS]: PHI b -> a + 1 when b may share a's register */
   uint32_t nins;
   uint32_t nslots;     /* spill slots used (frame size = nslots * 8, plus target needs) */
   uint32_t nspilled;   /* values that live in a slot */
