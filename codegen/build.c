@@ -488,24 +488,66 @@ static void rec_one(bstate *s, const fj_trace_rec *r, enum fj_op op) {
   }
 }
 
-/* Bounds checks keep a raw "ADD off, #lo" so that widening can change lo; once the trace is
- * built, the ones left at lo = 0 are dropped so that copies (LOOP) CSE with them. */
-static void drop_zero_adds(fj_ir *ir) {
+/* After the build: bounds checks were emitted raw (widening changes their constants in place),
+ * so equal checks of different pointers were not shared, and checks left at offset 0 keep an
+ * "ADD off, #0".  Now that nothing widens any more, drop the zero adds and CSE every pure
+ * instruction and guard once (a later equal guard is implied by the earlier one), so that the
+ * LOOP copy CSEs with them too. */
+static void snap_remap(void *ud, fj_ref *r) {
+  const fj_ref *map = ud;
+  if (*r >= FJ_REF_BIAS && map[*r - FJ_REF_BIAS]) *r = map[*r - FJ_REF_BIAS];
+}
+
+static void nop(fj_ir_ins *i) {
+  i->op = FJ_IR_NOP;
+  i->type = FJ_IRT_NONE;
+  i->aux = 0;
+  i->a = i->b = FJ_REF_NONE;
+  i->k = 0;
+}
+
+static void post_build_cse(fj_ir *ir) {
+  uint32_t n = fj_ir_nins(ir), cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  fj_ref *map = fj_ir_scratch(ir, (size_t)(n ? n : 1) * sizeof *map);
+  fj_ref *tab = fj_ir_scratch(ir, (size_t)cap * sizeof *tab);
   fj_ref k0 = fj_ir_k64(ir, 0);
-  uint32_t n = fj_ir_nins(ir);
-  fj_ref *map = NULL;
+  bool changed = false;
   for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
     fj_ir_ins *i = fj_ir_at(ir, r);
-    if (map) {
-      if (i->a >= FJ_REF_BIAS && map[i->a - FJ_REF_BIAS]) i->a = map[i->a - FJ_REF_BIAS];
-      if (i->b >= FJ_REF_BIAS && map[i->b - FJ_REF_BIAS]) i->b = map[i->b - FJ_REF_BIAS];
-    }
+    if (i->op == FJ_IR_NOP) continue;
+    if (i->a >= FJ_REF_BIAS && map[i->a - FJ_REF_BIAS]) i->a = map[i->a - FJ_REF_BIAS];
+    if (i->b >= FJ_REF_BIAS && map[i->b - FJ_REF_BIAS]) i->b = map[i->b - FJ_REF_BIAS];
     if (i->op == FJ_IR_ADD && i->b == k0 && i->type == FJ_IRT_I64 && !fj_ir_is_k(i->a)) {
-      if (!map) map = fj_ir_scratch(ir, (size_t)n * sizeof *map);
       map[r - FJ_REF_BIAS] = i->a;
-      fj_ir_kill(ir, r);
+      nop(i);
+      changed = true;
+      continue;
+    }
+    if (!(fj_ir_op_table[i->op].flags & (FJ_IRF_PURE | FJ_IRF_GUARD))) continue;
+    uint64_t h = ((uint64_t)i->op * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)i->a << 1) ^
+                 ((uint64_t)i->b * 0xff51afd7ed558ccdull) ^ ((uint64_t)(uint32_t)i->lit << 7) ^
+                 ((uint64_t)i->aux << 40) ^ ((uint64_t)i->type << 56);
+    h ^= h >> 29;
+    for (uint32_t slot = (uint32_t)h & (cap - 1);; slot = (slot + 1) & (cap - 1)) {
+      fj_ref e = tab[slot];
+      if (!e) {
+        tab[slot] = r;
+        break;
+      }
+      const fj_ir_ins *o = fj_ir_at(ir, e);
+      if (o->op == i->op && o->type == i->type && o->aux == i->aux && o->a == i->a &&
+          o->b == i->b && o->lit == i->lit) {
+        if (!fj_ir_is_guard(i->op)) map[r - FJ_REF_BIAS] = e;
+        nop(i);
+        changed = true;
+        break;
+      }
     }
   }
+  if (!changed) return;
+  for (uint32_t k = 0; k < ir->nsnaps; k++) fj_snap_foreach_ref(ir, k, snap_remap, map);
+  fj_ir_rechain(ir);
 }
 
 static fj_ref rin(fj_ir *ir, int32_t k) {
@@ -541,7 +583,7 @@ void fj_ir_build(fj_ir *ir, const fj_trace *t) {
 
   s.i = t->nrecs;
   s.pc = t->h.end_pc;
-  if (!(ir->flags & FJ_IR_NOFOLD)) drop_zero_adds(ir);
+  if (!(ir->flags & FJ_IR_NOFOLD)) post_build_cse(ir);
   if (t->h.end == FJ_TRACE_END_LOOP) {
     /* Charge the next iteration here, at the back edge, rather than at the top of the loop
      * body: its exit then names the values the iteration just computed (live anyway) instead

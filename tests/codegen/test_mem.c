@@ -172,12 +172,46 @@ static void test_aliasing(void **st) {
   free(p);
 }
 
+static void test_shared_checks(void **st) {
+  (void)st;
+  /* Two pointers into one region: each gets its own range check, but the region loads, the
+   * size check and the limit are shared once the build is done. */
+  fj_ir ir;
+  cu_build_text("ldxw %r3, [%r1+0]\nldxw %r4, [%r2+0]\nadd %r3, %r4\nexit\n", "", 0, &ir);
+  char *txt = cu_dump(&ir);
+  assert_string_equal(txt,
+                      "0000   i64 RIN    r10\n"
+                      "0001   i64 RIN    budget\n"
+                      "0002   i64 ADD    0001 #-4\n"
+                      "0003 > i64 GE     0001 #4  snap 0\n"
+                      "0004   i64 RIN    r1\n"
+                      "0005   i64 SLD    regions\n"
+                      "0006   i32 HLD    0005 +40\n"
+                      "0007 > i32 TEST   0006 #1  snap 1\n"
+                      "0008   i64 HLD    0005 +24\n"
+                      "0009   i64 HLD    0005 +32\n"
+                      "0010 > i64 UGE    0009 #4  snap 1\n"
+                      "0011   i64 ADD    0009 #-4\n"
+                      "0012   i64 SUB    0004 0008\n"
+                      "0014 > i64 ULE    0012 0011  snap 1\n"
+                      "0015   i32 LOAD   0004 w4 reg1\n"
+                      "0016   i64 RIN    r2\n"
+                      "0019   i64 SUB    0016 0008\n"
+                      "0021 > i64 ULE    0019 0011  snap 2\n"
+                      "0022   i32 LOAD   0016 w4 reg1\n"
+                      "0023   i64 ADD    0015 0022\n"
+                      "0024       EXIT   kind 3  snap 3\n");
+  free(txt);
+  fj_ir_free(&ir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_forwarding_and_widening),
       cmocka_unit_test(test_dead_stores),
       cmocka_unit_test(test_call_barrier),
       cmocka_unit_test(test_aliasing),
+      cmocka_unit_test(test_shared_checks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
