@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # libFuzzer run of farjitd's frame decoder + message handler (tests/proto/fuzz_server.c) for a
-# bounded time: FJ_FUZZ_SECONDS (default 60).  The seed corpus is copied, never modified.
+# bounded time: FJ_FUZZ_SECONDS (default 60; 15 in the san build).  The seed corpus is copied, never modified.
 # Without libFuzzer (no $FJ_BUILD/fuzz/fuzz_server) it says so: the deterministic mutation
 # runner test_fuzz_replay covers the same target in every build.
 set -u
 bin="${FJ_BUILD:-build/rel}/fuzz/fuzz_server"
 seeds="$(dirname "$0")/fuzz_corpus"
-secs="${FJ_FUZZ_SECONDS:-60}"
+# The san build runs the same (always sanitized) fuzzer again: keep that run short.
+case "${FJ_BUILD:-}" in */san) default_secs=15 ;; *) default_secs=60 ;; esac
+secs="${FJ_FUZZ_SECONDS:-$default_secs}"
 if [ ! -x "$bin" ]; then
   echo "fuzz: libFuzzer not available (install libclang-rt-14-dev); test_fuzz_replay ran the deterministic mutations instead"
   echo "0 passed, 0 failed"
