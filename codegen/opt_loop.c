@@ -9,8 +9,11 @@
  * ref x whose copy differs (subst[x] != x) is a loop-carried value: PHI x, subst[x].
  *
  * Required for END_LOOP traces even without optimizations (it is what makes them loop); with
- * FJ_IR_NOFOLD the copy is raw and nothing is hoisted.
+ * FJ_IR_NOFOLD the copy is raw and nothing is hoisted.  If the copy proves that the second
+ * iteration always leaves (a guard folds to false), the IR is rolled back to the pre-roll and
+ * ir->loop stays FJ_REF_NONE: the end of the IR then leaves through ir->loop_snap.
  */
+#include <setjmp.h>
 #include <string.h>
 
 #include "codegen/ir.h"
@@ -73,6 +76,26 @@ void fj_opt_loop(fj_ir *ir) {
   for (uint32_t i = 0; i < n; i++) subst[i] = FJ_REF_BIAS + i;
   const fj_snap ls = ir->snaps[ir->loop_snap];
 
+  /* A copied guard may fold to "always fails" (the second iteration provably leaves).  Then
+   * the trace stays unlooped: roll back to the pre-roll, whose end leaves through the loop
+   * snapshot (a LINK to the trace's own start, codegen/PORTING.md). */
+  jmp_buf outer;
+  memcpy(&outer, &ir->abort_jb, sizeof outer);
+  const uint32_t nsnaps0 = ir->nsnaps, nslots0 = ir->nslots, nframes0 = ir->nframes;
+  if (setjmp(ir->abort_jb)) {
+    memcpy(&ir->abort_jb, &outer, sizeof outer);
+    if (ir->reason != FJ_ABORT_GUARD_FAIL) longjmp(ir->abort_jb, 1);
+    ir->top = c.lend;
+    ir->loop = FJ_REF_NONE;
+    ir->nsnaps = nsnaps0;
+    ir->nslots = nslots0;
+    ir->nframes = nframes0;
+    ir->reason = FJ_ABORT_NONE;
+    ir->msg[0] = 0;
+    fj_ir_rechain(ir);
+    return;
+  }
+
   fj_ir_ins lp = {.op = FJ_IR_LOOP, .type = FJ_IRT_NONE};
   fj_ir_emit_raw(ir, &lp);
   fj_ref body0 = ir->top;
@@ -126,4 +149,5 @@ void fj_opt_loop(fj_ir *ir) {
     fj_ir_ins phi = {.op = FJ_IR_PHI, .type = ta, .a = r, .b = subst[i]};
     fj_ir_emit_raw(ir, &phi);
   }
+  memcpy(&ir->abort_jb, &outer, sizeof outer);
 }
