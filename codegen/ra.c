@@ -80,6 +80,21 @@ static void compute_ranges(fj_ra *ra, fj_ir *ir) {
   }
 }
 
+/* Is `ins` a two-address operation whose first operand is a (and only the first)?  Every
+ * backend computes those as "result = a; result op= b", so the result may reuse a's register
+ * when this is a's last read: the loop counter i = i + 1 then needs no back-edge copy. */
+static bool two_address(const fj_ir_ins *ins, fj_ref a) {
+  switch (ins->op) {
+  case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR: case FJ_IR_MUL:
+  case FJ_IR_SHL: case FJ_IR_SHR: case FJ_IR_SAR:
+    return ins->a == a && ins->b != a;
+  case FJ_IR_NEG: case FJ_IR_ZEXT: case FJ_IR_SEXT: case FJ_IR_BSWAP:
+    return ins->a == a;
+  default:
+    return false;
+  }
+}
+
 /* What keeping value i in a register is worth per instruction of its range: weighted uses
  * over length, so short busy values beat long idle ones (exit-only values cost nothing). */
 static uint64_t spill_cost(const fj_ra *ra, uint32_t i) {
@@ -103,7 +118,9 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     const fj_ir_ins *in = fj_ir_at(ir, r);
     if (in->op != FJ_IR_PHI || in->a < FJ_REF_BIAS || in->b < FJ_REF_BIAS) continue;
     uint32_t a = in->a - FJ_REF_BIAS, b = in->b - FJ_REF_BIAS;
-    if (in->a < ir->loop && in->b > ir->loop && b < n && ra->last_use[a] < b) ra->hint[b] = a + 1;
+    if (in->a >= ir->loop || in->b <= ir->loop || b >= n) continue;
+    if (ra->last_use[a] < b || (ra->last_use[a] == b && two_address(fj_ir_at(ir, in->b), in->a)))
+      ra->hint[b] = a + 1;
   }
   uint32_t *next_call = calloc(n + 1, sizeof *next_call);
   uint32_t *active = calloc(n ? n : 1, sizeof *active);

@@ -16,8 +16,10 @@
  * emitter has not run yet): cost = weighted operand uses (x8 inside the loop body, snapshot
  * uses free: exit stubs are cold) per instruction of the range; ties spill the longest.  More than regs->max_slots slots aborts SPILL_LIMIT.
  *
- * PHI a b: when the body's last use of a comes before b's definition, b takes a's register
- * (if a has one) and the copy disappears.  Otherwise the emitter's back edge copies:
+ * PHI a b: when the body's last use of a comes before b's definition, or is the first (and
+ * only) operand of b's own two-address instruction (ADD..SAR, NEG, ZEXT, SEXT, BSWAP: backends
+ * must compute those as "result = a; result op= b"), b takes a's register (if a has one) and
+ * the copy disappears.  This is the one case where a result shares an operand's register.  Otherwise the emitter's back edge copies:
  * the emitter calls fj_ra_phi_moves() at the back edge; it sequentializes the parallel
  * copy b -> loc(a) of all PHIs (breaking cycles through a temporary the target names).
  */
