@@ -21,6 +21,7 @@
 #include "farjit/error.h"
 #include "farjit/remote.h"
 #include "farjit/target.h"
+#include "farjit/trace.h"
 #include "proto/abi.h"
 #include "proto/frame.h"
 #include "tests/server/harness.h"
@@ -725,6 +726,74 @@ static void test_backpressure_cancel(void **st) {
   assert_int_equal(srv_stop(&s), 0);
 }
 
+/* A long valid trace: n-1 times `add r0, imm`, then exit. */
+static size_t make_long_trace(uint8_t *buf, uint32_t n, int32_t imm) {
+  fj_trace_header h;
+  memset(&h, 0, sizeof h);
+  h.magic = FJ_TRACE_MAGIC;
+  h.version = FJ_TRACE_VERSION;
+  h.kind = FJ_TRACE_ENTRY;
+  h.nrecs = n;
+  h.end = FJ_TRACE_END_STOP;
+  h.end_pc = n - 1;
+  h.prog_ninsns = n;
+  h.nregions = 2;
+  memcpy(buf, &h, sizeof h);
+  fj_trace_rec *r = (fj_trace_rec *)(buf + sizeof h);
+  memset(r, 0, n * sizeof *r);
+  for (uint32_t i = 0; i < n; i++) {
+    r[i].pc = i;
+    r[i].insn.code = i + 1 < n ? 0x07 : 0x95;  /* add r0, imm / exit */
+    r[i].insn.imm = i + 1 < n ? imm : 0;
+  }
+  return fj_trace_size(n);
+}
+
+/* Compiles that outlive compile_budget_ms are answered FJ_ETIMEDOUT.  Whether a given compile
+ * is late depends on the machine, so the test checks the invariants, not the timing: one result
+ * per request, 0 or FJ_ETIMEDOUT, each timeout counted, the server still responsive. */
+static void test_compile_budget(void **st) {
+  (void)st;
+  srv s;
+  const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--threads", "1", "--max_inflight", "8",
+                        "--compile_budget_ms", "20", "--http", "127.0.0.1:0", NULL};
+  assert_int_equal(srv_start(&s, args), 0);
+  if (expected_status(s.tcp) != 0) {
+    assert_int_equal(srv_stop(&s), 0);
+    skip();
+    return;
+  }
+  int fd = raw_connect(s.tcp);
+  assert_true(raw_hello(fd) >= 0);
+  size_t cap = fj_trace_size(FJ_TRACE_MAX_RECS);
+  uint8_t *t = malloc(cap);
+  enum { N = 8 };
+  for (int i = 0; i < N; i++) {
+    size_t n = make_long_trace(t, FJ_TRACE_MAX_RECS, 1 + i);
+    assert_int_equal(raw_compile(fd, (uint64_t)i, t, n, FJ_TARGET_X86_64), 0);
+  }
+  free(t);
+  int seen[N] = {0}, timeouts = 0;
+  for (int i = 0; i < N; i++) {
+    fj_envelope *e = raw_recv(fd);
+    assert_non_null(e);
+    Farjit__CompileResult *r = e->compile_result;
+    assert_true(r->id < N);
+    assert_int_equal(seen[r->id]++, 0);
+    if (r->status == FJ_ETIMEDOUT) {
+      timeouts++;
+      assert_non_null(strstr(r->message, "compile budget of 20 ms exceeded"));
+    } else {
+      assert_int_equal(r->status, 0);
+    }
+    fj_msg_free(e);
+  }
+  assert_int_equal(srv_metric(&s, "farjit_timeouts_total"), timeouts);
+  fprintf(stderr, "compile budget: %d of %d timed out\n", timeouts, N);
+  close(fd);
+  assert_int_equal(srv_stop(&s), 0);  /* abandoned compiles finished before exit */
+}
+
 static void test_disk_cache(void **st) {
   (void)st;
   char dir[100];
@@ -849,6 +918,7 @@ int main(void) {
     cmocka_unit_test(test_concurrency),
     cmocka_unit_test(test_backpressure_cancel),
     cmocka_unit_test(test_disk_cache),
+    cmocka_unit_test(test_compile_budget),
     cmocka_unit_test(test_drain),
     cmocka_unit_test(test_config_errors),
   };
