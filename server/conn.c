@@ -346,6 +346,11 @@ static void process(fj_conn *c) {
   }
   if (b->off == b->len) b->off = b->len = 0;
   if (c->closing) return;
+  if (c->eof && !c->inflight && b->len == 0) {
+    /* Everything it sent is answered (a partial frame can never complete now). */
+    fj_conn_close(c, c->requests ? "peer finished" : "peer closed");
+    return;
+  }
   if (paused(c) && c->reading) {
     uv_read_stop(&c->u.s);
     c->reading = false;
@@ -357,9 +362,17 @@ static void process(fj_conn *c) {
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   fj_conn *c = st->data;
   if (n == 0) return;
+  if (n == UV_EOF) {
+    /* Possibly a half-close: finish the requests already received, then close (if the peer
+     * is gone for good, writing the results fails and closes sooner). */
+    uv_read_stop(&c->u.s);
+    c->reading = false;
+    c->eof = true;
+    process(c);
+    return;
+  }
   if (n < 0) {
-    fj_conn_close(c, n == UV_EOF ? (c->inflight ? "peer closed mid-request" : "peer closed")
-                                 : uv_strerror((int)n));
+    fj_conn_close(c, uv_strerror((int)n));
     return;
   }
   c->srv->m.bytes_in += (uint64_t)n;
@@ -379,10 +392,10 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
       fj_log(FJ_LOG_DEBUG, "tls_ok", "conn=%llu peer=%s identity=%s", (unsigned long long)c->id,
              c->peer, fj_tls_peer(c->tls));
     }
-    if (rc == FJ_ECONN) {
-      process(c);
-      fj_conn_close(c, "peer closed (TLS close_notify)");
-      return;
+    if (rc == FJ_ECONN) {  /* close_notify: like EOF */
+      uv_read_stop(&c->u.s);
+      c->reading = false;
+      c->eof = true;
     }
   }
   process(c);
@@ -391,7 +404,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
 void fj_conn_resume(fj_conn *c) {
   if (c->closing) return;
   process(c);
-  if (!c->closing && !paused(c) && !c->reading) {
+  if (!c->closing && !c->eof && !paused(c) && !c->reading) {
     c->t_frame = c->t_frame ? uv_now(c->srv->loop) : 0;  /* the pause was ours, not theirs */
     if (uv_read_start(&c->u.s, alloc_cb, read_cb) == 0) c->reading = true;
   }

@@ -90,6 +90,7 @@ struct fj_conn {
   fj_buf in;               /* plaintext not yet framed (kept while paused) */
   int state;               /* FJ_CONN_* */
   bool reading, closing, shutting;
+  bool eof;                /* the peer shut its side: answer what it sent, then close */
   uint32_t inflight;       /* jobs queued or running for this connection */
   fj_job *jobs;
   size_t write_queued;     /* bytes handed to uv_write not yet completed */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -335,6 +336,18 @@ static void test_bad_input(void **st) {
   fd = raw_connect(s.tcp);  /* disconnect mid-frame */
   fj_frame_header(f, "abcdefgh", 8);
   raw_send(fd, f, FJ_FRAME_HDR + 2);
+  close(fd);
+
+  fd = raw_connect(s.tcp);  /* half-close after the request: still answered, then closed */
+  assert_true(raw_hello(fd) >= 0);
+  raw_compile(fd, 10, t, n, FJ_TARGET_X86_64);
+  shutdown(fd, SHUT_WR);
+  e = raw_recv(fd);
+  assert_non_null(e);
+  assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
+  assert_int_equal(e->compile_result->id, 10);
+  fj_msg_free(e);
+  assert_true(raw_wait_eof(fd));
   close(fd);
 
   /* The innocent client is unaffected. */
