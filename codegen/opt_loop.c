@@ -26,6 +26,10 @@ typedef struct lctx {
   fj_ref lend;     /* one past the last pre-roll instruction */
   fj_ref *subst;   /* subst[r - FJ_REF_BIAS] for pre-roll refs */
   uint8_t *used;   /* pre-roll refs referenced from the body */
+  /* Stack slots carried from one iteration to the next in a register (see carried_slots):
+   * body exits name their previous-iteration value, so fj_opt_mem can sink their stores. */
+  fj_snap_slot carried[FJ_SNAP_MAX_SLOTS];
+  uint32_t ncarried;
 } lctx;
 
 static fj_ref S(const lctx *c, fj_ref r) {
@@ -37,6 +41,38 @@ static fj_ref S(const lctx *c, fj_ref r) {
 static void mark_ref(void *ud, fj_ref *r) {
   lctx *c = ud;
   if (*r >= FJ_REF_BIAS && *r < c->lend) c->used[*r - FJ_REF_BIAS] = 1;
+}
+
+/* Stack slots the loop reads and writes only as whole slots (same offset and width), with no
+ * call, atomic or pointer access to the stack that could see memory: the body's load of such
+ * a slot is forwarded from the previous iteration's store, so the value is in a register
+ * anyway, and the store is needed only by exits.  Listed with the back-edge value (ls). */
+static void carried_slots(lctx *c, const fj_snap *ls) {
+  fj_ir *ir = c->ir;
+  c->ncarried = 0;
+  for (fj_ref r = FJ_REF_BIAS; r < c->lend; r++) {
+    const fj_ir_ins *i = fj_ir_at(ir, r);
+    if (i->op == FJ_IR_CALL || i->op == FJ_IR_CALLL || i->op == FJ_IR_ATOMIC ||
+        i->op == FJ_IR_CMPXCHG || ((i->op == FJ_IR_LOAD || i->op == FJ_IR_STORE) &&
+                                   fj_mem_region(i->aux) == 0))
+      return;
+  }
+  const fj_snap_slot *lsl = fj_snap_slots(ir, ls);
+  for (uint32_t k = 0; k < ls->nslots; k++) {
+    int32_t off = lsl[k].off;
+    unsigned w = lsl[k].width;
+    bool read = false, exact = true;
+    for (fj_ref r = FJ_REF_BIAS; r < c->lend && exact; r++) {
+      const fj_ir_ins *i = fj_ir_at(ir, r);
+      if (i->op != FJ_IR_SLOAD && i->op != FJ_IR_SSTORE) continue;
+      unsigned w2 = fj_mem_width(i->aux);
+      if (i->lit < off + (int32_t)w && off < i->lit + (int32_t)w2) {
+        if (i->lit != off || w2 != w) exact = false;
+        else if (i->op == FJ_IR_SLOAD) read = true;
+      }
+    }
+    if (exact && read) c->carried[c->ncarried++] = lsl[k];
+  }
 }
 
 static uint32_t copy_snap(lctx *c, uint32_t sn, const fj_snap *ls) {
@@ -60,6 +96,21 @@ static uint32_t copy_snap(lctx *c, uint32_t sn, const fj_snap *ls) {
    * the back edge (a pre-roll ref: the value of the current iteration). */
   for (unsigned k = 0; k < FJ_NREGS; k++)
     if (!ir->snaps[sn].regs[k] && ls->regs[k]) s.regs[k] = ls->regs[k];
+  /* Likewise a carried slot not yet stored in this iteration holds the previous iteration's
+   * value; such entries go first (this iteration's stores come later and win). */
+  uint32_t add = 0;
+  fj_snap_slot pre[FJ_SNAP_MAX_SLOTS];
+  for (uint32_t k = 0; k < c->ncarried; k++) {
+    bool have = false;
+    for (uint32_t j = 0; j < s.nslots && !have; j++)
+      have = slots[j].off == c->carried[k].off && slots[j].width == c->carried[k].width;
+    if (!have) pre[add++] = c->carried[k];
+  }
+  if (add && s.nslots + add <= FJ_SNAP_MAX_SLOTS) {
+    memmove(&slots[add], &slots[0], s.nslots * sizeof *slots);
+    memcpy(&slots[0], pre, add * sizeof *pre);
+    s.nslots += add;
+  }
   return fj_snap_add(ir, &s, slots, frames);
 }
 
@@ -67,7 +118,10 @@ void fj_opt_loop(fj_ir *ir) {
   if (ir->end != FJ_TRACE_END_LOOP || ir->loop != FJ_REF_NONE) return;
   if (ir->loop_snap >= ir->nsnaps)
     fj_ir_abort(ir, FJ_ABORT_INTERNAL, "loop trace without a loop snapshot");
-  lctx c = {ir, ir->top, NULL, NULL};
+  lctx c;
+  memset(&c, 0, sizeof c);
+  c.ir = ir;
+  c.lend = ir->top;
   uint32_t n = ir->top - FJ_REF_BIAS;
   c.subst = fj_ir_scratch(ir, (size_t)(n ? n : 1) * sizeof *c.subst);
   c.used = fj_ir_scratch(ir, n ? n : 1);
@@ -75,6 +129,7 @@ void fj_opt_loop(fj_ir *ir) {
   uint8_t *used = c.used;
   for (uint32_t i = 0; i < n; i++) subst[i] = FJ_REF_BIAS + i;
   const fj_snap ls = ir->snaps[ir->loop_snap];
+  if (!(ir->flags & FJ_IR_NOFOLD)) carried_slots(&c, &ls);
 
   /* A copied guard may fold to "always fails" (the second iteration provably leaves).  Then
    * the trace stays unlooped: roll back to the pre-roll, whose end leaves through the loop

@@ -153,19 +153,46 @@ static bool snap_has_slot(const fj_ir *ir, uint32_t sn, int32_t off, unsigned w,
   return false;
 }
 
+/* The pre-roll ref a with PHI a, b (the value b had one iteration earlier), or FJ_REF_NONE. */
+static fj_ref phi_source(const fj_ir *ir, fj_ref b) {
+  for (fj_ref r = ir->top; r-- > FJ_REF_BIAS;) {
+    const fj_ir_ins *i = fj_ir_at(ir, r);
+    if (i->op == FJ_IR_NOP) continue;
+    if (i->op != FJ_IR_PHI) break;
+    if (i->b == b) return i->a;
+  }
+  return FJ_REF_NONE;
+}
+
 /* Is SSTORE r dead: overwritten (or the trace ends) before anything can read it, and every exit
- * in between writes it back from its snapshot? */
+ * in between writes it back from its snapshot?  In a loop the scan may cross LOOP (a pre-roll
+ * store overwritten in the body) and wrap around the back edge (a body store overwritten by
+ * itself one iteration later; exits before it name the PHI that carries its value). */
 static bool sstore_dead(const fj_ir *ir, fj_ref r) {
   const fj_ir_ins *st = fj_ir_at(ir, r);
   int32_t off = st->lit;
   unsigned w = fj_mem_width(st->aux);
-  for (fj_ref q = r + 1; q < ir->top && q - r < DSE_WINDOW; q++) {
+  fj_ref v = st->b, carried = FJ_REF_NONE;
+  bool wrapped = false;
+  fj_ref q = r + 1;
+  for (uint32_t steps = 0; steps < DSE_WINDOW; steps++, q++) {
+    if (q >= ir->top || fj_ir_at(ir, q)->op == FJ_IR_PHI) {
+      /* the end of the IR: a non-loop trace ended in EXIT (handled below); a loop goes on with
+       * the next iteration of the body, where this store's value is carried by a PHI */
+      if (ir->loop == FJ_REF_NONE || wrapped || r < ir->loop) return false;
+      carried = phi_source(ir, v);
+      if (!carried) return false;
+      wrapped = true;
+      q = ir->loop;  /* q++ -> first body instruction */
+      continue;
+    }
+    if (wrapped && q == r) return true;  /* overwritten by itself */
     const fj_ir_ins *i = fj_ir_at(ir, q);
+    fj_ref want = wrapped ? carried : v;
     switch (i->op) {
     case FJ_IR_NOP:
-      continue;
     case FJ_IR_LOOP:
-    case FJ_IR_PHI:
+      continue;
     case FJ_IR_CALL:
     case FJ_IR_CALLL:
     case FJ_IR_ATOMIC:
@@ -187,10 +214,10 @@ static bool sstore_dead(const fj_ir *ir, fj_ref r) {
       continue;
     }
     case FJ_IR_EXIT:
-      if (!snap_has_slot(ir, i->snap, off, w, st->b)) return false;
+      if (!snap_has_slot(ir, i->snap, off, w, want)) return false;
       return ir->loop == FJ_REF_NONE;
     default:
-      if (fj_ir_is_guard(i->op) && !snap_has_slot(ir, i->snap, off, w, st->b)) return false;
+      if (fj_ir_is_guard(i->op) && !snap_has_slot(ir, i->snap, off, w, want)) return false;
       continue;
     }
   }

@@ -127,6 +127,26 @@ static void test_stack_carried(void **st) {
   assert_non_null(strstr(txt, "SLOAD  [-8] w8"));  /* the first iteration reads memory */
   assert_null(strstr(body, "SLOAD"));
   assert_non_null(strstr(body, "PHI"));
+  /* and its stores are sunk: every exit writes the slot back from its snapshot */
+  assert_null(strstr(txt, "SSTORE"));
+  free(txt);
+  fj_ir ir;
+  cu_build_text("loop:\nldxdw %r2, [%r10-8]\nadd %r2, 1\nstxdw [%r10-8], %r2\n"
+                "jlt %r2, 100, loop\nexit\n", "t", 0, &ir);
+  assert_int_equal(setjmp(ir.abort_jb), 0);
+  fj_opt_run(&ir);
+  for (fj_ref r = ir.loop; r < ir.top; r++) {
+    const fj_ir_ins *i = fj_ir_at(&ir, r);
+    if (!fj_ir_is_guard(i->op)) continue;
+    const fj_snap *s = fj_snap_get(&ir, i->snap);
+    assert_int_equal(s->nslots, 1);
+    assert_int_equal(fj_snap_slots(&ir, s)->off, -8);
+  }
+  fj_ir_free(&ir);
+  /* a helper could read the slot: the store stays */
+  txt = cu_ir_text("loop:\nldxdw %r2, [%r10-8]\nadd %r2, 1\nstxdw [%r10-8], %r2\ncall 7\n"
+                   "jlt %r2, 100, loop\nexit\n", "t", true, false);
+  assert_non_null(strstr(strstr(txt, "LOOP"), "SSTORE"));
   free(txt);
 }
 
