@@ -27,6 +27,11 @@
  * that the body uses as the value of the current iteration, b the body ref that holds the value
  * for the next one.  At the end of the body all PHIs take a := b at once, then control jumps to
  * the instruction after LOOP.  A backend typically gives a and b the same register.
+ * An END_LOOP trace may also come out of fj_opt_run without LOOP (unoptimized builds, or when
+ * the peeled copy proved that the second iteration always leaves): control reaching the end
+ * of the IR then leaves through snapshot ir->loop_snap (a LINK back to the trace's start).
+ * Loop traces charge the budget of the next iteration at the end of each iteration (a guard
+ * and a decrement just before the back edge), exactly once per iteration.
  *
  * Ownership and errors.  fj_ir owns every buffer; fj_ir_free releases them.  Failures abort:
  * fj_ir_abort() stores a reason (codegen/abort.h) and a message, then longjmps to ir->abort_jb,

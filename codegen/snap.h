@@ -7,7 +7,8 @@
  *      eBPF address value(ir->fp0) + off (stores the code kept in registers or sank; entries are
  *      in store order, so a later entry wins where two overlap);
  *   3. registers: st->r[k] = value(regs[k]) for every k with regs[k] != FJ_REF_NONE
- *      (FJ_REF_NONE: st->r[k] already holds the right value: unchanged since trace entry);
+ *      (FJ_REF_NONE: st->r[k] already holds the right value: unchanged since trace entry and
+ *      never overwritten by a call's sync: once a sync wrote r[k], later snapshots name it);
  *   4. st->budget = value(budget) + budget_adj (exact remaining instruction budget);
  *   5. st->exit_id / st->exit_code (backend) and returns.
  * then the interpreter resumes at pc with the frames pushed.  A CALL's snapshot is the state
