@@ -132,8 +132,11 @@ static int psk_cb(void *ud, mbedtls_ssl_context *ssl, const unsigned char *id, s
       return mbedtls_ssl_set_hs_psk(ssl, c->psks[i].key, c->psks[i].len);
     }
   }
-  snprintf(t->err, sizeof t->err, "unknown PSK identity '%.*s'", (int)(idlen > 64 ? 64 : idlen),
-           (const char *)id);
+  char safe[65];
+  size_t n = idlen > 64 ? 64 : idlen;
+  for (size_t i = 0; i < n; i++) safe[i] = id[i] > 32 && id[i] < 127 && id[i] != '"' ? (char)id[i] : '_';
+  safe[n] = 0;
+  snprintf(t->err, sizeof t->err, "unknown PSK identity '%s'", safe);
   return -1;
 }
 
@@ -294,8 +297,35 @@ void fj_tls_free(fj_tls *t) {
   free(t);
 }
 
+/* What the peer's fatal alert most likely means, for people reading the error. */
+static const char *alert_text(int a) {
+  switch (a) {
+  case MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC: return "bad_record_mac: wrong PSK key?";
+  case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_PSK_IDENTITY: return "unknown_psk_identity";
+  case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE:
+    return "handshake_failure: no common cipher suite, or a client certificate is required";
+  case MBEDTLS_SSL_ALERT_MSG_NO_CERT: return "no_certificate: a client certificate is required";
+  case MBEDTLS_SSL_ALERT_MSG_BAD_CERT: return "bad_certificate: our certificate was refused";
+  case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA: return "unknown_ca: our certificate's CA is not trusted";
+  case MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED: return "certificate_expired";
+  case MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR: return "decrypt_error: wrong PSK key?";
+  case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION: return "protocol_version: TLS 1.2 is required";
+  case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED: return "access_denied";
+  default: return NULL;
+  }
+}
+
 static int tls_error(fj_tls *t, const char *what, int rc) {
   t->failed = 1;
+  if (!t->err[0] && rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
+    int a = t->ssl.in_msg ? t->ssl.in_msg[1] : -1;  /* the alert record: level, description */
+    const char *txt = alert_text(a);
+    if (txt) snprintf(t->err, sizeof t->err, "%s: the peer refused: %s", what, txt);
+    else snprintf(t->err, sizeof t->err, "%s: the peer refused with TLS alert %d", what, a);
+  }
+  if (!t->err[0] && rc == MBEDTLS_ERR_SSL_INVALID_MAC && !strncmp(t->peer, "psk=", 4))
+    snprintf(t->err, sizeof t->err, "%s: wrong key for PSK identity '%s' (MAC check failed)", what,
+             t->peer + 4);
   if (!t->err[0]) {
     char m[120];
     mbedtls_strerror(rc, m, sizeof m);

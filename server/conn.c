@@ -60,11 +60,21 @@ static void force_close(fj_conn *c) {
   if (!uv_is_closing(&c->u.h)) uv_close(&c->u.h, close_cb);
 }
 
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b);
+
+/* After our FIN: read and drop until the peer closes too (or CLOSE_GRACE_MS), so that data it
+ * still sends does not make our kernel answer with a reset that destroys the Error or TLS alert
+ * we just sent before the peer has read it. */
+static void linger_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  (void)buf;
+  if (n < 0) force_close(st->data);
+}
+
 static void shutdown_cb(uv_shutdown_t *req, int status) {
-  (void)status;
   fj_conn *c = req->data;
   free(req);
-  force_close(c);
+  if (status != 0 || uv_is_closing(&c->u.h) || uv_read_start(&c->u.s, alloc_cb, linger_cb) != 0)
+    force_close(c);
 }
 
 void fj_conn_close(fj_conn *c, const char *why) {

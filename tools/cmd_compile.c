@@ -8,6 +8,7 @@
  * With --server it travels to farjitd (include/farjit/remote.h): plaintext unless a CA or a PSK
  * is given.  Errors print the server's or compiler's reason and FJ_E* name; exit 1.
  */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,8 @@ int fj_cmd_compile(int argc, char **argv) {
     fj_cli_error("compile", "--psk-hex: expected 1 to 64 bytes of hex");
     return FJ_EXIT_USAGE;
   }
+  /* libuv writes with write(2): a server that hangs up must give EPIPE, not kill us. */
+  signal(SIGPIPE, SIG_IGN);
   size_t len;
   uint8_t *trace = fj_cli_read_file("compile", pos[0], &len);
   if (!trace) return FJ_EXIT_FAIL;

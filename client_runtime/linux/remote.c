@@ -42,6 +42,7 @@ struct fj_remote {
   fj_remote_info info;
   char host[256], port[16], server_name[256], client_id[64];
   bool is_unix;
+  bool own_cert;             /* a client certificate is configured */
   uint32_t target, version, min_version, abi;
   uint64_t features;
   uint32_t timeout_ms;
@@ -289,7 +290,8 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   if (n == 0) return;
   if (n < 0) {
     if (r->state == R_TLS)
-      fail(r, FJ_ETLS, "server closed the connection during the TLS handshake");
+      fail(r, FJ_ETLS, "server closed the connection during the TLS handshake%s",
+           r->own_cert ? "" : " (does it require a client certificate?)");
     else
       fail(r, FJ_ECONN, "server closed the connection%s", n == UV_EOF ? "" : uv_strerror((int)n));
     return;
@@ -436,6 +438,7 @@ fj_remote *fj_remote_connect(uv_loop_t *loop, const fj_remote_opts *o, fj_remote
       free(r);
       return NULL;
     }
+    r->own_cert = (o->tls_cert && o->tls_cert[0]) || o->psk_identity;
     if (o->server_name) snprintf(r->server_name, sizeof r->server_name, "%s", o->server_name);
     else if (!r->is_unix && !numeric_host(r->host))
       snprintf(r->server_name, sizeof r->server_name, "%s", r->host);

@@ -15,6 +15,9 @@
  * callback returns: copy the blob to keep it.  fj_remote_close() frees the object after its
  * handles have closed (the next loop iteration); no callback runs after fj_remote_close returns.
  *
+ * Signals: libuv writes with write(2), so a server that hangs up raises SIGPIPE; the process
+ * must ignore it (signal(SIGPIPE, SIG_IGN)) — this library does not change signal dispositions.
+ *
  * Errors: negative FJ_E* (farjit/error.h).  Every accepted submit gets exactly one result
  * callback: the server's CompileResult, or FJ_ECONN/FJ_ETLS/FJ_EVERSION/... for every request
  * still outstanding when the connection fails.  The state callback reports the end of the

@@ -168,6 +168,14 @@ bool srv_log_has(const srv *s, const char *needle) {
   return r;
 }
 
+bool srv_log_wait(const srv *s, const char *needle) {
+  for (int i = 0; i < 200; i++) {
+    if (srv_log_has(s, needle)) return true;
+    sleep_ms(10);
+  }
+  return false;
+}
+
 int count_own_fds(void) {
   DIR *d = opendir("/proc/self/fd");
   int n = 0;

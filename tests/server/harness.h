@@ -29,6 +29,8 @@ int srv_signal(srv *s, int sig);
 int srv_nfds(const srv *s);
 long srv_rss_kb(const srv *s);
 bool srv_log_has(const srv *s, const char *needle);
+/* srv_log_has, waiting up to 2 s for the server to write the line. */
+bool srv_log_wait(const srv *s, const char *needle);
 /* Value of a Prometheus sample line "name value" (exact name incl. labels), or -1. */
 long long srv_metric(const srv *s, const char *name);
 /* GET path over HTTP; returns the status code and fills body (NUL-terminated). */
