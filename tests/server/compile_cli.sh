@@ -17,14 +17,13 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid"; rm -rf "$work"; }
 trap cleanup EXIT
 
-# A valid trace (farjit/trace.h): mov r0, 7; exit.
-python3 - "$work/t.trace" <<'PY'
-import struct, sys
-recs = [(0xb7, 0, 0, 7, 0), (0x95, 0, 0, 0, 1)]
-hdr = struct.pack('<IHHIIHHIIIII2I', 0x52544a46, 1, 2, 0, len(recs), 3, 0, 1, 0, 0, 2, 2, 0, 0)
-body = b''.join(struct.pack('<BBhiIIBBBB', c, r, o, i, pc, 0, 0, 0, 0, 0) for c, r, o, i, pc in recs)
-open(sys.argv[1], 'wb').write(hdr + body)
-PY
+# A valid trace (farjit/trace.h): 48-byte header, then 20-byte records mov r0, 7; exit.
+z4='\x00\x00\x00\x00'
+printf "FJTR\x01\x00\x02\x00${z4}\x02\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00${z4}${z4}"\
+"\x02\x00\x00\x00\x02\x00\x00\x00${z4}${z4}"\
+"\xb7\x00\x00\x00\x07\x00\x00\x00${z4}${z4}${z4}"\
+"\x95\x00\x00\x00${z4}\x01\x00\x00\x00${z4}${z4}" > "$work/t.trace"
+[ "$(stat -c %s "$work/t.trace")" -eq 88 ] || bad "trace file size"
 head -c 30 "$work/t.trace" > "$work/short.trace"
 
 ( cd "$work" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
