@@ -84,10 +84,15 @@ void fj_conn_close(fj_conn *c, const char *why) {
   /* Any end before the handshake completed: our error, the client rejecting our certificate
    * (it just closes), garbage, or a timeout. */
   if (c->tls && c->state == FJ_CONN_TLS_HANDSHAKE) c->srv->m.tls_failures++;
-  fj_log(c->inflight ? FJ_LOG_INFO : FJ_LOG_DEBUG, "close",
-         "conn=%llu peer=%s client=%s reason=\"%s\" inflight=%u requests=%llu",
+  /* Per-client accounting: what this connection used, in its last line. */
+  fj_log(c->inflight || c->requests ? FJ_LOG_INFO : FJ_LOG_DEBUG, "close",
+         "conn=%llu peer=%s client=%s reason=\"%s\" inflight=%u requests=%llu compiles=%llu "
+         "cache_hits=%llu errors=%llu bytes_in=%llu bytes_out=%llu secs=%.3f",
          (unsigned long long)c->id, c->peer, c->client, why, c->inflight,
-         (unsigned long long)c->requests);
+         (unsigned long long)c->requests, (unsigned long long)c->compiles,
+         (unsigned long long)c->cache_hits, (unsigned long long)c->errors,
+         (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+         (double)(c->t_close - c->t_open) / 1000.0);
   fj_job_detach_all(c);
   if (c->reading) uv_read_stop(&c->u.s);
   c->reading = false;
@@ -173,6 +178,7 @@ int fj_conn_send(fj_conn *c, uint8_t *buf, size_t len) {
     return FJ_ECONN;
   }
   c->srv->m.bytes_out += len;
+  c->bytes_out += len;
   if (!c->tls) return raw_write(c, buf, len);
   int rc = c->tls ? fj_tls_write(c->tls, buf, len) : FJ_ECONN;
   free(buf);
@@ -386,6 +392,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     return;
   }
   c->srv->m.bytes_in += (uint64_t)n;
+  c->bytes_in += (uint64_t)n;
   if (!c->tls) {
     tls_recv(c, (const uint8_t *)buf->base, (size_t)n);
   } else {

@@ -95,7 +95,7 @@ struct fj_conn {
   fj_job *jobs;
   size_t write_queued;     /* bytes handed to uv_write not yet completed */
   uint64_t t_open, t_frame, t_active, t_close; /* uv_now: accept, frame start, last msg, close */
-  uint64_t requests, compiles, cache_hits, errors;
+  uint64_t requests, compiles, cache_hits, errors, bytes_in, bytes_out;
 };
 
 enum { FJ_CONN_TLS_HANDSHAKE, FJ_CONN_HELLO, FJ_CONN_READY };

@@ -503,6 +503,9 @@ static void test_mutual_tls(void **st) {
   rc = tls_compile(&o, msg, sizeof msg);
   assert_true(rc == 0 || rc == FJ_ENOTSUP);
   assert_true(srv_log_wait(&s, "client=farjit/cn=client-1"));
+  /* Per-client accounting in the connection's last log line. */
+  assert_true(srv_log_wait(&s, "client=farjit/cn=client-1 reason=\"peer finished\" inflight=0 "
+                               "requests=1"));
   assert_int_equal(srv_stop(&s), 0);
 }
 
