@@ -10,7 +10,8 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <spawn.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,6 @@
 #include "farjit/platform_linux.h"
 #include "farjit/remote.h"
 #include "farjit/target.h"
-
-extern char **environ;
 
 enum { BACKOFF_MIN_MS = 20, BACKOFF_MAX_MS = 5000, MAX_SERVERS = 8 };
 
@@ -327,12 +326,42 @@ static int spawn_server(fj_jit_linux *l, const char *path, char *err, size_t err
     if (!bin) bin = "farjitd";
   }
   char *argv[] = {(char *)bin, "--listen", l->sock_addr, "--threads", "1", "--log_level", "error", NULL};
-  int rc = posix_spawnp(&l->server_pid, bin, NULL, NULL, argv, environ);
-  if (rc) {
-    snprintf(err, errlen, "embedded server: cannot start %s: %s", bin, strerror(rc));
+  /* fork + exec rather than posix_spawn: the child must die with us (PR_SET_PDEATHSIG) even if
+   * we crash, and must not hold our stdout/stderr (a caller reading them until EOF would hang). */
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC)) {
+    snprintf(err, errlen, "embedded server: pipe: %s", strerror(errno));
+    return FJ_EIO;
+  }
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+    }
+    execvp(bin, argv);
+    int e = errno;
+    ssize_t w = write(pfd[1], &e, sizeof e);
+    (void)w;
+    _exit(127);
+  }
+  close(pfd[1]);
+  int child_errno = 0;
+  ssize_t got = pid > 0 ? read(pfd[0], &child_errno, sizeof child_errno) : -1;
+  close(pfd[0]);
+  if (pid < 0 || got > 0) {
+    snprintf(err, errlen, "embedded server: cannot start %s: %s", bin,
+             strerror(pid < 0 ? errno : child_errno));
+    if (pid > 0) waitpid(pid, NULL, 0);
     l->server_pid = 0;
     return FJ_EIO;
   }
+  l->server_pid = pid;
   logf_(l, "jit: started embedded farjitd (%s) on %s", bin, l->sock_addr);
   return 0;
 }

@@ -25,3 +25,11 @@ $(B)/tests/test_jit_codegen: $(call objs,tests/client_runtime/test_jit_codegen.c
 	$(CC) $(LDFLAGS) -o $@ $(call objs,tests/client_runtime/test_jit_codegen.c) $(B)/lib/libfj_codegen.a $(FJ_JIT_TEST_LIBS) $(FJ_CLIENT_LDLIBS) -lcmocka -lm
 TEST_BINS += $(B)/tests/test_jit_codegen
 endif
+
+# test_jit_remote: the Linux runtime against real farjitd processes ($(B)/bin/farjitd).
+ifneq ($(filter %/libfj_client.a,$(LIBS)),)
+$(B)/tests/test_jit_remote: $(call objs,tests/client_runtime/test_jit_remote.c) $(FJ_JIT_TEST_LIBS) | $(filter %/farjitd,$(BINS))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call objs,tests/client_runtime/test_jit_remote.c) $(FJ_JIT_TEST_LIBS) $(FJ_CLIENT_LDLIBS) -lcmocka -lm
+TEST_BINS += $(B)/tests/test_jit_remote
+endif
