@@ -317,6 +317,16 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
       uint64_t c = vb & (width_bits(t) - 1);
       if (c == 0) return as_type(ir, a, t);
       if (c != vb) { ins->b = kt(ir, t, c); return fj_ir_emit(ir, ins); }
+      /* (x << c) >> c with c = 32/48/56: the zero- or sign-extension idiom clang emits */
+      if (t == FJ_IRT_I64 && ins->op != FJ_IR_SHL && (c == 32 || c == 48 || c == 56) &&
+          can_look_through(ir, a)) {
+        const fj_ir_ins *d = fj_ir_at(ir, a);
+        if (d->op == FJ_IR_SHL && d->type == FJ_IRT_I64 && fj_ir_is_kval(ir, d->b, c)) {
+          if (ins->op == FJ_IR_SHR)
+            return fj_ir_op1(ir, FJ_IR_ZEXT, FJ_IRT_I32, d->a, (uint16_t)(64 - c));
+          return fj_ir_op1(ir, FJ_IR_SEXT, FJ_IRT_I64, d->a, (uint16_t)(64 - c));
+        }
+      }
     }
     if (ka && va == 0) return kt(ir, t, 0);
     break;

@@ -118,6 +118,19 @@ static void test_algebra(void **st) {
   fj_ref s = fj_ir_op2(ir, FJ_IR_SHL, FJ_IRT_I32, e.x, fj_ir_kint(ir, FJ_IRT_I32, 33));
   assert_int_equal(fj_ir_kval(ir, fj_ir_at(ir, s)->b), 1);
   assert_int_equal(fj_ir_op2(ir, FJ_IR_SHL, FJ_IRT_I64, e.x, fj_ir_k64(ir, 64)), e.x);
+  /* clang's extension idioms */
+  fj_ref sh = fj_ir_op2(ir, FJ_IR_SHL, FJ_IRT_I64, e.y, fj_ir_k64(ir, 32));
+  fj_ref ze = fj_ir_op2(ir, FJ_IR_SHR, FJ_IRT_I64, sh, fj_ir_k64(ir, 32));
+  assert_int_equal(fj_ir_at(ir, ze)->op, FJ_IR_ZEXT);
+  assert_int_equal(fj_ir_at(ir, ze)->type, FJ_IRT_I32);
+  fj_ref sh48 = fj_ir_op2(ir, FJ_IR_SHL, FJ_IRT_I64, e.y, fj_ir_k64(ir, 48));
+  fj_ref se = fj_ir_op2(ir, FJ_IR_SAR, FJ_IRT_I64, sh48, fj_ir_k64(ir, 48));
+  assert_int_equal(fj_ir_at(ir, se)->op, FJ_IR_SEXT);
+  assert_int_equal(fj_ir_at(ir, se)->aux, 16);
+  uint64_t in[16] = {0};
+  in[2] = 0x123456789abcdef0ull;
+  assert_int_equal(cu_eval(ir, ze, in), 0x9abcdef0ull);
+  assert_int_equal(cu_eval(ir, se, in), 0xffffffffffffdef0ull);
   /* NEG NEG x = x */
   fj_ref n = fj_ir_op2(ir, FJ_IR_NEG, FJ_IRT_I64, e.x, 0);
   assert_int_equal(fj_ir_op2(ir, FJ_IR_NEG, FJ_IRT_I64, n, 0), e.x);
