@@ -3,8 +3,8 @@
  * Loads bench images (image.c linked for the Cortex-M4, see module.mk) into Unicorn with the
  * Cortex-M4 CPU model (UC_ARCH_ARM + UC_MODE_THUMB + uc_ctl_set_cpu_model) and counts executed
  * Thumb instructions of one measured call per column and example: the interpreter running the
- * example's eBPF object (core built -O2 and -Os) and the same C compiled natively with
- * arm-none-eabi-gcc -O2.  Every column's r0 is checked against the host build of the example.
+ * example's eBPF object (core built -O2, -Os, and -O2 with switch dispatch) and the same C
+ * compiled natively with arm-none-eabi-gcc -O2.  Every column's r0 is checked against the host build of the example.
  *
  *   bench_cortexm [--len BYTES] [--profile] [NAME...]
  *
@@ -27,8 +27,8 @@
 #ifndef FJ_EXAMPLES_DIR
 #error "FJ_EXAMPLES_DIR must name the directory of the eBPF example objects"
 #endif
-#ifndef FJ_BENCH_IMAGE_O2
-#error "FJ_BENCH_IMAGE_O2 / FJ_BENCH_IMAGE_OS must name the Cortex-M4 bench images"
+#if !defined(FJ_BENCH_IMAGE_O2) || !defined(FJ_BENCH_IMAGE_OS) || !defined(FJ_BENCH_IMAGE_O2SW)
+#error "FJ_BENCH_IMAGE_O2 / _OS / _O2SW must name the Cortex-M4 bench images"
 #endif
 
 /* Guest memory: the linker script's flash and RAM (client_runtime/cortexm/mps2_an386.ld), and a
@@ -250,12 +250,14 @@ static bool measure_call(const column *c, const run_in *in, uint64_t *insns, uin
 
 static image img_o2 = {FJ_BENCH_IMAGE_O2, "-O2", NULL, 0, NULL, 0, 0, NULL};
 static image img_os = {FJ_BENCH_IMAGE_OS, "-Os", NULL, 0, NULL, 0, 0, NULL};
+static image img_o2sw = {FJ_BENCH_IMAGE_O2SW, "-O2 switch", NULL, 0, NULL, 0, 0, NULL};
 
 /* The first column is the one the ratio is taken of, the NATIVE one its denominator. */
-enum { COL_INTERP_O2, COL_INTERP_OS, COL_NATIVE, NCOLS };
+enum { COL_INTERP_O2, COL_INTERP_OS, COL_INTERP_SWITCH, COL_NATIVE, NCOLS };
 static const column columns[NCOLS] = {
     [COL_INTERP_O2] = {"interp -O2", &img_o2, measure_call, "fj_bench_interp"},
     [COL_INTERP_OS] = {"interp -Os", &img_os, measure_call, "fj_bench_interp"},
+    [COL_INTERP_SWITCH] = {"switch -O2", &img_o2sw, measure_call, "fj_bench_interp"},
     [COL_NATIVE] = {"native -O2", &img_o2, measure_call, "fj_bench_native"},
     /* Compiled traces (Thumb backend): add {"trace", &img, measure_trace, ...} here and to the
      * enum; measure_trace runs the client runtime with its traces installed in the image. */
@@ -270,7 +272,7 @@ int main(int argc, char **argv) {
     else if (first < argc && strcmp(argv[first], "--profile") == 0) profile = true, first++;
     else break;
   }
-  if (!image_open(&img_o2) || !image_open(&img_os)) return 1;
+  if (!image_open(&img_o2) || !image_open(&img_os) || !image_open(&img_o2sw)) return 1;
   /* The interpreter column's image only: the native column runs in it too, so profile that
    * column first and print before the next one overwrites the histogram. */
   if (profile && !(img_o2.hist = calloc(FLASH_SIZE / 2, sizeof *img_o2.hist))) return 1;
@@ -338,8 +340,10 @@ int main(int argc, char **argv) {
   }
   uc_close(img_o2.uc);
   uc_close(img_os.uc);
+  uc_close(img_o2sw.uc);
   free(img_o2.file);
   free(img_o2.hist);
   free(img_os.file);
+  free(img_o2sw.file);
   return bad ? 1 : 0;
 }

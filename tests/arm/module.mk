@@ -58,9 +58,22 @@ $(FJ_ARM_B)/fw_test.elf: $(FJ_ARM_FW_OBJS) $(FJ_ARM_B)/lib/libfj_client.a $(FJ_A
 	  -Wl,-T,$(FJ_ARM_LD) -Wl,-Map,$(FJ_ARM_B)/fw_test.map -o $@ \
 	  $(FJ_ARM_FW_OBJS) $(FJ_ARM_B)/lib/libfj_client.a -lc -lgcc
 
+# The same firmware with the interpreter's switch dispatch (compilers without computed goto,
+# as some embedded toolchains are): interp.c again with -DFJ_NO_COMPUTED_GOTO, linked ahead of
+# the library so its interp.o is not pulled in.
+$(FJ_ARM_B)/obj/client_runtime/interp_switch.o: client_runtime/interp.c
+	@mkdir -p $(dir $@)
+	$(FJ_ARM_CC) $(FJ_ARM_CFLAGS) -DFJ_NO_COMPUTED_GOTO -MMD -MP -c $< -o $@
+
+$(FJ_ARM_B)/fw_test_switch.elf: $(FJ_ARM_FW_OBJS) $(FJ_ARM_B)/obj/client_runtime/interp_switch.o \
+                                $(FJ_ARM_B)/lib/libfj_client.a $(FJ_ARM_LD)
+	$(FJ_ARM_CC) $(FJ_ARM_CPU) -nostartfiles --specs=nano.specs -Wl,--gc-sections \
+	  -Wl,-T,$(FJ_ARM_LD) -o $@ $(FJ_ARM_FW_OBJS) $(FJ_ARM_B)/obj/client_runtime/interp_switch.o \
+	  $(FJ_ARM_B)/lib/libfj_client.a -lc -lgcc
+
 .PHONY: fj-arm-firmware fj-arm-force
 fj-arm-force: ;
-fj-arm-firmware: $(FJ_ARM_B)/fw_test.elf
+fj-arm-firmware: $(FJ_ARM_B)/fw_test.elf $(FJ_ARM_B)/fw_test_switch.elf
 
 TEST_SCRIPTS += tests/arm/run_qemu.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The freestanding client core as Cortex-M4 firmware in QEMU (mps2-an386): builds
-# $FJ_BUILD/arm/fw_test.elf (tests/arm/module.mk), prints the sizes of the core and of the
-# firmware, and runs it under semihosting with a time limit.  The firmware prints per-case
+# $FJ_BUILD/arm/fw_test.elf and fw_test_switch.elf (the interpreter's switch dispatch;
+# tests/arm/module.mk), prints the sizes of the core and of the firmware, and runs both under
+# semihosting with a time limit (about 1 s each).  The firmware prints per-case
 # failures, "arm-conformance: N passed, M failed" and "arm-examples: ..." and exits non-zero
 # when anything failed.  FJ_ARM_VERBOSE=1 prints every case with its peak arena use.
 # Fails with a clear message if QEMU or the Arm toolchain is missing.
@@ -39,11 +40,17 @@ arm-none-eabi-size "$elf" | sed 's/^/  /'
 
 append=()
 [ "${FJ_ARM_VERBOSE:-0}" = 1 ] && append=(-append -v)
-timeout 100 "$QEMU" -M mps2-an386 -nographic -monitor none -serial none \
-  -semihosting-config enable=on,target=native -kernel "$elf" "${append[@]}" 2>&1
-rc=$?
-if [ $rc -eq 124 ]; then
-  echo "run_qemu: QEMU timed out after 100 s"
-  echo "arm-conformance: 0 passed, 1 failed"
-fi
-exit $rc
+status=0
+# The interpreter with computed-goto dispatch (what GCC builds), then with its switch fallback.
+for fw in fw_test fw_test_switch; do
+  echo "run_qemu: == $FJ_BUILD/arm/$fw.elf"
+  timeout 100 "$QEMU" -M mps2-an386 -nographic -monitor none -serial none \
+    -semihosting-config enable=on,target=native -kernel "$FJ_BUILD/arm/$fw.elf" "${append[@]}" 2>&1
+  rc=$?
+  if [ $rc -eq 124 ]; then
+    echo "run_qemu: $fw: QEMU timed out after 100 s"
+    echo "arm-conformance: 0 passed, 1 failed"
+  fi
+  [ $rc -ne 0 ] && status=$rc
+done
+exit $status
