@@ -14,6 +14,7 @@
 
 #define HTTP_MAX 4096
 #define HTTP_TIMEOUT_MS 5000
+#define HTTP_MAX_CONNS 64      /* scrapers and probes; more are dropped at once */
 
 int fj_parse_hostport(const char *s, struct sockaddr_storage *out);
 
@@ -29,7 +30,10 @@ typedef struct hconn {
 
 static void hclosed(uv_handle_t *h) {
   hconn *c = h->data;
-  if (--c->open_handles == 0) free(c);
+  if (--c->open_handles == 0) {
+    c->srv->http_conns--;
+    free(c);
+  }
 }
 
 static void hclose(hconn *c) {
@@ -102,7 +106,8 @@ static void handle(hconn *c) {
     else respond(c, 503, "text/plain", "no compiler\n", 12);
   } else if (strcmp(path, "/metrics") == 0) {
     size_t len;
-    char *body = fj_metrics_render(&s->m, fj_cache_bytes(s->cache), fj_cache_count(s->cache), &len);
+    char *body = fj_metrics_render(&s->m, fj_cache_bytes(s->cache), fj_cache_count(s->cache),
+                                   fj_srv_have_compiler(), &len);
     if (!body) {
       hclose(c);
       return;
@@ -144,11 +149,12 @@ static void on_http(uv_stream_t *srv, int status) {
   hconn *c = calloc(1, sizeof *c);
   if (!c) return;
   c->srv = s;
+  s->http_conns++;
   uv_tcp_init(s->loop, &c->tcp);
   uv_timer_init(s->loop, &c->timer);
   c->tcp.data = c->timer.data = c;
   c->open_handles = 2;
-  if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0 ||
+  if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0 || s->http_conns > HTTP_MAX_CONNS ||
       uv_read_start((uv_stream_t *)&c->tcp, halloc, hread) != 0) {
     hclose(c);
     return;

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "farjit/codegen.h"
 #include "farjit/error.h"
+#include "proto/abi.h"
 
 static const double bounds[FJ_LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                               0.1,   0.25,   0.5,   1,    2.5,   10};
@@ -58,10 +60,15 @@ static void gauge(out *o, const char *name, const char *help, uint64_t v) {
 }
 
 char *fj_metrics_render(const fj_metrics *m, uint64_t cache_bytes, uint32_t cache_entries,
-                        size_t *len) {
+                        int have_compiler, size_t *len) {
   out o = {malloc(4096), 0, 4096};
   if (!o.p) return NULL;
   o.p[0] = 0;
+  put(&o, "# HELP farjit_build_info Protocol and compiler versions of this farjitd.\n"
+          "# TYPE farjit_build_info gauge\n"
+          "farjit_build_info{protocol=\"%d\",compiler_version=\"%d\",abi=\"0x%08x\","
+          "compiler=\"%s\"} 1\n",
+      FJ_PROTO_VERSION, FJ_COMPILER_VERSION, fj_abi_hash(), have_compiler ? "yes" : "missing");
   counter(&o, "farjit_requests_total", "Compile requests received.", m->requests);
   put(&o, "# HELP farjit_compiles_total Compiles run by the workers, by outcome.\n"
           "# TYPE farjit_compiles_total counter\n"

@@ -26,6 +26,6 @@ void fj_metrics_error(fj_metrics *m, int code);
 void fj_metrics_latency(fj_metrics *m, double seconds);
 /* Render into a malloc'd buffer (NUL-terminated), *len set.  cache_* describe the cache. */
 char *fj_metrics_render(const fj_metrics *m, uint64_t cache_bytes, uint32_t cache_entries,
-                        size_t *len);
+                        int have_compiler, size_t *len);
 
 #endif

@@ -110,6 +110,7 @@ struct fj_srv {
   int nlisteners;
   uv_tcp_t http;
   bool http_open;
+  uint32_t http_conns;     /* open HTTP connections (bounded: HTTP_MAX_CONNS in http.c) */
   fj_tls_conf *tls;        /* for new TLS connections; NULL if no TLS listener */
   fj_cache *cache;
   fj_metrics m;

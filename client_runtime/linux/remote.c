@@ -46,6 +46,8 @@ struct fj_remote {
   uint32_t target, version, min_version, abi;
   uint64_t features;
   uint32_t timeout_ms;
+  uint32_t ping_ms;
+  uint64_t last_rx, nonce;   /* uv_now of the last message received; pings sent */
 };
 
 typedef struct wreq {
@@ -179,7 +181,19 @@ static bool take_pending(fj_remote *r, uint64_t id) {
   return false;
 }
 
+static void on_ping_timer(uv_timer_t *t) {
+  fj_remote *r = t->data;
+  uint64_t now = uv_now(r->loop);
+  if (now - r->last_rx > 2 * (uint64_t)r->ping_ms) {
+    fail(r, FJ_ETIMEDOUT, "server silent for %llu ms (ping every %u ms)",
+         (unsigned long long)(now - r->last_rx), r->ping_ms);
+    return;
+  }
+  fj_remote_ping(r, ++r->nonce);
+}
+
 static void on_message(fj_remote *r, const fj_envelope *env) {
+  r->last_rx = uv_now(r->loop);
   switch (env->msg_case) {
   case FARJIT__ENVELOPE__MSG_HELLO_ACK: {
     const Farjit__HelloAck *a = env->hello_ack;
@@ -201,6 +215,7 @@ static void on_message(fj_remote *r, const fj_envelope *env) {
     snprintf(r->info.server_id, sizeof r->info.server_id, "%s", a->server_id ? a->server_id : "");
     r->state = R_READY;
     uv_timer_stop(&r->timer);
+    if (r->ping_ms) uv_timer_start(&r->timer, on_ping_timer, r->ping_ms, r->ping_ms);
     r->state_cb(r, 0, "connected", r->ud);
     break;
   }
@@ -420,6 +435,7 @@ fj_remote *fj_remote_connect(uv_loop_t *loop, const fj_remote_opts *o, fj_remote
   r->min_version = o->proto_min_version ? o->proto_min_version : FJ_PROTO_MIN_VERSION;
   r->abi = o->abi_hash ? o->abi_hash : fj_abi_hash();
   r->timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
+  r->ping_ms = o->ping_interval_ms;
   snprintf(r->client_id, sizeof r->client_id, "%s", o->client_id ? o->client_id : "farjit");
   if (!o->address || parse_address(r, o->address, err, errlen)) {
     if (!o->address) snprintf(err, errlen, "no server address");

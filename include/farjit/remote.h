@@ -51,6 +51,9 @@ typedef struct fj_remote_opts {
   uint32_t target;            /* enum fj_target of this client (0: a tool) */
   uint64_t cpu_features;
   uint32_t connect_timeout_ms; /* TCP + TLS + Hello; 0 = 10 s */
+  uint32_t ping_interval_ms;  /* once connected, Ping this often (keeps idle connections open
+                                 past the server's idle_timeout); a server silent for two
+                                 intervals ends the connection with FJ_ETIMEDOUT.  0 = never */
   /* Tests only: 0 = this build's values. */
   uint32_t proto_version, proto_min_version, abi_hash;
 } fj_remote_opts;

@@ -36,8 +36,11 @@ static char sock_path[108];
 
 bool fj_srv_ready(const fj_srv *s) { return !s->draining; }
 
+static void remove_socket(void) { unlink(sock_path); }
+
 static void init_once(void) {
   if (srv.loop) return;
+  atexit(remove_socket);
   snprintf(sock_path, sizeof sock_path, "/tmp/fj_fuzz.%d.sock", (int)getpid());
   char listen[128];
   snprintf(listen, sizeof listen, "unix:%s", sock_path);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -59,6 +60,31 @@ static void grab(const char *log, const char *prefix, char *out, size_t n) {
   out[i] = 0;
 }
 
+/* Servers started and not yet stopped: a failed assertion longjmps past srv_stop. */
+static pid_t live[64];
+
+static void live_set(pid_t old, pid_t pid) {
+  for (int i = 0; i < 64; i++) {
+    if (live[i] == old) {
+      live[i] = pid;
+      return;
+    }
+  }
+}
+
+int srv_kill_leftovers(void) {
+  int n = 0;
+  for (int i = 0; i < 64; i++) {
+    if (live[i] > 0) {
+      kill(live[i], SIGKILL);
+      waitpid(live[i], NULL, 0);
+      live[i] = 0;
+      n++;
+    }
+  }
+  return n;
+}
+
 int srv_start(srv *s, const char *const *args) {
   static int seq;
   memset(s, 0, sizeof *s);
@@ -73,6 +99,7 @@ int srv_start(srv *s, const char *const *args) {
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  /* never outlive the test, whatever happens to it */
     int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 2);
     int nul = open("/dev/null", O_RDWR);
@@ -83,6 +110,7 @@ int srv_start(srv *s, const char *const *args) {
     _exit(127);
   }
   s->pid = pid;
+  live_set(0, pid);
   for (int i = 0; i < 500; i++) {
     char *log = slurp(s->log);
     int done = log && strstr(log, "event=start") != NULL;
@@ -102,6 +130,7 @@ int srv_start(srv *s, const char *const *args) {
     if (died || waitpid(pid, NULL, WNOHANG) == pid) {
       if (died) waitpid(pid, NULL, 0);
       unlink(s->log);
+      live_set(pid, 0);
       s->pid = 0;
       return -1;
     }
@@ -125,6 +154,7 @@ int srv_stop(srv *s) {
       fprintf(stderr, "farjitd %d did not exit after SIGTERM\n", (int)s->pid);
     }
   }
+  live_set(s->pid, 0);
   s->pid = 0;
   int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
               srv_log_has(s, "event=exit status=0") && !srv_log_has(s, "handles left open");

@@ -26,6 +26,8 @@ int srv_start(srv *s, const char *const *args);
 /* SIGTERM, wait for a clean exit (status 0, no handles left open).  Returns 0 if clean. */
 int srv_stop(srv *s);
 int srv_signal(srv *s, int sig);
+/* Kill (SIGKILL) and reap every server a failed test left running; returns how many. */
+int srv_kill_leftovers(void);
 int srv_nfds(const srv *s);
 long srv_rss_kb(const srv *s);
 bool srv_log_has(const srv *s, const char *needle);

@@ -860,6 +860,89 @@ static void test_disk_cache(void **st) {
   assert_int_equal(srv_stop(&s), 0);
 }
 
+/* ---- keepalive: pings keep an idle connection open; a silent server is detected ---------- */
+
+typedef struct ka {
+  int status, calls, results;
+  char msg[256];
+  uv_timer_t timer;
+  fj_remote *r;
+  int step;
+} ka;
+
+static void ka_state(fj_remote *r, int status, const char *msg, void *ud) {
+  ka *k = ud;
+  k->calls++;
+  k->status = status;
+  snprintf(k->msg, sizeof k->msg, "%s", msg);
+  if (status) {
+    fj_remote_close(r);
+    k->r = NULL;
+    uv_timer_stop(&k->timer);
+    uv_close((uv_handle_t *)&k->timer, NULL);
+  }
+}
+
+static void ka_result(fj_remote *r, const fj_remote_result *res, void *ud) {
+  ka *k = ud;
+  (void)res;
+  k->results++;
+  fj_remote_close(r);
+  k->r = NULL;
+  uv_close((uv_handle_t *)&k->timer, NULL);
+}
+
+/* After 1 s idle (3x the server's idle timeout), submit one compile. */
+static void ka_later(uv_timer_t *t) {
+  ka *k = t->data;
+  uint8_t tr[128];
+  size_t n = make_trace(tr, 12);
+  assert_non_null(k->r);
+  assert_int_equal(fj_remote_submit(k->r, 1, tr, n, FJ_TARGET_X86_64, 0), 0);
+}
+
+static ka run_keepalive(const char *addr, uint32_t ping_ms, srv *stop_me) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  ka k;
+  memset(&k, 0, sizeof k);
+  fj_remote_opts o = {0};
+  o.address = addr;
+  o.ping_interval_ms = ping_ms;
+  char err[128];
+  k.r = fj_remote_connect(&loop, &o, ka_state, ka_result, &k, err, sizeof err);
+  assert_non_null(k.r);
+  uv_timer_init(&loop, &k.timer);
+  k.timer.data = &k;
+  uv_timer_start(&k.timer, ka_later, 1000, 0);
+  if (stop_me) {
+    while (k.calls == 0) uv_run(&loop, UV_RUN_ONCE);  /* connected first */
+    srv_signal(stop_me, SIGSTOP);  /* then the server hangs: pings go unanswered */
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  if (stop_me) srv_signal(stop_me, SIGCONT);
+  return k;
+}
+
+static void test_keepalive(void **st) {
+  (void)st;
+  srv s;
+  const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--idle_timeout_ms", "300", NULL};
+  assert_int_equal(srv_start(&s, args), 0);
+  ka k = run_keepalive(s.tcp, 100, NULL);  /* pings: still connected after 1 s */
+  assert_int_equal(k.calls, 1);
+  assert_int_equal(k.status, 0);
+  assert_int_equal(k.results, 1);
+  k = run_keepalive(s.tcp, 0, NULL);  /* no pings: the server closes the idle connection */
+  assert_int_equal(k.status, FJ_ECONN);
+  assert_int_equal(k.results, 0);
+  k = run_keepalive(s.tcp, 100, &s);  /* a hung server is noticed */
+  assert_int_equal(k.status, FJ_ETIMEDOUT);
+  if (!strstr(k.msg, "server silent")) fail_msg("message: %s", k.msg);
+  assert_int_equal(srv_stop(&s), 0);
+}
+
 static void test_drain(void **st) {
   (void)st;
   srv s;
@@ -887,6 +970,14 @@ static void test_config_errors(void **st) {
                       "--tls_key", cpath("ca.key"), NULL};  /* key does not match */
   assert_int_not_equal(srv_start(&s, a4), 0);
   while (waitpid(-1, NULL, WNOHANG) > 0) {}
+}
+
+/* After every test: a failed assertion skips srv_stop, so kill what it left running. */
+static int after_each(void **st) {
+  (void)st;
+  int n = srv_kill_leftovers();
+  if (n) fprintf(stderr, "killed %d farjitd left running by a failed test\n", n);
+  return 0;
 }
 
 static int setup(void **st) {
@@ -927,22 +1018,23 @@ static int teardown(void **st) {
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_plain_tcp_unix),
-    cmocka_unit_test(test_ipv6),
-    cmocka_unit_test(test_targets_and_traces),
-    cmocka_unit_test(test_version_mismatch),
-    cmocka_unit_test(test_bad_input),
-    cmocka_unit_test(test_slowloris_and_limits),
-    cmocka_unit_test(test_http),
-    cmocka_unit_test(test_tls),
-    cmocka_unit_test(test_mutual_tls),
-    cmocka_unit_test(test_psk_and_reload),
-    cmocka_unit_test(test_concurrency),
-    cmocka_unit_test(test_backpressure_cancel),
-    cmocka_unit_test(test_disk_cache),
-    cmocka_unit_test(test_compile_budget),
-    cmocka_unit_test(test_drain),
-    cmocka_unit_test(test_config_errors),
+    cmocka_unit_test_teardown(test_plain_tcp_unix, after_each),
+    cmocka_unit_test_teardown(test_ipv6, after_each),
+    cmocka_unit_test_teardown(test_targets_and_traces, after_each),
+    cmocka_unit_test_teardown(test_version_mismatch, after_each),
+    cmocka_unit_test_teardown(test_bad_input, after_each),
+    cmocka_unit_test_teardown(test_slowloris_and_limits, after_each),
+    cmocka_unit_test_teardown(test_http, after_each),
+    cmocka_unit_test_teardown(test_tls, after_each),
+    cmocka_unit_test_teardown(test_mutual_tls, after_each),
+    cmocka_unit_test_teardown(test_psk_and_reload, after_each),
+    cmocka_unit_test_teardown(test_concurrency, after_each),
+    cmocka_unit_test_teardown(test_backpressure_cancel, after_each),
+    cmocka_unit_test_teardown(test_disk_cache, after_each),
+    cmocka_unit_test_teardown(test_compile_budget, after_each),
+    cmocka_unit_test_teardown(test_keepalive, after_each),
+    cmocka_unit_test_teardown(test_drain, after_each),
+    cmocka_unit_test_teardown(test_config_errors, after_each),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
