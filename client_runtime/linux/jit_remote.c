@@ -76,7 +76,11 @@ struct fj_jit_linux {
   fj_remote_opts ropts;
   atomic_ullong connects, disconnects;
 
-  /* embedded server */
+  /* embedded server: prepared at attach, started by the first compile request (a program that
+   * never gets hot never pays for a server process) */
+  bool lazy;
+  atomic_int spawned;   /* 0 not yet, 1 running, -1 failed to start */
+  char server_bin[4200];
   pid_t server_pid;
   char sock_dir[64];
   char sock_addr[128];
@@ -100,6 +104,8 @@ static void logf_(fj_jit_linux *l, const char *fmt, const char *a, const char *b
   log_line(l, buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+static void launch_server(fj_jit_linux *l);
+
 /* ---- queues ----------------------------------------------------------------------------------- */
 
 static void push_result(fj_jit_linux *l, uint32_t id, int status, const char *msg,
@@ -122,6 +128,11 @@ static void push_result(fj_jit_linux *l, uint32_t id, int status, const char *ms
 
 static int t_submit(void *ud, const fj_jit_request *rq) {
   fj_jit_linux *l = ud;
+  if (l->lazy && atomic_load(&l->spawned) == 0) {
+    launch_server(l);
+    uv_async_send(&l->wake);  /* the loop connects now */
+    return FJ_ECONN;
+  }
   if (!atomic_load(&l->connected)) return FJ_ECONN;
   out_item *it = malloc(sizeof *it + rq->trace_len);
   if (!it) return FJ_ENOMEM;
@@ -290,18 +301,21 @@ static void on_wake(uv_async_t *a) {
     uv_close((uv_handle_t *)&l->wake, close_cb);
     return;
   }
+  if (l->lazy && atomic_load(&l->spawned) == 1 && !l->r && !uv_is_active((uv_handle_t *)&l->retry))
+    connect_next(l);
   send_items(l, it);
 }
 
 static void thread_main(void *arg) {
   fj_jit_linux *l = arg;
-  connect_next(l);
+  if (!l->lazy) connect_next(l);
   uv_run(&l->loop, UV_RUN_DEFAULT);
 }
 
 /* ---- embedded farjitd --------------------------------------------------------------------- */
 
-static int spawn_server(fj_jit_linux *l, const char *path, char *err, size_t errlen) {
+/* A fresh socket directory and the binary to run (started later by launch_server). */
+static int prepare_server(fj_jit_linux *l, const char *path, char *err, size_t errlen) {
   snprintf(l->sock_dir, sizeof l->sock_dir, "/tmp/farjit-XXXXXX");
   if (!mkdtemp(l->sock_dir)) {
     snprintf(err, errlen, "embedded server: mkdtemp: %s", strerror(errno));
@@ -309,29 +323,32 @@ static int spawn_server(fj_jit_linux *l, const char *path, char *err, size_t err
     return FJ_EIO;
   }
   snprintf(l->sock_addr, sizeof l->sock_addr, "unix:%s/farjitd.sock", l->sock_dir);
-  char exe[4096], prog[4200];
   const char *bin = path ? path : getenv("FARJITD");
   if (!bin) {
     /* next to the running program (build/rel/bin/farjit -> build/rel/bin/farjitd), else PATH */
+    char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-      exe[n] = 0;
-      char *slash = strrchr(exe, '/');
-      if (slash) {
-        *slash = 0;
-        snprintf(prog, sizeof prog, "%s/farjitd", exe);
-        if (access(prog, X_OK) == 0) bin = prog;
-      }
+    char *slash = n > 0 ? (exe[n] = 0, strrchr(exe, '/')) : NULL;
+    if (slash) {
+      *slash = 0;
+      snprintf(l->server_bin, sizeof l->server_bin, "%s/farjitd", exe);
+      if (access(l->server_bin, X_OK) == 0) bin = l->server_bin;
     }
     if (!bin) bin = "farjitd";
   }
-  char *argv[] = {(char *)bin, "--listen", l->sock_addr, "--threads", "1", "--log_level", "error", NULL};
-  /* fork + exec rather than posix_spawn: the child must die with us (PR_SET_PDEATHSIG) even if
-   * we crash, and must not hold our stdout/stderr (a caller reading them until EOF would hang). */
+  if (bin != l->server_bin) snprintf(l->server_bin, sizeof l->server_bin, "%s", bin);
+  return 0;
+}
+
+/* Start the embedded farjitd (interpreter thread, first request).  fork + exec rather than
+ * posix_spawn: the child must die with us (PR_SET_PDEATHSIG) even if we crash, and must not hold
+ * our stdout/stderr (a caller reading them until EOF would hang). */
+static void launch_server(fj_jit_linux *l) {
+  char *argv[] = {l->server_bin, "--listen", l->sock_addr, "--threads", "1", "--log_level", "error", NULL};
   int pfd[2];
   if (pipe2(pfd, O_CLOEXEC)) {
-    snprintf(err, errlen, "embedded server: pipe: %s", strerror(errno));
-    return FJ_EIO;
+    atomic_store(&l->spawned, -1);
+    return;
   }
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -344,7 +361,7 @@ static int spawn_server(fj_jit_linux *l, const char *path, char *err, size_t err
       dup2(devnull, 1);
       dup2(devnull, 2);
     }
-    execvp(bin, argv);
+    execvp(argv[0], argv);
     int e = errno;
     ssize_t w = write(pfd[1], &e, sizeof e);
     (void)w;
@@ -355,15 +372,15 @@ static int spawn_server(fj_jit_linux *l, const char *path, char *err, size_t err
   ssize_t got = pid > 0 ? read(pfd[0], &child_errno, sizeof child_errno) : -1;
   close(pfd[0]);
   if (pid < 0 || got > 0) {
-    snprintf(err, errlen, "embedded server: cannot start %s: %s", bin,
-             strerror(pid < 0 ? errno : child_errno));
     if (pid > 0) waitpid(pid, NULL, 0);
-    l->server_pid = 0;
-    return FJ_EIO;
+    atomic_store(&l->spawned, -1);
+    logf_(l, "jit: cannot start embedded server %s: %s; running without JIT", l->server_bin,
+          strerror(pid < 0 ? errno : child_errno));
+    return;
   }
   l->server_pid = pid;
-  logf_(l, "jit: started embedded farjitd (%s) on %s", bin, l->sock_addr);
-  return 0;
+  atomic_store(&l->spawned, 1);
+  logf_(l, "jit: started embedded farjitd (%s) on %s", l->server_bin, l->sock_addr);
 }
 
 static void stop_server(fj_jit_linux *l) {
@@ -458,8 +475,12 @@ fj_jit_linux *fj_jit_linux_attach(fj_vm *vm, const fj_jit_linux_opts *o, char *e
     if (rc) snprintf(err, errlen, "no server address in '%s'", o->servers);
   } else if (want_embedded) {
     /* No compile server is not an error: say so and interpret. */
-    if (spawn_server(l, o->farjitd_path, err, errlen) == 0) rc = parse_servers(l, l->sock_addr);
-    else fprintf(l->log ? l->log : stderr, "farjit: %s; running without JIT\n", err);
+    if (prepare_server(l, o->farjitd_path, err, errlen) == 0) {
+      rc = parse_servers(l, l->sock_addr);
+      l->lazy = true;
+    } else {
+      fprintf(l->log ? l->log : stderr, "farjit: %s; running without JIT\n", err);
+    }
   }
   if (rc) {
     fj_jit_linux_detach(l);
@@ -501,6 +522,11 @@ fj_jit *fj_jit_linux_runtime(fj_jit_linux *l) { return l->jit; }
 bool fj_jit_linux_connected(const fj_jit_linux *l) { return atomic_load(&l->connected) != 0; }
 
 int fj_jit_linux_wait(fj_jit_linux *l, bool for_connection, uint32_t timeout_ms) {
+  if (for_connection && l->lazy && atomic_load(&l->spawned) == 0) {
+    launch_server(l);
+    uv_async_send(&l->wake);
+  }
+  if (for_connection && (!l->nservers || atomic_load(&l->spawned) < 0)) return FJ_ECONN;
   for (uint32_t waited = 0;; waited++) {
     int n = fj_jit_poll(l->jit);
     (void)n;

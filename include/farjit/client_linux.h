@@ -10,9 +10,10 @@
  * installed at the runtime's safe points.  Several servers (comma-separated) are tried in turn;
  * a lost connection is retried with exponential backoff (20 ms doubling to 5 s), and requests
  * in flight then fail with FJ_ECONN (the program keeps running in the interpreter).  Without a
- * server address a private farjitd is started on a Unix socket in a fresh /tmp directory and
- * stopped (SIGTERM, then SIGKILL after 2 s) by fj_jit_linux_detach(); if it cannot be started
- * the runtime only interprets.  Usage, as `farjit run` does it:
+ * server address a private farjitd is started on a Unix socket in a fresh /tmp directory when
+ * the first trace is ready to compile (a program that never gets hot starts no process), dies
+ * with its parent (PR_SET_PDEATHSIG), and is stopped (SIGTERM, then SIGKILL after 2 s) by
+ * fj_jit_linux_detach(); if it cannot be started the runtime only interprets.  Usage, as `farjit run` does it:
  *
  *     fj_jit_linux_opts o = {.servers = "10.0.0.5:7070,10.0.0.6:7070", .trace_log = stderr};
  *     fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);   // after fj_vm_create

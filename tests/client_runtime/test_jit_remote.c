@@ -114,6 +114,31 @@ static void test_embedded_server(void **state) {
   free(logtext);
 }
 
+/* A program that never gets hot starts no server process. */
+static void test_embedded_lazy(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !have_server()) skip();
+  char *logtext = NULL;
+  size_t loglen = 0;
+  FILE *log = open_memstream(&logtext, &loglen);
+  fj_insn *p = NULL;
+  size_t n;
+  char err[256];
+  assert_int_equal(fj_asm("mov %r0, 7\nexit\n", &p, &n, err, sizeof err), 0);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_linux_opts o = {.farjitd_path = farjitd, .trace_log = log};
+  fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);
+  assert_non_null(jl);
+  for (int i = 0; i < 100; i++) assert_int_equal(run(vm), 7);
+  fj_jit_linux_detach(jl);
+  fj_vm_destroy(vm);
+  free(p);
+  fclose(log);
+  assert_null(strstr(logtext ? logtext : "", "started embedded"));
+  free(logtext);
+}
+
 static void test_failover_and_restart(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64 || !have_server()) skip();
@@ -193,6 +218,7 @@ static void test_no_server(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_embedded_server),
+      cmocka_unit_test(test_embedded_lazy),
       cmocka_unit_test(test_failover_and_restart),
       cmocka_unit_test(test_no_server),
   };
