@@ -31,5 +31,3 @@ $(B)/fuzz/fuzz_server: tests/proto/fuzz_server.c $(FJ_FUZZ_SERVER_SRCS) proto/fr
 BINS += $(B)/fuzz/fuzz_server
 endif
 TEST_SCRIPTS += tests/proto/fuzz.sh
-# The device side of the protocol (framing, nanopb messages) builds for Cortex-M4.
-TEST_SCRIPTS += tests/proto/device.sh
