@@ -1,7 +1,10 @@
 /* farjitd — listeners: tcp://HOST:PORT and tls://HOST:PORT (IPv4, IPv6 as [addr]), unix:PATH and
  * tls+unix:PATH.  Port 0 picks a free port; the bound address is logged as event=listening
  * (tests read it from there). */
+#include <errno.h>
 #include <netdb.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +68,24 @@ static void bound_name(uv_tcp_t *t, const char *scheme, char *out, size_t n) {
   snprintf(out, n, "%s://%s:%u", scheme, ip, port);
 }
 
+/* A socket file left by a process that is gone is removed; one that still accepts
+ * connections belongs to a live server and is left alone (UV_EADDRINUSE). */
+static int stale_socket_remove(const char *path) {
+  struct sockaddr_un a;
+  if (strlen(path) >= sizeof a.sun_path) return UV_ENAMETOOLONG;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return UV_EMFILE;
+  memset(&a, 0, sizeof a);
+  a.sun_family = AF_UNIX;
+  memcpy(a.sun_path, path, strlen(path));
+  int live = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  int err = errno;
+  close(fd);
+  if (live) return UV_EADDRINUSE;
+  if (err == ECONNREFUSED) unlink(path);
+  return 0;
+}
+
 static int listen_one(fj_srv *s, const char *spec) {
   fj_listener *l = calloc(1, sizeof *l);
   if (!l) return FJ_ENOMEM;
@@ -75,8 +96,8 @@ static int listen_one(fj_srv *s, const char *spec) {
   else if (strncmp(spec, "tls+unix:", 9) == 0) path = spec + 9, l->tls = true;
   if (path) {
     uv_pipe_init(s->loop, &l->u.pipe, 0);
-    unlink(path);  /* a stale socket from a previous run */
-    rc = uv_pipe_bind(&l->u.pipe, path);
+    rc = stale_socket_remove(path);
+    if (rc == 0) rc = uv_pipe_bind(&l->u.pipe, path);
     snprintf(l->addr, sizeof l->addr, "%s", spec);
     if (rc == 0) snprintf(l->unlink_path, sizeof l->unlink_path, "%s", path);
   } else {

@@ -70,6 +70,10 @@ static void test_plain_tcp_unix(void **st) {
   assert_int_equal(rc, want);
   assert_false(hit);
   if (want == FJ_ENOTSUP) assert_non_null(strstr(msg, "without the compiler"));
+  /* A second server must not steal a live server's Unix socket. */
+  srv s2;
+  const char *args2[] = {"--listen", "unix:/tmp/fj_test_d.sock", NULL};
+  assert_int_not_equal(srv_start(&s2, args2), 0);
   o.address = "unix:/tmp/fj_test_d.sock";
   rc = compile_once(&o, t, n, FJ_TARGET_X86_64, &hit, msg, sizeof msg, NULL);
   assert_int_equal(rc, want);
