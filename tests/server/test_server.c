@@ -55,7 +55,10 @@ static int compile_once(const fj_remote_opts *o, const uint8_t *t, size_t n, uin
 static void test_plain_tcp_unix(void **st) {
   (void)st;
   srv s;
-  const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--listen", "unix:/tmp/fj_test_d.sock",
+  char unix_listen[96], unix_addr[96];  /* per process: test runs may overlap */
+  snprintf(unix_listen, sizeof unix_listen, "unix:/tmp/fj_test_d.%d.sock", (int)getpid());
+  snprintf(unix_addr, sizeof unix_addr, "%s", unix_listen);
+  const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--listen", unix_listen,
                         "--http", "127.0.0.1:0", NULL};
   assert_int_equal(srv_start(&s, args), 0);
   int base = srv_nfds(&s);
@@ -72,9 +75,9 @@ static void test_plain_tcp_unix(void **st) {
   if (want == FJ_ENOTSUP) assert_non_null(strstr(msg, "without the compiler"));
   /* A second server must not steal a live server's Unix socket. */
   srv s2;
-  const char *args2[] = {"--listen", "unix:/tmp/fj_test_d.sock", NULL};
+  const char *args2[] = {"--listen", unix_listen, NULL};
   assert_int_not_equal(srv_start(&s2, args2), 0);
-  o.address = "unix:/tmp/fj_test_d.sock";
+  o.address = unix_addr;
   rc = compile_once(&o, t, n, FJ_TARGET_X86_64, &hit, msg, sizeof msg, NULL);
   assert_int_equal(rc, want);
   if (want == 0) assert_true(hit);  /* same trace, same target: from the cache */
@@ -84,7 +87,7 @@ static void test_plain_tcp_unix(void **st) {
   usleep(100000);
   assert_int_equal(srv_nfds(&s), base);
   assert_int_equal(srv_stop(&s), 0);
-  assert_int_not_equal(access("/tmp/fj_test_d.sock", F_OK), 0);  /* socket removed on exit */
+  assert_int_not_equal(access(unix_listen + 5, F_OK), 0);  /* socket removed on exit */
 }
 
 static void test_ipv6(void **st) {
