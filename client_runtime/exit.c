@@ -77,7 +77,8 @@ static bool bridge_wanted(const fj_jit *jit, fj_jexit *x) {
     x->skip--;
     return false;
   }
-  return true;
+  const fj_jit_transport *tr = &jit->env.transport;
+  return !tr->ready || tr->ready(tr->ud);
 }
 
 int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {

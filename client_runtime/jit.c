@@ -654,6 +654,12 @@ static int on_hot(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
     return FJ_HOT_CONTINUE;
   }
   enum fj_trace_kind kind = (vm->x[pc].flags & FJ_XF_LOOP) ? FJ_TRACE_LOOP : FJ_TRACE_ENTRY;
+  const fj_jit_transport *tr = &jit->env.transport;
+  if (tr->ready && !tr->ready(tr->ud)) {
+    jit->stats.send_failed++;
+    attempt_failed(jit, (uint16_t)kind, pc, 0, 0, false);
+    return FJ_HOT_CONTINUE;
+  }
   return fj_jit_record(jit, ex, kind, 0, 0);
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "farjit/client_linux.h"
 #include "farjit/error.h"
 #include "farjit/platform_linux.h"
 
@@ -287,12 +288,53 @@ int fj_cli_vm_opt(const char *cmd, fj_cli_vm_args *a, int id, const char *val) {
     }
     a->has_insn_limit = true;
     return 0;
+  case FJ_CLI_VM_OPT_SERVER: a->server = val; return 0;
+  case FJ_CLI_VM_OPT_NO_JIT: a->no_jit = true; return 0;
+  case FJ_CLI_VM_OPT_JIT_THRESHOLD:
+    if (!fj_cli_parse_u64(val, &a->jit_threshold) || a->jit_threshold > UINT16_MAX) {
+      fj_cli_error(cmd, "--jit-threshold: '%s' is not a number up to 65535", val);
+      return -1;
+    }
+    a->has_jit_threshold = true;
+    return 0;
+  case FJ_CLI_VM_OPT_TRACE_LOG: a->trace_log = true; return 0;
   default: return 1;
   }
 }
 
+/* The JIT runtime of the one VM a command runs (farjit/client_linux.h). */
+static fj_jit_linux *cli_jit;
+static fj_vm *cli_jit_vm;
+
 void fj_cli_vm_report(const fj_cli_vm_args *a, const fj_vm *vm) {
   if (a->stats && vm) fj_cli_print_stats(stderr, vm);
+  if (a->stats && vm && cli_jit && vm == cli_jit_vm) fj_jit_linux_print_stats(cli_jit, stderr);
+}
+
+void fj_cli_vm_destroy(fj_vm *vm) {
+  if (!vm) return;
+  if (cli_jit && vm == cli_jit_vm) {
+    fj_jit_linux_detach(cli_jit);
+    cli_jit = NULL;
+    cli_jit_vm = NULL;
+  }
+  fj_vm_destroy(vm);
+}
+
+static void cli_jit_attach(const char *cmd, const fj_cli_vm_args *a, fj_vm *vm) {
+  if (a->no_jit || cli_jit) return;
+  fj_jit_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.hot_threshold = a->has_jit_threshold ? (uint16_t)a->jit_threshold : 64;
+  fj_jit_linux_opts o;
+  memset(&o, 0, sizeof o);
+  o.servers = a->server;
+  o.cfg = &cfg;
+  o.trace_log = a->trace_log ? stderr : NULL;
+  char err[256];
+  cli_jit = fj_jit_linux_attach(vm, &o, err, sizeof err);
+  if (!cli_jit) fj_cli_error(cmd, "JIT disabled: %s", err);  /* the program still runs */
+  else cli_jit_vm = vm;
 }
 
 fj_vm *fj_cli_vm_create(const char *cmd, const fj_cli_vm_args *a) {
@@ -308,6 +350,7 @@ fj_vm *fj_cli_vm_create(const char *cmd, const fj_cli_vm_args *a) {
     return NULL;
   }
   if (a->has_insn_limit) fj_vm_set_insn_limit(vm, a->insn_limit);
+  cli_jit_attach(cmd, a, vm);
   return vm;
 }
 

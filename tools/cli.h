@@ -82,21 +82,37 @@ int fj_cli_prog_load(const char *cmd, const char *path, fj_vm *vm, const fj_cli_
  * the command's option table, pass unknown ids to fj_cli_vm_opt.  An option that changes how
  * programs run (JIT settings, say) is added here once: a row, a field, a case in
  * fj_cli_vm_opt and its effect in fj_cli_vm_create / fj_cli_vm_report. */
-enum { FJ_CLI_VM_OPT_STATS = 1000, FJ_CLI_VM_OPT_INSN_LIMIT };
+enum {
+  FJ_CLI_VM_OPT_STATS = 1000, FJ_CLI_VM_OPT_INSN_LIMIT, FJ_CLI_VM_OPT_SERVER, FJ_CLI_VM_OPT_NO_JIT,
+  FJ_CLI_VM_OPT_JIT_THRESHOLD, FJ_CLI_VM_OPT_TRACE_LOG,
+};
 #define FJ_CLI_VM_OPTS                                                                            \
-  {"stats", 0, NULL, FJ_CLI_VM_OPT_STATS, "print VM statistics to stderr after the run"},        \
-  {"insn-limit", 0, "N", FJ_CLI_VM_OPT_INSN_LIMIT, "stop after N instructions (0 = no limit)"},
+  {"stats", 0, NULL, FJ_CLI_VM_OPT_STATS, "print VM and JIT statistics to stderr after the run"}, \
+  {"insn-limit", 0, "N", FJ_CLI_VM_OPT_INSN_LIMIT, "stop after N instructions (0 = no limit)"},  \
+  {"server", 0, "ADDRS", FJ_CLI_VM_OPT_SERVER,                                                   \
+   "compile servers HOST:PORT or unix:PATH, comma-separated (default: a private farjitd)"},      \
+  {"no-jit", 0, NULL, FJ_CLI_VM_OPT_NO_JIT, "interpret only: no recording, no compile server"},  \
+  {"jit-threshold", 0, "N", FJ_CLI_VM_OPT_JIT_THRESHOLD,                                         \
+   "hot events before a loop or function is traced (0 = on first sight; default 64)"},          \
+  {"trace-log", 0, NULL, FJ_CLI_VM_OPT_TRACE_LOG, "log each trace's life to stderr"},
 
 typedef struct fj_cli_vm_args {
   bool stats;
   bool has_insn_limit;
   uint64_t insn_limit;
+  const char *server;      /* --server ... --trace-log: the JIT runtime (farjit/client_linux.h) */
+  bool no_jit;
+  bool has_jit_threshold;
+  uint64_t jit_threshold;
+  bool trace_log;
 } fj_cli_vm_args;
 
 /* 0 if handled, -1 after a message if the value is bad, 1 if id is not a VM option. */
 int fj_cli_vm_opt(const char *cmd, fj_cli_vm_args *a, int id, const char *val);
-/* A VM on the Linux platform with the standard helpers registered and a applied. */
+/* A VM on the Linux platform with the standard helpers registered and a applied (including
+ * the JIT runtime unless --no-jit).  Release it with fj_cli_vm_destroy. */
 fj_vm *fj_cli_vm_create(const char *cmd, const fj_cli_vm_args *a);
+void fj_cli_vm_destroy(fj_vm *vm);
 /* After a run (successful or not): what a asked to print (--stats). */
 void fj_cli_vm_report(const fj_cli_vm_args *a, const fj_vm *vm);
 /* uBPF's helper 5 as the public conformance suite expects it: returns r1, and stops the

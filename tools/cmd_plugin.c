@@ -131,7 +131,7 @@ int fj_cmd_plugin(int argc, char **argv) {
     }
     fj_cli_vm_report(&a.vm, vm);
   }
-  if (vm) fj_vm_destroy(vm);
+  fj_cli_vm_destroy(vm);
   free(code);
   free(mem);
   return rc;

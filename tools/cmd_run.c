@@ -107,7 +107,7 @@ int fj_cmd_run(int argc, char **argv) {
   }
   fj_cli_vm_report(&a.vm, vm);
 out:
-  if (vm) fj_vm_destroy(vm);
+  fj_cli_vm_destroy(vm);
   free(mem);
   fj_cli_prog_free(&prog);
   return rc;

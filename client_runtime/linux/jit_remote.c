@@ -150,6 +150,15 @@ static int t_submit(void *ud, const fj_jit_request *rq) {
   return 0;
 }
 
+static bool t_ready(void *ud) {
+  fj_jit_linux *l = ud;
+  if (l->lazy && atomic_load(&l->spawned) == 0) {
+    launch_server(l);  /* something is hot: now the embedded server is worth starting */
+    uv_async_send(&l->wake);
+  }
+  return atomic_load(&l->connected) != 0;
+}
+
 static void t_cancel(void *ud, uint32_t id) {
   fj_jit_linux *l = ud;
   out_item *it = calloc(1, sizeof *it);
@@ -489,7 +498,7 @@ fj_jit_linux *fj_jit_linux_attach(fj_vm *vm, const fj_jit_linux_opts *o, char *e
   fj_jit_env env;
   memset(&env, 0, sizeof env);
   env.exec = fj_jit_linux_exec(o->exec_mode);
-  if (l->nservers) env.transport = (fj_jit_transport){t_submit, t_poll, t_release, t_cancel, l};
+  if (l->nservers) env.transport = (fj_jit_transport){t_submit, t_poll, t_release, t_cancel, t_ready, l};
   env.log = o->trace_log ? log_line : NULL;
   env.log_ud = l;
   int jerr = 0;

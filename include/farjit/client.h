@@ -75,6 +75,9 @@ typedef struct fj_jit_transport {
   void (*release)(void *ud, fj_jit_result *res);
   /* The runtime no longer wants id (may be NULL). */
   void (*cancel)(void *ud, uint32_t id);
+  /* Could a request be sent now (connected)?  Asked before recording, so that no trace is
+   * recorded for nothing while the server is away.  NULL: always. */
+  bool (*ready)(void *ud);
   void *ud;
 } fj_jit_transport;
 

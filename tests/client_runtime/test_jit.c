@@ -96,7 +96,7 @@ static fj_jit_env env_of(bool transport) {
   fj_jit_env e;
   memset(&e, 0, sizeof e);
   e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
-  if (transport) e.transport = (fj_jit_transport){f_submit, f_poll, f_release, NULL, NULL};
+  if (transport) e.transport = (fj_jit_transport){.submit = f_submit, .poll = f_poll, .release = f_release};
   e.log = f_log;
   return e;
 }

@@ -98,7 +98,7 @@ static uint64_t check_program(const char *name, const char *src, int runs, uint6
   fj_jit_env e;
   memset(&e, 0, sizeof e);
   e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
-  e.transport = (fj_jit_transport){lt_submit, lt_poll, lt_release, NULL, NULL};
+  e.transport = (fj_jit_transport){.submit = lt_submit, .poll = lt_poll, .release = lt_release};
   e.log = lt_log;
   int jerr;
   fj_jit *jit = fj_jit_create(vm, &c, &e, &jerr);
