@@ -104,7 +104,12 @@ static void write_cb(uv_write_t *req, int status) {
   fj_remote *r = req->data;
   free(w->buf);
   free(w);
-  if (status < 0 && status != UV_ECANCELED) fail(r, FJ_ECONN, "write failed: %s", uv_strerror(status));
+  if (status < 0 && status != UV_ECANCELED) {
+    /* During the handshake the server's reason (a TLS alert, an Error frame) is usually already
+     * on its way to us: let the read side report it; the connect timer bounds the wait. */
+    if (r->state == R_TLS || r->state == R_HELLO) return;
+    fail(r, FJ_ECONN, "write failed: %s", uv_strerror(status));
+  }
 }
 
 static int raw_write(fj_remote *r, uint8_t *buf, size_t len) {
@@ -308,7 +313,8 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
       fail(r, FJ_ETLS, "server closed the connection during the TLS handshake%s",
            r->own_cert ? "" : " (does it require a client certificate?)");
     else
-      fail(r, FJ_ECONN, "server closed the connection%s", n == UV_EOF ? "" : uv_strerror((int)n));
+      fail(r, FJ_ECONN, "server closed the connection%s%s", n == UV_EOF ? "" : ": ",
+           n == UV_EOF ? "" : uv_strerror((int)n));
     return;
   }
   if (!r->tls) {

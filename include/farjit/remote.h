@@ -19,8 +19,9 @@
  * must ignore it (signal(SIGPIPE, SIG_IGN)) — this library does not change signal dispositions.
  *
  * Errors: negative FJ_E* (farjit/error.h).  Every accepted submit gets exactly one result
- * callback: the server's CompileResult, or FJ_ECONN/FJ_ETLS/FJ_EVERSION/... for every request
- * still outstanding when the connection fails.  The state callback reports the end of the
+ * callback (unless the owner calls fj_remote_close first): the server's CompileResult, or
+ * FJ_ECONN/FJ_ETLS/FJ_EVERSION/... for every request still outstanding when the connection
+ * fails, delivered before the state callback reports the failure.  The state callback reports the end of the
  * handshake (status 0) and, once, the end of the connection (status < 0 and a message such as
  * "server speaks protocol 1..1, we speak 2..2" or "TLS handshake: certificate verification
  * failed: The certificate is not correctly signed by the trusted CA").
