@@ -15,3 +15,8 @@ $(B)/tests/test_server: $(call objs,$(FJ_SRV_TEST_SRCS)) $(B)/lib/libfj_proto.a 
 	  $(FJ_PROTO_LDLIBS) $(FJ_TLS_LDLIBS) -luv -lpthread -lcmocka
 TEST_BINS += $(B)/tests/test_server
 TEST_SCRIPTS += tests/server/compile_cli.sh
+
+$(B)/tests/test_config: $(call objs,tests/server/test_config.c server/config.c server/log.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+TEST_BINS += $(B)/tests/test_config
