@@ -266,7 +266,16 @@ typedef struct fj_op_info {
   int32_t discr_val;
 } fj_op_info;
 
-static const fj_op_info fj_op_table[FJ_OP__COUNT] = {
+/* One copy per program: a weak definition (GCC/Clang) that every user may emit and the linker
+ * folds, so the header stays usable by both the client and the compiler without either linking
+ * the other.  On a Cortex-M4 the table is 2.5 KB of flash; a static copy per file was 2.5 KB
+ * each. */
+#if defined(__GNUC__)
+#define FJ_OP_TABLE_LINKAGE __attribute__((weak))
+#else
+#define FJ_OP_TABLE_LINKAGE static
+#endif
+FJ_OP_TABLE_LINKAGE const fj_op_info fj_op_table[FJ_OP__COUNT] = {
   [FJ_OP_INVALID] = {"INVALID", "?", 0, FJ_DISCR_NONE, 0, 0},
 #define FJ_OP_INFO(name, code, dk, dv, mnem, fmt) \
   [FJ_OP_##name] = {#name, mnem, code, FJ_DISCR_##dk, FJ_FMT_##fmt, dv},
