@@ -55,9 +55,41 @@ uint64_t fj_jit_rt_addr(uint32_t rt) {
 
 /* ---- entering and leaving ------------------------------------------------------------------ */
 
-/* After a helper stopped the program inside machine code: report it as the interpreter does. */
-static int stopped(fj_vm *vm, fj_exec *ex, uint64_t r0) {
-  if (vm->err) return vm->err;
+/* A helper that failed inside machine code named the pc the trace was entered at (the
+ * interpreter's pc while the code ran); the interpreter names the call: rewrite the message's
+ * "pc N (mnemonic)" prefix for call_pc, keeping the rest. */
+static void fix_error_pc(fj_vm *vm, uint32_t call_pc) {
+  if (vm->err_pc == (int64_t)call_pc || call_pc >= vm->ninsns) return;
+  const char *rest = strstr(vm->errmsg, "): ");
+  if (strncmp(vm->errmsg, "pc ", 3) != 0 || !rest) return;
+  char tail[FJ_ERRMSG_MAX];
+  size_t n = strlen(rest + 1);
+  if (n >= sizeof tail) n = sizeof tail - 1;
+  memcpy(tail, rest + 1, n);
+  tail[n] = 0;
+  fj_sb sb = fj_sb_init(vm->errmsg, sizeof vm->errmsg);
+  fj_sb_puts(&sb, "pc ");
+  fj_sb_putu(&sb, call_pc);
+  fj_sb_puts(&sb, " (");
+  fj_sb_puts(&sb, fj_op_table[vm->x[call_pc].op].mnem);
+  if (vm->x[call_pc].op == FJ_OP_CALL) {
+    const char *name = fj_vm_helper_name(vm, (uint32_t)vm->code[call_pc].imm);
+    fj_sb_putc(&sb, ' ');
+    if (name) fj_sb_puts(&sb, name);
+    else fj_sb_putu(&sb, (uint32_t)vm->code[call_pc].imm);
+  }
+  fj_sb_putc(&sb, ')');
+  fj_sb_puts(&sb, tail);
+  vm->err_pc = call_pc;
+}
+
+/* After a call out of machine code stopped the program (the exit is that call's CALL exit,
+ * resuming at call pc + 1): report it exactly as the interpreter does. */
+static int stopped(fj_vm *vm, fj_exec *ex, uint64_t r0, uint32_t resume_pc) {
+  if (vm->err) {
+    if (resume_pc > 0) fix_error_pc(vm, resume_pc - 1);
+    return vm->err;
+  }
   if (!vm->unwind_have_r0) {
     vm->unwind_have_r0 = true;
     vm->unwind_r0 = r0;
@@ -142,7 +174,7 @@ int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
   }
   ex->pc = pc;
   jit->stats.exits_taken++;
-  if (vm->stop) return stopped(vm, ex, st.r[0]);
+  if (vm->stop) return stopped(vm, ex, st.r[0], pc);
   if (!x) return FJ_HOT_RELOAD;
 
   x->taken++;

@@ -158,6 +158,9 @@ static void test_programs(void **state) {
       {"division",
        "mov %r6, 1\nmov %r7, 0\nl:\nmov %r1, 100000\ndiv %r1, %r6\nadd %r7, %r1\nmov %r2, %r7\n"
        "mod %r2, %r6\nadd %r7, %r2\nadd %r6, 1\njlt %r6, 300, l\nmov %r0, %r7\nexit\n", false},
+      {"helper-fault",  /* memcpy fails inside the loop: same message as the interpreter's */
+       "mov %r6, %r1\nmov %r7, 0\nl:\nmov %r1, %r10\nadd %r1, -8\nmov %r2, %r6\nadd %r2, %r7\n"
+       "mov %r3, 8\ncall 1000\nadd %r7, 1\njlt %r7, 100, l\nexit\n", false},
       {"fault",
        "mov %r6, %r1\nmov %r2, 0\nl:\nmov %r3, %r6\nadd %r3, %r2\nldxb %r4, [%r3+0]\nadd %r2, 1\n"
        "jlt %r2, 100, l\nexit\n", false},
