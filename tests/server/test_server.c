@@ -953,14 +953,37 @@ static void test_keepalive(void **st) {
 static void test_drain(void **st) {
   (void)st;
   srv s;
-  const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--drain_timeout_ms", "2000", NULL};
+  const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--drain_timeout_ms", "20000", NULL};
   assert_int_equal(srv_start(&s, args), 0);
   int fd = raw_connect(s.tcp);
-  assert_true(raw_hello(fd) >= 0);
+  int targets = raw_hello(fd);
+  assert_true(targets >= 0);
+  int busy = raw_connect(s.tcp);
+  assert_true(raw_hello(busy) >= 0);
+  if (targets & (1 << FJ_TARGET_X86_64)) {
+    /* A compile in flight when SIGTERM arrives still gets its result. */
+    size_t cap = fj_trace_size(FJ_TRACE_MAX_RECS);
+    uint8_t *t = malloc(cap);
+    size_t n = make_long_trace(t, FJ_TRACE_MAX_RECS, 99);
+    assert_int_equal(raw_compile(busy, 5, t, n, FJ_TARGET_X86_64), 0);
+    free(t);
+    usleep(20000);
+  }
   pid_t pid = s.pid;
-  assert_int_equal(srv_stop(&s), 0);  /* SIGTERM with an idle client connected: clean exit */
-  assert_true(raw_wait_eof(fd));
+  srv_signal(&s, SIGTERM);
+  if (targets & (1 << FJ_TARGET_X86_64)) {
+    fj_envelope *e = raw_recv(busy);
+    assert_non_null(e);
+    assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
+    assert_int_equal(e->compile_result->id, 5);
+    assert_int_equal(e->compile_result->status, 0);
+    fj_msg_free(e);
+  }
+  assert_true(raw_wait_eof(busy));
+  assert_true(raw_wait_eof(fd));     /* idle clients are closed */
+  close(busy);
   close(fd);
+  assert_int_equal(srv_stop(&s), 0);  /* clean exit */
   assert_int_not_equal(kill(pid, 0), 0);
 }
 
