@@ -378,6 +378,22 @@ static int copy_code(parser *p) {
 
 static int collect_funcs(parser *p) {
   fj_elf_prog *o = p->out;
+  /* Count first so the table is sized to the object: on a device a fixed 256-entry array was
+   * most of the RAM an ELF load took. */
+  uint32_t n = 0;
+  for (uint32_t i = 1; i < p->nsyms; i++) {
+    sym s = read_sym(p, i);
+    n += (s.info & 0xf) == STT_FUNC && s.shndx < p->shnum && p->secs[s.shndx].kind == SEC_CODE;
+  }
+  if (n > FJ_ELF_MAX_FUNCS) {
+    m_s(p, "too many functions (limit ");
+    m_u(p, FJ_ELF_MAX_FUNCS);
+    return fail(p, ")");
+  }
+  if (n == 0) return 0;
+  o->funcs = p->mem->alloc(p->mem->ud, (size_t)n * sizeof(fj_elf_func), 8);
+  if (!o->funcs) return fail_with(p, "out of memory for functions", FJ_ENOMEM);
+  o->funccap = n;
   for (uint32_t i = 1; i < p->nsyms; i++) {
     sym s = read_sym(p, i);
     if ((s.info & 0xf) != STT_FUNC || s.shndx >= p->shnum || p->secs[s.shndx].kind != SEC_CODE)
@@ -400,11 +416,6 @@ static int collect_funcs(parser *p) {
       m_s(p, " not aligned inside ");
       m_secname(p, s.shndx);
       return FJ_EBADELF;
-    }
-    if (o->nfuncs == FJ_ELF_MAX_FUNCS) {
-      m_s(p, "too many functions (limit ");
-      m_u(p, FJ_ELF_MAX_FUNCS);
-      return fail(p, ")");
     }
     fj_elf_func *f = &o->funcs[o->nfuncs++];
     copy_name(f->name, name, &f->name_truncated);
@@ -621,9 +632,11 @@ void fj_elf_prog_free(fj_elf_prog *p, const fj_allocator *mem) {
   if (!p) return;
   if (p->insns) mem->free(mem->ud, p->insns, (size_t)p->ninsns * sizeof(fj_insn));
   if (p->relocs) mem->free(mem->ud, p->relocs, (size_t)p->nrelocs * sizeof(fj_elf_reloc));
+  if (p->funcs) mem->free(mem->ud, p->funcs, (size_t)p->funccap * sizeof(fj_elf_func));
   p->insns = NULL;
   p->relocs = NULL;
-  p->ninsns = p->nrelocs = 0;
+  p->funcs = NULL;
+  p->ninsns = p->nrelocs = p->nfuncs = p->funccap = 0;
 }
 
 int fj_elf_parse(const void *img, size_t len, const fj_allocator *mem, fj_elf_prog *out,

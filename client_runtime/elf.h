@@ -76,8 +76,9 @@ typedef struct fj_elf_reloc {
 typedef struct fj_elf_prog {
   fj_insn *insns;     /* allocated with the allocator given to fj_elf_parse */
   uint32_t ninsns;
-  fj_elf_func funcs[FJ_ELF_MAX_FUNCS];  /* in symbol-table order */
+  fj_elf_func *funcs;  /* allocated likewise, exactly nfuncs; in symbol-table order */
   uint32_t nfuncs;
+  uint32_t funccap;    /* entries allocated (for fj_elf_prog_free) */
   fj_elf_data data[FJ_ELF_MAX_SECTIONS];
   uint32_t ndata;
   fj_elf_reloc *relocs;  /* allocated likewise; NULL when nrelocs == 0 */
