@@ -234,6 +234,11 @@ static int step(machine *m, ref *s, const fj_insn *prog, bool *taken, int *regio
     *aux = (uint32_t)in.imm;
     r[0] = helper((uint32_t)in.imm, r);
     break;
+  case FJ_FMT_CALLX:
+    if (r[dst] != 5 && r[dst] != 7) return STEP_ERR;  /* unknown helper */
+    *aux = (uint32_t)r[dst];
+    r[0] = helper((uint32_t)r[dst], r);
+    break;
   case FJ_FMT_CALL_LOCAL: {
     if (s->depth + 1 >= FJ_MAX_CALL_DEPTH) return STEP_ERR;
     fj_jit_frame *f = &s->frames[s->depth];
@@ -519,6 +524,9 @@ static uint32_t gen(fj_insn *p, uint32_t nb, bool with_fn) {
       p[++pc] = I(0, 0, 0, 0, (int32_t)rnd());
     } else if (kind < 99) {
       p[pc] = I(0x05, 0, 0, (int16_t)pick(tail - pc), 0);  /* ja forward */
+    } else if (pc + 1 < nb) {
+      p[pc] = I(FJ_CLS_ALU64 | 0xb0, d, 0, 0, pick(2) ? 5 : 7);  /* mov d, helper id */
+      p[++pc] = I(0x8d, d, 0, 0, 0);                               /* callx d */
     } else {
       p[pc] = I(FJ_CLS_ALU64 | 0xb0, d, 0, 0, rimm());  /* mov */
     }
@@ -673,6 +681,9 @@ static void test_call_sync_in_callee(void **st) {
             "fn:\nmov %r6, 99\ncall 7\nmov %r0, %r6\nexit\n");
   run_fixed("loop:\ncall local fn\nadd %r9, 1\njlt %r9, 4, loop\nexit\n"
             "fn:\nmov %r6, %r9\ncall 5\nexit\n");
+  /* callx: the register must still name the recorded helper */
+  run_fixed("loop:\nmov %r3, %r1\nadd %r3, %r9\nldxb %r4, [%r3+0]\nand %r4, 2\nadd %r4, 5\n"
+            "call %r4\nadd %r9, 1\njlt %r9, 40, loop\nexit\n");
 }
 
 static void test_stack_carried(void **st) {
