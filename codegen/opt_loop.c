@@ -186,11 +186,18 @@ void fj_opt_loop(fj_ir *ir) {
     if (i->b >= FJ_REF_BIAS && i->b < c.lend) used[i->b - FJ_REF_BIAS] = 1;
     if (fj_ir_has_snap(i->op)) fj_snap_foreach_ref(ir, i->snap, mark_ref, &c);
   }
-  /* PHIs may need more PHIs: b of a PHI can itself be a variant pre-roll ref. */
-  for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
-    uint32_t i = r - FJ_REF_BIAS;
-    if (used[i] && subst[i] != r && subst[i] >= FJ_REF_BIAS && subst[i] < c.lend)
-      used[subst[i] - FJ_REF_BIAS] = 1;
+  /* PHIs may need more PHIs: b of a PHI can itself be a variant pre-roll ref (a copy that
+   * CSE'd to another pre-roll instruction), earlier or later than a. */
+  for (bool more = true; more;) {
+    more = false;
+    for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
+      uint32_t i = r - FJ_REF_BIAS;
+      if (used[i] && subst[i] != r && subst[i] >= FJ_REF_BIAS && subst[i] < c.lend &&
+          !used[subst[i] - FJ_REF_BIAS]) {
+        used[subst[i] - FJ_REF_BIAS] = 1;
+        more = true;
+      }
+    }
   }
   for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
     uint32_t i = r - FJ_REF_BIAS;
