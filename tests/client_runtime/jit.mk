@@ -19,10 +19,13 @@ $(foreach t,$(FJ_JIT_TESTS),$(eval $(call fj_jit_test,$(t))))
 endif
 
 # test_jit_codegen: the runtime with the real compiler in process (no network).
+# With examples/ in the tree it also runs the example programs ($(B)/examples/*.o).
+FJ_JIT_EXAMPLES_LIB := $(filter %/libfj_examples.a,$(LIBS))
 ifneq ($(and $(filter %/libfj_client.a,$(LIBS)),$(filter %/libfj_codegen.a,$(LIBS))),)
-$(B)/tests/test_jit_codegen: $(call objs,tests/client_runtime/test_jit_codegen.c) $(B)/lib/libfj_codegen.a $(FJ_JIT_TEST_LIBS)
+$(B)/obj/tests/client_runtime/test_jit_codegen.o: CFLAGS += $(if $(FJ_JIT_EXAMPLES_LIB),-DFJ_HAVE_EXAMPLES)
+$(B)/tests/test_jit_codegen: $(call objs,tests/client_runtime/test_jit_codegen.c) $(B)/lib/libfj_codegen.a $(FJ_JIT_EXAMPLES_LIB) $(FJ_JIT_TEST_LIBS) | $(if $(FJ_JIT_EXAMPLES_LIB),$(EXAMPLE_BPF))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(call objs,tests/client_runtime/test_jit_codegen.c) $(B)/lib/libfj_codegen.a $(FJ_JIT_TEST_LIBS) $(FJ_CLIENT_LDLIBS) -lcmocka -lm
+	$(CC) $(LDFLAGS) -o $@ $(call objs,tests/client_runtime/test_jit_codegen.c) $(B)/lib/libfj_codegen.a $(FJ_JIT_EXAMPLES_LIB) $(FJ_JIT_TEST_LIBS) $(FJ_CLIENT_LDLIBS) -lcmocka -lm
 TEST_BINS += $(B)/tests/test_jit_codegen
 endif
 

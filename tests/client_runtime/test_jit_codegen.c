@@ -8,6 +8,9 @@
 #include "farjit/client_linux.h"
 #include "farjit/codegen.h"
 #include "tools/asm.h"
+#ifdef FJ_HAVE_EXAMPLES
+#include "examples/catalog.h"
+#endif
 
 typedef struct done {
   uint32_t id;
@@ -178,9 +181,86 @@ static void test_programs(void **state) {
     check_program("sum-budget", progs[0].src, 3, limit);
 }
 
+#ifdef FJ_HAVE_EXAMPLES
+/* The example programs (ELF objects from clang -target bpf) on their inputs, 3 runs each. */
+static void test_examples(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  verbose = getenv("FJ_TEST_LOG") != NULL;
+  const char *b = getenv("FJ_BUILD");
+  uint64_t native_total = 0;
+  int ran = 0;
+  for (size_t i = 0; i < fj_nexamples; i++) {
+    const fj_example *ex = &fj_examples[i];
+    char path[512];
+    snprintf(path, sizeof path, "%s/examples/%s.o", b ? b : "build/rel", ex->name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+      fprintf(stderr, "skip %s: %s not built\n", ex->name, path);
+      continue;
+    }
+    static uint8_t elf[1 << 20];
+    size_t elf_len = fread(elf, 1, sizeof elf, f);
+    fclose(f);
+    uint8_t *in = malloc(ex->len), *m1 = malloc(ex->len), *m2 = malloc(ex->len);
+    fj_example_input(ex, in, ex->len);
+    fj_vm *ref = tu_vm(), *vm = tu_vm();
+    assert_int_equal(fj_vm_load_elf(ref, elf, elf_len), 0);
+    assert_int_equal(fj_vm_load_elf(vm, elf, elf_len), 0);
+    fj_jit_config c;
+    memset(&c, 0, sizeof c);
+    c.hot_threshold = 4;
+    fj_jit_env e;
+    memset(&e, 0, sizeof e);
+    e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
+    e.transport = (fj_jit_transport){.submit = lt_submit, .poll = lt_poll, .release = lt_release};
+    e.log = lt_log;
+    fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+    assert_non_null(jit);
+    uint32_t entry = (uint32_t)fj_vm_default_entry(vm);
+    for (int r = 0; r < 3; r++) {
+      memcpy(m1, in, ex->len);
+      memcpy(m2, in, ex->len);
+      fj_vm_reset_stats(ref);
+      fj_vm_reset_stats(vm);
+      uint64_t a = 0, bres = 0;
+      int ra = fj_vm_run(ref, entry, m1, ex->len, &a), rb = fj_vm_run(vm, entry, m2, ex->len, &bres);
+      fj_vm_stats sa, sb;
+      fj_vm_get_stats(ref, &sa);
+      fj_vm_get_stats(vm, &sb);
+      if (ra != rb || a != bres || memcmp(m1, m2, ex->len))
+        fail_msg("%s run %d: interpreter rc %d r0 0x%llx, JIT rc %d r0 0x%llx%s (%s)", ex->name, r, ra,
+                 (unsigned long long)a, rb, (unsigned long long)bres,
+                 memcmp(m1, m2, ex->len) ? ", memory differs" : "", fj_vm_errmsg(vm));
+      assert_int_equal(a, ex->native(in, ex->len));
+      if (sa.insns_interp != sb.insns_interp + sb.insns_native)
+        fail_msg("%s run %d: %llu instructions interpreted, JIT %llu + %llu native", ex->name, r,
+                 (unsigned long long)sa.insns_interp, (unsigned long long)sb.insns_interp,
+                 (unsigned long long)sb.insns_native);
+      if (r == 2) {
+        native_total += sb.insns_native;
+        fprintf(stderr, "example %-8s interpreted %9llu  native %9llu\n", ex->name,
+                (unsigned long long)sb.insns_interp, (unsigned long long)sb.insns_native);
+      }
+    }
+    fj_jit_destroy(jit);
+    fj_vm_destroy(vm);
+    fj_vm_destroy(ref);
+    free(in);
+    free(m1);
+    free(m2);
+    ran++;
+  }
+  if (ran) assert_true(native_total > 0);
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_programs),
+#ifdef FJ_HAVE_EXAMPLES
+      cmocka_unit_test(test_examples),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
