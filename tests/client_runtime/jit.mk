@@ -23,9 +23,10 @@ endif
 FJ_JIT_EXAMPLES_LIB := $(filter %/libfj_examples.a,$(LIBS))
 ifneq ($(and $(filter %/libfj_client.a,$(LIBS)),$(filter %/libfj_codegen.a,$(LIBS))),)
 $(B)/obj/tests/client_runtime/test_jit_codegen.o: CFLAGS += $(if $(FJ_JIT_EXAMPLES_LIB),-DFJ_HAVE_EXAMPLES)
-$(B)/tests/test_jit_codegen: $(call objs,tests/client_runtime/test_jit_codegen.c) $(B)/lib/libfj_codegen.a $(FJ_JIT_EXAMPLES_LIB) $(FJ_JIT_TEST_LIBS) | $(if $(FJ_JIT_EXAMPLES_LIB),$(EXAMPLE_BPF))
+FJ_JIT_CG_OBJS := $(call objs,tests/client_runtime/test_jit_codegen.c tests/conformance/data_file.c)
+$(B)/tests/test_jit_codegen: $(FJ_JIT_CG_OBJS) $(B)/lib/libfj_codegen.a $(FJ_JIT_EXAMPLES_LIB) $(FJ_JIT_TEST_LIBS) | $(if $(FJ_JIT_EXAMPLES_LIB),$(EXAMPLE_BPF))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(call objs,tests/client_runtime/test_jit_codegen.c) $(B)/lib/libfj_codegen.a $(FJ_JIT_EXAMPLES_LIB) $(FJ_JIT_TEST_LIBS) $(FJ_CLIENT_LDLIBS) -lcmocka -lm
+	$(CC) $(LDFLAGS) -o $@ $(FJ_JIT_CG_OBJS) $(B)/lib/libfj_codegen.a $(FJ_JIT_EXAMPLES_LIB) $(FJ_JIT_TEST_LIBS) $(FJ_CLIENT_LDLIBS) -lcmocka -lm
 TEST_BINS += $(B)/tests/test_jit_codegen
 endif
 

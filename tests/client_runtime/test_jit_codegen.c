@@ -8,6 +8,7 @@
 #include "farjit/client_linux.h"
 #include "farjit/codegen.h"
 #include "farjit/platform_linux.h"
+#include "tests/conformance/data_file.h"
 #include "tools/asm.h"
 #ifdef FJ_HAVE_EXAMPLES
 #include "examples/catalog.h"
@@ -260,9 +261,111 @@ static void test_examples(void **state) {
 }
 #endif
 
+/* uBPF's helper 5, as the conformance suite expects: returns r1, unwinds when r1 == 0. */
+static uint64_t unwind5(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, fj_vm *vm) {
+  (void)r2, (void)r3, (void)r4, (void)r5;
+  if (r1 == 0) fj_vm_unwind(vm);
+  return r1;
+}
+
+static fj_vm *conf_vm(void) {
+  fj_vm *vm = fj_vm_create(fj_platform_linux());
+  assert_non_null(vm);
+  assert_int_equal(fj_vm_register_std_helpers(vm), 0);
+  assert_int_equal(fj_vm_register_helper(vm, 5, "unwind", unwind5), 0);
+  fj_vm_set_insn_limit(vm, 1000000);
+  return vm;
+}
+
+/* Every public conformance case, interpreted vs JIT (traces from the first hot event on, three
+ * runs so that installed code runs): same outcome and instruction count. */
+static void test_conformance(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  const char *dir = fj_data_dir();
+  if (!dir) {
+    fprintf(stderr, "skip: ../shared/conformance not found (set FJ_SHARED)\n");
+    skip();
+  }
+  char **paths = NULL;
+  int n = fj_data_list(dir, &paths);
+  assert_true(n > 0);
+  int cases = 0, with_native = 0;
+  for (int i = 0; i < n; i++) {
+    fj_data_case dc;
+    char err[256];
+    fj_insn *prog = NULL;
+    size_t np = 0;
+    if (fj_data_case_load(paths[i], &dc, err, sizeof err)) continue;
+    if (fj_data_case_program(&dc, &prog, &np, err, sizeof err)) {
+      fj_data_case_free(&dc);
+      continue;
+    }
+    fj_vm *ref = conf_vm(), *vm = conf_vm();
+    if (fj_vm_load(ref, prog, np * sizeof *prog) != 0) {  /* rejected by the validator: no run */
+      fj_vm_destroy(ref);
+      fj_vm_destroy(vm);
+      free(prog);
+      fj_data_case_free(&dc);
+      continue;
+    }
+    assert_int_equal(fj_vm_load(vm, prog, np * sizeof *prog), 0);
+    fj_jit_config c;
+    memset(&c, 0, sizeof c);
+    c.hot_threshold = 0;
+    c.exit_threshold = 2;
+    fj_jit_env e;
+    memset(&e, 0, sizeof e);
+    e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
+    e.transport = (fj_jit_transport){.submit = lt_submit, .poll = lt_poll, .release = lt_release};
+    e.log = lt_log;
+    fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+    assert_non_null(jit);
+    uint8_t m1[4096], m2[4096];
+    size_t ml = dc.mem_len < sizeof m1 ? dc.mem_len : sizeof m1;
+    uint64_t native = 0;
+    for (int r = 0; r < 3; r++) {
+      if (ml) memcpy(m1, dc.mem, ml);
+      if (ml) memcpy(m2, dc.mem, ml);
+      fj_vm_reset_stats(ref);
+      fj_vm_reset_stats(vm);
+      uint64_t a = 0, b = 0;
+      int ra = fj_vm_run(ref, 0, ml ? m1 : NULL, ml, &a);
+      char ma[256];
+      snprintf(ma, sizeof ma, "%s", ra ? fj_vm_errmsg(ref) : "");
+      int rb = fj_vm_run(vm, 0, ml ? m2 : NULL, ml, &b);
+      const char *mb = rb ? fj_vm_errmsg(vm) : "";
+      fj_vm_stats sa, sb;
+      fj_vm_get_stats(ref, &sa);
+      fj_vm_get_stats(vm, &sb);
+      if (ra != rb || (ra == 0 && a != b) || memcmp(m1, m2, ml) || strcmp(ma, mb) ||
+          sa.insns_interp != sb.insns_interp + sb.insns_native)
+        fail_msg("%s run %d: interpreter rc %d r0 0x%llx \"%s\" %llu insns; JIT rc %d r0 0x%llx \"%s\" "
+                 "%llu + %llu native%s", paths[i], r, ra, (unsigned long long)a, ma,
+                 (unsigned long long)sa.insns_interp, rb, (unsigned long long)b, mb,
+                 (unsigned long long)sb.insns_interp, (unsigned long long)sb.insns_native,
+                 memcmp(m1, m2, ml) ? " (memory differs)" : "");
+      native += sb.insns_native;
+    }
+    cases++;
+    if (native) with_native++;
+    fj_jit_destroy(jit);
+    fj_vm_destroy(vm);
+    fj_vm_destroy(ref);
+    free(prog);
+    fj_data_case_free(&dc);
+  }
+  fj_data_list_free(paths, n);
+  fprintf(stderr, "conformance through the JIT: %d cases agree, %d ran machine code\n", cases,
+          with_native);
+  assert_true(cases > 100);
+  assert_true(with_native > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_programs),
+      cmocka_unit_test(test_conformance),
 #ifdef FJ_HAVE_EXAMPLES
       cmocka_unit_test(test_examples),
 #endif
