@@ -245,7 +245,7 @@ static void on_hello(fj_conn *c, const Farjit__Hello *h) {
   ack.server_id = cfg->server_id;
   ack.compiler_version = FJ_COMPILER_VERSION;
   ack.max_inflight = cfg->max_inflight;
-  ack.max_frame = cfg->max_frame;
+  ack.max_frame = cfg->max_frame < FJ_FRAME_MAX ? cfg->max_frame : FJ_FRAME_MAX;
   ack.max_trace = cfg->max_trace;
   ack.targets = fj_srv_targets();
   fj_envelope env = FARJIT__ENVELOPE__INIT;
