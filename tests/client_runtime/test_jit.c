@@ -528,6 +528,53 @@ static void test_evict_during_callback(void **state) {
   live_call_case(2, 1);
 }
 
+/* Traces of 3000 bytes in an 8 KiB cache: the third one evicts the coldest. */
+static bu_blob big_blob(const fj_jit_request *rq) {
+  bu_x86 a;
+  memset(&a, 0, sizeof a);
+  uint32_t f = bx_exit(&a, 0, rq->start_pc, FJ_EXIT_STOP);
+  bx_fix_jmp(&a, f, a.n);
+  BX(&a, "\xc3");
+  uint8_t *code = malloc(3000);  /* the exit, then int3 padding */
+  memcpy(code, a.code, a.n);
+  memset(code + a.n, 0xcc, 3000 - a.n);
+  bu_blob b = bu_make(FJ_TARGET_X86_64, code, 3000, NULL, 0, a.ex, a.nex, rq->start_pc, rq->kind, NULL);
+  free(code);
+  return b;
+}
+
+static void test_evict_by_size(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  fake_reset(big_blob);
+  size_t n;
+  fj_insn *p = prog_of("mov %r1, 0\na:\nadd %r1, 1\njlt %r1, 50, a\n"
+                       "mov %r2, 0\nb:\nadd %r2, 1\njlt %r2, 50, b\n"
+                       "mov %r3, 0\nc:\nadd %r3, 1\njlt %r3, 50, c\n"
+                       "mov %r0, %r1\nadd %r0, %r2\nadd %r0, %r3\nexit\n", &n);
+  uint64_t want = plain(p, n, NULL, NULL);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(1);
+  c.code_size = 8192;
+  c.flags = FJ_JIT_NO_BRIDGES;
+  fj_jit_env e = env_of(true);
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  assert_non_null(jit);
+  int rc;
+  for (int i = 0; i < 3; i++) assert_int_equal(jrun(vm, &rc), want);
+  fj_jit_stats s;
+  fj_jit_get_stats(jit, &s);
+  assert_true(s.traces_installed >= 3);
+  assert_true(s.evictions >= 1);
+  assert_true(s.code_bytes <= 8192);
+  assert_true(s.code_bytes_peak <= 8192);
+  assert_contains(logbuf, "evicted (cold)");
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
 static void test_reload_drops_traces(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
@@ -560,6 +607,7 @@ int main(void) {
       cmocka_unit_test(test_bridge_patched),
       cmocka_unit_test(test_invalidate_during_call),
       cmocka_unit_test(test_evict_during_callback),
+      cmocka_unit_test(test_evict_by_size),
       cmocka_unit_test(test_reload_drops_traces),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
