@@ -276,6 +276,8 @@ static void on_state(fj_remote *r, int status, const char *msg, void *ud) {
   out_item *busy = l->busy_head;
   l->busy_head = l->busy_tail = NULL;
   fail_list(l, busy, FJ_ECONN);
+  /* A server that refuses us (version, ABI, credentials) will not change its mind soon. */
+  if (status == FJ_EVERSION || status == FJ_EAUTH || status == FJ_ETLS) l->backoff_ms = BACKOFF_MAX_MS;
   schedule_retry(l);
 }
 

@@ -12,6 +12,7 @@
 
 #include "farjit/client.h"
 #include "farjit/client_linux.h"
+#include "farjit/remote.h"
 #include "farjit/target.h"
 #include "tools/asm.h"
 
@@ -192,6 +193,48 @@ static void test_failover_and_restart(void **state) {
   rmdir(dir);
 }
 
+/* A server speaking another protocol version: refused at Hello, the program runs unchanged. */
+static void test_version_mismatch(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !have_server()) skip();
+  char dir[] = "/tmp/fjtest-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char addr[128];
+  snprintf(addr, sizeof addr, "unix:%s/s.sock", dir);
+  pid_t pid = start_farjitd(addr);
+  char *logtext = NULL;
+  size_t loglen = 0;
+  FILE *log = open_memstream(&logtext, &loglen);
+  fj_remote_opts ro;
+  memset(&ro, 0, sizeof ro);
+  ro.proto_version = 99;
+  ro.proto_min_version = 99;
+  fj_vm *vm = sum_vm();
+  fj_jit_config c = cfg();
+  fj_jit_linux_opts o = {.servers = addr, .cfg = &c, .remote = &ro, .trace_log = log};
+  char err[256];
+  fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);
+  assert_non_null(jl);
+  for (int i = 0; i < 200; i++) {
+    assert_int_equal(run(vm), SUM);
+    usleep(1000);
+  }
+  fj_jit_stats s;
+  fj_jit_get_stats(fj_jit_linux_runtime(jl), &s);
+  assert_int_equal(s.traces_installed, 0);
+  assert_false(fj_jit_linux_connected(jl));
+  fj_jit_linux_detach(jl);
+  fj_vm_destroy(vm);
+  fclose(log);
+  assert_contains(logtext, "jit: server unix:");
+  free(logtext);
+  stop_farjitd(pid, SIGTERM);
+  char p[160];
+  snprintf(p, sizeof p, "%s/s.sock", dir);
+  unlink(p);
+  rmdir(dir);
+}
+
 static void test_no_server(void **state) {
   (void)state;
   fj_vm *vm = sum_vm();
@@ -220,6 +263,7 @@ int main(void) {
       cmocka_unit_test(test_embedded_server),
       cmocka_unit_test(test_embedded_lazy),
       cmocka_unit_test(test_failover_and_restart),
+      cmocka_unit_test(test_version_mismatch),
       cmocka_unit_test(test_no_server),
   };
   return cmocka_run_group_tests(tests, group_setup, NULL);
