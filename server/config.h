@@ -18,6 +18,8 @@
     "HOST:PORT of the HTTP endpoint (/healthz /readyz /metrics); empty = none")                  \
   _(threads,             U32, threads,            "2",     "compile worker threads")             \
   _(max_connections,     U32, max_connections,    "1024",  "connections beyond are refused")     \
+  _(max_connections_per_client, U32, max_connections_per_client, "64",                           \
+    "connections from one IP address; 0 = no limit")                                             \
   _(max_frame,           U32, max_frame,          "2097152", "largest frame accepted (bytes)")   \
   _(max_trace,           U32, max_trace,          "81968", "largest trace accepted (bytes)")     \
   _(max_inflight,        U32, max_inflight,       "16",                                          \

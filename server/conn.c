@@ -50,6 +50,7 @@ static void close_cb(uv_handle_t *h) {
   if (c->prev) c->prev->next = c->next; else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->m.connections--;
+  fj_clients_release(s, c->addr);
   fj_tls_free(c->tls);
   free(c->rbuf);
   free(c->in.p);
@@ -427,18 +428,19 @@ void fj_conn_resume(fj_conn *c) {
   }
 }
 
-static void peer_name(fj_conn *c, fj_listener *l) {
+/* Fills c->peer ("ip:port") and ip (the per-client key; "" for Unix sockets). */
+static void peer_name(fj_conn *c, fj_listener *l, char ip[64]) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
+  ip[0] = 0;
   if (l->u.h.type == UV_TCP && uv_tcp_getpeername(&c->u.tcp, (struct sockaddr *)&ss, &len) == 0) {
-    char ip[64];
     if (ss.ss_family == AF_INET6) {
       struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-      uv_ip6_name(a, ip, sizeof ip);
+      uv_ip6_name(a, ip, 64);
       snprintf(c->peer, sizeof c->peer, "[%s]:%u", ip, ntohs(a->sin6_port));
     } else {
       struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-      uv_ip4_name(a, ip, sizeof ip);
+      uv_ip4_name(a, ip, 64);
       snprintf(c->peer, sizeof c->peer, "%s:%u", ip, ntohs(a->sin_port));
     }
   } else {
@@ -466,7 +468,8 @@ void fj_conn_accept(fj_listener *l) {
     return;
   }
   if (l->u.h.type == UV_TCP) uv_tcp_nodelay(&c->u.tcp, 1);
-  peer_name(c, l);
+  char ip[64];
+  peer_name(c, l, ip);
   /* Until Hello succeeds a client is unknown: it gets small frames only (Hello is ~100 bytes). */
   fj_frame_reader_init(&c->rd, s->cfg.max_frame < HELLO_MAX_FRAME ? s->cfg.max_frame : HELLO_MAX_FRAME,
                        NULL, 0);
@@ -480,6 +483,18 @@ void fj_conn_accept(fj_listener *l) {
     else
       fj_metrics_error(&s->m, FJ_EBUSY);
     fj_conn_close(c, s->draining ? "draining" : "max_connections");
+    return;
+  }
+  uint32_t from_ip = 0;
+  if (ip[0]) c->addr = fj_clients_acquire(s, ip, &from_ip);
+  if (s->cfg.max_connections_per_client && from_ip > s->cfg.max_connections_per_client) {
+    s->m.connections_refused++;
+    if (!l->tls)
+      fj_conn_send_error(c, FJ_EBUSY, 0, "too many connections from %s (max_connections_per_client %u)",
+                         ip, s->cfg.max_connections_per_client);
+    else
+      fj_metrics_error(&s->m, FJ_EBUSY);
+    fj_conn_close(c, "max_connections_per_client");
     return;
   }
   if (l->tls) {

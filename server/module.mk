@@ -3,7 +3,7 @@
 # without it farjitd still builds and answers compiles with FJ_ENOTSUP (work.c: weak symbols).
 
 FJ_SERVER_SRCS := server/main.c server/config.c server/log.c server/listen.c server/conn.c \
-                  server/work.c server/cache.c server/metrics.c server/http.c
+                  server/work.c server/cache.c server/metrics.c server/http.c server/clients.c
 fj_comma := ,
 FJ_SERVER_CODEGEN ?= $(filter %/libfj_codegen.a,$(LIBS))
 # $(call fj_codegen_link,LIB): link flags pulling the compiler out of LIB, or nothing.  Expanded

@@ -27,6 +27,9 @@
 typedef struct fj_srv fj_srv;
 typedef struct fj_conn fj_conn;
 typedef struct fj_job fj_job;
+typedef struct fj_client_addr fj_client_addr;
+
+#define FJ_SRV_ADDR_BUCKETS 256
 
 typedef struct fj_listener {
   union {
@@ -83,6 +86,7 @@ struct fj_conn {
   fj_conn *prev, *next;
   uint64_t id;
   char peer[96];           /* address */
+  fj_client_addr *addr;    /* per-address accounting (clients.c); NULL for Unix sockets */
   char client[96];         /* client_id from Hello (+ TLS identity) */
   fj_tls *tls;
   fj_frame_reader rd;
@@ -118,6 +122,7 @@ struct fj_srv {
   uint64_t next_conn_id;
   uint32_t jobs_live;      /* jobs not yet freed (detached ones included) */
   fj_job *pending[256];    /* leaders by key[0], to share identical compiles in flight */
+  fj_client_addr *addrs[FJ_SRV_ADDR_BUCKETS]; /* connections per client address */
   bool draining;
   uint64_t drain_deadline;
   uv_timer_t tick;
@@ -151,6 +156,10 @@ void fj_result_send(fj_conn *c, uint64_t id, int status, const char *msg, const 
 /* Targets the linked compiler supports, as bits (1 << fj_target); 0 without a compiler. */
 uint32_t fj_srv_targets(void);
 int fj_srv_have_compiler(void);
+
+/* clients.c: count a connection from key (an IP address); *count = its connections now. */
+fj_client_addr *fj_clients_acquire(fj_srv *s, const char *key, uint32_t *count);
+void fj_clients_release(fj_srv *s, fj_client_addr *a);
 
 /* http.c */
 int fj_http_listen(fj_srv *s);

@@ -5,7 +5,7 @@
 #    by tests/proto/fuzz.sh (FJ_FUZZ_SECONDS, default 60).
 # Seeds: tests/proto/fuzz_corpus/, written by $(B)/tests/fuzz_seeds (run by hand).
 FJ_FUZZ_SERVER_SRCS := server/config.c server/log.c server/listen.c server/conn.c server/work.c \
-                       server/cache.c server/metrics.c server/http.c
+                       server/cache.c server/metrics.c server/http.c server/clients.c
 FJ_FUZZ_LDLIBS = $(FJ_PROTO_LDLIBS) $(FJ_TLS_LDLIBS) -luv -lpthread -lm
 
 $(B)/tests/test_fuzz_replay: $(call objs,tests/proto/fuzz_main.c tests/proto/fuzz_server.c \

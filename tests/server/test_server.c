@@ -405,6 +405,33 @@ static void test_slowloris_and_limits(void **st) {
   assert_int_equal(srv_stop(&s), 0);
 }
 
+static void test_per_client_limit(void **st) {
+  (void)st;
+  srv s;
+  const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--max_connections_per_client", "2",
+                        NULL};
+  assert_int_equal(srv_start(&s, args), 0);
+  int a = raw_connect(s.tcp), b = raw_connect(s.tcp);
+  assert_true(raw_hello(a) >= 0);
+  assert_true(raw_hello(b) >= 0);
+  int c = raw_connect(s.tcp);
+  expect_error_then_eof(c, FJ_EBUSY, "too many connections from 127.0.0.1 "
+                                     "(max_connections_per_client 2)");
+  close(a);  /* a slot frees when a connection ends */
+  int d = -1;
+  for (int i = 0; i < 100; i++) {  /* the server sees the close asynchronously */
+    d = raw_connect(s.tcp);
+    if (raw_hello(d) >= 0) break;
+    close(d);
+    d = -1;
+    usleep(20000);
+  }
+  assert_true(d >= 0);
+  close(b);
+  close(d);
+  assert_int_equal(srv_stop(&s), 0);
+}
+
 static void test_http(void **st) {
   (void)st;
   srv s;
@@ -647,7 +674,7 @@ static void test_concurrency(void **st) {
   (void)st;
   srv s;
   const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--max_inflight", "4", "--threads", "2",
-                        "--http", "127.0.0.1:0", NULL};
+                        "--http", "127.0.0.1:0", "--max_connections_per_client", "0", NULL};
   assert_int_equal(srv_start(&s, args), 0);
   int want = expected_status(s.tcp);
   usleep(50000);
@@ -1054,6 +1081,7 @@ int main(void) {
     cmocka_unit_test_teardown(test_version_mismatch, after_each),
     cmocka_unit_test_teardown(test_bad_input, after_each),
     cmocka_unit_test_teardown(test_slowloris_and_limits, after_each),
+    cmocka_unit_test_teardown(test_per_client_limit, after_each),
     cmocka_unit_test_teardown(test_http, after_each),
     cmocka_unit_test_teardown(test_tls, after_each),
     cmocka_unit_test_teardown(test_mutual_tls, after_each),
