@@ -607,5 +607,6 @@ void fj_ir_build(fj_ir *ir, const fj_trace *t) {
   fj_ir_ins e = {.op = FJ_IR_EXIT, .type = FJ_IRT_NONE,
                  .aux = (uint16_t)ir->snaps[sn].kind};
   e.snap = sn;
-  ir->snaps[sn].ref = fj_ir_emit_raw(ir, &e);
+  fj_ref er = fj_ir_emit_raw(ir, &e);
+  ir->snaps[sn].ref = er;
 }

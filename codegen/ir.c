@@ -66,8 +66,16 @@ static void ir_grow(fj_ir *ir, uint32_t below, uint32_t above) {
   uint32_t kroom = ir->klo - ir->lo, iroom = ir->hi - ir->top;
   if (kroom >= below && iroom >= above) return;
   uint32_t nk = FJ_REF_BIAS - ir->klo, ni = ir->top - FJ_REF_BIAS;
+#if defined(__SANITIZE_ADDRESS__)
+  /* Under AddressSanitizer small buffers grow one entry at a time, so that the buffer moves on
+   * almost every emission and a pointer kept across one (fj_ir_at, then fj_ir_kint) is caught
+   * as a use after free in every test, not only when a doubling happens to hit it. */
+  uint32_t newk = kroom >= below ? kroom + nk : nk < 4096 ? nk + below : (nk + below) * 2;
+  uint32_t newi = iroom >= above ? iroom + ni : ni < 4096 ? ni + above : (ni + above) * 2;
+#else
   uint32_t newk = kroom >= below ? kroom + nk : (nk + below) * 2 + 64;
   uint32_t newi = iroom >= above ? iroom + ni : (ni + above) * 2 + 256;
+#endif
   if (newk > FJ_IR_MAX_K + 64) newk = FJ_IR_MAX_K + 64;
   if (newi > FJ_IR_MAX_INS + 256) newi = FJ_IR_MAX_INS + 256;
   fj_ir_ins *nb = malloc(((size_t)newk + newi) * sizeof *nb);

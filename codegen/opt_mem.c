@@ -114,9 +114,12 @@ void fj_mem_bounds(fj_ir *ir, fj_bchk_set *s, fj_ref p, int64_t lo, unsigned w, 
     if (nhi - nlo > FJ_BCHK_MAX_SPAN) continue;
     c->lo = nlo;
     c->hi = nhi;
-    fj_ir_at(ir, c->add)->b = fj_ir_k64(ir, (uint64_t)nlo);
-    fj_ir_at(ir, c->lim)->b = fj_ir_k64(ir, (uint64_t)-(nhi - nlo));
-    fj_ir_at(ir, c->g1)->b = fj_ir_k64(ir, (uint64_t)(nhi - nlo));
+    /* Intern first: a new constant may move the buffer under fj_ir_at's pointer. */
+    fj_ref klo = fj_ir_k64(ir, (uint64_t)nlo), klim = fj_ir_k64(ir, (uint64_t)-(nhi - nlo));
+    fj_ref kspan = fj_ir_k64(ir, (uint64_t)(nhi - nlo));
+    fj_ir_at(ir, c->add)->b = klo;
+    fj_ir_at(ir, c->lim)->b = klim;
+    fj_ir_at(ir, c->g1)->b = kspan;
     return;
   }
   fj_ref tab = state_load(ir, FJ_JIT_OFF_REGIONS, 8);
