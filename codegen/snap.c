@@ -11,6 +11,9 @@ static void *grow(fj_ir *ir, void *p, uint32_t *cap, uint32_t need, size_t elt) 
   if (need <= *cap) return p;
   uint32_t n = *cap ? *cap : 16;
   while (n < need) n *= 2;
+#if defined(__SANITIZE_ADDRESS__)
+  if (need < 1024) n = need;  /* move on every growth: stale fj_snap pointers get caught */
+#endif
   void *q = realloc(p, (size_t)n * elt);
   if (!q) fj_ir_abort(ir, FJ_ABORT_NOMEM, "snapshots: out of memory");
   *cap = n;
