@@ -312,6 +312,96 @@ void fj_ir_use_counts(const fj_ir *ir, uint32_t *uses, bool snap_uses) {
   for (uint32_t i = 0; i < ir->nsnaps; i++) fj_snap_foreach_ref((fj_ir *)ir, i, count_ref, &c);
 }
 
+/* ---- verification ------------------------------------------------------------------------- */
+
+typedef struct vctx {
+  const fj_ir *ir;
+  fj_ref before;   /* refs must be below this */
+  bool bad;
+  fj_ref what;
+} vctx;
+
+static bool ref_ok(const fj_ir *ir, fj_ref x, fj_ref before) {
+  if (fj_ir_is_k(x)) return x >= ir->klo && fj_ir_at(ir, x)->op == FJ_IR_KINT;
+  return x >= FJ_REF_BIAS && x < before && x < ir->top && fj_ir_at(ir, x)->op != FJ_IR_NOP;
+}
+
+static void snap_ref_ok(void *ud, fj_ref *r) {
+  vctx *c = ud;
+  if (!c->bad && !ref_ok(c->ir, *r, c->before)) {
+    c->bad = true;
+    c->what = *r;
+  }
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int vfail(char *msg, size_t cap, const char *fmt, ...) {
+  if (cap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+int fj_ir_verify(const fj_ir *ir, char *msg, size_t cap) {
+  if (cap) msg[0] = 0;
+  bool seen_loop = false, seen_phi = false;
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
+    const fj_ir_ins *i = fj_ir_at(ir, r);
+    unsigned id = r - FJ_REF_BIAS;
+    if (i->op >= FJ_IR__COUNT || i->op == FJ_IR_KINT) return vfail(msg, cap, "ir %04u: bad op", id);
+    if (i->op == FJ_IR_NOP) continue;
+    const fj_ir_op_info *o = &fj_ir_op_table[i->op];
+    if (seen_phi && i->op != FJ_IR_PHI) return vfail(msg, cap, "ir %04u: after a PHI", id);
+    if (i->op == FJ_IR_LOOP) {
+      if (seen_loop || ir->loop != r) return vfail(msg, cap, "ir %04u: stray LOOP", id);
+      seen_loop = true;
+    }
+    if (i->op == FJ_IR_PHI) {
+      if (!seen_loop) return vfail(msg, cap, "ir %04u: PHI without LOOP", id);
+      seen_phi = true;
+      if (!ref_ok(ir, i->a, ir->loop) || fj_ir_is_k(i->a) || !ref_ok(ir, i->b, r))
+        return vfail(msg, cap, "ir %04u: bad PHI operands", id);
+      continue;
+    }
+    fj_ref ops[2] = {i->a, i->b};
+    uint8_t modes[2] = {o->mode_a, o->mode_b};
+    for (int k = 0; k < 2; k++) {
+      if (modes[k] == FJ_IRM_R && !ref_ok(ir, ops[k], r))
+        return vfail(msg, cap, "ir %04u: %s operand %c is not an earlier value", id, o->name,
+                     k ? 'b' : 'a');
+      if (modes[k] == FJ_IRM_N && ops[k] != FJ_REF_NONE)
+        return vfail(msg, cap, "ir %04u: %s has an unused operand set", id, o->name);
+    }
+    if (i->op == FJ_IR_CMPXCHG && fj_ir_at(ir, i->b)->op != FJ_IR_PAIR)
+      return vfail(msg, cap, "ir %04u: CMPXCHG without PAIR", id);
+    bool valued = (o->flags & (FJ_IRF_PURE | FJ_IRF_LOAD | FJ_IRF_CALL)) != 0 ||
+                  i->op == FJ_IR_ATOMIC || i->op == FJ_IR_CMPXCHG;
+    bool typed = valued || fj_ir_is_guard(i->op);
+    if (typed && i->type != FJ_IRT_I32 && i->type != FJ_IRT_I64)
+      return vfail(msg, cap, "ir %04u: %s without a type", id, o->name);
+    if (fj_ir_has_snap(i->op)) {
+      if (i->snap >= ir->nsnaps) return vfail(msg, cap, "ir %04u: snapshot %u out of range", id, i->snap);
+      vctx c = {ir, ir->top, false, 0};
+      fj_snap_foreach_ref((fj_ir *)ir, i->snap, snap_ref_ok, &c);
+      if (c.bad)
+        return vfail(msg, cap, "ir %04u: snapshot %u names a dead or bad ref %u", id, i->snap,
+                     c.what);
+    }
+  }
+  if (seen_loop != (ir->loop != FJ_REF_NONE)) return vfail(msg, cap, "loop marker mismatch");
+  for (fj_ref k = ir->klo; k < FJ_REF_BIAS; k++) {
+    const fj_ir_ins *i = fj_ir_at(ir, k);
+    if (i->op != FJ_IR_KINT || (i->type == FJ_IRT_I32 && i->k > 0xffffffffu))
+      return vfail(msg, cap, "constant %u malformed", k);
+  }
+  return 0;
+}
+
 /* ---- printing ----------------------------------------------------------------------------- */
 
 typedef struct { char *buf; size_t cap, len; } sbuf;

@@ -302,6 +302,12 @@ static inline bool fj_ir_in_preroll(const fj_ir *ir, fj_ref r) {
   return ir->loop == FJ_REF_NONE || r < ir->loop;
 }
 
+/* Check the IR's invariants: operand modes, refs pointing backwards to live instructions or
+ * constants (PHI: a before LOOP, b before the PHI), types, snapshot indexes and the refs in
+ * snapshots, LOOP at most once with PHIs only at the end after it.  Returns 0, or -1 with a
+ * message naming the first offending ref.  For tests and debugging; never aborts. */
+int fj_ir_verify(const fj_ir *ir, char *msg, size_t cap);
+
 /* ---- printing (dumps, tests) -------------------------------------------------------------- */
 /* One line, no newline:  "0007 >  i32 ULT    0005 #16          snap 2".
  * Instruction refs print as 4 digits counted from FJ_REF_BIAS (0000 = first instruction),

@@ -97,8 +97,13 @@ int cu_build(const uint8_t *bytes, size_t len, uint32_t flags, bool opt, fj_ir *
     return FJ_ABORT_BADTRACE;
   }
   if (setjmp(ir->abort_jb) == 0) {
+    char vmsg[160];
     fj_ir_build(ir, &t);
-    if (opt) fj_opt_run(ir);
+    if (fj_ir_verify(ir, vmsg, sizeof vmsg)) fail_msg("IR after build: %s", vmsg);
+    if (opt) {
+      fj_opt_run(ir);
+      if (fj_ir_verify(ir, vmsg, sizeof vmsg)) fail_msg("IR after opts: %s", vmsg);
+    }
     fj_trace_release(&t);
     return 0;
   }

@@ -171,11 +171,38 @@ static void test_op_table(void **st) {
   assert_string_equal(fj_ir_op_name(200), "?");
 }
 
+static void test_verify(void **st) {
+  (void)st;
+  fj_ir ir;
+  fj_ir_init(&ir, FJ_IR_NOFOLD);
+  assert_int_equal(setjmp(ir.abort_jb), 0);
+  fj_ir_ins rin = {.op = FJ_IR_RIN, .type = FJ_IRT_I64};
+  rin.lit = 1;
+  fj_ref x = fj_ir_emit(&ir, &rin);
+  fj_ref y = fj_ir_op2(&ir, FJ_IR_ADD, FJ_IRT_I64, x, fj_ir_k64(&ir, 1));
+  fj_snap sn = {.pc = 1, .kind = FJ_EXIT_GUARD, .budget = x};
+  uint32_t s = fj_snap_add(&ir, &sn, NULL, NULL);
+  fj_ref g = fj_ir_guard(&ir, FJ_IR_NE, FJ_IRT_I64, y, fj_ir_k64(&ir, 0), s);
+  char msg[160];
+  assert_int_equal(fj_ir_verify(&ir, msg, sizeof msg), 0);
+  fj_ir_at(&ir, y)->a = g;  /* a forward ref */
+  assert_int_equal(fj_ir_verify(&ir, msg, sizeof msg), -1);
+  assert_string_equal(msg, "ir 0001: ADD operand a is not an earlier value");
+  fj_ir_at(&ir, y)->a = x;
+  ir.snaps[s].regs[2] = y;
+  fj_ir_at(&ir, y)->op = FJ_IR_NOP;  /* the snapshot names a removed value */
+  fj_ir_at(&ir, g)->a = x;
+  assert_int_equal(fj_ir_verify(&ir, msg, sizeof msg), -1);
+  assert_non_null(strstr(msg, "snapshot 0 names a dead or bad ref"));
+  fj_ir_free(&ir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_constants),  cmocka_unit_test(test_emit_and_print),
       cmocka_unit_test(test_abort),      cmocka_unit_test(test_semantics),
       cmocka_unit_test(test_conditions), cmocka_unit_test(test_op_table),
+      cmocka_unit_test(test_verify),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
