@@ -396,6 +396,21 @@ static fj_ref fold_guard(fj_ir *ir, fj_ir_ins *ins) {
     if (v == 0 && op == FJ_IR_NTEST) return FJ_REF_NONE;
     if (v == width_mask(t) && op == FJ_IR_ULE) return FJ_REF_NONE;
   }
+  /* (x & y) == 0  ->  NTEST x, y;  != 0  ->  TEST (JSET written as and + jeq/jne) */
+  if ((op == FJ_IR_EQ || op == FJ_IR_NE) && fj_ir_is_kval(ir, b, 0) && !is_k(a) &&
+      can_look_through(ir, a)) {
+    const fj_ir_ins *d = fj_ir_at(ir, a);
+    if (d->op == FJ_IR_AND || (d->op == FJ_IR_ZEXT && d->aux < 32)) {
+      fj_ref x = d->a, y = d->op == FJ_IR_AND ? d->b
+                                               : fj_ir_kint(ir, FJ_IRT_I32, (1u << d->aux) - 1);
+      ins->op = op == FJ_IR_EQ ? FJ_IR_NTEST : FJ_IR_TEST;
+      ins->type = (t == FJ_IRT_I32 || fj_ir_at(ir, a)->type == FJ_IRT_I32) ? FJ_IRT_I32
+                                                                          : FJ_IRT_I64;
+      ins->a = x;
+      ins->b = y;
+      return fj_ir_emit(ir, ins);
+    }
+  }
   /* 64-bit compares of two 32-bit values are 32-bit compares when the order is unsigned. */
   if (t == FJ_IRT_I64 && known32(ir, a) && known32(ir, b) && op >= FJ_IR_EQ && op <= FJ_IR_UGT) {
     ins->type = FJ_IRT_I32;

@@ -162,6 +162,12 @@ static void test_guards(void **st) {
     fj_ref g2 = fj_ir_guard(ir, FJ_IR_ULT, FJ_IRT_I64, z, fj_ir_k64(ir, 10), 0);
     assert_int_equal(fj_ir_at(ir, g2)->type, FJ_IRT_I32);
     assert_int_equal(fj_ir_at(ir, g2)->a, e.y);  /* and the ZEXT is not needed */
+    /* and + jeq 0 is a test */
+    fj_ref m3 = fj_ir_op2(ir, FJ_IR_AND, FJ_IRT_I64, e.x, e.y);
+    fj_ref g3 = fj_ir_guard(ir, FJ_IR_EQ, FJ_IRT_I64, m3, fj_ir_k64(ir, 0), 0);
+    assert_int_equal(fj_ir_at(ir, g3)->op, FJ_IR_NTEST);
+    assert_int_equal(fj_ir_at(ir, g3)->a, e.x);
+    assert_int_equal(fj_ir_at(ir, g3)->b, e.y);
     fj_ir_guard(ir, FJ_IR_GT, FJ_IRT_I64, k1, k2, 3);  /* always fails: abort */
     fail_msg("no abort");
   }
