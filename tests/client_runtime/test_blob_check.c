@@ -185,11 +185,71 @@ static void test_thumb_rules(void **state) {
   bu_free(&b);
 }
 
+#include "client_runtime/link.h"
+
+static uint64_t any_sym(void *ud, uint8_t sym, uint32_t id) {
+  (void)ud, (void)sym;
+  return 0x10000000u + id * 16u;
+}
+static uint64_t any_veneer(void *ud, uint64_t addr) {
+  (void)ud, (void)addr;
+  return 0x20000000u;
+}
+
+/* Random corruption with a fixed CRC (so that only the structural rules stand between the bytes
+ * and the linker): whatever is accepted must link without touching memory outside the code
+ * (ASan checks), and the view must describe only bytes inside the blob. */
+static void test_corruption_loop(void **state) {
+  (void)state;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  int accepted = 0;
+  for (int it = 0; it < 20000; it++) {
+    bu_blob b = good();
+    int flips = 1 + (int)(x % 4);
+    for (int k = 0; k < flips; k++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      size_t at = (size_t)(x % b.len);
+      uint8_t v = (uint8_t)(x >> 32);
+      /* mostly the header and the tables, sometimes code */
+      if ((x >> 40) % 4 == 0) at = (size_t)((x >> 8) % sizeof(fj_blob_header));
+      b.p[at] = (x >> 48) % 2 ? v : (uint8_t)(b.p[at] ^ (1u << (v % 8)));
+    }
+    bu_crc(&b);
+    fj_blob_expect e = expect();
+    e.helper_known = NULL;
+    fj_blob_view v;
+    if (fj_blob_check(b.p, b.len, &e, &v) == FJ_BLOB_REJECT_OK) {
+      accepted++;
+      assert_true(v.code >= b.p && v.code + v.h.code_size <= b.p + b.len);
+      assert_true(v.exits + (size_t)v.h.nexits * sizeof(fj_blob_exit) <= b.p + b.len);
+      assert_true(v.relocs + (size_t)v.h.nrelocs * sizeof(fj_blob_reloc) <= b.p + b.len);
+      uint8_t *code = malloc(v.h.code_size);
+      memcpy(code, v.code, v.h.code_size);
+      fj_link_site *sites = malloc(((size_t)v.h.nrelocs + 1) * sizeof *sites);
+      uint32_t n = 0;
+      fj_link_env env = {FJ_TARGET_X86_64, any_sym, any_veneer, NULL};
+      (void)fj_link_relocate(&env, &v, code, 0x10001000u, sites, &n);
+      for (uint32_t k = 0; k < n; k++) fj_link_site_set(FJ_TARGET_X86_64, code, 0x10001000u, &sites[k], 0x10002000u);
+      for (uint32_t k = 0; k < v.h.nexits; k++) {
+        fj_blob_exit ex = fj_blob_exit_at(&v, k);
+        if (ex.patch_off != FJ_BLOB_NO_PATCH)
+          assert_true(fj_link_exit_patch(FJ_TARGET_X86_64, code + ex.patch_off, 0x10001000u + ex.patch_off,
+                                         0x10002000u) || ((uintptr_t)(code + ex.patch_off) & 3));
+      }
+      free(sites);
+      free(code);
+    }
+    bu_free(&b);
+  }
+  assert_true(accepted > 0);  /* some corruptions are harmless (code bytes, addends) */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_accepts_valid), cmocka_unit_test(test_header_rules),
       cmocka_unit_test(test_reloc_rules),   cmocka_unit_test(test_exit_rules),
       cmocka_unit_test(test_thumb_rules),
+      cmocka_unit_test(test_corruption_loop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
