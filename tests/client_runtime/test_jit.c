@@ -528,6 +528,69 @@ static void test_evict_during_callback(void **state) {
   live_call_case(2, 1);
 }
 
+/* pc 0 (ENTRY): r0 = r1 = 0, then a TRACE link to pc 2 (initially its own LINK exit). */
+static bu_blob link_blob(const fj_jit_request *rq) {
+  if (rq->start_pc != 0) return sum_blob(rq);
+  bu_x86 a;
+  memset(&a, 0, sizeof a);
+  BX(&a, "\x48\xc7\x07\x00\x00\x00\x00");              /* mov qword [rdi], 0 */
+  BX(&a, "\x48\xc7\x47\x08\x00\x00\x00\x00");          /* mov qword [rdi+8], 0 */
+  BX(&a, "\x48\x83\x6f\x68\x02");                      /* budget -= 2 */
+  BX(&a, "\xe9");
+  uint32_t site = a.n;
+  bx_reloc(&a, site, FJ_RELOC_REL32, FJ_SYM_TRACE, 2, 0);
+  bx_u32(&a, 0);
+  bx_fix_jmp(&a, site, a.n);                           /* -> the local exit below */
+  uint32_t f = bx_exit(&a, 0, 2, FJ_EXIT_LINK);
+  bx_fix_jmp(&a, f, a.n);
+  BX(&a, "\xc3");
+  return bx_blob(&a, 0, rq->kind);
+}
+
+static void test_trace_links(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  fake_reset(link_blob);
+  size_t n;
+  fj_insn *p = prog_of(SUM_SRC, &n);
+  fj_vm_stats ps;
+  uint64_t want = plain(p, n, &ps, NULL);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(1);
+  c.flags = FJ_JIT_NO_BRIDGES;
+  fj_jit_env e = env_of(true);
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  int rc;
+  assert_int_equal(jrun(vm, &rc), want);  /* records and installs both; the link is patched */
+  fj_jit_stats s;
+  fj_jit_get_stats(jit, &s);
+  assert_int_equal(s.traces_installed, 2);
+  assert_int_equal(s.links_patched, 1);
+  fj_jtrace *A = &jit->traces[jit->pc_trace[0] - 1], *B = &jit->traces[jit->pc_trace[2] - 1];
+  assert_int_equal(A->kind, FJ_TRACE_ENTRY);
+  assert_int_equal(A->sites[0].linked, 1);
+  uint64_t b_entries = B->entries;
+  fj_vm_reset_stats(vm);
+  assert_int_equal(jrun(vm, &rc), want);  /* A tail-calls B: no exit in between */
+  fj_vm_stats vs;
+  fj_vm_get_stats(vm, &vs);
+  assert_int_equal(vs.insns_interp + vs.insns_native, ps.insns_interp);
+  assert_int_equal(vs.insns_interp, 1);   /* only the final exit */
+  assert_int_equal(A->exits[0].taken, 0);
+  assert_int_equal(B->entries, b_entries);
+  assert_int_equal(B->exits[0].taken, 2);
+  /* B leaves: A's link goes back to the compiler's bytes and A exits to the interpreter */
+  assert_int_equal(fj_jit_invalidate(jit, 2), 1);
+  assert_int_equal(A->sites[0].linked, 0);
+  assert_memory_equal(jit->cc.rx + A->code_off + A->sites[0].offset, A->sites[0].orig, 4);
+  assert_int_equal(jrun(vm, &rc), want);
+  assert_int_equal(A->exits[0].taken, 1);
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
 /* Traces of 3000 bytes in an 8 KiB cache: the third one evicts the coldest. */
 static bu_blob big_blob(const fj_jit_request *rq) {
   bu_x86 a;
@@ -607,6 +670,7 @@ int main(void) {
       cmocka_unit_test(test_bridge_patched),
       cmocka_unit_test(test_invalidate_during_call),
       cmocka_unit_test(test_evict_during_callback),
+      cmocka_unit_test(test_trace_links),
       cmocka_unit_test(test_evict_by_size),
       cmocka_unit_test(test_reload_drops_traces),
   };
