@@ -357,6 +357,47 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
   return NOFOLD;
 }
 
+/* The values of x for which "x cond k" holds, as an interval of unsigned numbers; signed
+ * conditions are mapped to unsigned order by flipping the sign bit (*flip).  False when the
+ * set is not an interval (NE, TEST, NTEST) or is empty. */
+static bool cond_interval(enum fj_ir_op c, uint8_t t, uint64_t k, bool *flip, uint64_t *lo,
+                          uint64_t *hi) {
+  uint64_t max = width_mask(t), sbit = (max >> 1) + 1;
+  *flip = c == FJ_IR_LT || c == FJ_IR_LE || c == FJ_IR_GT || c == FJ_IR_GE;
+  if (*flip) k ^= sbit;
+  switch (c) {
+  case FJ_IR_EQ: *lo = *hi = k; return true;
+  case FJ_IR_ULT: case FJ_IR_LT: if (k == 0) return false; *lo = 0; *hi = k - 1; return true;
+  case FJ_IR_ULE: case FJ_IR_LE: *lo = 0; *hi = k; return true;
+  case FJ_IR_UGT: case FJ_IR_GT: if (k == max) return false; *lo = k + 1; *hi = max; return true;
+  case FJ_IR_UGE: case FJ_IR_GE: *lo = k; *hi = max; return true;
+  default: return false;
+  }
+}
+
+/* Does an earlier guard on the same value and a constant imply "a cond kb"?  Returns 1 if
+ * implied, -1 if contradicted (an earlier EQ says it fails), 0 if unknown. */
+static int implied(const fj_ir *ir, enum fj_ir_op c, uint8_t t, fj_ref a, uint64_t kb) {
+  bool fn;
+  uint64_t lo, hi;
+  bool have = cond_interval(c, t, kb, &fn, &lo, &hi);
+  for (unsigned op = FJ_IR_EQ; op <= FJ_IR_GT; op++) {
+    if (op == FJ_IR_NE) continue;
+    for (fj_ref r = ir->chain[op]; r > a; r = fj_ir_at(ir, r)->prev) {
+      const fj_ir_ins *g = fj_ir_at(ir, r);
+      if (g->a != a || !is_k(g->b) || g->type != t) continue;
+      uint64_t kg = fj_ir_kval(ir, g->b) & width_mask(t);
+      if (op == FJ_IR_EQ) return fj_ir_cond(c, (enum fj_irt)t, kg, kb) ? 1 : -1;
+      bool fg;
+      uint64_t glo, ghi;
+      if (have && cond_interval((enum fj_ir_op)op, t, kg, &fg, &glo, &ghi) && fg == fn &&
+          glo >= lo && ghi <= hi)
+        return 1;
+    }
+  }
+  return 0;
+}
+
 static fj_ref fold_guard(fj_ir *ir, fj_ir_ins *ins) {
   uint8_t t = ins->type;
   if (t == FJ_IRT_I32) {
@@ -416,6 +457,14 @@ static fj_ref fold_guard(fj_ir *ir, fj_ir_ins *ins) {
     ins->type = FJ_IRT_I32;
     ins->a = low32(ir, a);
     ins->b = is_k(b) ? fj_ir_kint(ir, FJ_IRT_I32, fj_ir_kval(ir, b)) : low32(ir, b);
+  }
+  if (is_k(ins->b) && !is_k(ins->a) && ins->op >= FJ_IR_EQ && ins->op <= FJ_IR_GT) {
+    int imp = implied(ir, (enum fj_ir_op)ins->op, ins->type, ins->a,
+                      fj_ir_kval(ir, ins->b) & width_mask(ins->type));
+    if (imp > 0) return FJ_REF_NONE;
+    if (imp < 0)
+      fj_ir_abort(ir, FJ_ABORT_GUARD_FAIL, "guard %s contradicts an earlier EQ (snap %u)",
+                  fj_ir_op_name(ins->op), ins->snap);
   }
   if (op == FJ_IR_TEST || op == FJ_IR_NTEST) {
     if (t == FJ_IRT_I64 && is_k(b) && fj_ir_kval(ir, b) <= 0xffffffffu) {

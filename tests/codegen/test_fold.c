@@ -156,7 +156,7 @@ static void test_guards(void **st) {
     fj_ref g = fj_ir_guard(ir, FJ_IR_UGT, FJ_IRT_I64, k1, e.x, 0);  /* const left: swapped */
     assert_int_equal(fj_ir_at(ir, g)->op, FJ_IR_ULT);
     assert_int_equal(fj_ir_at(ir, g)->a, e.x);
-    assert_int_equal(fj_ir_guard(ir, FJ_IR_ULT, FJ_IRT_I64, e.x, k1, 5), g);  /* CSE */
+    assert_int_equal(fj_ir_guard(ir, FJ_IR_ULT, FJ_IRT_I64, e.x, k1, 5), FJ_REF_NONE); /* implied */
     /* unsigned 64-bit compare of two 32-bit values narrows to I32 */
     fj_ref z = fj_ir_op1(ir, FJ_IR_ZEXT, FJ_IRT_I32, e.y, 32);
     fj_ref g2 = fj_ir_guard(ir, FJ_IR_ULT, FJ_IRT_I64, z, fj_ir_k64(ir, 10), 0);
@@ -168,6 +168,18 @@ static void test_guards(void **st) {
     assert_int_equal(fj_ir_at(ir, g3)->op, FJ_IR_NTEST);
     assert_int_equal(fj_ir_at(ir, g3)->a, e.x);
     assert_int_equal(fj_ir_at(ir, g3)->b, e.y);
+    /* implied guards: x < 100 makes x < 200 and x <= 150 redundant, not x < 50 */
+    fj_ref gl = fj_ir_guard(ir, FJ_IR_ULT, FJ_IRT_I64, e.y, fj_ir_k64(ir, 100), 0);
+    assert_int_not_equal(gl, FJ_REF_NONE);
+    assert_int_equal(fj_ir_guard(ir, FJ_IR_ULT, FJ_IRT_I64, e.y, fj_ir_k64(ir, 200), 0), FJ_REF_NONE);
+    assert_int_equal(fj_ir_guard(ir, FJ_IR_ULE, FJ_IRT_I64, e.y, fj_ir_k64(ir, 150), 0), FJ_REF_NONE);
+    assert_int_not_equal(fj_ir_guard(ir, FJ_IR_ULT, FJ_IRT_I64, e.y, fj_ir_k64(ir, 50), 0),
+                         FJ_REF_NONE);
+    /* signed: x > -5 implies x >= -5 but says nothing unsigned */
+    fj_ref m5 = fj_ir_k64(ir, (uint64_t)-5);
+    assert_int_not_equal(fj_ir_guard(ir, FJ_IR_GT, FJ_IRT_I64, e.x, m5, 0), FJ_REF_NONE);
+    assert_int_equal(fj_ir_guard(ir, FJ_IR_GE, FJ_IRT_I64, e.x, m5, 0), FJ_REF_NONE);
+    assert_int_not_equal(fj_ir_guard(ir, FJ_IR_UGE, FJ_IRT_I64, e.x, m5, 0), FJ_REF_NONE);
     fj_ir_guard(ir, FJ_IR_GT, FJ_IRT_I64, k1, k2, 3);  /* always fails: abort */
     fail_msg("no abort");
   }
