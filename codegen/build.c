@@ -506,7 +506,8 @@ static void nop(fj_ir_ins *i) {
   i->k = 0;
 }
 
-static void post_build_cse(fj_ir *ir) {
+static void post_build_cse(bstate *bs) {
+  fj_ir *ir = bs->ir;
   uint32_t n = fj_ir_nins(ir), cap = 16;
   while (cap < 2 * n) cap *= 2;
   fj_ref *map = fj_ir_scratch(ir, (size_t)(n ? n : 1) * sizeof *map);
@@ -547,6 +548,18 @@ static void post_build_cse(fj_ir *ir) {
   }
   if (!changed) return;
   for (uint32_t k = 0; k < ir->nsnaps; k++) fj_snap_foreach_ref(ir, k, snap_remap, map);
+  /* The builder's state is still used (loop snapshot): remap it too. */
+  for (unsigned k = 0; k < FJ_NREGS; k++) {
+    snap_remap(map, &bs->reg[k]);
+    snap_remap(map, &bs->rin[k]);
+  }
+  for (uint32_t k = 0; k < bs->nslots; k++) snap_remap(map, &bs->slots[k].ref);
+  for (uint32_t d = 0; d < bs->depth; d++) {
+    for (unsigned j = 0; j < 4; j++) snap_remap(map, &bs->frames[d].saved[j]);
+    snap_remap(map, &bs->frames[d].fp);
+  }
+  snap_remap(map, &bs->budget);
+  bs->have_snap = false;
   fj_ir_rechain(ir);
 }
 
@@ -583,7 +596,7 @@ void fj_ir_build(fj_ir *ir, const fj_trace *t) {
 
   s.i = t->nrecs;
   s.pc = t->h.end_pc;
-  if (!(ir->flags & FJ_IR_NOFOLD)) post_build_cse(ir);
+  if (!(ir->flags & FJ_IR_NOFOLD)) post_build_cse(&s);
   if (t->h.end == FJ_TRACE_END_LOOP) {
     /* Charge the next iteration here, at the back edge, rather than at the top of the loop
      * body: its exit then names the values the iteration just computed (live anyway) instead
