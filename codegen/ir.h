@@ -245,6 +245,10 @@ __attribute__((noreturn, format(printf, 3, 4)))
 void fj_ir_abort(fj_ir *ir, int reason, const char *fmt, ...);
 
 /* ---- access ------------------------------------------------------------------------------- */
+/* A pointer from fj_ir_at (or into ir->snaps/slots/frames) is valid only until the next
+ * emission or snapshot: fj_ir_kint, fj_ir_emit*, fj_snap_add may move the buffers.  Copy the
+ * instruction or re-fetch after emitting.  (Under AddressSanitizer small buffers move on every
+ * growth, so tests catch a stale pointer.) */
 static inline fj_ir_ins *fj_ir_at(const fj_ir *ir, fj_ref r) { return &ir->buf[r - ir->lo]; }
 static inline uint64_t fj_ir_kval(const fj_ir *ir, fj_ref r) { return fj_ir_at(ir, r)->k; }
 static inline uint32_t fj_ir_nins(const fj_ir *ir) { return ir->top - FJ_REF_BIAS; }
