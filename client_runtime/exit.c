@@ -35,6 +35,16 @@ uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc) {
   /* The callee's frame is the one after the trace's innermost inlined frame. */
   const uint32_t saved = ex->depth;
   ex->depth = jit->active->base_depth + st->nframes;
+  if (ex->depth + 1 >= FJ_MAX_CALL_DEPTH) {
+    /* fail as the interpreter's call instruction would (the CALL exit resumes after it) */
+    const fj_jtrace *t = fj_cc_owner_at(&jit->cc, st->exit_code);
+    uint32_t call_pc = t && st->call_exit < t->nexits && t->exits[st->call_exit].pc
+                           ? t->exits[st->call_exit].pc - 1
+                           : pc;
+    ex->depth = saved;
+    fj_vm_fail_at(vm, call_pc, FJ_EDEPTH, "local call would exceed the call depth limit");
+    return 0;
+  }
   uint64_t r0 = 0;
   (void)fj_vm_call(vm, pc, &st->r[1], &r0);  /* a failure sets vm->stop: FJ_RT_CALL deopts */
   ex->depth = saved;

@@ -166,6 +166,11 @@ static void test_programs(void **state) {
       {"helper-fault",  /* memcpy fails inside the loop: same message as the interpreter's */
        "mov %r6, %r1\nmov %r7, 0\nl:\nmov %r1, %r10\nadd %r1, -8\nmov %r2, %r6\nadd %r2, %r7\n"
        "mov %r3, 8\ncall 1000\nadd %r7, 1\njlt %r7, 100, l\nexit\n", false},
+      {"deep",  /* recursion until the call depth limit: the same error either way */
+       "mov %r6, 0\nl:\nmov %r1, 0\ncall local f\nadd %r6, 1\njlt %r6, 3, l\nexit\n"
+       "f:\nadd %r1, 1\njgt %r1, 5, +1\ncall local f\nmov %r0, %r1\nexit\n", false},
+      {"too-deep",
+       "mov %r1, 0\ncall local f\nexit\nf:\nadd %r1, 1\ncall local f\nexit\n", false},
       {"fault",
        "mov %r6, %r1\nmov %r2, 0\nl:\nmov %r3, %r6\nadd %r3, %r2\nldxb %r4, [%r3+0]\nadd %r2, 1\n"
        "jlt %r2, 100, l\nexit\n", false},
