@@ -549,10 +549,13 @@ int fj_jit_linux_wait(fj_jit_linux *l, bool for_connection, uint32_t timeout_ms)
 }
 
 void fj_jit_linux_print_stats(fj_jit_linux *l, FILE *f) {
-  char buf[16384];
-  size_t n = fj_jit_stats_format(l->jit, buf, sizeof buf);
-  fputs(buf, f);
-  if (n >= sizeof buf) fputs("jit: (stats truncated)\n", f);
+  size_t n = fj_jit_stats_format(l->jit, NULL, 0);
+  char *buf = malloc(n + 1);
+  if (buf) {
+    fj_jit_stats_format(l->jit, buf, n + 1);
+    fputs(buf, f);
+    free(buf);
+  }
   fprintf(f, "jit: server connects %llu, disconnects %llu\n",
           (unsigned long long)atomic_load(&l->connects), (unsigned long long)atomic_load(&l->disconnects));
 }

@@ -86,6 +86,9 @@ enum {
   FJ_JIT_NO_ENTER = 1u << 1,     /* record and compile, but never run machine code */
 };
 
+/* Memory: a recording buffer of 48 + 20 * max_recs bytes, about 100 bytes per trace slot plus
+ * its exits, and code_size bytes of executable memory.  The defaults suit Linux; a Cortex-M
+ * host sets max_recs (e.g. 256), max_traces (16) and code_size (16 KiB) to fit its RAM. */
 typedef struct fj_jit_config {
   uint16_t hot_threshold;   /* hot events before a spot is recorded; 0 = on first sight */
   uint16_t exit_threshold;  /* side exits taken before a bridge is recorded; 0 = 16 */
