@@ -9,6 +9,7 @@
  * at its next safe point (fj_jit's hot hook or fj_jit_poll), never from the loop thread.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -319,6 +320,12 @@ static void on_wake(uv_async_t *a) {
 
 static void thread_main(void *arg) {
   fj_jit_linux *l = arg;
+  /* Writes to a server that died must fail with EPIPE on this thread, not kill the process
+   * (the host's own SIGPIPE disposition stays as it is). */
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
   if (!l->lazy) connect_next(l);
   uv_run(&l->loop, UV_RUN_DEFAULT);
 }
