@@ -64,10 +64,13 @@ static uint32_t rd32(fj_uct *u, uint32_t a) {
   return v;
 }
 static void wr32(fj_uct *u, uint32_t a, uint32_t v) { uc_mem_write(u->uc, a, &v, 4); }
-/* Write code: Unicorn keeps translated blocks until told to drop them. */
-static void write_code(fj_uct *u, uint32_t a, const void *p, size_t n) {
+/* Write code.  Unicorn keeps translated blocks until told to drop them, and dropping just a
+ * range (uc_ctl_remove_cache) leaves chained jumps into it that crash Unicorn 2.0.1 once the
+ * addresses are reused.  So blobs go to fresh addresses (never translated yet) and code that
+ * was may have run is rewritten only with a full flush (patching, wrapping the code area). */
+static void write_code(fj_uct *u, uint32_t a, const void *p, size_t n, bool ran) {
   uc_mem_write(u->uc, a, p, n);
-  uc_ctl_remove_cache(u->uc, a, a + n);
+  if (ran) uc_ctl_flush_tlb(u->uc);
 }
 static uint32_t reg(fj_uct *u, int r) {
   uint32_t v = 0;
@@ -319,7 +322,7 @@ static uint32_t veneer(fj_uct *u, uint32_t to) {
   if (at + VENEER_SIZE > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) return 0;
   uint8_t v[8] = {0xdf, 0xf8, 0x00, 0xf0};
   memcpy(v + 4, &to, 4);
-  write_code(u, at, v, sizeof v);
+  write_code(u, at, v, sizeof v, false);
   u->code_end = at + VENEER_SIZE;
   return at;
 }
@@ -354,7 +357,13 @@ uint32_t fj_uct_load(fj_uct *u, const uint8_t *blob, size_t len) {
   }
   if (u->nblobs == MAX_BLOBS) { set_err(u, "too many blobs"); return 0; }
   uint32_t base = (u->code_end + 15) & ~15u;
-  if (base + h.code_size > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) { set_err(u, "code area full"); return 0; }
+  if (base + h.code_size + 64 * VENEER_SIZE > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) {
+    if (u->nblobs) { set_err(u, "code area full"); return 0; }
+    u->code_end = FJ_UCT_CODE; /* nothing loaded: start over, forgetting every translation */
+    uc_ctl_flush_tlb(u->uc);
+    base = FJ_UCT_CODE;
+    if (base + h.code_size > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) { set_err(u, "blob too large"); return 0; }
+  }
   uint8_t *code = malloc(h.code_size ? h.code_size : 1);
   if (!code) { set_err(u, "out of memory"); return 0; }
   memcpy(code, blob + h.code_off, h.code_size);
@@ -395,7 +404,7 @@ uint32_t fj_uct_load(fj_uct *u, const uint8_t *blob, size_t len) {
       return 0;
     }
   }
-  write_code(u, base, code, h.code_size);
+  write_code(u, base, code, h.code_size, false);
   free(code);
   loaded_blob *lb = &u->blobs[u->nblobs];
   lb->exits = malloc(h.nexits * sizeof *lb->exits + 1);
@@ -408,8 +417,7 @@ uint32_t fj_uct_load(fj_uct *u, const uint8_t *blob, size_t len) {
 
 void fj_uct_unload_all(fj_uct *u) {
   for (int i = 0; i < u->nblobs; i++) free(u->blobs[i].exits);
-  u->nblobs = 0;
-  u->code_end = FJ_UCT_CODE;
+  u->nblobs = 0; /* code_end stays: the next blobs go to fresh addresses (write_code) */
 }
 
 int fj_uct_patch_exit(fj_uct *u, uint32_t base, uint32_t exit_id, uint32_t to) {
@@ -421,7 +429,7 @@ int fj_uct_patch_exit(fj_uct *u, uint32_t base, uint32_t exit_id, uint32_t to) {
     uint8_t f[4];
     uc_mem_read(u->uc, p, f, 4);
     if (p % 4 || !patch_branch(u, f, p, to)) return -1;
-    write_code(u, p, f, 4);
+    write_code(u, p, f, 4, true);
     return 0;
   }
   return -1;

@@ -81,7 +81,7 @@ static inline uint32_t fj_uct_addr(const void *p) { return (uint32_t)(uintptr_t)
  * their bytes).  Returns the code base address (entry = base + entry_off, Thumb bit added by
  * fj_uct_run), or 0 with a message in fj_uct_errmsg. */
 uint32_t fj_uct_load(fj_uct *u, const uint8_t *blob, size_t len);
-/* Forget every loaded blob (code area reused). */
+/* Forget every loaded blob (later ones still go to fresh addresses until the area wraps). */
 void fj_uct_unload_all(fj_uct *u);
 /* Retarget exit `exit_id` of the blob at `base` (its patch site) to code address `to`. */
 int fj_uct_patch_exit(fj_uct *u, uint32_t base, uint32_t exit_id, uint32_t to);

@@ -1,0 +1,978 @@
+/* farjit codegen — Thumb-2 backend: operands and lowering of IR instructions (register model
+ * and frame in asm_thumb.h; contract in codegen/target.h and codegen/PORTING.md).
+ *
+ * Each instruction reads its operands where they live (pair, slot -> scratch A/B, constant ->
+ * immediate when an encoding takes it), computes into its own pair or D and stores D back when
+ * the value lives in a slot.  64-bit operations work on halves with carries (adds/adc,
+ * subs/sbc), shifts combine both halves, multiplication uses umull + mla, 64-bit division calls
+ * the runtime's leaf routines.  I32 values take one register and one instruction.
+ */
+#include "codegen/thumb/thumb.h"
+
+#include <string.h>
+
+#include "farjit/jit.h"
+
+/* ---- buffer ------------------------------------------------------------------------------- */
+
+void thm_ensure(fj_thm *x, uint32_t n) {
+  fj_thm_buf *b = &x->b;
+  if (b->cap - b->pos >= n || b->overflow) return;
+  x->mc->len = b->pos;
+  if (!fj_mcode_reserve(x->mc, n < 4096 ? 4096 : n)) {
+    b->overflow = true;
+    fj_ir_abort(x->ir, FJ_ABORT_CODE_LIMIT, "thumb: machine code too large (%u bytes)", b->pos);
+  }
+  b->p = x->mc->p;
+  b->cap = x->mc->cap;
+}
+
+void thm_bind(fj_thm *x, uint32_t label) {
+  x->mc->len = x->b.pos;
+  fj_label_bind(x->mc, label);
+}
+
+void thm_check(fj_thm *x) {
+  if (x->b.bad)
+    fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: ir %04u (%s): operand not encodable",
+                x->cur - FJ_REF_BIAS, fj_ir_op_name(fj_ir_at(x->ir, x->cur)->op));
+  if (x->b.overflow) fj_ir_abort(x->ir, FJ_ABORT_CODE_LIMIT, "thumb: machine code too large");
+}
+
+void thm_jump(fj_thm *x, uint32_t label) {
+  fj_fixup_label(x->mc, x->b.pos, FJ_RELOC_THM_JUMP24, label);
+  fj_thm_b_w(&x->b, 0);
+}
+
+void thm_jcc(fj_thm *x, enum fj_thm_cond c, uint32_t label) {
+  fj_fixup_label(x->mc, x->b.pos, THM_FIX_BCOND, label);
+  fj_thm_bcond_w(&x->b, c, 0);
+}
+
+uint32_t thm_exit_of(fj_thm *x, uint32_t snap) {
+  uint32_t e = snap < x->ir->nsnaps ? x->cg->snap_exit[snap] : FJ_EXIT_NONE;
+  if (e == FJ_EXIT_NONE) fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: snapshot %u has no exit", snap);
+  return e;
+}
+uint32_t thm_exit_label(fj_thm *x, uint32_t snap) { return x->l_exit0 + thm_exit_of(x, snap); }
+
+/* A 16-bit forward b<c> whose target is patched once known (short local skips). */
+static uint32_t skip_begin(fj_thm *x, enum fj_thm_cond c) {
+  uint32_t at = x->b.pos;
+  fj_thm_bcond16(&x->b, c, 0);
+  return at;
+}
+static void skip_end(fj_thm *x, uint32_t at) {
+  int32_t off = (int32_t)x->b.pos - (int32_t)(at + 4);
+  if (off > 254) { x->b.bad = true; return; }
+  if (!x->b.overflow) x->b.p[at] = (uint8_t)(off >> 1);
+}
+
+/* ---- operands ----------------------------------------------------------------------------- */
+
+int32_t thm_slot_off(unsigned slot) { return (int32_t)(THM_FR_SPILL + 8 * slot); }
+unsigned thm_pair_hi(unsigned lo) { return lo == THM_D0 ? THM_D1 : lo + 1; }
+
+static bool is_i32(const fj_thm *x, fj_ref ref) {
+  return !fj_ir_is_k(ref) && fj_ir_at(x->ir, ref)->type == FJ_IRT_I32;
+}
+
+bool thm_hi_zero(const fj_thm *x, fj_ref ref) {
+  if (fj_ir_is_k(ref)) return fj_ir_kval(x->ir, ref) >> 32 == 0;
+  return !x->wide && is_i32(x, ref);
+}
+
+void thm_load_st(fj_thm *x, unsigned r) { fj_thm_ldr(&x->b, r, FJ_THM_SP, THM_FR_ST); }
+
+void thm_mem(fj_thm *x, enum fj_thm_ldst op, unsigned rt, unsigned base, int32_t off, unsigned tmp) {
+  if (!fj_thm_ldst_off_fits(off)) {
+    fj_thm_mov_imm(&x->b, tmp, (uint32_t)off);
+    fj_thm_add(&x->b, tmp, tmp, base);
+    base = tmp;
+    off = 0;
+  }
+  fj_thm_ldst(&x->b, op, rt, base, off);
+}
+
+thm_opd thm_fetch(fj_thm *x, fj_ref ref, unsigned slo, unsigned shi, bool need_hi) {
+  thm_opd o;
+  memset(&o, 0, sizeof o);
+  if (fj_ir_is_k(ref)) {
+    uint64_t k = fj_ir_kval(x->ir, ref);
+    o.lo = (thm_half){true, 0, (uint32_t)k};
+    o.hi = (thm_half){true, 0, (uint32_t)(k >> 32)};
+    return o;
+  }
+  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  bool hz = thm_hi_zero(x, ref);
+  if (l.kind == FJ_LOC_REG) {
+    o.lo = (thm_half){false, l.reg, 0};
+    o.hi = hz ? (thm_half){true, 0, 0} : (thm_half){false, (uint8_t)thm_pair_hi(l.reg), 0};
+  } else if (l.kind == FJ_LOC_SLOT) {
+    int32_t off = thm_slot_off(l.slot);
+    if (!hz && need_hi) {
+      fj_thm_ldrd(&x->b, slo, shi, FJ_THM_SP, off);
+      o.hi = (thm_half){false, (uint8_t)shi, 0};
+    } else {
+      fj_thm_ldr(&x->b, slo, FJ_THM_SP, off);
+      o.hi = hz ? (thm_half){true, 0, 0} : (thm_half){false, 0xff, 0}; /* 0xff: not loaded */
+    }
+    o.lo = (thm_half){false, (uint8_t)slo, 0};
+  } else {
+    fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: ir %04u used but has no location",
+                ref - FJ_REF_BIAS);
+  }
+  return o;
+}
+
+unsigned thm_reg(fj_thm *x, thm_half h, unsigned scratch) {
+  if (!h.k) return h.r;
+  fj_thm_mov_imm(&x->b, scratch, h.v);
+  return scratch;
+}
+
+void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi) {
+  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  if (l.kind == FJ_LOC_REG) {
+    *lo = l.reg;
+    *hi = thm_pair_hi(l.reg);
+  } else {
+    *lo = THM_D0;
+    *hi = THM_D1;
+  }
+}
+
+void thm_put(fj_thm *x, fj_ref ref, unsigned lo, unsigned hi) {
+  bool i32 = is_i32(x, ref);
+  if (i32 && x->wide) fj_thm_mov_imm(&x->b, hi, 0); /* without 32-bit knowledge: zero-extend */
+  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  if (l.kind != FJ_LOC_SLOT) return;
+  if (i32 && !x->wide) fj_thm_str(&x->b, lo, FJ_THM_SP, thm_slot_off(l.slot));
+  else fj_thm_strd(&x->b, lo, hi, FJ_THM_SP, thm_slot_off(l.slot));
+}
+
+static bool wide_op(const fj_thm *x, const fj_ir_ins *in) {
+  (void)x;
+  return in->type == FJ_IRT_I64;
+}
+
+/* ---- arithmetic --------------------------------------------------------------------------- */
+
+/* Can and/orr/eor take v as an immediate (directly or as the complement with bic/orn)? */
+static bool logic_imm_fits(unsigned op, uint32_t v) {
+  if (v == 0 || v == 0xffffffffu || fj_thm_modimm(v) >= 0) return true;
+  return op != FJ_IR_XOR && fj_thm_modimm(~v) >= 0;
+}
+
+/* Add/sub/logic: op on the low halves, then the high halves (with the carry for add/sub). */
+static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
+  fj_thm_buf *b = &x->b;
+  bool w = wide_op(x, in);
+  fj_ref ra = in->a, rb = in->b;
+  /* Commutative ops: keep a constant (or a known-zero upper half) on the right. */
+  if ((fj_ir_op_table[in->op].flags & FJ_IRF_COMM) &&
+      (fj_ir_is_k(ra) || (w && thm_hi_zero(x, ra) && !thm_hi_zero(x, rb)))) {
+    fj_ref t = ra; ra = rb; rb = t;
+  }
+  thm_opd a = thm_fetch(x, ra, THM_A0, THM_A1, w);
+  thm_opd o = thm_fetch(x, rb, THM_B0, THM_B1, w);
+  unsigned dl, dh;
+  thm_dst(x, ref, &dl, &dh);
+  unsigned al = thm_reg(x, a.lo, THM_A0);
+  if (in->op == FJ_IR_MUL) {
+    unsigned bl = thm_reg(x, o.lo, THM_B0);
+    if (!w) {
+      fj_thm_mul(b, dl, al, bl);
+    } else {
+      /* lo:hi = al * bl; hi += al * bh + ah * bl.  The result may share a's pair (ra.h: two-
+       * address); then it is built in D and moved. */
+      unsigned bh = o.hi.k && o.hi.v == 0 ? 0xff : thm_reg(x, o.hi, THM_B1);
+      unsigned ah = a.hi.k && a.hi.v == 0 ? 0xff : thm_reg(x, a.hi, THM_A1);
+      bool alias = dl == al || dl == ah || dh == al || dh == ah;
+      unsigned tl = alias ? THM_D0 : dl, th = alias ? THM_D1 : dh;
+      fj_thm_umull(b, tl, th, al, bl);
+      if (bh != 0xff) fj_thm_mla(b, th, al, bh, th);
+      if (ah != 0xff) fj_thm_mla(b, th, ah, bl, th);
+      if (alias) {
+        fj_thm_mov(b, dl, tl);
+        fj_thm_mov(b, dh, th);
+      }
+    }
+    thm_put(x, ref, dl, dh);
+    return;
+  }
+  bool carry = in->op == FJ_IR_ADD || in->op == FJ_IR_SUB;
+  /* Immediates the flag-setting / logical forms cannot take go to registers first. */
+  if (o.lo.k) {
+    bool fits = carry ? (w ? fj_thm_modimm(o.lo.v) >= 0 : fj_thm_add_imm_fits(o.lo.v))
+                      : logic_imm_fits(in->op, o.lo.v);
+    if (!fits) o.lo = (thm_half){false, (uint8_t)thm_reg(x, o.lo, THM_B0), 0};
+  }
+  unsigned ah = 0;
+  if (w) {
+    if (carry || !(a.hi.k)) ah = thm_reg(x, a.hi, THM_A1);
+    if (o.hi.k && carry && fj_thm_modimm(o.hi.v) < 0 && fj_thm_modimm(~o.hi.v) < 0)
+      o.hi = (thm_half){false, (uint8_t)thm_reg(x, o.hi, THM_B1), 0};
+    if (o.hi.k && !carry && !logic_imm_fits(in->op, o.hi.v))
+      o.hi = (thm_half){false, (uint8_t)thm_reg(x, o.hi, THM_B1), 0};
+  }
+  bool saved = b->flags_free;
+  if (w && carry) b->flags_free = false;
+  switch (in->op) {
+  case FJ_IR_ADD:
+  case FJ_IR_SUB: {
+    bool sub = in->op == FJ_IR_SUB;
+    if (!w) {
+      if (o.lo.k) { if (sub) fj_thm_sub_imm(b, dl, al, o.lo.v); else fj_thm_add_imm(b, dl, al, o.lo.v); }
+      else if (sub) fj_thm_sub(b, dl, al, o.lo.r);
+      else fj_thm_add(b, dl, al, o.lo.r);
+      break;
+    }
+    if (o.lo.k) { if (sub) fj_thm_subs_imm(b, dl, al, o.lo.v); else fj_thm_adds_imm(b, dl, al, o.lo.v); }
+    else if (sub) fj_thm_subs(b, dl, al, o.lo.r);
+    else fj_thm_adds(b, dl, al, o.lo.r);
+    if (o.hi.k) { if (sub) fj_thm_sbc_imm(b, dh, ah, o.hi.v); else fj_thm_adc_imm(b, dh, ah, o.hi.v); }
+    else if (sub) fj_thm_sbc(b, dh, ah, o.hi.r);
+    else fj_thm_adc(b, dh, ah, o.hi.r);
+    break;
+  }
+  default: { /* AND, OR, XOR: halves are independent */
+    for (int half = 0; half < (w ? 2 : 1); half++) {
+      unsigned d = half ? dh : dl;
+      thm_half s = half ? a.hi : a.lo, t = half ? o.hi : o.lo;
+      unsigned sr = half ? ah : al;
+      if (half && s.k) { /* a's upper half is a constant (0): fold */
+        uint32_t av = s.v;
+        if (t.k) {
+          uint32_t v = in->op == FJ_IR_AND ? av & t.v : in->op == FJ_IR_OR ? av | t.v : av ^ t.v;
+          fj_thm_mov_imm(b, d, v);
+          continue;
+        }
+        if (av == 0) {
+          if (in->op == FJ_IR_AND) fj_thm_mov_imm(b, d, 0);
+          else fj_thm_mov(b, d, t.r);
+          continue;
+        }
+        sr = thm_reg(x, s, THM_A1);
+      }
+      if (t.k) {
+        if (t.v == 0 && in->op != FJ_IR_AND) { if (d != sr) fj_thm_mov(b, d, sr); continue; }
+        if (t.v == 0) { fj_thm_mov_imm(b, d, 0); continue; }
+        if (t.v == 0xffffffffu && in->op == FJ_IR_AND) { if (d != sr) fj_thm_mov(b, d, sr); continue; }
+        if (in->op == FJ_IR_AND) fj_thm_and_imm(b, d, sr, t.v);
+        else if (in->op == FJ_IR_OR) fj_thm_orr_imm(b, d, sr, t.v);
+        else fj_thm_eor_imm(b, d, sr, t.v);
+      } else {
+        if (in->op == FJ_IR_AND) fj_thm_and(b, d, sr, t.r);
+        else if (in->op == FJ_IR_OR) fj_thm_orr(b, d, sr, t.r);
+        else fj_thm_eor(b, d, sr, t.r);
+      }
+    }
+    break;
+  }
+  }
+  b->flags_free = saved;
+  thm_put(x, ref, dl, dh);
+}
+
+/* Shifts: counts are masked to the width (eBPF); 64-bit shifts combine both halves. */
+static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
+  fj_thm_buf *b = &x->b;
+  bool w = wide_op(x, in);
+  unsigned dl, dh;
+  thm_dst(x, ref, &dl, &dh);
+  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, w);
+  unsigned al = thm_reg(x, a.lo, THM_A0);
+  if (fj_ir_is_k(in->b)) {
+    unsigned n = (unsigned)(fj_ir_kval(x->ir, in->b) & (w ? 63 : 31));
+    if (!w) {
+      if (n == 0) fj_thm_mov(b, dl, al);
+      else if (in->op == FJ_IR_SHL) fj_thm_lsl_imm(b, dl, al, n);
+      else if (in->op == FJ_IR_SHR) fj_thm_lsr_imm(b, dl, al, n);
+      else fj_thm_asr_imm(b, dl, al, n);
+      thm_put(x, ref, dl, dh);
+      return;
+    }
+    unsigned ah = thm_reg(x, a.hi, THM_A1);
+    if (n == 0) {
+      fj_thm_mov(b, dl, al);
+      fj_thm_mov(b, dh, ah);
+    } else if (in->op == FJ_IR_SHL) {
+      if (n < 32) {
+        fj_thm_lsl_imm(b, dh, ah, n);
+        fj_thm_dp_shifted(b, FJ_THM_OP_ORR, false, dh, dh, al, FJ_THM_LSR, 32 - n);
+        fj_thm_lsl_imm(b, dl, al, n);
+      } else {
+        fj_thm_lsl_imm(b, dh, al, n - 32); /* n == 32: a move */
+        fj_thm_mov_imm(b, dl, 0);
+      }
+    } else {
+      bool sar = in->op == FJ_IR_SAR;
+      if (n < 32) {
+        fj_thm_lsr_imm(b, dl, al, n);
+        fj_thm_dp_shifted(b, FJ_THM_OP_ORR, false, dl, dl, ah, FJ_THM_LSL, 32 - n);
+        if (sar) fj_thm_asr_imm(b, dh, ah, n); else fj_thm_lsr_imm(b, dh, ah, n);
+      } else {
+        if (n == 32) fj_thm_mov(b, dl, ah);
+        else if (sar) fj_thm_asr_imm(b, dl, ah, n - 32);
+        else fj_thm_lsr_imm(b, dl, ah, n - 32);
+        if (sar) fj_thm_asr_imm(b, dh, ah, 31); else fj_thm_mov_imm(b, dh, 0);
+      }
+    }
+    thm_put(x, ref, dl, dh);
+    return;
+  }
+  /* Register count: n = b & mask in r3, r2 free for the cross-half terms. */
+  thm_opd c = thm_fetch(x, in->b, THM_B0, THM_B1, false);
+  fj_thm_and_imm(b, THM_B1, c.lo.r, w ? 63 : 31);
+  const unsigned n = THM_B1, t = THM_B0;
+  if (!w) {
+    if (in->op == FJ_IR_SHL) fj_thm_lsl(b, dl, al, n);
+    else if (in->op == FJ_IR_SHR) fj_thm_lsr(b, dl, al, n);
+    else fj_thm_asr(b, dl, al, n);
+    thm_put(x, ref, dl, dh);
+    return;
+  }
+  unsigned ah = thm_reg(x, a.hi, THM_A1);
+  /* Thumb register shifts by >= 32 (bottom byte, so negative counts too) give 0 (lsl/lsr) or
+   * the sign (asr): each cross-half term vanishes outside its range of n. */
+  if (in->op == FJ_IR_SHL) {
+    fj_thm_lsl(b, dh, ah, n);            /* n < 32 part */
+    fj_thm_rsb_imm(b, t, n, 32);
+    fj_thm_lsr(b, t, al, t);             /* al >> (32 - n): 0 when n == 0 or n > 32 */
+    fj_thm_orr(b, dh, dh, t);
+    fj_thm_sub_imm(b, t, n, 32);
+    fj_thm_lsl(b, t, al, t);             /* al << (n - 32): 0 when n < 32 */
+    fj_thm_orr(b, dh, dh, t);
+    fj_thm_lsl(b, dl, al, n);
+  } else {
+    fj_thm_lsr(b, dl, al, n);
+    fj_thm_rsb_imm(b, t, n, 32);
+    fj_thm_lsl(b, t, ah, t);             /* ah << (32 - n) */
+    fj_thm_orr(b, dl, dl, t);
+    if (in->op == FJ_IR_SHR) {
+      fj_thm_sub_imm(b, t, n, 32);
+      fj_thm_lsr(b, t, ah, t);           /* ah >> (n - 32) */
+      fj_thm_orr(b, dl, dl, t);
+      fj_thm_lsr(b, dh, ah, n);
+    } else {
+      fj_thm_subs_imm(b, t, n, 32);      /* n >= 32: dl = ah asr (n - 32) */
+      fj_thm_it1(b, FJ_THM_PL);
+      fj_thm_asr(b, dl, ah, t);
+      fj_thm_asr(b, dh, ah, n);
+    }
+  }
+  thm_put(x, ref, dl, dh);
+}
+
+static void asm_unary(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
+  fj_thm_buf *b = &x->b;
+  bool w = wide_op(x, in);
+  unsigned dl, dh;
+  thm_dst(x, ref, &dl, &dh);
+  bool need_hi = (in->op == FJ_IR_NEG && w) || (in->op == FJ_IR_BSWAP && in->aux == 64);
+  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, need_hi);
+  unsigned al = thm_reg(x, a.lo, THM_A0);
+  bool hi_done = false;  /* I64 results: was the high half written? */
+  switch (in->op) {
+  case FJ_IR_NEG: {
+    if (!w) { fj_thm_rsb_imm(b, dl, al, 0); break; }
+    unsigned ah = thm_reg(x, a.hi, THM_A1); /* before the flags are set */
+    bool saved = b->flags_free;
+    fj_thm_rsbs_imm(b, dl, al, 0);
+    b->flags_free = false;
+    /* hi = 0 - ah - borrow = ah - 2 * ah - !C */
+    fj_thm_dp_shifted(b, FJ_THM_OP_SBC, false, dh, ah, ah, FJ_THM_LSL, 1);
+    b->flags_free = saved;
+    hi_done = true;
+    break;
+  }
+  case FJ_IR_ZEXT:
+    if (in->aux == 8) fj_thm_uxtb(b, dl, al);
+    else if (in->aux == 16) fj_thm_uxth(b, dl, al);
+    else fj_thm_mov(b, dl, al);
+    break;
+  case FJ_IR_SEXT:
+    if (in->aux == 8) fj_thm_sxtb(b, dl, al);
+    else if (in->aux == 16) fj_thm_sxth(b, dl, al);
+    else fj_thm_mov(b, dl, al);
+    if (w) { fj_thm_asr_imm(b, dh, dl, 31); hi_done = true; }
+    break;
+  case FJ_IR_BSWAP:
+    if (in->aux == 16) {
+      fj_thm_rev16(b, dl, al);
+      fj_thm_uxth(b, dl, dl);
+    } else if (in->aux == 32) {
+      fj_thm_rev(b, dl, al);
+    } else {
+      unsigned ah = thm_reg(x, a.hi, THM_A1);
+      if (dl == al) { /* in place (ra.h: two-address): keep al until it is read */
+        fj_thm_rev(b, THM_D0, ah);
+        fj_thm_rev(b, dh, al);
+        fj_thm_mov(b, dl, THM_D0);
+      } else {
+        fj_thm_rev(b, dl, ah);
+        fj_thm_rev(b, dh, al);
+      }
+      hi_done = true;
+    }
+    break;
+  default:
+    break;
+  }
+  if (w && !hi_done) fj_thm_mov_imm(b, dh, 0);
+  thm_put(x, ref, dl, dh);
+}
+
+/* High half of a product.  I32: umull/smull.  I64: the top 64 bits of the 128-bit product
+ * from umull + umlal + umaal (Cortex-M4 has UMAAL), corrected for signs for MULHS. */
+static void asm_mulh(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
+  fj_thm_buf *b = &x->b;
+  bool w = wide_op(x, in);
+  unsigned dl, dh;
+  thm_dst(x, ref, &dl, &dh);
+  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, w), o = thm_fetch(x, in->b, THM_B0, THM_B1, w);
+  unsigned al = thm_reg(x, a.lo, THM_A0), bl = thm_reg(x, o.lo, THM_B0);
+  if (!w) {
+    if (in->op == FJ_IR_MULHU) fj_thm_umull(b, dh, dl, al, bl);
+    else fj_thm_smull(b, dh, dl, al, bl);
+    thm_put(x, ref, dl, dh);
+    return;
+  }
+  unsigned ah = thm_reg(x, a.hi, THM_A1), bh = thm_reg(x, o.hi, THM_B1);
+  /* one more temporary: a free scratch register, else borrow r4/r6 around the sequence */
+  uint32_t busy = 1u << al | 1u << ah | 1u << bl | 1u << bh | 1u << dl | 1u << dh;
+  static const uint8_t cand[] = {THM_A0, THM_A1, THM_B0, THM_B1, THM_D0, THM_D1, 4, 5, 6, 7};
+  unsigned t = 0xff;
+  for (unsigned i = 0; i < sizeof cand && t == 0xff; i++)
+    if (!(busy >> cand[i] & 1)) t = cand[i];
+  bool borrowed = t >= 4 && t <= 11;
+  if (borrowed) fj_thm_push(b, 1u << t);
+  fj_thm_umull(b, dl, t, al, bl);        /* t = hi(al * bl) */
+  fj_thm_mov_imm(b, dl, 0);
+  fj_thm_umlal(b, t, dl, ah, bl);        /* dl:t = ah * bl + t */
+  fj_thm_mov_imm(b, dh, 0);
+  fj_thm_umlal(b, t, dh, al, bh);        /* dh:t = al * bh + t */
+  fj_thm_umaal(b, dl, dh, ah, bh);       /* dh:dl = ah * bh + dl + dh */
+  if (borrowed) fj_thm_pop(b, 1u << t);
+  if (in->op == FJ_IR_MULHS) {
+    bool saved = b->flags_free;
+    fj_thm_cmp_imm(b, ah, 0);
+    uint32_t s1 = skip_begin(x, FJ_THM_GE);
+    b->flags_free = false;
+    fj_thm_subs(b, dl, dl, bl);
+    fj_thm_sbc(b, dh, dh, bh);
+    b->flags_free = saved;
+    skip_end(x, s1);
+    fj_thm_cmp_imm(b, bh, 0);
+    uint32_t s2 = skip_begin(x, FJ_THM_GE);
+    b->flags_free = false;
+    fj_thm_subs(b, dl, dl, al);
+    fj_thm_sbc(b, dh, dh, ah);
+    b->flags_free = saved;
+    skip_end(x, s2);
+  }
+  thm_put(x, ref, dl, dh);
+}
+
+/* Division.  I32: udiv/sdiv, with b == 0 handled explicitly (the M4 traps on it when
+ * CCR.DIV_0_TRP is set); sdiv already gives INT_MIN for INT_MIN / -1 and mls then 0 for the
+ * remainder.  I64: the runtime's leaf routines (a in r0:r1, b in r2:r3, result in r0:r1). */
+static void asm_div(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
+  fj_thm_buf *b = &x->b;
+  bool w = wide_op(x, in);
+  bool mod = in->op == FJ_IR_UMOD || in->op == FJ_IR_SMOD;
+  bool sgn = in->op == FJ_IR_SDIV || in->op == FJ_IR_SMOD;
+  unsigned dl, dh;
+  thm_dst(x, ref, &dl, &dh);
+  if (w) {
+    /* operands into r0:r1 / r2:r3 exactly (b first: a's scratch may hold nothing of b) */
+    thm_opd o = thm_fetch(x, in->b, THM_B0, THM_B1, true);
+    unsigned bl = thm_reg(x, o.lo, THM_B0);
+    if (bl != THM_B0) fj_thm_mov(b, THM_B0, bl);
+    unsigned bh = thm_reg(x, o.hi, THM_B1);
+    if (bh != THM_B1) fj_thm_mov(b, THM_B1, bh);
+    thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, true);
+    unsigned al = thm_reg(x, a.lo, THM_A0);
+    if (al != THM_A0) fj_thm_mov(b, THM_A0, al);
+    unsigned ah = thm_reg(x, a.hi, THM_A1);
+    if (ah != THM_A1) fj_thm_mov(b, THM_A1, ah);
+    enum fj_rt rt = in->op == FJ_IR_UDIV ? FJ_RT_UDIV64 : in->op == FJ_IR_UMOD ? FJ_RT_UMOD64
+                  : in->op == FJ_IR_SDIV ? FJ_RT_SDIV64 : FJ_RT_SMOD64;
+    fj_fixup_sym(x->mc, b->pos, FJ_RELOC_THM_CALL, FJ_SYM_RUNTIME, rt, 0);
+    fj_thm_bl(b, 0);
+    fj_thm_mov(b, dl, THM_A0);
+    fj_thm_mov(b, dh, THM_A1);
+    thm_put(x, ref, dl, dh);
+    return;
+  }
+  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, false), o = thm_fetch(x, in->b, THM_B0, THM_B1, false);
+  unsigned al = thm_reg(x, a.lo, THM_A0);
+  bool kb = o.lo.k;
+  unsigned bl = thm_reg(x, o.lo, THM_B0);
+  if (kb && o.lo.v == 0) { /* eBPF: x / 0 = 0, x % 0 = x */
+    if (mod) fj_thm_mov(b, dl, al); else fj_thm_mov_imm(b, dl, 0);
+    thm_put(x, ref, dl, dh);
+    return;
+  }
+  bool check = !kb;
+  if (check) {
+    fj_thm_cmp_imm(b, bl, 0);
+    fj_thm_it(b, FJ_THM_EQ, mod ? 3 : 2, (const bool[]){false, false});
+    if (mod) fj_thm_mov(b, dl, al); else fj_thm_mov_imm(b, dl, 0);
+  }
+  if (sgn) fj_thm_sdiv(b, dl, al, bl); else fj_thm_udiv(b, dl, al, bl);
+  if (mod) fj_thm_mls(b, dl, dl, bl, al);
+  thm_put(x, ref, dl, dh);
+}
+
+/* ---- state and memory --------------------------------------------------------------------- */
+
+static void load_width(fj_thm *x, unsigned w, bool sx, unsigned dl, unsigned dh, unsigned base,
+                       int32_t off, bool result64, bool aligned8) {
+  fj_thm_buf *b = &x->b;
+  enum fj_thm_ldst op = w == 1 ? (sx ? FJ_THM_LDRSB : FJ_THM_LDRB)
+                      : w == 2 ? (sx ? FJ_THM_LDRSH : FJ_THM_LDRH) : FJ_THM_LDR;
+  if (w == 8) {
+    if (aligned8 && fj_thm_ldrd_off_fits(off) && base != dl) {
+      fj_thm_ldrd(b, dl, dh, base, off);
+      return;
+    }
+    /* eBPF memory may be unaligned: LDRD would fault on the M4, LDR does not */
+    if (!fj_thm_ldst_off_fits(off) || !fj_thm_ldst_off_fits(off + 4)) {
+      fj_thm_mov_imm(b, dh, (uint32_t)off);
+      fj_thm_add(b, dh, dh, base);
+      base = dh;
+      off = 0;
+    }
+    if (base == dl) {
+      fj_thm_ldr(b, dh, base, off + 4);
+      fj_thm_ldr(b, dl, base, off);
+    } else {
+      fj_thm_ldr(b, dl, base, off);
+      fj_thm_ldr(b, dh, base, off + 4);
+    }
+    return;
+  }
+  thm_mem(x, op, dl, base, off, dh);
+  if (result64) {
+    if (sx) fj_thm_asr_imm(b, dh, dl, 31);
+    else fj_thm_mov_imm(b, dh, 0);
+  }
+}
+
+static void asm_load(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
+  unsigned dl, dh;
+  thm_dst(x, ref, &dl, &dh);
+  bool r64 = wide_op(x, in);
+  unsigned w, base;
+  int32_t off = 0;
+  bool sx = false, state = false;
+  switch (in->op) {
+  case FJ_IR_RIN:
+    thm_load_st(x, THM_A0);
+    base = THM_A0, off = (int32_t)FJ_JIT_OFF_R(in->lit), w = r64 ? 8 : 4, state = true;
+    break;
+  case FJ_IR_SLD:
+    thm_load_st(x, THM_A0);
+    base = THM_A0, off = in->lit, w = in->aux, state = true;
+    break;
+  case FJ_IR_HLD: {
+    thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, false);
+    base = thm_reg(x, a.lo, THM_A0), off = in->lit, w = in->aux, state = true;
+    break;
+  }
+  default: { /* LOAD, SLOAD: eBPF addresses are 32-bit on this target */
+    thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, false);
+    base = thm_reg(x, a.lo, THM_A0);
+    off = in->op == FJ_IR_SLOAD ? in->lit : 0;
+    w = fj_mem_width(in->aux);
+    sx = (in->aux & FJ_MEM_SIGNED) && w < 8;
+    break;
+  }
+  }
+  if (w != 1 && w != 2 && w != 4 && w != 8)
+    fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: ir %04u: load width %u", ref - FJ_REF_BIAS, w);
+  if (w == 8 && !r64) w = 4; /* an I32 view of a 64-bit field: the low word */
+  load_width(x, w, sx, dl, dh, base, off, r64 && w < 8, state);
+  thm_put(x, ref, dl, dh);
+}
+
+static void asm_store(fj_thm *x, const fj_ir_ins *in) {
+  fj_thm_buf *b = &x->b;
+  unsigned w = fj_mem_width(in->aux);
+  int32_t off = in->op == FJ_IR_SSTORE ? in->lit : 0;
+  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, false);
+  unsigned base = thm_reg(x, a.lo, THM_A0);
+  thm_opd v = thm_fetch(x, in->b, THM_B0, THM_B1, w == 8);
+  unsigned vl = thm_reg(x, v.lo, THM_B0);
+  if (w == 8) {
+    unsigned vh = thm_reg(x, v.hi, THM_B1);
+    if (!fj_thm_ldst_off_fits(off) || !fj_thm_ldst_off_fits(off + 4)) {
+      fj_thm_mov_imm(b, THM_D0, (uint32_t)off);
+      fj_thm_add(b, THM_D0, THM_D0, base);
+      base = THM_D0;
+      off = 0;
+    }
+    fj_thm_str(b, vl, base, off);
+    fj_thm_str(b, vh, base, off + 4);
+    return;
+  }
+  enum fj_thm_ldst op = w == 1 ? FJ_THM_STRB : w == 2 ? FJ_THM_STRH : FJ_THM_STR;
+  thm_mem(x, op, vl, base, off, THM_D0);
+}
+
+/* Atomics.  The M4 is single-core: 32-bit ones use an ldrex/strex loop (atomic even against
+ * interrupt handlers); there is no LDREXD, so 64-bit ones are plain load/op/store sequences,
+ * atomic with respect to other eBPF code of the same VM (which runs on this one thread). */
+static void alu32(fj_thm_buf *b, int32_t op, unsigned d, unsigned s, unsigned v) {
+  switch (op & ~FJ_ATOMIC_FETCH) {
+  case 0x00: fj_thm_add(b, d, s, v); break;
+  case 0x40: fj_thm_orr(b, d, s, v); break;
+  case 0x50: fj_thm_and(b, d, s, v); break;
+  default: fj_thm_eor(b, d, s, v); break;
+  }
+}
+
+static void asm_atomic(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
+  fj_thm_buf *b = &x->b;
+  unsigned w = fj_mem_width(in->aux);
+  if (w != 4 && w != 8)
+    fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: ir %04u: atomic width %u", ref - FJ_REF_BIAS, w);
+  int32_t op = in->lit;
+  unsigned kind = (unsigned)op & ~FJ_ATOMIC_FETCH;
+  if (in->op == FJ_IR_ATOMIC && kind != 0x00 && kind != 0x40 && kind != 0x50 && kind != 0xa0 &&
+      kind != 0xe0)
+    fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "thumb: atomic op 0x%x", (unsigned)op);
+  fj_loc lr = fj_ra_loc(&x->cg->ra, ref);
+  bool used = lr.kind != FJ_LOC_NONE;
+  unsigned dl, dh;
+  thm_dst(x, ref, &dl, &dh);
+  if (!used) dl = THM_D0, dh = THM_D1;
+  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, false);
+  unsigned base = thm_reg(x, a.lo, THM_A0);
+  bool r64 = in->type == FJ_IRT_I64;
+  if (in->op == FJ_IR_CMPXCHG) {
+    const fj_ir_ins *pair = fj_ir_at(x->ir, in->b);
+    /* new in r2(:r3), expected compared half by half through r1 */
+    thm_opd nv = thm_fetch(x, pair->a, THM_B0, THM_B1, w == 8);
+    unsigned nl = thm_reg(x, nv.lo, THM_B0), nh = w == 8 ? thm_reg(x, nv.hi, THM_B1) : 0;
+    if (w == 4) {
+      thm_opd e = thm_fetch(x, pair->b, THM_A1, THM_A1, false);
+      unsigned el = thm_reg(x, e.lo, THM_A1);
+      unsigned t = el == THM_B1 ? THM_A1 : THM_B1;
+      if (nl == t || el == t || base == t) t = THM_D1;
+      uint32_t top = b->pos;
+      fj_thm_ldrex(b, dl, base);
+      fj_thm_cmp(b, dl, el);
+      uint32_t s = skip_begin(x, FJ_THM_NE);
+      fj_thm_strex(b, t, nl, base);
+      fj_thm_cmp_imm(b, t, 0);
+      fj_thm_bcond16(b, FJ_THM_NE, (int32_t)top - (int32_t)(b->pos + 4));
+      skip_end(x, s);
+      if (r64) fj_thm_mov_imm(b, dh, 0);
+    } else {
+      fj_thm_ldr(b, dl, base, 0);
+      fj_thm_ldr(b, dh, base, 4);
+      thm_opd e = thm_fetch(x, pair->b, THM_A1, THM_A1, false);
+      fj_thm_cmp(b, dl, thm_reg(x, e.lo, THM_A1));
+      uint32_t s1 = skip_begin(x, FJ_THM_NE);
+      if (thm_hi_zero(x, pair->b) && !fj_ir_is_k(pair->b)) {
+        fj_thm_cmp_imm(b, dh, 0);
+      } else if (fj_ir_is_k(pair->b)) {
+        fj_thm_mov_imm(b, THM_A1, (uint32_t)(fj_ir_kval(x->ir, pair->b) >> 32));
+        fj_thm_cmp(b, dh, THM_A1);
+      } else {
+        fj_loc le = fj_ra_loc(&x->cg->ra, pair->b);
+        if (le.kind == FJ_LOC_REG) fj_thm_cmp(b, dh, thm_pair_hi(le.reg));
+        else {
+          fj_thm_ldr(b, THM_A1, FJ_THM_SP, thm_slot_off(le.slot) + 4);
+          fj_thm_cmp(b, dh, THM_A1);
+        }
+      }
+      uint32_t s2 = skip_begin(x, FJ_THM_NE);
+      fj_thm_str(b, nl, base, 0);
+      fj_thm_str(b, nh, base, 4);
+      skip_end(x, s1);
+      skip_end(x, s2);
+    }
+    if (used) thm_put(x, ref, dl, dh);
+    return;
+  }
+  thm_opd v = thm_fetch(x, in->b, THM_B0, THM_B1, w == 8);
+  unsigned vl = thm_reg(x, v.lo, THM_B0);
+  if (w == 4) {
+    /* old in dl, new in r1 (or r3), status in the other */
+    unsigned nw = base == THM_A1 || vl == THM_A1 ? THM_B1 : THM_A1;
+    unsigned st = nw == THM_A1 ? (vl == THM_B1 || base == THM_B1 ? THM_D1 : THM_B1) : THM_D1;
+    if (st == dl || st == dh) st = THM_D1 == dh ? THM_D0 : THM_D1;
+    uint32_t top = b->pos;
+    fj_thm_ldrex(b, dl, base);
+    if (kind == 0xe0) {
+      fj_thm_strex(b, st, vl, base);
+    } else {
+      alu32(b, op, nw, dl, vl);
+      fj_thm_strex(b, st, nw, base);
+    }
+    fj_thm_cmp_imm(b, st, 0);
+    fj_thm_bcond16(b, FJ_THM_NE, (int32_t)top - (int32_t)(b->pos + 4));
+    if (r64) fj_thm_mov_imm(b, dh, 0);
+  } else {
+    unsigned vh = thm_reg(x, v.hi, THM_B1);
+    unsigned t = base == THM_A1 ? THM_A0 : THM_A1;
+    if (t == base) t = THM_D0 == dl ? THM_D1 : THM_D0;
+    fj_thm_ldr(b, dl, base, 0);
+    fj_thm_ldr(b, dh, base, 4);
+    if (kind == 0xe0) {
+      fj_thm_str(b, vl, base, 0);
+      fj_thm_str(b, vh, base, 4);
+    } else if (kind == 0x00) {
+      bool saved = b->flags_free;
+      fj_thm_adds(b, t, dl, vl);
+      b->flags_free = false;
+      fj_thm_str(b, t, base, 0);
+      fj_thm_adc(b, t, dh, vh);
+      b->flags_free = saved;
+      fj_thm_str(b, t, base, 4);
+    } else {
+      alu32(b, op, t, dl, vl);
+      fj_thm_str(b, t, base, 0);
+      alu32(b, op, t, dh, vh);
+      fj_thm_str(b, t, base, 4);
+    }
+  }
+  if (used && (op & FJ_ATOMIC_FETCH || kind == 0xe0)) thm_put(x, ref, dl, dh);
+}
+
+/* ---- guards ------------------------------------------------------------------------------- */
+
+static enum fj_thm_cond guard_cond(unsigned op) {
+  switch (op) {
+  case FJ_IR_EQ: return FJ_THM_EQ;
+  case FJ_IR_NE: return FJ_THM_NE;
+  case FJ_IR_ULT: return FJ_THM_LO;
+  case FJ_IR_UGE: return FJ_THM_HS;
+  case FJ_IR_ULE: return FJ_THM_LS;
+  case FJ_IR_UGT: return FJ_THM_HI;
+  case FJ_IR_LT: return FJ_THM_LT;
+  case FJ_IR_GE: return FJ_THM_GE;
+  case FJ_IR_LE: return FJ_THM_LE;
+  case FJ_IR_GT: return FJ_THM_GT;
+  case FJ_IR_TEST: return FJ_THM_NE;
+  default: return FJ_THM_EQ; /* NTEST */
+  }
+}
+static unsigned unsigned_of(unsigned op) {
+  switch (op) {
+  case FJ_IR_LT: return FJ_IR_ULT;
+  case FJ_IR_GE: return FJ_IR_UGE;
+  case FJ_IR_LE: return FJ_IR_ULE;
+  case FJ_IR_GT: return FJ_IR_UGT;
+  default: return op;
+  }
+}
+
+/* cmp/tst r, half (immediate when it fits). */
+static void cmp_half(fj_thm *x, bool test, unsigned r, thm_half h) {
+  if (test) {
+    if (h.k) fj_thm_tst_imm(&x->b, r, h.v);
+    else fj_thm_tst(&x->b, r, h.r);
+  } else {
+    if (h.k) fj_thm_cmp_imm(&x->b, r, h.v);
+    else fj_thm_cmp(&x->b, r, h.r);
+  }
+}
+static bool half_fits(thm_half h, bool test) {
+  return !h.k || (test ? fj_thm_modimm(h.v) >= 0 : fj_thm_cmp_imm_fits(h.v));
+}
+
+static void asm_guard(fj_thm *x, const fj_ir_ins *in) {
+  fj_thm_buf *b = &x->b;
+  unsigned op = in->op;
+  fj_ref ra = in->a, rb = in->b;
+  uint32_t target = thm_exit_label(x, in->snap);
+  if (fj_ir_is_k(ra) && fj_ir_is_k(rb)) {
+    if (!fj_ir_cond(op, in->type, fj_ir_kval(x->ir, ra), fj_ir_kval(x->ir, rb))) thm_jump(x, target);
+    return;
+  }
+  if (fj_ir_is_k(ra)) {
+    fj_ref t = ra; ra = rb; rb = t;
+    op = fj_ir_cond_swap(op);
+  }
+  bool test = op == FJ_IR_TEST || op == FJ_IR_NTEST;
+  bool w = in->type == FJ_IRT_I64;
+  thm_opd a = thm_fetch(x, ra, THM_A0, THM_A1, w), o = thm_fetch(x, rb, THM_B0, THM_B1, w);
+  if (w && a.hi.k && o.hi.k) {
+    /* both upper halves known (zero-extended values, constants) */
+    if (test) {
+      if ((a.hi.v & o.hi.v) == 0) w = false;
+    } else if (a.hi.v == o.hi.v) {
+      w = false;
+      op = unsigned_of(op); /* equal upper halves: the low halves decide, unsigned */
+    }
+  }
+  unsigned al = thm_reg(x, a.lo, THM_A0);
+  if (!half_fits(o.lo, test)) o.lo = (thm_half){false, (uint8_t)thm_reg(x, o.lo, THM_B0), 0};
+  if (!w) {
+    cmp_half(x, test, al, o.lo);
+    thm_jcc(x, fj_thm_cond_invert(guard_cond(op)), target);
+    return;
+  }
+  unsigned ah = thm_reg(x, a.hi, THM_A1);
+  if (!half_fits(o.hi, test)) o.hi = (thm_half){false, (uint8_t)thm_reg(x, o.hi, THM_B1), 0};
+  switch (op) {
+  case FJ_IR_EQ: case FJ_IR_NE: case FJ_IR_TEST: case FJ_IR_NTEST:
+    cmp_half(x, test, al, o.lo);
+    fj_thm_it1(b, FJ_THM_EQ);
+    cmp_half(x, test, ah, o.hi);
+    break;
+  case FJ_IR_ULT: case FJ_IR_UGE: case FJ_IR_ULE: case FJ_IR_UGT:
+    cmp_half(x, false, ah, o.hi);
+    fj_thm_it1(b, FJ_THM_EQ);
+    cmp_half(x, false, al, o.lo);
+    break;
+  default: { /* signed: a - b with borrow gives N and V for LT/GE; GT/LE swap the operands */
+    if (op == FJ_IR_GT || op == FJ_IR_LE) {
+      unsigned bl = thm_reg(x, o.lo, THM_B0), bh = thm_reg(x, o.hi, THM_B1);
+      fj_thm_cmp(b, bl, al);
+      bool saved = b->flags_free;
+      b->flags_free = false;
+      fj_thm_sbcs(b, THM_D0, bh, ah);
+      b->flags_free = saved;
+      op = op == FJ_IR_GT ? FJ_IR_LT : FJ_IR_GE;
+    } else {
+      if (o.hi.k && fj_thm_modimm(o.hi.v) < 0)
+        o.hi = (thm_half){false, (uint8_t)thm_reg(x, o.hi, THM_B1), 0};
+      cmp_half(x, false, al, o.lo);
+      bool saved = b->flags_free;
+      b->flags_free = false;
+      if (o.hi.k) fj_thm_sbcs_imm(b, THM_D0, ah, o.hi.v);
+      else fj_thm_sbcs(b, THM_D0, ah, o.hi.r);
+      b->flags_free = saved;
+    }
+    break;
+  }
+  }
+  thm_jcc(x, fj_thm_cond_invert(guard_cond(op)), target);
+}
+
+/* ---- the driver --------------------------------------------------------------------------- */
+
+static void asm_ins(fj_thm *x, fj_ref ref) {
+  const fj_ir_ins *in = fj_ir_at(x->ir, ref);
+  x->cur = ref;
+  thm_ensure(x, 256);
+  switch (in->op) {
+  case FJ_IR_NOP: case FJ_IR_PHI: case FJ_IR_PAIR: case FJ_IR_KINT:
+    return;
+  case FJ_IR_LOOP:
+    thm_bind(x, x->l_loop);
+    return;
+  case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_MUL: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR:
+    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return; /* unused */
+    asm_alu(x, ref, in);
+    break;
+  case FJ_IR_SHL: case FJ_IR_SHR: case FJ_IR_SAR:
+    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    asm_shift(x, ref, in);
+    break;
+  case FJ_IR_NEG: case FJ_IR_ZEXT: case FJ_IR_SEXT: case FJ_IR_BSWAP:
+    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    asm_unary(x, ref, in);
+    break;
+  case FJ_IR_MULHU: case FJ_IR_MULHS:
+    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    asm_mulh(x, ref, in);
+    break;
+  case FJ_IR_UDIV: case FJ_IR_UMOD: case FJ_IR_SDIV: case FJ_IR_SMOD:
+    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    asm_div(x, ref, in);
+    break;
+  case FJ_IR_RIN: case FJ_IR_SLD: case FJ_IR_HLD: case FJ_IR_LOAD: case FJ_IR_SLOAD:
+    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    asm_load(x, ref, in);
+    break;
+  case FJ_IR_STORE: case FJ_IR_SSTORE:
+    asm_store(x, in);
+    break;
+  case FJ_IR_ATOMIC: case FJ_IR_CMPXCHG:
+    asm_atomic(x, ref, in);
+    break;
+  case FJ_IR_CALL: case FJ_IR_CALLL:
+    thm_call(x, ref);
+    break;
+  case FJ_IR_EXIT:
+    thm_jump(x, thm_exit_label(x, in->snap));
+    break;
+  default:
+    if (fj_ir_is_guard(in->op)) {
+      asm_guard(x, in);
+      break;
+    }
+    fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "thumb: ir %04u: op %s", ref - FJ_REF_BIAS,
+                fj_ir_op_name(in->op));
+  }
+  thm_check(x);
+}
+
+void fj_thm_emit_trace(fj_cg *cg, bool wide) {
+  fj_thm x;
+  memset(&x, 0, sizeof x);
+  x.cg = cg;
+  x.ir = cg->ir;
+  x.mc = &cg->mc;
+  x.wide = wide;
+  fj_thm_buf_init(&x.b, x.mc->p, x.mc->cap);
+  x.b.pos = x.mc->len;
+  x.l_ret = fj_label_new(x.mc);
+  x.l_loop = fj_label_new(x.mc);
+  x.l_exit0 = x.mc->nlabels; /* labels are dense: exit e is l_exit0 + e */
+  for (uint32_t e = 0; e < cg->nexits; e++) fj_label_new(x.mc);
+  if (x.mc->oom) fj_ir_abort(x.ir, FJ_ABORT_NOMEM, "thumb: out of memory");
+  x.cur = FJ_REF_BIAS;
+  thm_ensure(&x, 256);
+  /* offset 0: the shared return every unpatched exit branches to (r1 = exit id) */
+  thm_bind(&x, x.l_ret);
+  fj_thm_mov(&x.b, 0, 1);
+  fj_thm_bx(&x.b, FJ_THM_LR);
+  thm_prologue(&x);
+  fj_ref last = FJ_REF_NONE;
+  for (fj_ref r = FJ_REF_BIAS; r < x.ir->top; r++) {
+    uint8_t op = fj_ir_at(x.ir, r)->op;
+    if (op != FJ_IR_NOP && op != FJ_IR_PHI) last = r;
+    asm_ins(&x, r);
+  }
+  if (x.ir->loop != FJ_REF_NONE) {
+    thm_back_edge(&x);
+  } else if (cg->tail_snap != FJ_EXIT_NONE) {
+    thm_ensure(&x, 16);
+    thm_jump(&x, thm_exit_label(&x, cg->tail_snap));
+  } else if (last == FJ_REF_NONE || fj_ir_at(x.ir, last)->op != FJ_IR_EXIT) {
+    fj_ir_abort(x.ir, FJ_ABORT_BACKEND, "thumb: trace without a loop does not end in EXIT");
+  }
+  thm_exit_stubs(&x);
+  thm_check(&x);
+  x.mc->len = x.b.pos;
+}
+
+static void thm_emit(fj_cg *cg) { fj_thm_emit_trace(cg, false); }
+
+static const char *const thm_reg_names[16] = {
+  "r0", "r1", "r2", "r3", "r4:r5", "r5", "r6:r7", "r7", "r8:r9", "r9", "r10:r11", "r11",
+  "r12:lr", "sp", "lr", "pc"};
+
+const fj_backend fj_backend_thumbv7em = {
+  .target = FJ_TARGET_THUMBV7EM,
+  .name = "thumbv7em",
+  .reg_names = thm_reg_names,
+  .regs = {
+    .nalloc = 4,
+    .alloc = {4, 6, 8, 10},
+    .callee_saved = 1u << 4 | 1u << 6 | 1u << 8 | 1u << 10,
+    .max_slots = THM_MAX_SLOTS,
+    .pair64 = true,
+  },
+  .fill = 0,
+  .emit = thm_emit,
+  .patch = thm_patch,
+};

@@ -1,0 +1,286 @@
+/* farjit codegen — Thumb-2 backend: prologue, state sync, calls, exit stubs and the loop back
+ * edge (duties in codegen/snap.h and codegen/PORTING.md; frame in asm_thumb.h). */
+#include "codegen/thumb/thumb.h"
+
+#include "farjit/jit.h"
+
+/* A snapshot's FJ_REF_NONE register means "the value on trace entry, still in st->r[k]".  A
+ * call's sync may have overwritten st->r[k] since, so the prologue saves the entry values of
+ * every register some call writes in frame slots (after the spill slots), and every later sync
+ * puts them back. */
+static unsigned call_written_regs(fj_thm *x) {
+  fj_ir *ir = x->ir;
+  unsigned n = 0;
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(ir, r);
+    if (in->op != FJ_IR_CALL && in->op != FJ_IR_CALLL) continue;
+    const fj_snap *s = fj_snap_get(ir, in->snap);
+    for (unsigned k = 0; k < FJ_NREGS; k++)
+      if (s->regs[k] != FJ_REF_NONE) x->call_written |= 1u << k;
+  }
+  for (unsigned k = 0; k < FJ_NREGS; k++) n += x->call_written >> k & 1;
+  return n;
+}
+static int32_t entry_slot_off(fj_thm *x, unsigned k) {
+  unsigned n = 0;
+  for (unsigned j = 0; j < k; j++) n += x->call_written >> j & 1;
+  return thm_slot_off(x->entry_slot0 + n);
+}
+
+/* push {r4-r11, lr}; sub sp, #N; st and the code base into the frame; saved entry values. */
+void thm_prologue(fj_thm *x) {
+  fj_thm_buf *b = &x->b;
+  fj_cg *cg = x->cg;
+  unsigned nsaved = call_written_regs(x);
+  x->entry_slot0 = cg->ra.nslots;
+  if (cg->ra.nslots + nsaved > THM_MAX_SLOTS)
+    fj_ir_abort(x->ir, FJ_ABORT_SPILL_LIMIT, "thumb: %u spill slots (at most %u)",
+                cg->ra.nslots + nsaved, THM_MAX_SLOTS);
+  x->frame_n = THM_FR_SPILL + 8 * (cg->ra.nslots + nsaved) + 4;
+  fj_thm_align4(b);
+  cg->entry_off = b->pos;
+  cg->frame_size = 36 + x->frame_n;
+  fj_thm_push(b, 0x4ff0);
+  fj_thm_sub_imm(b, FJ_THM_SP, FJ_THM_SP, x->frame_n);
+  fj_thm_str(b, 0, FJ_THM_SP, THM_FR_ST);
+  uint32_t at = b->pos;
+  fj_thm_mov(b, 2, FJ_THM_PC);  /* reads as its own address + 4 */
+  fj_thm_sub_imm(b, 2, 2, at + 4);
+  fj_thm_str(b, 2, FJ_THM_SP, THM_FR_BASE);
+  for (unsigned k = 0; k < FJ_NREGS; k++) {
+    if (!(x->call_written >> k & 1)) continue;
+    fj_thm_ldrd(b, THM_B0, THM_B1, 0, (int32_t)FJ_JIT_OFF_R(k));
+    fj_thm_strd(b, THM_B0, THM_B1, FJ_THM_SP, entry_slot_off(x, k));
+  }
+  thm_check(x);
+}
+
+/* The trace's own frame pointer (ir->fp0) in a register.  When the front half removed fp0 as
+ * unused (only snapshots refer to it), st->r[10] (st in r3) still holds it unless a call
+ * synced another r10. */
+static unsigned load_fp0(fj_thm *x, unsigned scratch) {
+  fj_ir *ir = x->ir;
+  if (fj_ra_loc(&x->cg->ra, ir->fp0).kind != FJ_LOC_NONE || fj_ir_is_k(ir->fp0)) {
+    thm_opd fp = thm_fetch(x, ir->fp0, scratch, scratch, false);
+    return thm_reg(x, fp.lo, scratch);
+  }
+  if (x->call_written >> FJ_REG_FP & 1)
+    fj_ir_abort(ir, FJ_ABORT_BACKEND, "thumb: fp0 has no value after a call changed r10");
+  fj_thm_ldr(&x->b, scratch, THM_B1, (int32_t)FJ_JIT_OFF_R(FJ_REG_FP));
+  return scratch;
+}
+
+/* [r3 + off] = the 64-bit value of ref (through r0:r1). */
+static void store64(fj_thm *x, int32_t off, fj_ref ref) {
+  thm_opd o = thm_fetch(x, ref, THM_A0, THM_A1, true);
+  unsigned lo = thm_reg(x, o.lo, THM_A0);
+  unsigned hi = o.hi.k && o.lo.k && o.hi.v == o.lo.v ? lo : thm_reg(x, o.hi, THM_A1);
+  fj_thm_strd(&x->b, lo, hi, THM_B1, off);
+}
+
+/* Write snapshot `snap` into st (left in r3) and the eBPF stack: frames, stack slots,
+ * registers, budget.  Uses every scratch register. */
+void thm_sync(fj_thm *x, uint32_t snap) {
+  fj_thm_buf *b = &x->b;
+  const fj_snap *s = fj_snap_get(x->ir, snap);
+  const fj_snap_frame *fr = fj_snap_frames(x->ir, s);
+  thm_ensure(x, 256);
+  thm_load_st(x, THM_B1);
+  for (uint32_t f = 0; f < s->nframes; f++) {
+    int32_t base = (int32_t)(FJ_JIT_OFF_FRAMES + f * sizeof(fj_jit_frame));
+    thm_ensure(x, 256);
+    for (unsigned j = 0; j < 4; j++) store64(x, base + 8 * (int32_t)j, fr[f].saved[j]);
+    store64(x, base + 32, fr[f].fp);
+    fj_thm_mov_imm(b, THM_A0, fr[f].ret_pc);
+    fj_thm_str(b, THM_A0, THM_B1, base + 40);
+  }
+  fj_thm_mov_imm(b, THM_A0, s->nframes);
+  fj_thm_str(b, THM_A0, THM_B1, FJ_JIT_OFF_NFRAMES);
+  if (s->nslots) {
+    const fj_snap_slot *sl = fj_snap_slots(x->ir, s);
+    unsigned fpr = load_fp0(x, THM_D0);
+    for (uint32_t k = 0; k < s->nslots; k++) {
+      thm_ensure(x, 64);
+      unsigned w = sl[k].width;
+      thm_opd v = thm_fetch(x, sl[k].ref, THM_A0, THM_A1, w == 8);
+      unsigned vl = thm_reg(x, v.lo, THM_A0);
+      enum fj_thm_ldst op = w == 1 ? FJ_THM_STRB : w == 2 ? FJ_THM_STRH : FJ_THM_STR;
+      thm_mem(x, op, vl, fpr, sl[k].off, THM_B0);
+      if (w == 8) thm_mem(x, FJ_THM_STR, thm_reg(x, v.hi, THM_A1), fpr, sl[k].off + 4, THM_B0);
+    }
+  }
+  for (unsigned k = 0; k < FJ_NREGS; k++) {
+    thm_ensure(x, 64);
+    if (s->regs[k] != FJ_REF_NONE) {
+      store64(x, (int32_t)FJ_JIT_OFF_R(k), s->regs[k]);
+    } else if (x->call_written >> k & 1) {
+      fj_thm_ldrd(b, THM_A0, THM_A1, FJ_THM_SP, entry_slot_off(x, k));
+      fj_thm_strd(b, THM_A0, THM_A1, THM_B1, (int32_t)FJ_JIT_OFF_R(k));
+    }
+  }
+  if (s->budget != FJ_REF_NONE || s->budget_adj) {
+    if (s->budget != FJ_REF_NONE) {
+      thm_opd o = thm_fetch(x, s->budget, THM_A0, THM_A1, true);
+      unsigned lo = thm_reg(x, o.lo, THM_A0), hi = thm_reg(x, o.hi, THM_A1);
+      if (lo != THM_A0) fj_thm_mov(b, THM_A0, lo);
+      if (hi != THM_A1) fj_thm_mov(b, THM_A1, hi);
+    } else {
+      fj_thm_ldrd(b, THM_A0, THM_A1, THM_B1, FJ_JIT_OFF_BUDGET);
+    }
+    if (s->budget_adj) {
+      uint32_t adj = (uint32_t)s->budget_adj, hi = s->budget_adj < 0 ? 0xffffffffu : 0;
+      if (fj_thm_modimm(adj) < 0) {
+        fj_thm_mov_imm(b, THM_B0, adj);
+        fj_thm_adds(b, THM_A0, THM_A0, THM_B0);
+      } else {
+        fj_thm_adds_imm(b, THM_A0, THM_A0, adj);
+      }
+      bool saved = b->flags_free;
+      b->flags_free = false;
+      fj_thm_adc_imm(b, THM_A1, THM_A1, hi);
+      b->flags_free = saved;
+    }
+    fj_thm_strd(b, THM_A0, THM_A1, THM_B1, FJ_JIT_OFF_BUDGET);
+  }
+  thm_check(x);
+}
+
+/* st->exit_code = this blob's code base (kept in the frame); st in r3, clobbers r2. */
+static void store_exit_code(fj_thm *x) {
+  fj_thm_ldr(&x->b, THM_B0, FJ_THM_SP, THM_FR_BASE);
+  fj_thm_str(&x->b, THM_B0, THM_B1, FJ_JIT_OFF_EXIT_CODE);
+  fj_thm_mov_imm(&x->b, THM_B0, 0);
+  fj_thm_str(&x->b, THM_B0, THM_B1, FJ_JIT_OFF_EXIT_CODE + 4);
+}
+
+/* CALL (helper lit) and CALLL (local function pc lit, run by the interpreter) through the
+ * runtime's FJ_RT_CALL trampoline, after syncing the state the call's exit describes.
+ * AAPCS: helper(r1, r2, r3, r4, r5, vm) = r0:r1, r2:r3, then [sp], [sp+8], [sp+16], [sp+24]. */
+void thm_call(fj_thm *x, fj_ref ref) {
+  fj_thm_buf *b = &x->b;
+  const fj_ir_ins *in = fj_ir_at(x->ir, ref);
+  uint32_t e = thm_exit_of(x, in->snap);
+  thm_sync(x, in->snap);
+  thm_ensure(x, 128);
+  fj_thm_mov_imm(b, THM_A0, e);
+  fj_thm_str(b, THM_A0, THM_B1, FJ_JIT_OFF_CALL_EXIT);
+  store_exit_code(x);
+  if (in->op == FJ_IR_CALL) {
+    for (int k = 0; k < 3; k++) {
+      fj_thm_ldrd(b, THM_A0, THM_A1, THM_B1, (int32_t)FJ_JIT_OFF_R(3 + k));
+      fj_thm_strd(b, THM_A0, THM_A1, FJ_THM_SP, 8 * k);
+    }
+    fj_thm_ldr(b, THM_A0, THM_B1, FJ_JIT_OFF_VM);
+    fj_thm_str(b, THM_A0, FJ_THM_SP, THM_FR_VM);
+    fj_fixup_sym(x->mc, b->pos, FJ_RELOC_THM_MOVW_MOVT, FJ_SYM_HELPER, (uint32_t)in->lit, 0);
+    fj_thm_movw_movt(b, THM_D0, 0);
+    fj_thm_ldrd(b, THM_A0, THM_A1, THM_B1, (int32_t)FJ_JIT_OFF_R(1));
+    fj_thm_ldrd(b, THM_B0, THM_B1, THM_B1, (int32_t)FJ_JIT_OFF_R(2));
+  } else {
+    fj_fixup_sym(x->mc, b->pos, FJ_RELOC_THM_MOVW_MOVT, FJ_SYM_RUNTIME, FJ_RT_CALL_LOCAL, 0);
+    fj_thm_movw_movt(b, THM_D0, 0);
+    fj_thm_mov(b, THM_A0, THM_B1);
+    fj_thm_mov_imm(b, THM_A1, (uint32_t)in->lit);
+  }
+  fj_fixup_sym(x->mc, b->pos, FJ_RELOC_THM_CALL, FJ_SYM_RUNTIME, FJ_RT_CALL, 0);
+  fj_thm_bl(b, 0);
+  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  if (l.kind == FJ_LOC_REG) {
+    fj_thm_mov(b, l.reg, THM_A0);
+    fj_thm_mov(b, thm_pair_hi(l.reg), THM_A1);
+  } else if (l.kind == FJ_LOC_SLOT) {
+    fj_thm_strd(b, THM_A0, THM_A1, FJ_THM_SP, thm_slot_off(l.slot));
+  }
+  thm_check(x);
+}
+
+/* One stub per exit that is not a call's: sync, exit id and code, r0 = st (for a linked
+ * trace), r1 = exit id (for the shared return), tear down the frame, then the patchable B.W. */
+void thm_exit_stubs(fj_thm *x) {
+  fj_thm_buf *b = &x->b;
+  fj_cg *cg = x->cg;
+  for (uint32_t e = 0; e < cg->nexits; e++) {
+    fj_blob_exit *ex = &cg->exits[e];
+    if (ex->kind == FJ_EXIT_CALL) continue;
+    x->cur = fj_snap_get(x->ir, ex->snap)->ref;
+    thm_ensure(x, 256);
+    thm_bind(x, x->l_exit0 + e);
+    thm_sync(x, ex->snap);
+    thm_ensure(x, 64);
+    fj_thm_mov_imm(b, THM_A1, e);
+    fj_thm_str(b, THM_A1, THM_B1, FJ_JIT_OFF_EXIT_ID);
+    store_exit_code(x);
+    fj_thm_mov(b, THM_A0, THM_B1);
+    fj_thm_add_imm(b, FJ_THM_SP, FJ_THM_SP, x->frame_n);
+    fj_thm_pop(b, 0x4ff0);
+    fj_thm_align4(b);
+    uint32_t at = b->pos;
+    if (ex->kind == FJ_EXIT_LINK) fj_fixup_trace(x->mc, at, FJ_RELOC_THM_JUMP24, ex->pc, x->l_ret);
+    else fj_fixup_label(x->mc, at, FJ_RELOC_THM_JUMP24, x->l_ret);
+    fj_thm_b_w(b, 0);
+    ex->patch_off = at;
+    thm_check(x);
+  }
+}
+
+/* ---- the back edge: PHI copies, then jump to the loop body ------------------------------- */
+
+static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
+  fj_thm *x = ud;
+  fj_thm_buf *b = &x->b;
+  thm_ensure(x, 64);
+  bool hz = thm_hi_zero(x, ref);
+  unsigned sl, sh;
+  if (src.kind == FJ_LOC_NONE) {
+    if (!fj_ir_is_k(ref))
+      fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: PHI source %04u has no location", ref - FJ_REF_BIAS);
+    uint64_t k = fj_ir_kval(x->ir, ref);
+    sl = dst.kind == FJ_LOC_REG ? dst.reg : THM_A0;
+    sh = dst.kind == FJ_LOC_REG ? thm_pair_hi(dst.reg) : THM_A1;
+    fj_thm_mov_imm(b, sl, (uint32_t)k);
+    fj_thm_mov_imm(b, sh, (uint32_t)(k >> 32));
+  } else if (src.kind == FJ_LOC_REG) {
+    sl = src.reg, sh = thm_pair_hi(src.reg);
+    if (hz) {
+      /* the high register of an I32 value holds nothing: write zero */
+      unsigned zh = dst.kind == FJ_LOC_REG ? thm_pair_hi(dst.reg) : THM_A1;
+      fj_thm_mov_imm(b, zh, 0);
+      sh = zh;
+    }
+    if (dst.kind == FJ_LOC_REG) {
+      if (dst.reg != sl) fj_thm_mov(b, dst.reg, sl);
+      if (!hz && thm_pair_hi(dst.reg) != sh) fj_thm_mov(b, thm_pair_hi(dst.reg), sh);
+    }
+  } else {
+    sl = dst.kind == FJ_LOC_REG ? dst.reg : THM_A0;
+    sh = dst.kind == FJ_LOC_REG ? thm_pair_hi(dst.reg) : THM_A1;
+    int32_t off = thm_slot_off(src.slot);
+    if (hz) {
+      fj_thm_ldr(b, sl, FJ_THM_SP, off);
+      fj_thm_mov_imm(b, sh, 0);
+    } else {
+      fj_thm_ldrd(b, sl, sh, FJ_THM_SP, off);
+    }
+  }
+  if (dst.kind == FJ_LOC_SLOT) fj_thm_strd(b, sl, sh, FJ_THM_SP, thm_slot_off(dst.slot));
+}
+
+void thm_back_edge(fj_thm *x) {
+  fj_loc tmp = {FJ_LOC_REG, THM_D0, 0};
+  fj_ra_phi_moves(&x->cg->ra, x->ir, tmp, phi_move, x);
+  thm_ensure(x, 16);
+  thm_jump(x, x->l_loop);
+  thm_check(x);
+}
+
+/* Label fixups: B.W / BL (public kinds used inside the blob) and b<c>.w. */
+bool thm_patch(uint8_t *code, const fj_fixup *f, uint32_t to) {
+  int64_t off = (int64_t)to + f->addend - ((int64_t)f->offset + 4);
+  if (off < INT32_MIN || off > INT32_MAX) return false;
+  switch (f->kind) {
+  case FJ_RELOC_THM_JUMP24:
+  case FJ_RELOC_THM_CALL: return fj_thm_t4_patch(code + f->offset, (int32_t)off);
+  case THM_FIX_BCOND: return fj_thm_bcondw_patch(code + f->offset, (int32_t)off);
+  default: return false;
+  }
+}

@@ -1,0 +1,107 @@
+/* farjit codegen — Thumb-2 (ARMv7E-M, Cortex-M4) backend, shared between its files.
+ *
+ * eBPF registers are 64-bit, the core is 32-bit: a value lives in a register *pair*.  The
+ * register allocator (ra.h) hands out one number per value; for this target that number names a
+ * pair of callee-saved registers (4 = r4:r5, 6 = r6:r7, 8 = r8:r9, 10 = r10:r11), so every
+ * allocated value survives helper calls.  An I32 value (ir.h: known zero-extended) uses only the
+ * low register of its pair and its upper half is never materialized: consumers that need it
+ * as 64 bits know it is 0 (ALU32 code is one instruction per operation, not two).
+ *
+ * Scratch (never allocated): A = r0:r1 (first operand), B = r2:r3 (second operand),
+ * D = r12:lr (result when the value lives in a spill slot).  Operands in slots or constants are
+ * loaded into A / B; a result is computed into its own pair or D and then stored.
+ * st is not kept in a register: it lives in the frame and is reloaded where needed (entry,
+ * exits, calls, state loads), which leaves four pairs to the allocator.
+ *
+ * Frame (private to the compiler, except the call area the runtime's FJ_RT_CALL trampoline
+ * uses: client_runtime/thumb/arch_thumb.h).  push {r4-r11, lr}, then sub sp, #N with
+ * N = THM_FR_SPILL + 8 * nslots + 4 (sp stays 8-aligned):
+ *   [sp + 0..23]  outgoing stack arguments of helpers (eBPF r3, r4, r5)   [sp + 24]  st->vm
+ *   [sp + 28]     FJ_RT_CALL trampoline scratch       [sp + 32]  st    [sp + 36]  code base
+ *   [sp + 40 + 8 * k]  spill slot k
+ * Code layout: offset 0 the shared return (`mov r0, r1; bx lr`), then the entry, the body, the
+ * loop back edge, the exit stubs.
+ */
+#ifndef FJ_CODEGEN_THUMB_THUMB_H
+#define FJ_CODEGEN_THUMB_THUMB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codegen/snap.h"
+#include "codegen/target.h"
+#include "codegen/thumb/emit_thumb.h"
+
+extern const fj_backend fj_backend_thumbv7em;
+
+#define THM_FR_VM      24
+#define THM_FR_SCRATCH 28   /* the trampoline's (arch_thumb.h FJ_THM_CALL_SCRATCH) */
+#define THM_FR_ST      32
+#define THM_FR_BASE    36
+#define THM_FR_SPILL   40
+#define THM_MAX_SLOTS  120  /* ldrd/strd reach sp + 1020 */
+
+/* Scratch registers. */
+enum { THM_A0 = 0, THM_A1 = 1, THM_B0 = 2, THM_B1 = 3, THM_D0 = 12, THM_D1 = 14 };
+
+/* Private fixup kinds (codegen/fixup.h): b<c>.w to a label. */
+enum { THM_FIX_BCOND = FJ_FIX_TARGET_BASE };
+
+typedef struct fj_thm {
+  fj_cg *cg;
+  fj_ir *ir;
+  fj_mcode *mc;
+  fj_thm_buf b;       /* writes into mc->p; mc->len is brought up to date at labels/the end */
+  bool wide;          /* ignore I32 knowledge (to measure what it saves): every value is a pair */
+  fj_ref cur;         /* instruction being lowered (messages) */
+  uint32_t frame_n;   /* N of the frame */
+  uint32_t call_written; /* eBPF registers some call's sync writes to st->r[] */
+  uint32_t entry_slot0;  /* frame slot of the first saved entry value (exit_thumb.c) */
+  uint32_t l_ret, l_loop, l_exit0;
+} fj_thm;
+
+/* Emit the whole trace (the backend's emit hook); wide = without 32-bit knowledge. */
+void fj_thm_emit_trace(fj_cg *cg, bool wide);
+
+/* ---- asm_thumb.c: operands ---------------------------------------------------------------- */
+
+/* One half of an operand: a register, or a known constant. */
+typedef struct thm_half { bool k; uint8_t r; uint32_t v; } thm_half;
+typedef struct thm_opd { thm_half lo, hi; } thm_opd;
+
+void thm_ensure(fj_thm *x, uint32_t n);
+void thm_bind(fj_thm *x, uint32_t label);
+void thm_check(fj_thm *x);
+/* The operand ref as halves: registers where it lives, loads into (slo, shi) from a slot,
+ * constants as constants; the high half of an I32 value is the constant 0. */
+thm_opd thm_fetch(fj_thm *x, fj_ref ref, unsigned slo, unsigned shi, bool need_hi);
+/* Make a half a register (materializing a constant into scratch). */
+unsigned thm_reg(fj_thm *x, thm_half h, unsigned scratch);
+/* Registers the result of ref is computed into: its pair, or D. */
+void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi);
+/* Store the result computed into (lo, hi) if ref lives in a slot (hi ignored for I32). */
+void thm_put(fj_thm *x, fj_ref ref, unsigned lo, unsigned hi);
+/* Is ref's upper half known zero (I32, or a constant below 2^32)? */
+bool thm_hi_zero(const fj_thm *x, fj_ref ref);
+/* rt <-> [base + off] for any off (a scratch `tmp` forms the address when it does not fit). */
+void thm_mem(fj_thm *x, enum fj_thm_ldst op, unsigned rt, unsigned base, int32_t off, unsigned tmp);
+/* st into register r. */
+void thm_load_st(fj_thm *x, unsigned r);
+int32_t thm_slot_off(unsigned slot);
+unsigned thm_pair_hi(unsigned lo);
+/* b.w / b<c>.w to a label (fixup). */
+void thm_jump(fj_thm *x, uint32_t label);
+void thm_jcc(fj_thm *x, enum fj_thm_cond c, uint32_t label);
+/* Exit label of snapshot snap (aborts if it has none). */
+uint32_t thm_exit_label(fj_thm *x, uint32_t snap);
+uint32_t thm_exit_of(fj_thm *x, uint32_t snap);
+
+/* ---- exit_thumb.c: state sync, calls, exits, back edge ------------------------------------ */
+void thm_prologue(fj_thm *x);
+void thm_sync(fj_thm *x, uint32_t snap);
+void thm_call(fj_thm *x, fj_ref ref);
+void thm_exit_stubs(fj_thm *x);
+void thm_back_edge(fj_thm *x);
+bool thm_patch(uint8_t *code, const fj_fixup *f, uint32_t to);
+
+#endif /* FJ_CODEGEN_THUMB_THUMB_H */
