@@ -210,7 +210,7 @@ static void load_rt(fj_uct *u) {
   free(bin);
   free(sym);
 #else
-  (void)slurp;
+  (void)slurp, (void)u;
 #endif
 }
 
