@@ -1,10 +1,12 @@
 /* farjit-load — load generator for farjitd (include/farjit/remote.h).
  *
  *   farjit-load --server ADDR [--clients N] [--requests M] [--distinct K] [--max-seconds S]
+ *               [--window W] [--trace-len L]
  *               [--tls-ca F | --psk-identity ID --psk-hex KEY] [--target T]
  *
- * N connections each send M compile requests, keeping as many outstanding as the server allows
- * (HelloAck max_inflight).  Traces are K distinct valid traces (mov r0, i; exit), so about
+ * N connections each send M compile requests, keeping W outstanding (default: as many as the
+ * server allows, HelloAck max_inflight; W = 1 measures a bare round trip).  Traces are K
+ * distinct valid straight-line traces of L records (mov r0, i; ALU ops; exit), so about
  * 1 - K/(N*M) of the requests are cache hits.  Bounded: stops after all requests or S seconds.
  * Prints throughput, latency percentiles and statuses.  Only for servers you run yourself.
  */
@@ -28,6 +30,8 @@ typedef struct client {
 
 static struct {
   int clients, requests, distinct, target;
+  int window;     /* requests in flight per client; 0 = as many as the server allows */
+  int trace_len;  /* records per trace: mov, (len-2) ALU ops, exit */
   double max_seconds;
   uint64_t t0;
   long ok, errors, hits, failed_conns, finished;
@@ -38,26 +42,38 @@ static struct {
   client *cl;
 } g;
 
+/* A valid straight-line trace: mov r0, imm; trace_len - 2 ALU ops on r0; exit.  imm makes it
+ * distinct (a different cache key); trace_len sets how much a cache miss costs to compile. */
 static size_t make_trace(uint8_t *buf, int32_t imm) {
+  static const uint8_t alu[] = {0x07 /* add */, 0xa7 /* xor */, 0x27 /* mul */, 0x77 /* rsh */};
+  uint32_t n = (uint32_t)g.trace_len;
   fj_trace_header h;
   memset(&h, 0, sizeof h);
   h.magic = FJ_TRACE_MAGIC;
   h.version = FJ_TRACE_VERSION;
   h.kind = FJ_TRACE_ENTRY;
-  h.nrecs = 2;
+  h.nrecs = n;
   h.end = FJ_TRACE_END_STOP;
-  h.end_pc = 1;
-  h.prog_ninsns = 2;
+  h.end_pc = n - 1;
+  h.prog_ninsns = n;
   h.nregions = 2;
-  fj_trace_rec r[2];
-  memset(r, 0, sizeof r);
-  r[0].insn.code = 0xb7;
-  r[0].insn.imm = imm;
-  r[1].insn.code = 0x95;
-  r[1].pc = 1;
   memcpy(buf, &h, sizeof h);
-  memcpy(buf + sizeof h, r, sizeof r);
-  return sizeof h + sizeof r;
+  for (uint32_t i = 0; i < n; i++) {
+    fj_trace_rec r;
+    memset(&r, 0, sizeof r);
+    r.pc = i;
+    if (i == 0) {
+      r.insn.code = 0xb7;  /* mov r0, imm */
+      r.insn.imm = imm;
+    } else if (i == n - 1) {
+      r.insn.code = 0x95;  /* exit */
+    } else {
+      r.insn.code = alu[i % sizeof alu];
+      r.insn.imm = (int32_t)(i % 61 + 1);
+    }
+    memcpy(buf + sizeof h + i * sizeof r, &r, sizeof r);
+  }
+  return fj_trace_size(n);
 }
 
 static void finish_client(client *c) {
@@ -68,9 +84,10 @@ static void finish_client(client *c) {
 }
 
 static void fill(client *c) {
-  uint8_t t[128];
-  while (c->sent < g.requests &&
-         fj_remote_inflight(c->r) < fj_remote_server(c->r)->max_inflight) {
+  static uint8_t t[sizeof(fj_trace_header) + 1024 * sizeof(fj_trace_rec)];
+  uint32_t limit = fj_remote_server(c->r)->max_inflight;
+  if (g.window > 0 && (uint32_t)g.window < limit) limit = (uint32_t)g.window;
+  while (c->sent < g.requests && fj_remote_inflight(c->r) < limit) {
     int k = c->sent;
     size_t n = make_trace(t, (int32_t)((c->idx * g.requests + k) % g.distinct));
     c->t_sent[k] = uv_hrtime();
@@ -119,6 +136,7 @@ static int cmp(const void *a, const void *b) {
 
 static void usage(void) {
   fprintf(stderr, "usage: farjit-load --server ADDR [--clients N] [--requests M] [--distinct K]\n"
+                  "       [--window W] [--trace-len L]\n"
                   "       [--max-seconds S] [--target x86_64|thumbv7em] [--tls-ca F]\n"
                   "       [--psk-identity ID --psk-hex KEY]\n");
 }
@@ -128,6 +146,7 @@ int main(int argc, char **argv) {
   g.clients = 50;
   g.requests = 100;
   g.distinct = 64;
+  g.trace_len = 2;
   g.max_seconds = 60;
   g.target = FJ_TARGET_X86_64;
   uint8_t psk[64];
@@ -138,6 +157,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--clients")) g.clients = atoi(v);
     else if (!strcmp(a, "--requests")) g.requests = atoi(v);
     else if (!strcmp(a, "--distinct")) g.distinct = atoi(v);
+    else if (!strcmp(a, "--window")) g.window = atoi(v);
+    else if (!strcmp(a, "--trace-len")) g.trace_len = atoi(v);
     else if (!strcmp(a, "--max-seconds")) g.max_seconds = atof(v);
     else if (!strcmp(a, "--target")) g.target = !strcmp(v, "thumbv7em") ? FJ_TARGET_THUMBV7EM : FJ_TARGET_X86_64;
     else if (!strcmp(a, "--tls-ca")) o.tls_ca = v;
@@ -151,7 +172,8 @@ int main(int argc, char **argv) {
     i++;
   }
   if (!o.address || g.clients < 1 || g.clients > 10000 || g.requests < 1 ||
-      g.requests > 1000000 || g.distinct < 1 || g.max_seconds <= 0 || g.max_seconds > 3600) {
+      g.requests > 1000000 || g.distinct < 1 || g.window < 0 ||
+      g.trace_len < 2 || g.trace_len > 1024 || g.max_seconds <= 0 || g.max_seconds > 3600) {
     usage();
     return 2;
   }
