@@ -956,23 +956,36 @@ void fj_thm_emit_trace(fj_cg *cg, bool wide) {
 }
 
 static void thm_emit(fj_cg *cg) { fj_thm_emit_trace(cg, false); }
+static void thm_emit_wide(fj_cg *cg) { fj_thm_emit_trace(cg, true); }
 
 static const char *const thm_reg_names[16] = {
   "r0", "r1", "r2", "r3", "r4:r5", "r5", "r6:r7", "r7", "r8:r9", "r9", "r10:r11", "r11",
   "r12:lr", "sp", "lr", "pc"};
 
+#define THM_REGS                                                                  \
+  {                                                                               \
+    .nalloc = 4, .alloc = {4, 6, 8, 10},                                          \
+    .callee_saved = 1u << 4 | 1u << 6 | 1u << 8 | 1u << 10,                       \
+    .max_slots = THM_MAX_SLOTS, .pair64 = true,                                   \
+  }
+
 const fj_backend fj_backend_thumbv7em = {
   .target = FJ_TARGET_THUMBV7EM,
   .name = "thumbv7em",
   .reg_names = thm_reg_names,
-  .regs = {
-    .nalloc = 4,
-    .alloc = {4, 6, 8, 10},
-    .callee_saved = 1u << 4 | 1u << 6 | 1u << 8 | 1u << 10,
-    .max_slots = THM_MAX_SLOTS,
-    .pair64 = true,
-  },
+  .regs = THM_REGS,
   .fill = 0,
   .emit = thm_emit,
+  .patch = thm_patch,
+};
+
+/* The same target without 32-bit knowledge (every value a full pair): only for measuring. */
+const fj_backend fj_backend_thumbv7em_wide = {
+  .target = FJ_TARGET_THUMBV7EM,
+  .name = "thumbv7em-wide",
+  .reg_names = thm_reg_names,
+  .regs = THM_REGS,
+  .fill = 0,
+  .emit = thm_emit_wide,
   .patch = thm_patch,
 };

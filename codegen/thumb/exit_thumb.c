@@ -70,11 +70,18 @@ static unsigned load_fp0(fj_thm *x, unsigned scratch) {
   return scratch;
 }
 
-/* [r3 + off] = the 64-bit value of ref (through r0:r1). */
-static void store64(fj_thm *x, int32_t off, fj_ref ref) {
+/* [r3 + off] = the 64-bit value of ref (through r0:r1).  A known-zero upper half (I32 values,
+ * small constants) comes from lr, zeroed once per sync (*zero). */
+static void store64(fj_thm *x, int32_t off, fj_ref ref, bool *zero) {
   thm_opd o = thm_fetch(x, ref, THM_A0, THM_A1, true);
-  unsigned lo = thm_reg(x, o.lo, THM_A0);
-  unsigned hi = o.hi.k && o.lo.k && o.hi.v == o.lo.v ? lo : thm_reg(x, o.hi, THM_A1);
+  unsigned lo = thm_reg(x, o.lo, THM_A0), hi;
+  if (o.hi.k && o.hi.v == 0) {
+    if (!*zero) fj_thm_mov_imm(&x->b, THM_D1, 0);
+    *zero = true;
+    hi = THM_D1;
+  } else {
+    hi = o.hi.k && o.lo.k && o.hi.v == o.lo.v ? lo : thm_reg(x, o.hi, THM_A1);
+  }
   fj_thm_strd(&x->b, lo, hi, THM_B1, off);
 }
 
@@ -84,13 +91,14 @@ void thm_sync(fj_thm *x, uint32_t snap) {
   fj_thm_buf *b = &x->b;
   const fj_snap *s = fj_snap_get(x->ir, snap);
   const fj_snap_frame *fr = fj_snap_frames(x->ir, s);
+  bool zero = false;
   thm_ensure(x, 256);
   thm_load_st(x, THM_B1);
   for (uint32_t f = 0; f < s->nframes; f++) {
     int32_t base = (int32_t)(FJ_JIT_OFF_FRAMES + f * sizeof(fj_jit_frame));
     thm_ensure(x, 256);
-    for (unsigned j = 0; j < 4; j++) store64(x, base + 8 * (int32_t)j, fr[f].saved[j]);
-    store64(x, base + 32, fr[f].fp);
+    for (unsigned j = 0; j < 4; j++) store64(x, base + 8 * (int32_t)j, fr[f].saved[j], &zero);
+    store64(x, base + 32, fr[f].fp, &zero);
     fj_thm_mov_imm(b, THM_A0, fr[f].ret_pc);
     fj_thm_str(b, THM_A0, THM_B1, base + 40);
   }
@@ -112,7 +120,7 @@ void thm_sync(fj_thm *x, uint32_t snap) {
   for (unsigned k = 0; k < FJ_NREGS; k++) {
     thm_ensure(x, 64);
     if (s->regs[k] != FJ_REF_NONE) {
-      store64(x, (int32_t)FJ_JIT_OFF_R(k), s->regs[k]);
+      store64(x, (int32_t)FJ_JIT_OFF_R(k), s->regs[k], &zero);
     } else if (x->call_written >> k & 1) {
       fj_thm_ldrd(b, THM_A0, THM_A1, FJ_THM_SP, entry_slot_off(x, k));
       fj_thm_strd(b, THM_A0, THM_A1, THM_B1, (int32_t)FJ_JIT_OFF_R(k));

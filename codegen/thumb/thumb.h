@@ -33,6 +33,9 @@
 #include "codegen/thumb/emit_thumb.h"
 
 extern const fj_backend fj_backend_thumbv7em;
+/* The same without the IR's 32-bit knowledge (I32 values treated as full pairs): used only to
+ * measure what that knowledge saves (tests/codegen/test_thumb_size.c). */
+extern const fj_backend fj_backend_thumbv7em_wide;
 
 #define THM_FR_VM      24
 #define THM_FR_SCRATCH 28   /* the trampoline's (arch_thumb.h FJ_THM_CALL_SCRATCH) */

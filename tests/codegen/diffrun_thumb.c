@@ -45,6 +45,7 @@ typedef struct state {
 } state;
 
 static fj_uct *U;
+fj_diff_compile_fn fj_diff_thumb_compile = fj_codegen_compile;
 static diff_ctx *cur;  /* the run the harness's hooks serve */
 
 static void save(state *s, fj_vm *vm, const fj_exec *ex, const diff_ctx *c) {
@@ -132,7 +133,7 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
   const char *vname = (flags & FJ_CG_NO_OPT) ? "noopt" : "opt";
   fj_codegen_opts o = {flags | (c->cfg->verbose ? FJ_CG_DUMP : 0), 0};
   fj_codegen_result cr;
-  int rc = fj_codegen_compile(trace, tlen, FJ_TARGET_THUMBV7EM, &o, &cr);
+  int rc = fj_diff_thumb_compile(trace, tlen, FJ_TARGET_THUMBV7EM, &o, &cr);
   if (rc != 0) {
     if (rc == FJ_ECOMPILE && cr.abort_reason > 0 && cr.abort_reason < FJ_ABORT__COUNT &&
         cr.abort_reason != FJ_ABORT_BACKEND && cr.abort_reason != FJ_ABORT_INTERNAL) {

@@ -16,8 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "farjit/codegen.h"
 #include "tests/codegen/diffrun.h"
 #include "tests/codegen/uc_thumb.h"
+
+/* The compile step of every variant (default: fj_codegen_compile).  Tests may substitute one
+ * (test_thumb_size compiles each trace with and without 32-bit knowledge). */
+typedef int (*fj_diff_compile_fn)(const void *trace, size_t len, enum fj_target target,
+                                  const fj_codegen_opts *opts, fj_codegen_result *res);
+extern fj_diff_compile_fn fj_diff_thumb_compile;
 
 /* The harness every run uses (created on first use; one per process). */
 fj_uct *fj_diff_thumb_harness(void);

@@ -44,6 +44,16 @@ $(THUMB_COMPILE_OBJ): codegen/compile.c | $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/codegen/thumb_inc -Wno-clobbered -MMD -MP -c $< -o $@
 
+# A second copy compiling thumbv7em without the IR's 32-bit knowledge, with its entry points
+# renamed (*_wide), for test_thumb_size.
+THUMB_COMPILE_WIDE_OBJ := $(B)/obj/tests/codegen/thumb_compile_wide.o
+THUMB_WIDE_RENAMES := $(foreach f,fj_backend_get fj_cg_exits_build fj_cg_free fj_codegen_compile \
+                        fj_codegen_result_free fj_codegen_supports,-D$(f)=$(f)_wide)
+$(THUMB_COMPILE_WIDE_OBJ): codegen/compile.c | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/codegen/thumb_inc -Wno-clobbered -DFJ_THUMB_TEST_WIDE \
+	  $(THUMB_WIDE_RENAMES) -MMD -MP -c $< -o $@
+
 # Differential tests: interpreter (libfj_client) vs Thumb-2 traces run in Unicorn.
 THUMB_DIFF_OBJS := $(call objs,tests/codegen/diffrun_thumb.c tests/codegen/gen.c) $(UC_THUMB_OBJS) \
                    $(THUMB_COMPILE_OBJ)
@@ -61,3 +71,12 @@ $(B)/tests/test_thumb_conf: $(call objs,tests/codegen/test_thumb_conf.c tests/co
 	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lunicorn
 
 TEST_BINS += $(B)/tests/test_thumb_diff $(B)/tests/test_thumb_conf
+
+# What the IR's 32-bit knowledge saves in code size (and that the code without it is right too).
+$(B)/tests/test_thumb_size: $(call objs,tests/codegen/test_thumb_size.c tests/conformance/data_file.c) \
+                            $(THUMB_COMPILE_WIDE_OBJ) $(THUMB_DIFF_OBJS) $(THUMB_DIFF_LIBS) \
+                            | $(THUMB_RT_DIR)/rt.bin $(THUMB_RT_DIR)/rt.sym
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lunicorn
+
+TEST_BINS += $(B)/tests/test_thumb_size

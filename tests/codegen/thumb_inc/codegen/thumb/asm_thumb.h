@@ -3,3 +3,6 @@
  * header yet because compile.c then trips -Wclobbered on `be` (a false positive across its
  * setjmp); see tests/codegen/thumb.mk. */
 #include "codegen/thumb/thumb.h"
+#ifdef FJ_THUMB_TEST_WIDE /* the measuring copy of the driver: thumbv7em without I32 knowledge */
+#define fj_backend_thumbv7em fj_backend_thumbv7em_wide
+#endif
