@@ -37,12 +37,26 @@ typedef struct diff_ctx {
   fj_jit_state *st;      /* in the arena */
 } diff_ctx;
 
+enum { MAX_DATA = 65536 };  /* ELF data sections saved with the state (examples' globals) */
+
 typedef struct state {
   fj_exec ex;
   uint64_t left, rng;
   uint8_t stack[STACK_BYTES];
   uint8_t mem[MAX_MEM];
+  uint8_t data[MAX_DATA];
 } state;
+
+static void data_copy(fj_vm *vm, uint8_t *buf, bool save) {
+  size_t at = 0;
+  for (uint32_t i = 0; i < vm->ndata; i++) {
+    size_t n = vm->data_size[i];
+    if (at + n > MAX_DATA) break;
+    if (save) memcpy(buf + at, vm->data[i], n);
+    else memcpy(vm->data[i], buf + at, n);
+    at += n;
+  }
+}
 
 static fj_uct *U;
 fj_diff_compile_fn fj_diff_thumb_compile = fj_codegen_compile;
@@ -54,6 +68,7 @@ static void save(state *s, fj_vm *vm, const fj_exec *ex, const diff_ctx *c) {
   s->rng = vm->rng;
   memcpy(s->stack, vm->stack, STACK_BYTES);
   memcpy(s->mem, c->mem, c->mem_len);
+  data_copy(vm, s->data, true);
 }
 static void restore(const state *s, fj_vm *vm, fj_exec *ex, diff_ctx *c) {
   *ex = s->ex;
@@ -62,6 +77,7 @@ static void restore(const state *s, fj_vm *vm, fj_exec *ex, diff_ctx *c) {
   vm->stop = false;
   memcpy(vm->stack, s->stack, STACK_BYTES);
   memcpy(c->mem, s->mem, c->mem_len);
+  data_copy(vm, (uint8_t *)s->data, false);
 }
 
 /* ---- helpers and CALL_LOCAL, served on the host ------------------------------------------ */
@@ -194,6 +210,7 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
   s1.ex = *ex;
   memcpy(s1.stack, vm->stack, STACK_BYTES);
   memcpy(s1.mem, c->mem, c->mem_len);
+  data_copy(vm, s1.data, true);
 
   /* The reference: the interpreter from S0 for exactly n instructions. */
   restore(s0, vm, ex, c);
@@ -236,6 +253,10 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
     if (s1.mem[k] != c->mem[k])
       return failf(c, "%s: exit %u pc %u: ctx byte %zu is 0x%02x, interpreter 0x%02x", vname, id,
                    x.pc, k, s1.mem[k], c->mem[k]);
+  static uint8_t now[MAX_DATA];
+  data_copy(vm, now, true);
+  if (memcmp(now, s1.data, MAX_DATA) != 0)
+    return failf(c, "%s: exit %u pc %u: data sections differ from the interpreter's", vname, id, x.pc);
   c->res->ran_native++;
   return 0;
 }
@@ -273,8 +294,11 @@ static uint64_t gen_helper(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint6
   return fj_gen_helper(a, b, c, d, e, vm);
 }
 
-int fj_diff_run_thumb(const fj_insn *code, size_t n, void *mem, size_t mem_len,
-                      const fj_diff_cfg *cfg, fj_diff_result *res, uint64_t *guest_insns) {
+/* A program: raw instructions, or an ELF object (entry: its default entry). */
+typedef struct prog_src { const fj_insn *code; size_t n; const void *elf; size_t elf_len; } prog_src;
+
+static int diff_run(const prog_src *src, void *mem, size_t mem_len, const fj_diff_cfg *cfg,
+                    fj_diff_result *res, uint64_t *guest_insns) {
   memset(res, 0, sizeof *res);
   if (mem_len > MAX_MEM) return FJ_EINVAL;
   if (!fj_diff_thumb_harness()) {
@@ -293,19 +317,21 @@ int fj_diff_run_thumb(const fj_insn *code, size_t n, void *mem, size_t mem_len,
   fj_vm_register_std_helpers(vm);
   fj_vm_register_helper(vm, FJ_GEN_HELPER, "gen_mix", gen_helper);
   if (cfg->insn_limit) fj_vm_set_insn_limit(vm, cfg->insn_limit);
-  int rc = fj_vm_load(vm, code, n * sizeof(fj_insn));
+  int rc = src->elf ? fj_vm_load_elf(vm, src->elf, src->elf_len)
+                    : fj_vm_load(vm, src->code, src->n * sizeof(fj_insn));
   if (rc < 0) {
     snprintf(res->message, sizeof res->message, "load: %s", fj_vm_errmsg(vm));
     fj_vm_destroy(vm);
     return rc;
   }
+  uint32_t entry = src->elf ? (uint32_t)fj_vm_default_entry(vm) : cfg->entry;
   diff_ctx c = {cfg, res, amem, mem_len, false, cfg->max_recs ? cfg->max_recs : 1024, NULL, vm,
                 NULL, 0, 0, st};
   c.trace = aligned_alloc(8, (fj_trace_size(c.max_recs) + 7) & ~(size_t)7);
   fj_jit_hooks hooks = {hot_hook, &c, cfg->threshold ? cfg->threshold : 1};
   fj_vm_set_jit_hooks(vm, &hooks);
   cur = &c;
-  res->run_status = fj_vm_run(vm, cfg->entry, mem ? amem : NULL, mem_len, &res->r0);
+  res->run_status = fj_vm_run(vm, entry, mem ? amem : NULL, mem_len, &res->r0);
   cur = NULL;
   if (res->run_status < 0 && !res->failed && res->traced)
     snprintf(res->message, sizeof res->message, "run: %s", fj_vm_errmsg(vm));
@@ -314,4 +340,26 @@ int fj_diff_run_thumb(const fj_insn *code, size_t n, void *mem, size_t mem_len,
   free(c.trace);
   fj_vm_destroy(vm);
   return res->failed ? 1 : 0;
+}
+
+int fj_diff_run_thumb(const fj_insn *code, size_t n, void *mem, size_t mem_len,
+                      const fj_diff_cfg *cfg, fj_diff_result *res, uint64_t *guest_insns) {
+  prog_src src = {code, n, NULL, 0};
+  return diff_run(&src, mem, mem_len, cfg, res, guest_insns);
+}
+
+int fj_diff_run_thumb_elf(const void *elf, size_t len, void *mem, size_t mem_len,
+                          const fj_diff_cfg *cfg, fj_diff_result *res, uint64_t *guest_insns) {
+  prog_src src = {NULL, 0, elf, len};
+  return diff_run(&src, mem, mem_len, cfg, res, guest_insns);
+}
+
+uint32_t fj_diff_thumb_loop_headers(const void *elf, size_t len, uint32_t *pcs, uint32_t max) {
+  fj_vm *vm = fj_vm_create(fj_platform_linux());
+  uint32_t n = 0;
+  if (vm && fj_vm_load_elf(vm, elf, len) == 0)
+    for (uint32_t pc = 0; pc < vm->ninsns && n < max; pc++)
+      if (vm->x[pc].flags & FJ_XF_LOOP) pcs[n++] = pc;
+  fj_vm_destroy(vm);
+  return n;
 }

@@ -30,9 +30,15 @@ extern fj_diff_compile_fn fj_diff_thumb_compile;
 fj_uct *fj_diff_thumb_harness(void);
 
 /* As fj_diff_run (diffrun.h), on the Thumb-2 target.  mem is copied into the arena for the run
- * and back after it.  Also counts the guest instructions executed in res->native_insns'
- * companion *guest_insns when not NULL. */
+ * and back after it.  *guest_insns (if not NULL) gets the Thumb instructions executed. */
 int fj_diff_run_thumb(const fj_insn *code, size_t n, void *mem, size_t mem_len,
                       const fj_diff_cfg *cfg, fj_diff_result *res, uint64_t *guest_insns);
+
+/* The same for an ELF object (fj_vm_load_elf; the run starts at its default entry, cfg->entry
+ * is ignored); std helpers are registered.  Run memory at most 4096 bytes. */
+int fj_diff_run_thumb_elf(const void *elf, size_t len, void *mem, size_t mem_len,
+                          const fj_diff_cfg *cfg, fj_diff_result *res, uint64_t *guest_insns);
+/* Loop headers (targets of backward jumps) of an ELF object, at most max, into pcs. */
+uint32_t fj_diff_thumb_loop_headers(const void *elf, size_t len, uint32_t *pcs, uint32_t max);
 
 #endif /* FJ_TESTS_CODEGEN_DIFFRUN_THUMB_H */

@@ -80,3 +80,13 @@ $(B)/tests/test_thumb_size: $(call objs,tests/codegen/test_thumb_size.c tests/co
 	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lunicorn
 
 TEST_BINS += $(B)/tests/test_thumb_size
+
+# The example programs (examples/module.mk builds them with clang -target bpf).
+$(B)/obj/tests/codegen/test_thumb_examples.o: CFLAGS += -DFJ_EXAMPLES_DIR='"$(abspath $(EXAMPLE_DIR))"'
+$(B)/tests/test_thumb_examples: $(call objs,tests/codegen/test_thumb_examples.c) $(THUMB_DIFF_OBJS) \
+                                $(B)/lib/libfj_examples.a $(THUMB_DIFF_LIBS) \
+                                | $(EXAMPLE_BPF) $(THUMB_RT_DIR)/rt.bin $(THUMB_RT_DIR)/rt.sym
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lunicorn
+
+TEST_BINS += $(B)/tests/test_thumb_examples
