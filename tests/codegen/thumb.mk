@@ -90,3 +90,11 @@ $(B)/tests/test_thumb_examples: $(call objs,tests/codegen/test_thumb_examples.c)
 	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lunicorn
 
 TEST_BINS += $(B)/tests/test_thumb_examples
+
+# Blob shape and clear errors through the compile driver.
+$(B)/tests/test_thumb_compile: $(call objs,tests/codegen/test_thumb_compile.c) $(THUMB_COMPILE_OBJ) \
+                               $(THUMB_DIFF_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lcmocka
+
+TEST_BINS += $(B)/tests/test_thumb_compile
