@@ -13,7 +13,8 @@ ifneq ($(and $(wildcard client_runtime/jit.c),$(wildcard codegen/compile.c),$(wi
 FJ_BJ_KERNELS := alu divconst memsum branchy
 FJ_BJ_KDIR := $(B)/bench/jit/kernels
 FJ_BJ_KBPF := $(FJ_BJ_KERNELS:%=$(FJ_BJ_KDIR)/%.o)
-FJ_BJ_OBJS := $(call objs,bench/jit/bench_jit.c $(FJ_BJ_KERNELS:%=bench/jit/kernels/%.c))
+FJ_BJ_OBJS := $(call objs,bench/jit/bench_jit.c $(FJ_BJ_KERNELS:%=bench/jit/kernels/%.c)) \
+              $(B)/obj/bench/jit/kernels/divconst_keepdiv.o
 
 BPF_CC ?= clang
 $(FJ_BJ_KDIR)/%.o: bench/jit/kernels/%.c examples/example.h include/farjit/bpf_prog.h include/farjit/helpers.h
@@ -21,6 +22,11 @@ $(FJ_BJ_KDIR)/%.o: bench/jit/kernels/%.c examples/example.h include/farjit/bpf_p
 	$(BPF_CC) -target bpf -O2 -Wall -Wextra -Werror -Iinclude -I. -c $< -o $@
 
 $(foreach n,$(FJ_BJ_KERNELS),$(eval $(B)/obj/bench/jit/kernels/$(n).o: CFLAGS += -Dfj_main=fj_kernel_$(n)))
+# divconst natively once more with its divisors hidden from gcc: the `div` a template JIT keeps.
+$(B)/obj/bench/jit/kernels/divconst_keepdiv.o: bench/jit/kernels/divconst.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DFJ_KEEP_DIVIDE -Dfj_main=fj_kernel_divconst_keepdiv -MMD -MP -c $< -o $@
+
 $(B)/obj/bench/jit/bench_jit.o: CFLAGS += -DFJ_EXAMPLES_DIR='"$(abspath $(B)/examples)"' \
                                           -DFJ_KERNELS_DIR='"$(abspath $(FJ_BJ_KDIR))"'
 
