@@ -57,7 +57,6 @@ int fj_cc_write_begin(fj_codecache *cc) {
     cc->dirty_lo = UINT32_MAX;
     cc->dirty_hi = 0;
     if (flips(cc) && cc->ops.protect(cc->ops.ud, cc->rx, cc->size, true)) {
-      if (!cc->prot_err) cc->prot_err = FJ_EIO;
       cc->writing--;
       return FJ_EIO;
     }
@@ -68,10 +67,7 @@ int fj_cc_write_begin(fj_codecache *cc) {
 int fj_cc_write_end(fj_codecache *cc) {
   if (cc->writing == 0 || --cc->writing) return 0;
   int rc = 0;
-  if (flips(cc) && cc->ops.protect(cc->ops.ud, cc->rx, cc->size, false)) {
-    if (!cc->prot_err) cc->prot_err = FJ_EIO;
-    rc = FJ_EIO;
-  }
+  if (flips(cc) && cc->ops.protect(cc->ops.ud, cc->rx, cc->size, false)) rc = FJ_EIO;
   if (cc->ops.flush_icache && cc->dirty_lo < cc->dirty_hi)
     cc->ops.flush_icache(cc->ops.ud, cc->rx + cc->dirty_lo, cc->dirty_hi - cc->dirty_lo);
   return rc;

@@ -41,7 +41,6 @@ typedef struct fj_codecache {
   uint32_t used;        /* bytes in blocks */
   uint32_t writing;     /* fj_cc_write_begin nesting */
   uint32_t dirty_lo, dirty_hi;
-  int prot_err;         /* first protection failure, sticky */
 } fj_codecache;
 
 /* size: arena bytes (rounded up to 4096); nslots: island slots; max_blocks: traces.  0 or an
@@ -50,7 +49,8 @@ int fj_cc_init(fj_codecache *cc, const fj_jit_exec_ops *ops, const fj_allocator 
                uint16_t target, uint32_t size, uint32_t nslots, uint32_t max_blocks);
 void fj_cc_fini(fj_codecache *cc);
 
-/* Make the arena writable (first call) / executable again (last call).  0 or FJ_EIO. */
+/* Make the arena writable (first call) / executable again (last call).  0 or FJ_EIO; after a
+ * failed begin nothing may be written (the caller gives up on what it was doing). */
 int fj_cc_write_begin(fj_codecache *cc);
 int fj_cc_write_end(fj_codecache *cc);
 /* Note bytes written (for the icache flush at write_end). */

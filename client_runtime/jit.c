@@ -154,15 +154,16 @@ static void free_trace_mem(fj_jit *jit, fj_jtrace *t) {
 
 /* Remove t (and its bridges) from the code cache.  Links into it go back to their local exits,
  * its bridge patch (if it is a bridge) is undone, live calls out of it get the deopt stub as
- * their return address, then the code is freed (trap-filled). */
-static void evict_trace(fj_jit *jit, fj_jtrace *t, bool explicit_) {
+ * their return address, then the code is freed (trap-filled).  false (nothing changed) if the
+ * code cannot be made writable. */
+static bool evict_trace(fj_jit *jit, fj_jtrace *t, bool explicit_) {
+  fj_codecache *cc = &jit->cc;
+  if (fj_cc_write_begin(cc)) return false;
   for (uint32_t i = 0; i < jit->cfg.max_traces; i++) {
     fj_jtrace *u = &jit->traces[i];
     if (u->id && u != t && u->kind == FJ_TRACE_BRIDGE && u->parent_id == t->id)
       evict_trace(jit, u, explicit_);
   }
-  fj_codecache *cc = &jit->cc;
-  fj_cc_write_begin(cc);
   if (t->kind != FJ_TRACE_BRIDGE && trace_at_pc(jit, t->start_pc) == t) {
     for (uint32_t i = 0; i < jit->cfg.max_traces; i++) {
       fj_jtrace *u = &jit->traces[i];
@@ -220,6 +221,7 @@ static void evict_trace(fj_jit *jit, fj_jtrace *t, bool explicit_) {
     log_end(jit, &l);
   }
   free_trace_mem(jit, t);
+  return true;
 }
 
 /* ---- requests ------------------------------------------------------------------------------ */
@@ -401,8 +403,7 @@ static fj_jtrace *slot_alloc(fj_jit *jit, const fj_jtrace *keep) {
     for (uint32_t i = 0; i < jit->cfg.max_traces; i++)
       if (!jit->traces[i].id) return &jit->traces[i];
     fj_jtrace *victim = fj_cc_coldest(&jit->cc, keep);
-    if (!victim) return NULL;
-    evict_trace(jit, victim, false);
+    if (!victim || !evict_trace(jit, victim, false)) return NULL;
   }
 }
 
@@ -445,13 +446,18 @@ static int install(fj_jit *jit, const fj_jreq *rq, const uint8_t *blob, size_t l
   t->start_pc = rq->start_pc;
 
   fj_codecache *cc = &jit->cc;
-  fj_cc_write_begin(cc);
   uint32_t off = 0;
-  int rc;
+  int rc = fj_cc_write_begin(cc);
+  if (rc) {
+    jfree(jit, t->exits, (size_t)t->nexits * sizeof *t->exits);
+    jfree(jit, sites, (size_t)v.h.nrelocs * sizeof *sites);
+    memset(t, 0, sizeof *t);
+    jit->stats.link_failed++;
+    return install_fail(jit, rq, "not installed: ", "code cache not writable");
+  }
   while ((rc = fj_cc_alloc(cc, v.h.code_size, t, &off)) == FJ_ENOSPC) {
     fj_jtrace *victim = fj_cc_coldest(cc, parent);
-    if (!victim) break;
-    evict_trace(jit, victim, false);
+    if (!victim || !evict_trace(jit, victim, false)) break;
   }
   parent = bridge ? fj_jit_trace_by_id(jit, rq->parent_id) : NULL;
   uint32_t nsites = 0;
@@ -756,10 +762,9 @@ int fj_jit_invalidate(fj_jit *jit, uint32_t pc) {
   int n = 0;
   for (uint32_t i = 0; i < jit->cfg.max_traces; i++) {
     fj_jtrace *t = &jit->traces[i];
-    if (t->id && t->kind != FJ_TRACE_BRIDGE && (pc == FJ_JIT_ALL || t->start_pc == pc)) {
-      evict_trace(jit, t, true);
+    if (t->id && t->kind != FJ_TRACE_BRIDGE && (pc == FJ_JIT_ALL || t->start_pc == pc) &&
+        evict_trace(jit, t, true))
       n++;
-    }
   }
   for (uint32_t i = 0; i < jit->cfg.max_inflight; i++) {
     fj_jreq *r = &jit->reqs[i];

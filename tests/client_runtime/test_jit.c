@@ -638,6 +638,50 @@ static void test_evict_by_size(void **state) {
   free(p);
 }
 
+/* mprotect failing (a hardened host): nothing is written, nothing breaks. */
+static bool g_protect_fails;
+static int (*g_real_protect)(void *, void *, size_t, bool);
+static int flaky_protect(void *ud, void *rx, size_t n, bool writable) {
+  if (g_protect_fails && writable) return FJ_EIO;
+  return g_real_protect(ud, rx, n, writable);
+}
+
+static void test_protect_failure(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  fake_reset(sum_blob);
+  size_t n;
+  fj_insn *p = prog_of(SUM_SRC, &n);
+  uint64_t want = plain(p, n, NULL, NULL);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(1);
+  c.max_attempts = 100;  /* the failures below must not blacklist the loop */
+  fj_jit_env e = env_of(true);
+  g_real_protect = e.exec.protect;
+  e.exec.protect = flaky_protect;
+  g_protect_fails = true;
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  assert_non_null(jit);
+  int rc;
+  assert_int_equal(jrun(vm, &rc), want);
+  fj_jit_stats s;
+  fj_jit_get_stats(jit, &s);
+  assert_int_equal(s.traces_installed, 0);
+  assert_true(s.link_failed >= 1);
+  assert_contains(logbuf, "code cache not writable");
+  g_protect_fails = false;
+  for (int i = 0; i < 20 && !fj_jit_has_trace(jit, 2); i++) assert_int_equal(jrun(vm, &rc), want);
+  assert_true(fj_jit_has_trace(jit, 2));
+  g_protect_fails = true;
+  assert_int_equal(fj_jit_invalidate(jit, 2), 0);  /* cannot unlink: the trace stays, intact */
+  assert_int_equal(jrun(vm, &rc), want);
+  g_protect_fails = false;
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
 static void test_reload_drops_traces(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
@@ -672,6 +716,7 @@ int main(void) {
       cmocka_unit_test(test_evict_during_callback),
       cmocka_unit_test(test_trace_links),
       cmocka_unit_test(test_evict_by_size),
+      cmocka_unit_test(test_protect_failure),
       cmocka_unit_test(test_reload_drops_traces),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
