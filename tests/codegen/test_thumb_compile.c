@@ -5,6 +5,8 @@
  *    that initially branches to the shared return at code offset 0, only Thumb relocation
  *    kinds (THM_CALL / THM_JUMP24 / THM_MOVW_MOVT) on 4-byte fields inside the code, every
  *    byte of code decodable by capstone (Cortex-M), frame size sane;
+ *  - a local call left to the interpreter (FJ_REC_CALL_INTERP -> CALLL): compiled and run in
+ *    Unicorn through the real FJ_RT_CALL trampoline, FJ_RT_CALL_LOCAL served by a hook;
  *  - errors: a malformed trace (FJ_EBADTRACE), a trace needing more spill slots than the frame
  *    can address (FJ_ECOMPILE / SPILL_LIMIT), a branch fixup out of range (the patch hook
  *    refuses, fj_fixup_apply reports it), each with a message.
@@ -28,6 +30,9 @@
 #include "farjit/blob.h"
 #include "farjit/codegen.h"
 #include "farjit/platform_linux.h"
+#include "farjit/jit.h"
+#include "farjit/trace.h"
+#include "tests/codegen/uc_thumb.h"
 #include "tools/asm.h"
 
 /* Record the trace at the first spot of `text` that gets hot; returns its length. */
@@ -217,9 +222,77 @@ static void test_branch_range(void **state) {
   fj_mcode_free(&mc);
 }
 
+/* ---- CALLL ------------------------------------------------------------------------------- */
+
+static uint32_t local_pc, local_st;
+static uint64_t call_local(void *ud, uint32_t st, uint32_t pc) {
+  (void)ud;
+  local_pc = pc, local_st = st;
+  return 42; /* what the callee (mov r0, 42; exit) returns */
+}
+
+static void test_call_local(void **state) {
+  (void)state;
+  fj_insn *code;
+  size_t n;
+  char err[128];
+  assert_int_equal(fj_asm("  mov %r6, 5\n  call local f\n  add %r0, %r6\n  exit\n"
+                          "f:\n  mov %r0, 42\n  exit\n", &code, &n, err, sizeof err), 0);
+  assert_int_equal(n, 6);
+  /* the trace a recorder writes when it leaves f to the interpreter */
+  uint8_t trace[48 + 20 * 4];
+  fj_trace_header h = {FJ_TRACE_MAGIC, FJ_TRACE_VERSION, FJ_TRACE_ENTRY, 0, 4, FJ_TRACE_END_STOP,
+                       0, 3, 0, 0, 6, 1, {0, 0}};
+  memcpy(trace, &h, sizeof h);
+  for (uint32_t i = 0; i < 4; i++) {
+    fj_trace_rec r = {code[i], i, i == 1 ? 4u : 0u, 0, i == 1 ? FJ_REC_CALL_INTERP : 0, 0, 0};
+    memcpy(trace + 48 + 20 * i, &r, sizeof r);
+  }
+  free(code);
+  fj_codegen_result res;
+  int rc = fj_codegen_compile(trace, sizeof trace, FJ_TARGET_THUMBV7EM, NULL, &res);
+  if (rc) fail_msg("compile: %s", res.message);
+  fj_uct_hooks hooks = {NULL, call_local, NULL};
+  fj_uct *u = fj_uct_create(&hooks, 0);
+  assert_non_null(u);
+  uint32_t base = fj_uct_load(u, res.blob, res.blob_size);
+  if (!base) fail_msg("load: %s", fj_uct_errmsg(u));
+  fj_jit_state *st = fj_uct_alloc(u, sizeof *st, 16);
+  uint64_t *words = fj_uct_alloc(u, 16, 8); /* vm->stop, vm->left */
+  /* the stack region: the call checks there is a frame left for the callee */
+  uint8_t *stack = fj_uct_alloc(u, FJ_MAX_CALL_DEPTH * FJ_STACK_SIZE, 16);
+  fj_region *regions = fj_uct_alloc(u, sizeof *regions, 16);
+  regions[0] = (fj_region){fj_uct_addr(stack), FJ_MAX_CALL_DEPTH * FJ_STACK_SIZE, 3, 0};
+  st->regions = fj_uct_addr(regions);
+  st->nregions = 1;
+  st->r[10] = fj_uct_addr(stack) + FJ_MAX_CALL_DEPTH * FJ_STACK_SIZE;
+  st->budget = 1000;
+  st->r[0] = 7;
+  uint32_t id;
+  if (fj_uct_run(u, base, fj_uct_addr(st), fj_uct_addr(&words[0]), fj_uct_addr(&words[1]), &id,
+                 100000))
+    fail_msg("run: %s", fj_uct_errmsg(u));
+  fj_blob_header bh;
+  memcpy(&bh, res.blob, sizeof bh);
+  fj_blob_exit x;
+  assert_true(id < bh.nexits);
+  memcpy(&x, res.blob + bh.exit_off + id * sizeof x, sizeof x);
+  assert_int_equal(x.pc, 3);                 /* resumes at the exit instruction */
+  assert_int_equal(local_pc, 4);
+  assert_int_equal(local_st, fj_uct_addr(st));
+  assert_true(st->r[0] == 47 && st->r[6] == 5);
+  assert_int_equal(fj_uct_last_stats(u)->local_calls, 1);
+  assert_int_equal(fj_uct_last_stats(u)->rt_calls, 1);
+  assert_true(words[1] == 1000 - 2);         /* the budget handed to the VM for the call */
+  assert_true(st->budget > 0 && st->budget < 1000);
+  fj_uct_destroy(u);
+  fj_codegen_result_free(&res);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_blob_shape),
+    cmocka_unit_test(test_call_local),
     cmocka_unit_test(test_bad_trace),
     cmocka_unit_test(test_spill_limit),
     cmocka_unit_test(test_branch_range),

@@ -93,8 +93,8 @@ TEST_BINS += $(B)/tests/test_thumb_examples
 
 # Blob shape and clear errors through the compile driver.
 $(B)/tests/test_thumb_compile: $(call objs,tests/codegen/test_thumb_compile.c) $(THUMB_COMPILE_OBJ) \
-                               $(THUMB_DIFF_LIBS)
+                               $(UC_THUMB_OBJS) $(THUMB_DIFF_LIBS) | $(THUMB_RT_DIR)/rt.bin $(THUMB_RT_DIR)/rt.sym
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lcmocka
+	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lunicorn -lcmocka
 
 TEST_BINS += $(B)/tests/test_thumb_compile
