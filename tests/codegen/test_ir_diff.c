@@ -619,7 +619,7 @@ static void test_random_programs(void **st) {
   (void)st;
   static machine m;
   machine_init(&m);
-  unsigned built = 0, unlooped = 0;
+  unsigned built = 0, unlooped = 0, mutated_ok = 0;
   for (unsigned it = 0; it < 5000; it++) {
     fj_insn prog[64];
     uint32_t n = gen(prog, 4 + pick(20), pick(3) != 0);
@@ -641,10 +641,24 @@ static void test_random_programs(void **st) {
       compare_once(&ir, &m, prog, seed, (int64_t)pick(40), it);  /* budget exits */
       fj_ir_free(&ir);
     }
+    /* Mutated copies must be rejected or compile to valid IR (cu_build verifies it). */
+    for (int k = 0; k < 2; k++) {
+      uint8_t *mb = malloc(len);
+      memcpy(mb, b, len);
+      uint32_t body = (uint32_t)(len - sizeof(fj_trace_header));
+      for (unsigned f = 1 + pick(3); f--;)
+        mb[sizeof(fj_trace_header) + pick(body)] ^= (uint8_t)(1u << pick(8));
+      fj_ir ir;
+      int rc = cu_build(mb, len, k ? FJ_IR_NOFOLD : 0, true, &ir);
+      mutated_ok += rc == 0;
+      fj_ir_free(&ir);
+      free(mb);
+    }
     free(b);
   }
-  print_message("ir diff: %u IRs, %u comparisons (%u left early), %u loops, %u left unlooped\n",
-                built, compared, exits_early, loops, unlooped);
+  print_message("ir diff: %u IRs, %u comparisons (%u left early), %u loops, %u left unlooped, "
+                "%u mutated traces compiled\n", built, compared, exits_early, loops, unlooped,
+                mutated_ok);
   assert_true(unlooped > 0);  /* the rollback path ran */
   assert_true(built > 1000);
   assert_true(loops > 100);
