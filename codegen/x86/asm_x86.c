@@ -234,7 +234,11 @@ static void asm_load(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   int32_t disp = 0;
   bool sx = false;
   switch (in->op) {
-  case FJ_IR_RIN: disp = (int32_t)FJ_JIT_OFF_R(in->lit); break;
+  case FJ_IR_RIN:
+    if (in->lit == FJ_RIN_BUDGET) disp = FJ_JIT_OFF_BUDGET;
+    else if (in->lit >= 0 && in->lit < FJ_NREGS) disp = (int32_t)FJ_JIT_OFF_R(in->lit);
+    else fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: ir %04u: RIN %d", ref - FJ_REF_BIAS, in->lit);
+    break;
   case FJ_IR_SLD: disp = in->lit; w = in->aux; break;
   case FJ_IR_HLD: base = fj_x86_reg_of(x, in->a, FJ_X86_R11); disp = in->lit; w = in->aux; break;
   case FJ_IR_SLOAD: disp = in->lit; /* fall through */

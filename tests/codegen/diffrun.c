@@ -132,6 +132,7 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
                  cr.message);
   }
   c->res->compiled++;
+  if (cr.stats.nspills) c->res->spilled++;
   if (c->cfg->verbose) {
     fprintf(stderr, "---- %s: %zu trace bytes, blob %zu bytes\n", vname, tlen, cr.blob_size);
     fj_codegen_result_free(&cr);

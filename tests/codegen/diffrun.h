@@ -42,6 +42,7 @@ typedef struct fj_diff_result {
   uint32_t aborts[FJ_ABORT__COUNT];  /* compile aborts by reason, both variants */
   uint32_t exit_kinds[8];            /* exits taken by enum fj_exit_kind */
   uint32_t frame_exits;              /* exits taken with inlined call frames */
+  uint32_t spilled;                  /* compiled variants that used spill slots */
   uint64_t native_insns;             /* eBPF instructions the compiled code executed */
   int run_status;       /* fj_vm_run's return */
   uint64_t r0;

@@ -33,7 +33,10 @@ static void on_signal(int sig) {
 static void make_case(uint64_t seed, fj_gen_prog *p, uint8_t *mem, fj_diff_cfg *cfg) {
   bool straight = seed % 4 == 3;
   fj_gen_opts o = {.calls = seed % 5 == 0, .local_calls = seed % 3 == 0, .atomics = seed % 3 != 1,
-                   .straight = straight, .body = straight ? 40 + (uint32_t)(seed % 160) : 8 + (uint32_t)(seed % 40)};
+                   .straight = straight,
+                   .body = straight ? 40 + (uint32_t)(seed % 160)
+                           : seed % 16 == 9 ? 100 + (uint32_t)(seed % 120)  /* spills in loops */
+                           : 8 + (uint32_t)(seed % 40)};
   fj_gen_program(seed, &o, p);
   uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
   for (unsigned k = 0; k < FJ_GEN_MEM; k++) {
@@ -136,7 +139,7 @@ int main(void) {
   signal(SIGALRM, on_signal);
 
   uint64_t passed = 0, failed = 0, traced = 0, ran = 0, compiled = 0, native = 0;
-  uint32_t aborts[FJ_ABORT__COUNT] = {0}, kinds[8] = {0}, frame_exits = 0;
+  uint32_t aborts[FJ_ABORT__COUNT] = {0}, kinds[8] = {0}, frame_exits = 0, spilled = 0;
   for (uint64_t s = seed0; s < seed0 + ncases; s++) {
     cur_seed = s;
     alarm(5);
@@ -163,6 +166,7 @@ int main(void) {
     for (int k = 0; k < FJ_ABORT__COUNT; k++) aborts[k] += r.aborts[k];
     for (int k = 0; k < 8; k++) kinds[k] += r.exit_kinds[k];
     frame_exits += r.frame_exits;
+    spilled += r.spilled;
     if (rc == 0) {
       passed++;
       continue;
@@ -183,8 +187,8 @@ int main(void) {
          "and matched (%llu eBPF insns native)\n",
          (unsigned long long)ncases, (unsigned long long)seed0, (unsigned long long)traced,
          (unsigned long long)compiled, (unsigned long long)ran, (unsigned long long)native);
-  printf("exits taken: guard %u, link %u, stop %u, budget %u; %u with inlined call frames\n",
-         kinds[1], kinds[2], kinds[3], kinds[5], frame_exits);
+  printf("exits taken: guard %u, link %u, stop %u, budget %u; %u with inlined call frames; "
+         "%u compiles used spill slots\n", kinds[1], kinds[2], kinds[3], kinds[5], frame_exits, spilled);
   for (int k = 1; k < FJ_ABORT__COUNT; k++)
     if (aborts[k]) printf("compile aborts %s: %u\n", fj_abort_name(k), aborts[k]);
   /* The comparison must actually happen for most traces: a compiler that aborts everything
