@@ -53,8 +53,10 @@ $(B)/lib/%.a:
 deps:
 	@tools/deps.sh
 
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@FJ_BUILD=$(B) tests/run_all.sh $(TEST_BINS) $(TEST_SCRIPTS)
 
 asan:
