@@ -160,7 +160,8 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     if (!has_value(in) || ra->end[i] == i) continue;  /* unused results need no location */
     bool crosses = i + 1 < n && next_call[i + 1] < ra->end[i];
     uint32_t ok = crosses ? regs->callee_saved : ~0u;
-    if (ra->hint[i]) {
+    if (regs->pair64 && in->type == FJ_IRT_I64) ok = 0;  /* 32-bit target: I64 values in slots */
+    if (ra->hint[i] && ok) {
       uint32_t a = ra->hint[i] - 1;
       if (ra->loc[a].kind == FJ_LOC_REG && (ok >> ra->loc[a].reg & 1)) {
         /* Share a's register: a is dead in the body from here on.  Both stay put (never

@@ -6,6 +6,9 @@
  * immediate operand or into a scratch register) wherever they are used, snapshots included.
  * Nothing pins eBPF registers: values are SSA refs, and an eBPF register is only a snapshot entry.
  *
+ * On a 32-bit target (fj_target_regs.pair64) I64 values always live in slots (8 bytes, low word
+ * first); only I32 values get registers.
+ *
  * Live ranges: [definition, last use], where uses are operands (PAIR forwards to its
  * operands), snapshot entries of guards/calls/exits (ir->fp0 counts as used by every snapshot
  * with stack slots) and PHIs; a pre-roll value used in the loop body lives to the end of the

@@ -35,8 +35,8 @@ typedef struct fj_target_regs {
   uint8_t alloc[16];
   uint32_t callee_saved;      /* mask: allocatable registers a call preserves */
   uint32_t max_slots;         /* spill slots (8 bytes each) the frame may hold */
-  bool pair64;                /* 32-bit target: an I64 value needs two registers (not yet used
-                                 by the allocator: such targets keep I64 values in slots) */
+  bool pair64;                /* 32-bit target: the allocator keeps every I64 value in an
+                                 8-byte slot (low word first) and only I32 values in registers */
 } fj_target_regs;
 
 typedef struct fj_cg fj_cg;

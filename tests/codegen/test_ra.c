@@ -41,7 +41,8 @@ static void random_ir(fj_ir *ir, unsigned n) {
     fj_ref a = vals[rnd(nv)], b = rnd(4) ? vals[rnd(nv)] : fj_ir_k64(ir, rnd(1000));
     if (k < 70) {
       vals[nv++] = fj_ir_emit_raw(ir, &(fj_ir_ins){.op = rnd(2) ? FJ_IR_ADD : FJ_IR_XOR,
-                                                    .type = FJ_IRT_I64, .a = a, .b = b});
+                                                    .type = rnd(3) ? FJ_IRT_I64 : FJ_IRT_I32,
+                                                    .a = a, .b = b});
     } else if (k < 80) {
       fj_ref keep[3] = {vals[rnd(nv)], vals[rnd(nv)], vals[rnd(nv)]};
       fj_ir_ins c = {.op = FJ_IR_CALL, .type = FJ_IRT_I64, .lit = 5};
@@ -86,6 +87,35 @@ static void check_allocation(const fj_ir *ir, const fj_ra *ra, const fj_target_r
 }
 
 static const fj_target_regs small_regs = {4, {6, 7, 12, 13}, 1u << 12 | 1u << 13, 512, false};
+
+/* A 32-bit target: I64 values only in slots, I32 values in registers when they fit. */
+static const fj_target_regs pair_regs = {6, {4, 5, 6, 7, 8, 9}, 1u << 4 | 1u << 5 | 1u << 6, 512, true};
+
+static void test_pair64_slots(void **state) {
+  (void)state;
+  volatile unsigned in_regs = 0;
+  for (volatile unsigned round = 0; round < 100; round++) {
+    rng_state = 1000 + round;
+    fj_ir ir;
+    fj_ir_init(&ir, FJ_IR_NOFOLD);
+    fj_ra ra;
+    memset(&ra, 0, sizeof ra);
+    if (setjmp(ir.abort_jb)) fail_msg("round %u aborted: %s", round, ir.msg);
+    random_ir(&ir, 20 + rnd(200));
+    fj_ra_run(&ra, &ir, &pair_regs);
+    check_allocation(&ir, &ra, &pair_regs);
+    for (uint32_t i = 0; i < ra.nins; i++) {
+      const fj_ir_ins *in = fj_ir_at(&ir, FJ_REF_BIAS + i);
+      if (ra.loc[i].kind == FJ_LOC_REG) {
+        assert_int_equal(in->type, FJ_IRT_I32);
+        in_regs++;
+      }
+    }
+    fj_ra_free(&ra);
+    fj_ir_free(&ir);
+  }
+  assert_true(in_regs > 100);
+}
 
 static void test_random_ir_invariants(void **state) {
   (void)state;
@@ -223,6 +253,7 @@ static void test_phi_moves(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_random_ir_invariants),
+    cmocka_unit_test(test_pair64_slots),
     cmocka_unit_test(test_ranges_and_unused),
     cmocka_unit_test(test_phi_moves),
   };
