@@ -173,6 +173,23 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       }
     }
     int reg = -1;
+    /* Two-address form whose first operand dies here: take over its register (x = x op y). */
+    if (ok) {
+      const fj_ir_ins *ins = &ir->buf[FJ_REF_BIAS - ir->lo + i];
+      uint32_t a = ins->a >= FJ_REF_BIAS ? ins->a - FJ_REF_BIAS : UINT32_MAX;
+      if (a < i && ra->end[a] == i && ra->loc[a].kind == FJ_LOC_REG && !pinned[a] &&
+          (ok >> ra->loc[a].reg & 1) && two_address(ins, ins->a)) {
+        for (uint32_t k = 0; k < nactive; k++) {
+          if (active[k] == a) {  /* a's range ends here: i inherits the register, no free */
+            active[k] = active[--nactive];
+            break;
+          }
+        }
+        ra->loc[i] = ra->loc[a];
+        active[nactive++] = i;
+        continue;
+      }
+    }
     for (unsigned k = 0; k < regs->nalloc; k++) {
       unsigned r = regs->alloc[k];
       if ((free_regs & ok) >> r & 1) { reg = (int)r; break; }

@@ -14,7 +14,10 @@
  * with stack slots) and PHIs; a pre-roll value used in the loop body lives to the end of the
  * loop.  A value whose range contains a CALL/CALLL (strictly inside) gets a callee-saved
  * register or a slot.  A value's register is never reused by a result of the same instruction,
- * so the emitter may write the result before it has read every operand.
+ * so the emitter may write the result before it has read every operand — except for the
+ * two-address ops (ADD SUB AND OR XOR MUL SHL SHR SAR NEG ZEXT SEXT BSWAP), whose result takes
+ * the register of its first operand `a` when this is a's last use (and a is not also `b`):
+ * emitters compute those as "result = a; result op= b".
  * When registers run out the cheapest live value goes to a slot (for its whole life: the
  * emitter has not run yet): cost = weighted operand uses (x8 inside the loop body, snapshot
  * uses free: exit stubs are cold) per instruction of the range; ties spill the longest.  More than regs->max_slots slots aborts SPILL_LIMIT.
