@@ -287,6 +287,17 @@ static void submit(fj_jit *jit, const fj_recorder *rec, uint16_t kind, uint32_t 
   }
 }
 
+static int poll_results(fj_jit *jit);
+
+/* wait_ms: block (bounded) until request id is answered, then install what arrived.  The caller
+ * is at a safe point (a hot hook or an exit), as for poll_results. */
+static void wait_result(fj_jit *jit, uint32_t id) {
+  const fj_jit_transport *tr = &jit->env.transport;
+  if (!jit->cfg.wait_ms || !tr->wait) return;
+  if (tr->wait(tr->ud, id, jit->cfg.wait_ms) > 0) poll_results(jit);
+  else jit->stats.wait_timeouts++;
+}
+
 int fj_jit_record(fj_jit *jit, fj_exec *ex, enum fj_trace_kind kind, uint32_t parent_id,
                   uint32_t parent_exit) {
   fj_vm *vm = jit->vm;
@@ -323,7 +334,9 @@ int fj_jit_record(fj_jit *jit, fj_exec *ex, enum fj_trace_kind kind, uint32_t pa
       }
       log_end(jit, &l);
     }
+    uint64_t sent = jit->stats.traces_sent;
     submit(jit, &rec, (uint16_t)kind, pc, parent_id, parent_exit);
+    if (jit->stats.traces_sent != sent) wait_result(jit, jit->next_req_id);
     return FJ_HOT_RELOAD;
   }
   jit->stats.traces_aborted++;
@@ -661,12 +674,19 @@ static int on_hot(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
   }
   enum fj_trace_kind kind = (vm->x[pc].flags & FJ_XF_LOOP) ? FJ_TRACE_LOOP : FJ_TRACE_ENTRY;
   const fj_jit_transport *tr = &jit->env.transport;
-  if (tr->ready && !tr->ready(tr->ud)) {
+  if (tr->ready && !tr->ready(tr->ud) &&
+      !(jit->cfg.wait_ms && tr->wait && tr->wait(tr->ud, 0, jit->cfg.wait_ms) > 0 && tr->ready(tr->ud))) {
     jit->stats.send_failed++;
     attempt_failed(jit, (uint16_t)kind, pc, 0, 0, false);
     return FJ_HOT_CONTINUE;
   }
-  return fj_jit_record(jit, ex, kind, 0, 0);
+  int rc = fj_jit_record(jit, ex, kind, 0, 0);
+  /* wait_ms: the trace just recorded may be installed already; the recorder left ex at a safe
+   * point, so enter whatever starts there now rather than at the next hot event. */
+  if (rc == FJ_HOT_RELOAD && jit->cfg.wait_ms && !(jit->cfg.flags & FJ_JIT_NO_ENTER) &&
+      (t = trace_at_pc(jit, ex->pc)) && ex->depth + t->max_depth < FJ_MAX_CALL_DEPTH)
+    return fj_jit_enter(jit, ex, t);
+  return rc;
 }
 
 /* ---- public API -------------------------------------------------------------------------- */

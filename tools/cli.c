@@ -10,6 +10,8 @@
 #include "farjit/client_linux.h"
 #include "farjit/error.h"
 #include "farjit/platform_linux.h"
+#include "farjit/remote.h"
+#include "proto/tls.h"
 
 void fj_cli_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -298,8 +300,48 @@ int fj_cli_vm_opt(const char *cmd, fj_cli_vm_args *a, int id, const char *val) {
     a->has_jit_threshold = true;
     return 0;
   case FJ_CLI_VM_OPT_TRACE_LOG: a->trace_log = true; return 0;
+  case FJ_CLI_VM_OPT_JIT_WAIT: {
+    uint64_t ms;
+    if (!fj_cli_parse_u64(val, &ms) || ms > 3600000) {
+      fj_cli_error(cmd, "--jit-wait: '%s' is not a number of milliseconds (up to 3600000)", val);
+      return -1;
+    }
+    a->jit_wait_ms = (uint32_t)ms;
+    return 0;
+  }
+  case FJ_CLI_VM_OPT_TLS_CA: a->tls_ca = val; return 0;
+  case FJ_CLI_VM_OPT_CERT: a->tls_cert = val; return 0;
+  case FJ_CLI_VM_OPT_KEY: a->tls_key = val; return 0;
+  case FJ_CLI_VM_OPT_SNI: a->server_name = val; return 0;
+  case FJ_CLI_VM_OPT_PSK_ID: a->psk_id = val; return 0;
+  case FJ_CLI_VM_OPT_PSK_HEX: {
+    uint8_t k[64];
+    if (fj_hex_decode(val, k, sizeof k) <= 0) {
+      fj_cli_error(cmd, "--psk-hex: expected 1 to 64 bytes of hex");
+      return -1;
+    }
+    a->psk_hex = val;
+    return 0;
+  }
   default: return 1;
   }
+}
+
+int fj_cli_vm_check(const char *cmd, const fj_cli_vm_args *a) {
+  bool tls = a->tls_ca || a->tls_cert || a->tls_key || a->server_name || a->psk_id || a->psk_hex;
+  if (tls && (!a->server || !*a->server)) {
+    fj_cli_error(cmd, "TLS options need --server");
+    return -1;
+  }
+  if (!a->psk_id != !a->psk_hex || (a->psk_id && (a->tls_ca || a->tls_cert))) {
+    fj_cli_error(cmd, "use --psk-identity with --psk-hex, and not with certificates");
+    return -1;
+  }
+  if (!a->tls_cert != !a->tls_key) {
+    fj_cli_error(cmd, "--cert and --key go together");
+    return -1;
+  }
+  return 0;
 }
 
 /* The JIT runtime of the one VM a command runs (farjit/client_linux.h). */
@@ -326,9 +368,23 @@ static void cli_jit_attach(const char *cmd, const fj_cli_vm_args *a, fj_vm *vm) 
   fj_jit_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.hot_threshold = a->has_jit_threshold ? (uint16_t)a->jit_threshold : 64;
+  cfg.wait_ms = a->jit_wait_ms;
+  fj_remote_opts ro;
+  memset(&ro, 0, sizeof ro);
+  uint8_t psk[64];
+  int psk_len = a->psk_hex ? fj_hex_decode(a->psk_hex, psk, sizeof psk) : 0;
+  ro.tls_ca = a->tls_ca;
+  ro.tls_cert = a->tls_cert;
+  ro.tls_key = a->tls_key;
+  ro.server_name = a->server_name;
+  ro.psk_identity = a->psk_id;
+  ro.psk = psk_len > 0 ? psk : NULL;
+  ro.psk_len = (size_t)(psk_len > 0 ? psk_len : 0);
+  ro.client_id = "farjit-run";
   fj_jit_linux_opts o;
   memset(&o, 0, sizeof o);
   o.servers = a->server;
+  o.remote = &ro;
   o.cfg = &cfg;
   o.trace_log = a->trace_log ? stderr : NULL;
   char err[256];

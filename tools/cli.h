@@ -84,7 +84,8 @@ int fj_cli_prog_load(const char *cmd, const char *path, fj_vm *vm, const fj_cli_
  * fj_cli_vm_opt and its effect in fj_cli_vm_create / fj_cli_vm_report. */
 enum {
   FJ_CLI_VM_OPT_STATS = 1000, FJ_CLI_VM_OPT_INSN_LIMIT, FJ_CLI_VM_OPT_SERVER, FJ_CLI_VM_OPT_NO_JIT,
-  FJ_CLI_VM_OPT_JIT_THRESHOLD, FJ_CLI_VM_OPT_TRACE_LOG,
+  FJ_CLI_VM_OPT_JIT_THRESHOLD, FJ_CLI_VM_OPT_TRACE_LOG, FJ_CLI_VM_OPT_JIT_WAIT, FJ_CLI_VM_OPT_TLS_CA,
+  FJ_CLI_VM_OPT_CERT, FJ_CLI_VM_OPT_KEY, FJ_CLI_VM_OPT_SNI, FJ_CLI_VM_OPT_PSK_ID, FJ_CLI_VM_OPT_PSK_HEX,
 };
 #define FJ_CLI_VM_OPTS                                                                            \
   {"stats", 0, NULL, FJ_CLI_VM_OPT_STATS, "print VM and JIT statistics to stderr after the run"}, \
@@ -94,7 +95,15 @@ enum {
   {"no-jit", 0, NULL, FJ_CLI_VM_OPT_NO_JIT, "interpret only: no recording, no compile server"},  \
   {"jit-threshold", 0, "N", FJ_CLI_VM_OPT_JIT_THRESHOLD,                                         \
    "hot events before a loop or function is traced (0 = on first sight; default 64)"},          \
-  {"trace-log", 0, NULL, FJ_CLI_VM_OPT_TRACE_LOG, "log each trace's life to stderr"},
+  {"trace-log", 0, NULL, FJ_CLI_VM_OPT_TRACE_LOG, "log each trace's life to stderr"},          \
+  {"jit-wait", 0, "MS", FJ_CLI_VM_OPT_JIT_WAIT,                                                  \
+   "at a hot spot just sent, wait up to MS for its machine code (default 0: asynchronous)"},    \
+  {"tls-ca", 0, "FILE", FJ_CLI_VM_OPT_TLS_CA, "TLS to --server: CA of the server certificate"}, \
+  {"cert", 0, "FILE", FJ_CLI_VM_OPT_CERT, "TLS: client certificate (mutual TLS)"},             \
+  {"key", 0, "FILE", FJ_CLI_VM_OPT_KEY, "TLS: client private key"},                            \
+  {"server-name", 0, "NAME", FJ_CLI_VM_OPT_SNI, "TLS: name the server certificate must carry"}, \
+  {"psk-identity", 0, "ID", FJ_CLI_VM_OPT_PSK_ID, "TLS-PSK identity"},                          \
+  {"psk-hex", 0, "KEY", FJ_CLI_VM_OPT_PSK_HEX, "TLS-PSK key as hex"},
 
 typedef struct fj_cli_vm_args {
   bool stats;
@@ -105,10 +114,15 @@ typedef struct fj_cli_vm_args {
   bool has_jit_threshold;
   uint64_t jit_threshold;
   bool trace_log;
+  uint32_t jit_wait_ms;
+  const char *tls_ca, *tls_cert, *tls_key, *server_name, *psk_id, *psk_hex;
 } fj_cli_vm_args;
 
 /* 0 if handled, -1 after a message if the value is bad, 1 if id is not a VM option. */
 int fj_cli_vm_opt(const char *cmd, fj_cli_vm_args *a, int id, const char *val);
+/* After parsing: the combination is consistent (TLS options need --server, PSK excludes
+ * certificates, --cert with --key).  0 or -1 after a message. */
+int fj_cli_vm_check(const char *cmd, const fj_cli_vm_args *a);
 /* A VM on the Linux platform with the standard helpers registered and a applied (including
  * the JIT runtime unless --no-jit).  Release it with fj_cli_vm_destroy. */
 fj_vm *fj_cli_vm_create(const char *cmd, const fj_cli_vm_args *a);

@@ -98,6 +98,7 @@ int fj_cmd_plugin(int argc, char **argv) {
     fj_cli_print_opts(stdout, plugin_opts);
     return FJ_EXIT_OK;
   }
+  if (fj_cli_vm_check("plugin", &a.vm)) return FJ_EXIT_USAGE;
 
   char err[256];
   uint8_t *mem = NULL, *code = NULL;

@@ -84,6 +84,7 @@ int fj_cmd_run(int argc, char **argv) {
     run_usage(stderr);
     return FJ_EXIT_USAGE;
   }
+  if (fj_cli_vm_check("run", &a.vm)) return FJ_EXIT_USAGE;
   if (a.ctx_file && a.mem_hex) {
     fj_cli_error("run", "--ctx and --mem are exclusive");
     return FJ_EXIT_USAGE;

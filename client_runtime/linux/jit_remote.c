@@ -62,6 +62,9 @@ struct fj_jit_linux {
   atomic_int connected;
   atomic_int stopping;
   atomic_uint results_queued;
+  uv_cond_t cond;             /* signalled on every result and connection change (wait_ms) */
+  bool blocking_poll;         /* wait_ms: poll takes the lock instead of trylock */
+  atomic_int conn_wait_failed; /* a wait for the connection timed out: later ones return at once */
 
   /* loop thread only */
   uv_loop_t loop;
@@ -75,6 +78,7 @@ struct fj_jit_linux {
   int nservers, cur;
   uint32_t backoff_ms;
   fj_remote_opts ropts;
+  uint8_t psk[64];            /* ropts.psk points here: the caller's copy may not outlive attach */
   atomic_ullong connects, disconnects;
 
   /* embedded server: prepared at attach, started by the first compile request (a program that
@@ -123,8 +127,15 @@ static void push_result(fj_jit_linux *l, uint32_t id, int status, const char *ms
   if (l->in_tail) l->in_tail->next = it;
   else l->in_head = it;
   l->in_tail = it;
-  uv_mutex_unlock(&l->mu);
   atomic_fetch_add(&l->results_queued, 1);
+  uv_cond_broadcast(&l->cond);
+  uv_mutex_unlock(&l->mu);
+}
+
+static void signal_waiters(fj_jit_linux *l) {
+  uv_mutex_lock(&l->mu);
+  uv_cond_broadcast(&l->cond);
+  uv_mutex_unlock(&l->mu);
 }
 
 static int t_submit(void *ud, const fj_jit_request *rq) {
@@ -174,9 +185,48 @@ static void t_cancel(void *ud, uint32_t id) {
   uv_async_send(&l->wake);
 }
 
+static bool inbox_has(const fj_jit_linux *l, uint32_t id) {
+  for (const in_item *it = l->in_head; it; it = it->next)
+    if (it->id == id) return true;
+  return false;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* wait_ms (farjit/client.h): the interpreter thread blocks here, bounded, only when asked to. */
+static int t_wait(void *ud, uint32_t id, uint32_t timeout_ms) {
+  fj_jit_linux *l = ud;
+  if (!id) {
+    if (atomic_load(&l->connected)) return 1;
+    /* no process, or an earlier wait already found no server: do not pay again */
+    if (atomic_load(&l->spawned) < 0 || atomic_load(&l->conn_wait_failed)) return 0;
+  }
+  const uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+  int ok = 0;
+  uv_mutex_lock(&l->mu);
+  for (;;) {
+    if (id ? inbox_has(l, id) : atomic_load(&l->connected) != 0) {
+      ok = 1;
+      break;
+    }
+    uint64_t t = now_ns();
+    if (t >= deadline || atomic_load(&l->stopping)) break;
+    (void)uv_cond_timedwait(&l->cond, &l->mu, deadline - t);
+  }
+  uv_mutex_unlock(&l->mu);
+  if (!id && !ok) atomic_store(&l->conn_wait_failed, 1);
+  return ok;
+}
+
 static int t_poll(void *ud, fj_jit_result *res) {
   fj_jit_linux *l = ud;
-  if (!atomic_load(&l->results_queued) || uv_mutex_trylock(&l->mu)) return 0;  /* never wait */
+  if (!atomic_load(&l->results_queued)) return 0;
+  if (l->blocking_poll) uv_mutex_lock(&l->mu);
+  else if (uv_mutex_trylock(&l->mu)) return 0;  /* never wait */
   in_item *it = l->in_head;
   if (it) {
     l->in_head = it->next;
@@ -264,12 +314,15 @@ static void on_state(fj_remote *r, int status, const char *msg, void *ud) {
   fj_jit_linux *l = ud;
   if (status == 0) {
     atomic_store(&l->connected, 1);
+    atomic_store(&l->conn_wait_failed, 0);
+    signal_waiters(l);
     l->backoff_ms = BACKOFF_MIN_MS;
     l->connects++;
     logf_(l, "jit: connected to %s%s", l->servers[l->cur], "");
     return;
   }
   atomic_store(&l->connected, 0);
+  signal_waiters(l);
   l->disconnects++;
   logf_(l, "jit: server %s: %s", l->servers[l->cur], msg);
   if (r == l->r) l->r = NULL;
@@ -464,6 +517,7 @@ void fj_jit_linux_detach(fj_jit_linux *l) {
   }
   stop_server(l);
   for (int i = 0; i < l->nservers; i++) free(l->servers[i]);
+  uv_cond_destroy(&l->cond);
   uv_mutex_destroy(&l->mu);
   uv_mutex_destroy(&l->log_mu);
   free(l);
@@ -479,9 +533,16 @@ fj_jit_linux *fj_jit_linux_attach(fj_vm *vm, const fj_jit_linux_opts *o, char *e
   l->log = o->trace_log;
   l->backoff_ms = BACKOFF_MIN_MS;
   uv_mutex_init(&l->mu);
+  uv_cond_init(&l->cond);
   uv_mutex_init(&l->log_mu);
+  l->blocking_poll = o->cfg && o->cfg->wait_ms;
   uv_loop_init(&l->loop);
   if (o->remote) l->ropts = *o->remote;
+  if (l->ropts.psk && l->ropts.psk_len) {
+    if (l->ropts.psk_len > sizeof l->psk) l->ropts.psk_len = sizeof l->psk;
+    memcpy(l->psk, l->ropts.psk, l->ropts.psk_len);
+    l->ropts.psk = l->psk;
+  }
   l->ropts.target = (uint32_t)fj_jit_host_target();
   if (!l->ropts.client_id) l->ropts.client_id = "farjit-client";
 
@@ -507,7 +568,7 @@ fj_jit_linux *fj_jit_linux_attach(fj_vm *vm, const fj_jit_linux_opts *o, char *e
   fj_jit_env env;
   memset(&env, 0, sizeof env);
   env.exec = fj_jit_linux_exec(o->exec_mode);
-  if (l->nservers) env.transport = (fj_jit_transport){t_submit, t_poll, t_release, t_cancel, t_ready, l};
+  if (l->nservers) env.transport = (fj_jit_transport){t_submit, t_poll, t_release, t_cancel, t_ready, t_wait, l};
   env.log = o->trace_log ? log_line : NULL;
   env.log_ud = l;
   int jerr = 0;

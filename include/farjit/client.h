@@ -4,8 +4,8 @@
  * and function entries; a hot one is recorded as a trace (farjit/trace.h) and handed to the
  * transport, which returns a blob (farjit/blob.h) some time later.  The runtime validates and
  * links blobs only at safe points (inside the interpreter's hot hooks, or in fj_jit_poll() while
- * the VM is idle) and enters them the next time the spot is hot.  Nothing ever waits for the
- * server: no transport, a slow or dead server, a rejected blob or a compile error all leave the
+ * the VM is idle) and enters them the next time the spot is hot.  Nothing waits for the
+ * server unless fj_jit_config.wait_ms asks for it (bounded): no transport, a slow or dead server, a rejected blob or a compile error all leave the
  * program running in the interpreter with the same results.
  *
  * The core is freestanding (Cortex-M4 too): executable memory, the transport and the log come
@@ -78,6 +78,10 @@ typedef struct fj_jit_transport {
   /* Could a request be sent now (connected)?  Asked before recording, so that no trace is
    * recorded for nothing while the server is away.  NULL: always. */
   bool (*ready)(void *ud);
+  /* Block until the result of request id can be polled (id 0: until ready() would be true), or
+   * until timeout_ms passed: 1 or 0.  Only used with fj_jit_config.wait_ms; NULL: never wait.
+   * May return 0 at once when waiting is hopeless (no server process, connection refused). */
+  int (*wait)(void *ud, uint32_t id, uint32_t timeout_ms);
   void *ud;
 } fj_jit_transport;
 
@@ -98,6 +102,11 @@ typedef struct fj_jit_config {
   uint32_t max_inflight;    /* compile requests outstanding; 0 = 8 */
   uint16_t max_attempts;    /* failed attempts before a spot is blacklisted; 0 = 4 */
   uint16_t flags;           /* FJ_JIT_* */
+  /* Deterministic compiles (tests, short runs): 0 = asynchronous (default).  Otherwise a hot
+   * spot whose trace was just sent waits up to wait_ms for its result (transport.wait), installs
+   * it and enters it at once; so does a spot waiting for the first connection.  A timeout only
+   * means interpreting on; results never depend on it. */
+  uint32_t wait_ms;
 } fj_jit_config;
 
 typedef struct fj_jit_env {
@@ -130,6 +139,7 @@ typedef struct fj_jit_env {
   _(deopts,            "live calls whose return address was rewritten")      \
   _(blacklisted,       "spots blacklisted after repeated failures")          \
   _(stale_results,     "results for requests no longer wanted")              \
+  _(wait_timeouts,     "--jit-wait: results not back in time (interpreted on)") \
   _(code_bytes,        "bytes of machine code installed now")                \
   _(code_bytes_peak,   "most bytes of machine code installed at once")
 
