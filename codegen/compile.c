@@ -21,8 +21,8 @@
 #include "farjit/error.h"
 
 #if defined(__has_include)
-#if __has_include("codegen/thumb/asm_thumb.h")
-#include "codegen/thumb/asm_thumb.h"  /* declares fj_backend_thumbv7em */
+#if __has_include("codegen/thumb/thumb.h")
+#include "codegen/thumb/thumb.h"  /* declares fj_backend_thumbv7em */
 #define FJ_CG_HAVE_THUMB 1
 #endif
 #endif
@@ -92,7 +92,7 @@ typedef struct compile_job {
   fj_cg cg;
   fj_blob_reloc *relocs;
   uint32_t nrelocs;
-  char *dump_before, *dump_after, *dump_ra;
+  char *dump_before, *dump_after, *dump_ra, *meta;
 } compile_job;
 
 static uint32_t count_ins(const fj_ir *ir) {
@@ -109,6 +109,7 @@ static void job_free(compile_job *j) {
   free(j->dump_before);
   free(j->dump_after);
   free(j->dump_ra);
+  free(j->meta);
   free(j);
 }
 
@@ -130,36 +131,10 @@ static char *make_meta(compile_job *j, uint32_t *size) {
   return m;
 }
 
-int fj_codegen_compile(const void *trace, size_t len, enum fj_target target,
-                       const fj_codegen_opts *opts, fj_codegen_result *res) {
-  memset(res, 0, sizeof *res);
-  uint32_t flags = opts ? opts->flags : 0;
-  const fj_backend *be = fj_backend_get(target);
-  if (!be) {
-    snprintf(res->message, sizeof res->message, "target %s not supported", fj_target_name(target));
-    return fail(res, FJ_ETARGET, FJ_ABORT_TARGET, res->message);
-  }
-  compile_job *const j = calloc(1, sizeof *j);
-  if (!j) return fail(res, FJ_ENOMEM, FJ_ABORT_NOMEM, "out of memory");
-  int rc = fj_trace_read(trace, len, opts ? opts->max_recs : 0, &j->trace, res->message,
-                         sizeof res->message);
-  if (rc < 0) {
-    job_free(j);
-    return fail(res, rc, rc == FJ_EBADTRACE ? FJ_ABORT_BADTRACE : FJ_ABORT_NOMEM, res->message);
-  }
-  res->stats.nrecs = j->trace.nrecs;
-  fj_ir_init(&j->ir, (flags & FJ_CG_NO_OPT) ? FJ_IR_NOFOLD : 0);
-  j->cg.ir = &j->ir;
-  j->cg.be = be;
-  fj_mcode_init(&j->cg.mc);
-
-  if (setjmp(j->ir.abort_jb)) {
-    int reason = j->ir.reason;
-    snprintf(res->message, sizeof res->message, "%s", j->ir.msg);
-    job_free(j);
-    return fail(res, reason == FJ_ABORT_BADTRACE ? FJ_EBADTRACE : FJ_ECOMPILE, reason,
-                res->message);
-  }
+/* Every phase after the trace is read; aborts longjmp to fj_codegen_compile. */
+static void run_phases(compile_job *j, const void *trace, size_t len, enum fj_target target,
+                       uint32_t flags, fj_codegen_result *res) {
+  const fj_backend *be = j->cg.be;
   fj_ir_build(&j->ir, &j->trace);
   res->stats.ir_before = count_ins(&j->ir);
   if (flags & FJ_CG_DUMP) j->dump_before = fj_ir_dump(&j->ir, true);
@@ -172,7 +147,7 @@ int fj_codegen_compile(const void *trace, size_t len, enum fj_target target,
   if (flags & FJ_CG_DUMP) j->dump_ra = fj_ra_dump(&j->cg.ra, &j->ir, be->reg_names);
   be->emit(&j->cg);
   char err[160];
-  rc = fj_fixup_apply(&j->cg.mc, be->patch, &j->relocs, &j->nrelocs, err, sizeof err);
+  int rc = fj_fixup_apply(&j->cg.mc, be->patch, &j->relocs, &j->nrelocs, err, sizeof err);
   if (rc < 0) fj_ir_abort(&j->ir, rc == FJ_ENOMEM ? FJ_ABORT_NOMEM : FJ_ABORT_BACKEND, "%s", err);
 
   fj_blob_parts p;
@@ -192,19 +167,51 @@ int fj_codegen_compile(const void *trace, size_t len, enum fj_target target,
   p.nrelocs = j->nrelocs;
   p.exits = j->cg.exits;
   p.nexits = j->cg.nexits;
-  char *meta = NULL;
   if (flags & FJ_CG_DUMP) {
-    meta = make_meta(j, &p.meta_size);
-    p.meta = meta;
+    j->meta = make_meta(j, &p.meta_size);
+    p.meta = j->meta;
   }
   rc = fj_blob_write(&p, &res->blob, &res->blob_size);
-  free(meta);
   if (rc < 0)
     fj_ir_abort(&j->ir, rc == FJ_ERANGE ? FJ_ABORT_CODE_LIMIT : FJ_ABORT_NOMEM,
                 "blob: %s", fj_strerror(rc));
   res->stats.nexits = j->cg.nexits;
   res->stats.nspills = j->cg.ra.nslots;
   res->stats.code_size = j->cg.mc.len;
+}
+
+int fj_codegen_compile(const void *trace, size_t len, enum fj_target target,
+                       const fj_codegen_opts *opts, fj_codegen_result *res) {
+  memset(res, 0, sizeof *res);
+  const uint32_t flags = opts ? opts->flags : 0;
+  const fj_backend *be = fj_backend_get(target);
+  if (!be) {
+    snprintf(res->message, sizeof res->message, "target %s not supported", fj_target_name(target));
+    return fail(res, FJ_ETARGET, FJ_ABORT_TARGET, res->message);
+  }
+  compile_job *const j = calloc(1, sizeof *j);
+  if (!j) return fail(res, FJ_ENOMEM, FJ_ABORT_NOMEM, "out of memory");
+  int rc = fj_trace_read(trace, len, opts ? opts->max_recs : 0, &j->trace, res->message,
+                         sizeof res->message);
+  if (rc < 0) {
+    job_free(j);
+    return fail(res, rc, rc == FJ_EBADTRACE ? FJ_ABORT_BADTRACE : FJ_ABORT_NOMEM, res->message);
+  }
+  res->stats.nrecs = j->trace.nrecs;
+  fj_ir_init(&j->ir, (flags & FJ_CG_NO_OPT) ? FJ_IR_NOFOLD : 0);
+  j->cg.ir = &j->ir;
+  j->cg.be = be;
+  fj_mcode_init(&j->cg.mc);
+  /* Only j (never reassigned) and res are used after a longjmp. */
+  if (setjmp(j->ir.abort_jb)) {
+    int reason = j->ir.reason;
+    snprintf(res->message, sizeof res->message, "%s", j->ir.msg);
+    fj_codegen_result_free(res);
+    job_free(j);
+    return fail(res, reason == FJ_ABORT_BADTRACE ? FJ_EBADTRACE : FJ_ECOMPILE, reason,
+                res->message);
+  }
+  run_phases(j, trace, len, target, flags, res);
   job_free(j);
   return 0;
 }

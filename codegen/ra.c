@@ -119,7 +119,8 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     if (in->op != FJ_IR_PHI || in->a < FJ_REF_BIAS || in->b < FJ_REF_BIAS) continue;
     uint32_t a = in->a - FJ_REF_BIAS, b = in->b - FJ_REF_BIAS;
     if (in->a >= ir->loop || in->b <= ir->loop || b >= n) continue;
-    if (ra->last_use[a] < b || (ra->last_use[a] == b && two_address(fj_ir_at(ir, in->b), in->a)))
+    if (ra->last_use[a] < b ||
+        (regs->two_address && ra->last_use[a] == b && two_address(fj_ir_at(ir, in->b), in->a)))
       ra->hint[b] = a + 1;
   }
   uint32_t *next_call = calloc(n + 1, sizeof *next_call);
@@ -174,7 +175,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     }
     int reg = -1;
     /* Two-address form whose first operand dies here: take over its register (x = x op y). */
-    if (ok) {
+    if (ok && regs->two_address) {
       const fj_ir_ins *ins = &ir->buf[FJ_REF_BIAS - ir->lo + i];
       uint32_t a = ins->a >= FJ_REF_BIAS ? ins->a - FJ_REF_BIAS : UINT32_MAX;
       if (a < i && ra->end[a] == i && ra->loc[a].kind == FJ_LOC_REG && !pinned[a] &&

@@ -14,18 +14,18 @@
  * with stack slots) and PHIs; a pre-roll value used in the loop body lives to the end of the
  * loop.  A value whose range contains a CALL/CALLL (strictly inside) gets a callee-saved
  * register or a slot.  A value's register is never reused by a result of the same instruction,
- * so the emitter may write the result before it has read every operand — except for the
- * two-address ops (ADD SUB AND OR XOR MUL SHL SHR SAR NEG ZEXT SEXT BSWAP), whose result takes
- * the register of its first operand `a` when this is a's last use (and a is not also `b`):
- * emitters compute those as "result = a; result op= b".
+ * so the emitter may write the result before it has read every operand — except, on targets
+ * that declare fj_target_regs.two_address, for the two-address ops (ADD SUB AND OR XOR MUL SHL
+ * SHR SAR NEG ZEXT SEXT BSWAP), whose result takes the register of its first operand `a` when
+ * this is a's last use (and a is not also `b`): such emitters compute them as
+ * "result = a; result op= b".
  * When registers run out the cheapest live value goes to a slot (for its whole life: the
  * emitter has not run yet): cost = weighted operand uses (x8 inside the loop body, snapshot
  * uses free: exit stubs are cold) per instruction of the range; ties spill the longest.  More than regs->max_slots slots aborts SPILL_LIMIT.
  *
- * PHI a b: when the body's last use of a comes before b's definition, or is the first (and
- * only) operand of b's own two-address instruction (ADD..SAR, NEG, ZEXT, SEXT, BSWAP: backends
- * must compute those as "result = a; result op= b"), b takes a's register (if a has one) and
- * the copy disappears.  This is the one case where a result shares an operand's register.  Otherwise the emitter's back edge copies:
+ * PHI a b: when the body's last use of a comes before b's definition, or (two_address
+ * targets) is the first operand of b's own two-address instruction, b takes a's register (if a
+ * has one) and the copy disappears.  Otherwise the emitter's back edge copies:
  * the emitter calls fj_ra_phi_moves() at the back edge; it sequentializes the parallel
  * copy b -> loc(a) of all PHIs (breaking cycles through a temporary the target names).
  */

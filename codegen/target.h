@@ -37,6 +37,9 @@ typedef struct fj_target_regs {
   uint32_t max_slots;         /* spill slots (8 bytes each) the frame may hold */
   bool pair64;                /* 32-bit target: the allocator keeps every I64 value in an
                                  8-byte slot (low word first) and only I32 values in registers */
+  bool two_address;           /* the emitter computes ADD..SAR, NEG, ZEXT, SEXT, BSWAP as
+                                 "result = a; result op= b": the result may then get the
+                                 register of a first operand that dies there (ra.h) */
 } fj_target_regs;
 
 typedef struct fj_cg fj_cg;

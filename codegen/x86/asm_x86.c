@@ -508,6 +508,7 @@ const fj_backend fj_backend_x86_64 = {
     .callee_saved = 1u << FJ_X86_R12 | 1u << FJ_X86_R13 | 1u << FJ_X86_R14 | 1u << FJ_X86_R15,
     .max_slots = 4096,
     .pair64 = false,
+    .two_address = true,
   },
   .fill = 0xcc,
   .emit = x86_emit,

@@ -92,10 +92,10 @@ static void check_allocation(const fj_ir *ir, const fj_ra *ra, const fj_target_r
   }
 }
 
-static const fj_target_regs small_regs = {4, {6, 7, 12, 13}, 1u << 12 | 1u << 13, 512, false};
+static const fj_target_regs small_regs = {4, {6, 7, 12, 13}, 1u << 12 | 1u << 13, 512, false, false};
 
 /* A 32-bit target: I64 values only in slots, I32 values in registers when they fit. */
-static const fj_target_regs pair_regs = {6, {4, 5, 6, 7, 8, 9}, 1u << 4 | 1u << 5 | 1u << 6, 512, true};
+static const fj_target_regs pair_regs = {6, {4, 5, 6, 7, 8, 9}, 1u << 4 | 1u << 5 | 1u << 6, 512, true, false};
 
 static void test_pair64_slots(void **state) {
   (void)state;
