@@ -45,10 +45,21 @@ uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc) {
     fj_vm_fail_at(vm, call_pc, FJ_EDEPTH, "local call would exceed the call depth limit");
     return 0;
   }
-  uint64_t r0 = 0;
-  (void)fj_vm_call(vm, pc, &st->r[1], &r0);  /* a failure sets vm->stop: FJ_RT_CALL deopts */
+  /* The callee starts exactly as after the interpreter's call instruction: every register as
+   * the caller left it (st is synced), r10 at the next frame.  Not fj_vm_call, which clears
+   * r0 and r6-r9 as a helper's callback must.  The trace reloads r1-r5 from st afterwards. */
+  fj_exec cx;
+  memcpy(cx.r, st->r, sizeof cx.r);
+  cx.depth = cx.base = ex->depth + 1;
+  cx.r[10] = fj_vm_frame_top(vm, cx.depth);
+  cx.pc = pc;
+  vm->stats.local_calls++;
+  vm->cur = &cx;
+  int rc = fj_interp_enter(vm, &cx);  /* a failure sets vm->stop: FJ_RT_CALL deopts */
+  vm->cur = ex;
   ex->depth = saved;
-  return r0;
+  memcpy(&st->r[1], &cx.r[1], 5 * sizeof st->r[0]);
+  return rc == 0 ? cx.r[0] : 0;
 }
 
 uint64_t fj_jit_rt_addr(uint32_t rt) {
