@@ -18,3 +18,6 @@ $(B)/tests/test_e2e: $(FJ_E2E_OBJS) $(FJ_E2E_LIBS) | $(B)/bin/farjitd $(EXAMPLE_
 	$(CC) $(LDFLAGS) -o $@ $(FJ_E2E_OBJS) $(FJ_E2E_LIBS) $(FJ_CLIENT_LDLIBS) -lm
 TEST_BINS += $(B)/tests/test_e2e
 endif
+
+# The CLI through a real farjitd: plugin over the conformance cases, run over TLS and PSK.
+TEST_SCRIPTS += tests/e2e/cli.sh
