@@ -30,6 +30,7 @@ typedef struct diff_ctx {
   bool done;
   uint32_t max_recs;
   uint8_t *trace;
+  uint32_t last_exit, last_kind;  /* the exit the last compiled run took */
 } diff_ctx;
 
 typedef struct state {
@@ -164,6 +165,8 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
     return failf(c, "%s: returned exit %u (st says %u) of %u", vname, id, st.exit_id, nexits);
   if (st.exit_code != (uint64_t)(uintptr_t)code) return failf(c, "%s: exit_code is not the code base", vname);
   if (x.kind < 8) c->res->exit_kinds[x.kind]++;
+  c->last_exit = id;
+  c->last_kind = x.kind;
   if (x.nframes) c->res->frame_exits++;
   if (st.budget < 0 || (uint64_t)st.budget > s0->left)
     return failf(c, "%s: budget went from %llu to %lld", vname, (unsigned long long)s0->left,
@@ -245,8 +248,35 @@ static int hot_hook(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
     restore(&s0, vm, ex, c);
     variant(c, vm, ex, &s0, tr, tlen, flags, &done);
   }
-  if (c->res->failed) restore(&s0, vm, ex, c);  /* finish the run on the reference path */
-  return done && !c->res->failed ? FJ_HOT_DONE : FJ_HOT_RELOAD;
+  if (c->res->failed) {
+    restore(&s0, vm, ex, c);  /* finish the run on the reference path */
+    return FJ_HOT_RELOAD;
+  }
+  /* A side exit was taken: the interpreter is now exactly at it.  Record a bridge there (as the
+   * runtime does for hot exits) and check it the same way, from this state. */
+  if (!done && c->last_kind == FJ_EXIT_GUARD && c->cfg->bridges) {
+    static state s1;
+    save(&s1, vm, ex, c);
+    rc = fj_rec_begin(&rec, c->trace, fj_trace_size(c->max_recs), c->max_recs, vm, ex,
+                      FJ_TRACE_BRIDGE, 1, c->last_exit, NULL, NULL);
+    if (rc < 0) return FJ_HOT_RELOAD;
+    rc = fj_rec_run(&rec, vm, ex);
+    restore(&s1, vm, ex, c);
+    if (rc != FJ_REC_DONE) return FJ_HOT_RELOAD;
+    c->res->bridges++;
+    tr = fj_rec_bytes(&rec, &tlen);
+    for (int v = 0; v < 2 && !c->res->failed; v++) {
+      uint32_t flags = v == 0 ? FJ_CG_NO_OPT : 0;
+      if (c->cfg->variants && !(c->cfg->variants & (1u << v))) continue;
+      restore(&s1, vm, ex, c);
+      variant(c, vm, ex, &s1, tr, tlen, flags, &done);
+    }
+    if (c->res->failed) {
+      restore(&s1, vm, ex, c);
+      return FJ_HOT_RELOAD;
+    }
+  }
+  return done ? FJ_HOT_DONE : FJ_HOT_RELOAD;
 }
 
 static uint64_t gen_helper(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, fj_vm *vm) {
@@ -267,7 +297,7 @@ int fj_diff_run(const fj_insn *code, size_t n, void *mem, size_t mem_len, const 
     fj_vm_destroy(vm);
     return rc;
   }
-  diff_ctx c = {cfg, res, mem, mem_len, false, cfg->max_recs ? cfg->max_recs : 1024, NULL};
+  diff_ctx c = {cfg, res, mem, mem_len, false, cfg->max_recs ? cfg->max_recs : 1024, NULL, 0, 0};
   c.trace = aligned_alloc(8, (fj_trace_size(c.max_recs) + 7) & ~(size_t)7);
   if (cfg->insn_limit) fj_vm_set_insn_limit(vm, cfg->insn_limit);
   fj_jit_hooks hooks = {hot_hook, &c, cfg->threshold ? cfg->threshold : 1};

@@ -9,7 +9,9 @@
  *   2. restores S0 and single-steps the interpreter exactly (budget(S0) - budget(S1))
  *      instructions (the exit state's budget is exact, so this is the same path);
  *   3. requires pc, registers, frames, depth, stack and context memory to be identical.
- * The program then finishes in the interpreter.  Traces the compiler rejects are counted per
+ * With cfg->bridges, when the compiled code left through a side exit, a bridge trace
+ * (FJ_TRACE_BRIDGE) is recorded at that exit from the now identical state and checked the same
+ * way.  The program then finishes in the interpreter.  Traces the compiler rejects are counted per
  * abort reason, not failed (the caller decides how many it tolerates).
  */
 #ifndef FJ_TESTS_CODEGEN_DIFFRUN_H
@@ -31,6 +33,7 @@ typedef struct fj_diff_cfg {
   int verbose;          /* print IR dumps and code */
   uint32_t variants;    /* bit 0: FJ_CG_NO_OPT, bit 1: optimized (0 = both) */
   uint64_t insn_limit;  /* the run's instruction budget (0: the VM's default) */
+  int bridges;          /* after a side exit, also record and check a bridge trace there */
 } fj_diff_cfg;
 
 typedef struct fj_diff_result {
@@ -43,6 +46,7 @@ typedef struct fj_diff_result {
   uint32_t exit_kinds[8];            /* exits taken by enum fj_exit_kind */
   uint32_t frame_exits;              /* exits taken with inlined call frames */
   uint32_t spilled;                  /* compiled variants that used spill slots */
+  uint32_t bridges;                  /* bridge traces recorded (and checked) */
   uint64_t native_insns;             /* eBPF instructions the compiled code executed */
   int run_status;       /* fj_vm_run's return */
   uint64_t r0;

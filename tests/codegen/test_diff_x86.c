@@ -46,6 +46,7 @@ static void make_case(uint64_t seed, fj_gen_prog *p, uint8_t *mem, fj_diff_cfg *
   memset(cfg, 0, sizeof *cfg);
   cfg->entry = 0;
   if (seed % 8 == 5) cfg->insn_limit = 30 + seed % 300;  /* budget exits inside traces */
+  cfg->bridges = 1;
   if (straight) {  /* whole path from the entry */
     cfg->at_pc = 0;
     cfg->threshold = 1;
@@ -112,7 +113,7 @@ static int run_asm_file(const char *path, uint32_t variants) {
   }
   int64_t loop = fj_asm_prog_label(&prog, "loop");
   uint8_t mem[FJ_GEN_MEM] = {0};
-  fj_diff_cfg cfg = {0, loop >= 0 ? (uint32_t)loop : 0, loop >= 0 ? 2 : 1, 4096, 1, variants, 0};
+  fj_diff_cfg cfg = {0, loop >= 0 ? (uint32_t)loop : 0, loop >= 0 ? 2 : 1, 4096, 1, variants, 0, 1};
   fj_diff_result r;
   int rc = fj_diff_run(prog.insns, prog.ninsns, mem, sizeof mem, &cfg, &r);
   fj_asm_prog_free(&prog);
@@ -139,7 +140,7 @@ int main(void) {
   signal(SIGALRM, on_signal);
 
   uint64_t passed = 0, failed = 0, traced = 0, ran = 0, compiled = 0, native = 0;
-  uint32_t aborts[FJ_ABORT__COUNT] = {0}, kinds[8] = {0}, frame_exits = 0, spilled = 0;
+  uint32_t aborts[FJ_ABORT__COUNT] = {0}, kinds[8] = {0}, frame_exits = 0, spilled = 0, bridges = 0;
   for (uint64_t s = seed0; s < seed0 + ncases; s++) {
     cur_seed = s;
     alarm(5);
@@ -167,6 +168,7 @@ int main(void) {
     for (int k = 0; k < 8; k++) kinds[k] += r.exit_kinds[k];
     frame_exits += r.frame_exits;
     spilled += r.spilled;
+    bridges += r.bridges;
     if (rc == 0) {
       passed++;
       continue;
@@ -183,9 +185,9 @@ int main(void) {
     print_prog(&p);
   }
   alarm(0);
-  printf("diff_x86: %llu cases from seed %llu: %llu traced, %llu compiled variants, %llu ran natively "
-         "and matched (%llu eBPF insns native)\n",
-         (unsigned long long)ncases, (unsigned long long)seed0, (unsigned long long)traced,
+  printf("diff_x86: %llu cases from seed %llu: %llu traced (+%u bridges), %llu compiled variants, "
+         "%llu ran natively and matched (%llu eBPF insns native)\n",
+         (unsigned long long)ncases, (unsigned long long)seed0, (unsigned long long)traced, bridges,
          (unsigned long long)compiled, (unsigned long long)ran, (unsigned long long)native);
   printf("exits taken: guard %u, link %u, stop %u, budget %u; %u with inlined call frames; "
          "%u compiles used spill slots\n", kinds[1], kinds[2], kinds[3], kinds[5], frame_exits, spilled);
