@@ -49,12 +49,12 @@ static void e2e_failf(const char *fmt, ...) {
 }
 #define E2E_CHECK(cond, ...) ((cond) ? (void)e2e_pass++ : e2e_failf(__VA_ARGS__))
 
-static const char *e2e_build(void) {
+static inline const char *e2e_build(void) {
   const char *b = getenv("FJ_BUILD");
   return b && *b ? b : "build/rel";
 }
 
-static int e2e_scale(int n) {
+static inline int e2e_scale(int n) {
   const char *s = getenv("FJ_E2E_SCALE");
 #ifndef FJ_E2E_DEFAULT_SCALE
 #define FJ_E2E_DEFAULT_SCALE 100
@@ -65,7 +65,7 @@ static int e2e_scale(int n) {
   return v < 1 ? 1 : (int)v;
 }
 
-static int e2e_count_fds(void) {
+static inline int e2e_count_fds(void) {
   int n = 0;
   DIR *d = opendir("/proc/self/fd");
   if (!d) return -1;
@@ -75,7 +75,7 @@ static int e2e_count_fds(void) {
   return n - 1;  /* the directory's own */
 }
 
-static void e2e_list_fds(void) {
+static inline void e2e_list_fds(void) {
   DIR *d = opendir("/proc/self/fd");
   if (!d) return;
   for (struct dirent *e; (e = readdir(d));) {
@@ -88,7 +88,7 @@ static void e2e_list_fds(void) {
 }
 
 /* No child process of ours is left (running or zombie). */
-static bool e2e_no_children(void) {
+static inline bool e2e_no_children(void) {
   return waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD;
 }
 
@@ -98,14 +98,14 @@ typedef struct e2e_server {
   char addr[128];   /* "unix:/tmp/.../s.sock" */
 } e2e_server;
 
-static uint64_t e2e_now_ms(void) {
+static inline uint64_t e2e_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Can a client connect to path yet? */
-static bool e2e_unix_up(const char *path) {
+static inline bool e2e_unix_up(const char *path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   struct sockaddr_un sa;
@@ -197,13 +197,13 @@ static fj_jit_linux *e2e_attach(fj_vm *vm, const char *servers, fj_jit_config *c
   return jl;
 }
 
-static fj_jit_stats e2e_jstats(fj_jit_linux *jl) {
+static inline fj_jit_stats e2e_jstats(fj_jit_linux *jl) {
   fj_jit_stats s;
   fj_jit_get_stats(fj_jit_linux_runtime(jl), &s);
   return s;
 }
 
-static int e2e_report(const char *what) {
+static inline int e2e_report(const char *what) {
   printf("%s: %d passed, %d failed\n", what, e2e_pass, e2e_fail);
   fflush(stdout);
   return e2e_fail ? 1 : 0;

@@ -17,6 +17,12 @@ $(B)/tests/test_e2e: $(FJ_E2E_OBJS) $(FJ_E2E_LIBS) | $(B)/bin/farjitd $(EXAMPLE_
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(FJ_E2E_OBJS) $(FJ_E2E_LIBS) $(FJ_CLIENT_LDLIBS) -lm
 TEST_BINS += $(B)/tests/test_e2e
+
+FJ_E2E_FAULT_OBJS := $(call objs,tests/e2e/test_e2e_faults.c)
+$(B)/tests/test_e2e_faults: $(FJ_E2E_FAULT_OBJS) $(FJ_E2E_LIBS) | $(B)/bin/farjitd
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(FJ_E2E_FAULT_OBJS) $(FJ_E2E_LIBS) $(FJ_CLIENT_LDLIBS) -lpthread -lm
+TEST_BINS += $(B)/tests/test_e2e_faults
 endif
 
 # The CLI through a real farjitd: plugin over the conformance cases, run over TLS and PSK.
