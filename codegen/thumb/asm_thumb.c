@@ -1,5 +1,5 @@
 /* farjit codegen — Thumb-2 backend: operands and lowering of IR instructions (register model
- * and frame in asm_thumb.h; contract in codegen/target.h and codegen/PORTING.md).
+ * and frame in thumb.h; contract in codegen/target.h and codegen/PORTING.md).
  *
  * Each instruction reads its operands where they live (pair, slot -> scratch A/B, constant ->
  * immediate when an encoding takes it), computes into its own pair or D and stores D back when
@@ -184,11 +184,12 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     if (!w) {
       fj_thm_mul(b, dl, al, bl);
     } else {
-      /* lo:hi = al * bl; hi += al * bh + ah * bl.  The result may share a's pair (ra.h: two-
-       * address); then it is built in D and moved. */
+      /* lo:hi = al * bl; hi += al * bh + ah * bl.  The result may share an operand's pair
+       * (ra.h: two-address, and the operands may have been swapped); then it is built in D. */
       unsigned bh = o.hi.k && o.hi.v == 0 ? 0xff : thm_reg(x, o.hi, THM_B1);
       unsigned ah = a.hi.k && a.hi.v == 0 ? 0xff : thm_reg(x, a.hi, THM_A1);
-      bool alias = dl == al || dl == ah || dh == al || dh == ah;
+      bool alias = dl == al || dl == ah || dh == al || dh == ah || dl == bl || dh == bl ||
+                   dl == bh || dh == bh;
       unsigned tl = alias ? THM_D0 : dl, th = alias ? THM_D1 : dh;
       fj_thm_umull(b, tl, th, al, bl);
       if (bh != 0xff) fj_thm_mla(b, th, al, bh, th);
@@ -202,6 +203,15 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     return;
   }
   bool carry = in->op == FJ_IR_ADD || in->op == FJ_IR_SUB;
+  enum fj_ir_op op = (enum fj_ir_op)in->op;
+  if (carry && w && o.lo.k && o.hi.k && fj_thm_modimm(o.lo.v) < 0) {
+    /* a + k = a - (-k): take the form whose low word is an immediate (budget: add -n) */
+    uint64_t k = (uint64_t)o.hi.v << 32 | o.lo.v, nk = 0 - k;
+    if (fj_thm_modimm((uint32_t)nk) >= 0) {
+      op = op == FJ_IR_ADD ? FJ_IR_SUB : FJ_IR_ADD;
+      o.lo.v = (uint32_t)nk, o.hi.v = (uint32_t)(nk >> 32);
+    }
+  }
   /* Immediates the flag-setting / logical forms cannot take go to registers first. */
   if (o.lo.k) {
     bool fits = carry ? (w ? fj_thm_modimm(o.lo.v) >= 0 : fj_thm_add_imm_fits(o.lo.v))
@@ -218,10 +228,10 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   }
   bool saved = b->flags_free;
   if (w && carry) b->flags_free = false;
-  switch (in->op) {
+  switch (op) {
   case FJ_IR_ADD:
   case FJ_IR_SUB: {
-    bool sub = in->op == FJ_IR_SUB;
+    bool sub = op == FJ_IR_SUB;
     if (!w) {
       if (o.lo.k) { if (sub) fj_thm_sub_imm(b, dl, al, o.lo.v); else fj_thm_add_imm(b, dl, al, o.lo.v); }
       else if (sub) fj_thm_sub(b, dl, al, o.lo.r);
@@ -962,11 +972,15 @@ static const char *const thm_reg_names[16] = {
   "r0", "r1", "r2", "r3", "r4:r5", "r5", "r6:r7", "r7", "r8:r9", "r9", "r10:r11", "r11",
   "r12:lr", "sp", "lr", "pc"};
 
+/* The allocator's "registers" are this target's register pairs (thumb.h), each of which holds
+ * an I64 value whole: so pair64 stays false and I64 values get registers like I32 ones.  The
+ * lowering reads every half of a before writing the same half of the result (or builds the
+ * result in D), so a two-address result may take over its first operand's pair. */
 #define THM_REGS                                                                  \
   {                                                                               \
     .nalloc = 4, .alloc = {4, 6, 8, 10},                                          \
     .callee_saved = 1u << 4 | 1u << 6 | 1u << 8 | 1u << 10,                       \
-    .max_slots = THM_MAX_SLOTS, .pair64 = true,                                   \
+    .max_slots = THM_MAX_SLOTS, .pair64 = false, .two_address = true,             \
   }
 
 const fj_backend fj_backend_thumbv7em = {

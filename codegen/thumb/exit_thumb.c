@@ -1,5 +1,5 @@
 /* farjit codegen — Thumb-2 backend: prologue, state sync, calls, exit stubs and the loop back
- * edge (duties in codegen/snap.h and codegen/PORTING.md; frame in asm_thumb.h). */
+ * edge (duties in codegen/snap.h and codegen/PORTING.md; frame in thumb.h). */
 #include "codegen/thumb/thumb.h"
 
 #include "farjit/jit.h"

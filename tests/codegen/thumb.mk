@@ -35,28 +35,18 @@ $(B)/tests/test_thumb_rt: $(call objs,tests/codegen/test_thumb_rt.c codegen/blob
 
 TEST_BINS += $(B)/tests/test_thumb_rt
 
-# The compile driver with the Thumb-2 backend registered.  codegen/compile.c registers it when
-# codegen/thumb/asm_thumb.h exists; the tree does not ship that header yet because compile.c
-# then trips -Wclobbered (a false positive on `be` across its setjmp; owner C2).  Until it
-# does, the tests build their own copy of the driver with the header from thumb_inc/.
-THUMB_COMPILE_OBJ := $(B)/obj/tests/codegen/thumb_compile.o
-$(THUMB_COMPILE_OBJ): codegen/compile.c | $(GEN)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/codegen/thumb_inc -Wno-clobbered -MMD -MP -c $< -o $@
-
-# A second copy compiling thumbv7em without the IR's 32-bit knowledge, with its entry points
-# renamed (*_wide), for test_thumb_size.
+# A second copy of the compile driver that compiles thumbv7em without the IR's 32-bit knowledge,
+# its entry points renamed (*_wide), for test_thumb_size.
 THUMB_COMPILE_WIDE_OBJ := $(B)/obj/tests/codegen/thumb_compile_wide.o
 THUMB_WIDE_RENAMES := $(foreach f,fj_backend_get fj_cg_exits_build fj_cg_free fj_codegen_compile \
-                        fj_codegen_result_free fj_codegen_supports,-D$(f)=$(f)_wide)
+                        fj_codegen_result_free fj_codegen_supports,-D$(f)=$(f)_wide) \
+                      -Dfj_backend_thumbv7em=fj_backend_thumbv7em_wide
 $(THUMB_COMPILE_WIDE_OBJ): codegen/compile.c | $(GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/codegen/thumb_inc -Wno-clobbered -DFJ_THUMB_TEST_WIDE \
-	  $(THUMB_WIDE_RENAMES) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(THUMB_WIDE_RENAMES) -MMD -MP -c $< -o $@
 
 # Differential tests: interpreter (libfj_client) vs Thumb-2 traces run in Unicorn.
-THUMB_DIFF_OBJS := $(call objs,tests/codegen/diffrun_thumb.c tests/codegen/gen.c) $(UC_THUMB_OBJS) \
-                   $(THUMB_COMPILE_OBJ)
+THUMB_DIFF_OBJS := $(call objs,tests/codegen/diffrun_thumb.c tests/codegen/gen.c) $(UC_THUMB_OBJS)
 THUMB_DIFF_LIBS := $(B)/lib/libfj_codegen.a $(B)/lib/libfj_tools.a $(B)/lib/libfj_client_linux.a \
                    $(B)/lib/libfj_client.a
 
@@ -92,8 +82,7 @@ $(B)/tests/test_thumb_examples: $(call objs,tests/codegen/test_thumb_examples.c)
 TEST_BINS += $(B)/tests/test_thumb_examples
 
 # Blob shape and clear errors through the compile driver.
-$(B)/tests/test_thumb_compile: $(call objs,tests/codegen/test_thumb_compile.c) $(THUMB_COMPILE_OBJ) \
-                               $(UC_THUMB_OBJS) $(THUMB_DIFF_LIBS) | $(THUMB_RT_DIR)/rt.bin $(THUMB_RT_DIR)/rt.sym
+$(B)/tests/test_thumb_compile: $(call objs,tests/codegen/test_thumb_compile.c) $(UC_THUMB_OBJS) $(THUMB_DIFF_LIBS) | $(THUMB_RT_DIR)/rt.bin $(THUMB_RT_DIR)/rt.sym
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lunicorn -lcmocka
 
