@@ -28,6 +28,12 @@ check "dump disassembles" 'grep -q "push *rbp" "$dir/out.txt"'
 printf '\xf4' | dd of="$dir/loop.blob" bs=1 seek=112 conv=notrunc 2>/dev/null  # first code byte
 "$FARJIT" dump "$dir/loop.blob" > "$dir/bad.txt"; rc=$?
 check "corrupt blob rejected" '[ $rc -eq 1 ] && grep -q "CRC" "$dir/bad.txt"'
+# Thumb-2 blobs disassemble in Cortex-M mode (when this build has the Thumb backend).
+if "$FARJIT" compile "$dir/loop.trace" --target thumbv7em -o "$dir/loop_t.blob" 2>/dev/null; then
+  "$FARJIT" dump "$dir/loop_t.blob" > "$dir/t.txt"; rc=$?
+  check "thumb dump valid" '[ $rc -eq 0 ] && grep -q "target thumbv7em" "$dir/t.txt"'
+  check "thumb disassembly" 'grep -q "push.w" "$dir/t.txt"'
+fi
 "$FARJIT" dump --help > /dev/null; rc=$?
 check "dump --help" '[ $rc -eq 0 ]'
 echo "dump: $pass passed, $fail failed"
