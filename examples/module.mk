@@ -1,5 +1,5 @@
 # examples/module.mk — example eBPF programs, their native twins, the example test and `make run`
-# (owner: B1).
+# (owner: B1; F2 after B1).
 #
 # Each examples/<name>.c is built twice: `clang -target bpf -O2 -c` into $(B)/examples/<name>.o
 # (loaded by the VM / the farjit CLI) and natively into libfj_examples.a with fj_main renamed
@@ -41,13 +41,10 @@ endif
 # The same comparison through the farjit CLI (tools/, built as part of `all`).
 TEST_SCRIPTS += examples/run_examples.sh
 
-# `make run`: the farjit CLI runs crc32 over the example's generated input with --stats, next to
-# the answer of the same C compiled natively.
+# `make run`: crc32 on an 8 MiB input, interpreted only and with the remote JIT (the client
+# starts a private farjitd), with the answer, the JIT stats and the speedup
+# (examples/run_demo.sh; FJ_RUN_EXAMPLE=matmul FJ_RUN_MIB=1 for the other hot loop).
 FJ_RUN_EXAMPLE ?= crc32
-run: deps $(B)/bin/farjit $(B)/bin/fj_examples_native $(EXAMPLE_BPF)
-	@$(B)/bin/fj_examples_native --raw $(FJ_RUN_EXAMPLE) > $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).in
-	@echo "== farjit run $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).o --ctx $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).in --entry fj_main --stats"
-	@$(B)/bin/farjit run $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).o --ctx $(EXAMPLE_DIR)/$(FJ_RUN_EXAMPLE).in \
-	  --entry fj_main --stats
-	@echo "== expected (examples/$(FJ_RUN_EXAMPLE).c compiled natively): $$($(B)/bin/fj_examples_native $(FJ_RUN_EXAMPLE))"
-	@echo "note: the remote JIT demo (hot traces compiled by farjitd) comes with the client runtime."
+FJ_RUN_MIB ?= 8
+run: deps $(B)/bin/farjit $(B)/bin/farjitd $(B)/bin/fj_examples_native $(EXAMPLE_BPF)
+	@examples/run_demo.sh $(B) $(FJ_RUN_EXAMPLE) $(FJ_RUN_MIB)
