@@ -51,7 +51,8 @@ void fj_cg_exits_build(fj_cg *cg) {
     const fj_ir_ins *in = fj_ir_at(ir, r);
     if (in->op == FJ_IR_NOP || !fj_ir_has_snap(in->op)) continue;
     if (in->snap >= ir->nsnaps)
-      fj_ir_abort(ir, FJ_ABORT_INTERNAL, "ir %04u: snapshot %u out of range", r - FJ_REF_BIAS, in->snap);
+      fj_ir_abort(ir, FJ_ABORT_INTERNAL, "ir %04u: snapshot %u out of range", r - FJ_REF_BIAS,
+                  in->snap);
     if (cg->snap_exit[in->snap] != FJ_EXIT_NONE) continue;
     const fj_snap *s = fj_snap_get(ir, in->snap);
     uint32_t e = cg->nexits++;
@@ -63,13 +64,15 @@ void fj_cg_exits_build(fj_cg *cg) {
   cg->tail_snap = FJ_EXIT_NONE;
   if (ir->loop == FJ_REF_NONE && ir->end == FJ_TRACE_END_LOOP) {
     /* Not optimized into a loop: the end of the IR leaves to the trace's own start (LINK). */
-    if (ir->loop_snap >= ir->nsnaps) fj_ir_abort(ir, FJ_ABORT_INTERNAL, "loop trace without loop snapshot");
+    if (ir->loop_snap >= ir->nsnaps)
+      fj_ir_abort(ir, FJ_ABORT_INTERNAL, "loop trace without loop snapshot");
     const fj_snap *s = fj_snap_get(ir, ir->loop_snap);
     cg->tail_snap = ir->loop_snap;
     if (cg->snap_exit[ir->loop_snap] == FJ_EXIT_NONE) {
       uint32_t e = cg->nexits++;
       cg->snap_exit[ir->loop_snap] = e;
-      cg->exits[e] = (fj_blob_exit){s->pc, FJ_BLOB_NO_PATCH, FJ_EXIT_LINK, s->nframes, ir->loop_snap};
+      cg->exits[e] =
+          (fj_blob_exit){s->pc, FJ_BLOB_NO_PATCH, FJ_EXIT_LINK, s->nframes, ir->loop_snap};
     }
   }
   if (!cg->nexits) fj_ir_abort(ir, FJ_ABORT_INTERNAL, "trace has no exit");
@@ -126,7 +129,8 @@ static char *make_meta(compile_job *j, uint32_t *size) {
   size_t n = strlen(b) + strlen(a) + strlen(r) + 64;
   char *m = malloc(n);
   if (!m) return NULL;
-  int len = snprintf(m, n, "== IR before optimization\n%s== IR after optimization\n%s== %s", b, a, r);
+  int len = snprintf(m, n, "== IR before optimization\n%s== IR after optimization\n%s== %s", b,
+                     a, r);
   *size = (uint32_t)len;
   return m;
 }

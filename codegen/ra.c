@@ -61,7 +61,8 @@ static void compute_ranges(fj_ra *ra, fj_ir *ir) {
     if (fj_ir_op_table[in->op].mode_b == FJ_IRM_R) use_at(&c, in->b);
     c.w = 0;
     if (fj_ir_has_snap(in->op)) {
-      if (in->snap >= ir->nsnaps) fj_ir_abort(ir, FJ_ABORT_BACKEND, "ir %04u: bad snapshot %u", i, in->snap);
+      if (in->snap >= ir->nsnaps)
+        fj_ir_abort(ir, FJ_ABORT_BACKEND, "ir %04u: bad snapshot %u", i, in->snap);
       fj_snap_foreach_ref(ir, in->snap, snap_use, &c);
       if (ir->snaps[in->snap].nslots) use_at(&c, ir->fp0);
     }
@@ -110,7 +111,8 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   ra->weight = calloc(n ? n : 1, sizeof *ra->weight);
   ra->last_use = calloc(n ? n : 1, sizeof *ra->last_use);
   ra->hint = calloc(n ? n : 1, sizeof *ra->hint);
-  if (!ra->loc || !ra->end || !ra->weight || !ra->last_use || !ra->hint) fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  if (!ra->loc || !ra->end || !ra->weight || !ra->last_use || !ra->hint)
+    fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
   compute_ranges(ra, ir);  /* may abort: before the scratch arrays exist */
   /* PHI a b: when the body is done with a before b is defined, b may take a's register and the
    * back edge needs no copy (hint[b] = a + 1). */

@@ -21,7 +21,8 @@
  * "result = a; result op= b".
  * When registers run out the cheapest live value goes to a slot (for its whole life: the
  * emitter has not run yet): cost = weighted operand uses (x8 inside the loop body, snapshot
- * uses free: exit stubs are cold) per instruction of the range; ties spill the longest.  More than regs->max_slots slots aborts SPILL_LIMIT.
+ * uses free: exit stubs are cold) per instruction of the range; ties spill the longest.
+ * More than regs->max_slots slots aborts SPILL_LIMIT.
  *
  * PHI a b: when the body's last use of a comes before b's definition, or (two_address
  * targets) is the first operand of b's own two-address instruction, b takes a's register (if a

@@ -5,10 +5,11 @@
  * Split of work (LuaJIT/MIR style):
  *   - the front half (ir.h, snap.h) produces optimized SSA IR with snapshots;
  *   - the driver numbers exits (fj_cg_exits_build: one exit per snapshot that a live instruction
- *     names, in IR order, plus cg->tail_snap), runs the shared register allocator over the target's register
- *     description (fj_target_regs), then calls the target's `emit`;
+ *     names, in IR order, plus cg->tail_snap), runs the shared register allocator over the
+ *     target's register description (fj_target_regs), then calls the target's `emit`;
  *   - `emit` writes the whole trace into cg->mc (prologue at entry_off, body, loop back edge
- *     with PHI moves from fj_ra_phi_moves, one exit stub per exit) and fills cg->exits[i].patch_off;
+ *     with PHI moves from fj_ra_phi_moves, one exit stub per exit) and fills
+ *     cg->exits[i].patch_off;
  *     everything position- or address-dependent becomes a fixup (codegen/fixup.h);
  *   - the driver applies fixups (intra-blob ones with the target's `patch` hook for its private
  *     kinds) and writes the blob.
