@@ -10,6 +10,7 @@
 
 #include <capstone/capstone.h>
 
+#include "client_runtime/blob_check.h"
 #include "client_runtime/record.h"
 #include "codegen/opt.h"
 #include "client_runtime/vm_internal.h"
@@ -140,6 +141,18 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
     o.flags |= FJ_CG_DUMP;
     fj_codegen_compile(trace, tlen, FJ_TARGET_X86_64, &o, &cr);
     dump_blob(cr.blob, cr.blob_size);
+  }
+  /* Every blob must pass the client's validator (client_runtime/blob_check.c). */
+  fj_blob_expect be = {FJ_TARGET_X86_64, 0, FJ_BLOB_ANY_PC, 0, 0, vm->ninsns, NULL, NULL};
+  fj_blob_header bh;
+  memcpy(&bh, cr.blob, sizeof bh);
+  be.parent_id = bh.parent_id;
+  be.parent_exit = bh.parent_exit;
+  fj_blob_view bv;
+  int why = fj_blob_check(cr.blob, cr.blob_size, &be, &bv);
+  if (why) {
+    fj_codegen_result_free(&cr);
+    return failf(c, "%s: the client rejects the blob: %s", vname, fj_blob_reject_text(why));
   }
   fj_jl_env env = {helper_addr, vm, NULL, NULL, NULL};
   fj_jl_trace t;
