@@ -43,7 +43,7 @@ TEST_BINS += $(FJ_CGT)/test_blob
 $(FJ_CGT)/test_compile: $(call objs,tests/codegen/test_compile.c tests/codegen/cg_util.c \
     tests/codegen/jitload.c tests/codegen/gen.c) $(B)/lib/libfj_codegen.a $(B)/lib/libfj_tools.a $(B)/lib/libfj_client.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmbedcrypto
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmbedcrypto -lpthread
 
 TEST_BINS += $(FJ_CGT)/test_compile
 
