@@ -11,6 +11,7 @@
 
 #include <capstone/capstone.h>
 
+#include "client_runtime/blob_check.h"
 #include "client_runtime/record.h"
 #include "client_runtime/vm_internal.h"
 #include "codegen/opt.h"
@@ -35,6 +36,7 @@ typedef struct diff_ctx {
   uint32_t base_depth;
   uint64_t guest_insns;
   fj_jit_state *st;      /* in the arena */
+  uint32_t last_exit, last_kind;  /* the exit the last compiled run took */
 } diff_ctx;
 
 enum { MAX_DATA = 65536 };  /* ELF data sections saved with the state (examples' globals) */
@@ -164,6 +166,18 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
     fprintf(stderr, "---- %s: %zu trace bytes, blob %zu bytes\n", vname, tlen, cr.blob_size);
     dump_blob(cr.blob);
   }
+  /* Every blob must pass the client's validator (client_runtime/blob_check.c). */
+  fj_blob_expect be = {FJ_TARGET_THUMBV7EM, 0, FJ_BLOB_ANY_PC, 0, 0, vm->ninsns, NULL, NULL};
+  fj_blob_header bh0;
+  memcpy(&bh0, cr.blob, sizeof bh0);
+  be.parent_id = bh0.parent_id;
+  be.parent_exit = bh0.parent_exit;
+  fj_blob_view bv;
+  int why = fj_blob_check(cr.blob, cr.blob_size, &be, &bv);
+  if (why) {
+    fj_codegen_result_free(&cr);
+    return failf(c, "%s: the client rejects the blob: %s", vname, fj_blob_reject_text(why));
+  }
   fj_uct_unload_all(U);
   uint32_t base = fj_uct_load(U, cr.blob, cr.blob_size);
   fj_blob_header h;
@@ -200,6 +214,8 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
   if (st->exit_code != base) return failf(c, "%s: exit_code 0x%llx is not the code base 0x%x", vname,
                                           (unsigned long long)st->exit_code, base);
   if (x.kind < 8) c->res->exit_kinds[x.kind]++;
+  c->last_exit = id;
+  c->last_kind = x.kind;
   if (st->budget < 0 || (uint64_t)st->budget > s0->left)
     return failf(c, "%s: budget went from %llu to %lld", vname, (unsigned long long)s0->left,
                  (long long)st->budget);
@@ -286,8 +302,35 @@ static int hot_hook(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
     restore(&s0, vm, ex, c);
     variant(c, vm, ex, &s0, tr, tlen, flags, &done);
   }
-  if (c->res->failed) restore(&s0, vm, ex, c);  /* finish the run on the reference path */
-  return done && !c->res->failed ? FJ_HOT_DONE : FJ_HOT_RELOAD;
+  if (c->res->failed) {
+    restore(&s0, vm, ex, c);  /* finish the run on the reference path */
+    return FJ_HOT_RELOAD;
+  }
+  /* A side exit was taken: the interpreter is now exactly at it.  Record a bridge there (as the
+   * runtime does for hot exits) and check it the same way, from this state. */
+  if (!done && c->last_kind == FJ_EXIT_GUARD && c->cfg->bridges) {
+    static state s1;
+    save(&s1, vm, ex, c);
+    rc = fj_rec_begin(&rec, c->trace, fj_trace_size(c->max_recs), c->max_recs, vm, ex,
+                      FJ_TRACE_BRIDGE, 1, c->last_exit, NULL, NULL);
+    if (rc < 0) return FJ_HOT_RELOAD;
+    rc = fj_rec_run(&rec, vm, ex);
+    restore(&s1, vm, ex, c);
+    if (rc != FJ_REC_DONE) return FJ_HOT_RELOAD;
+    c->res->bridges++;
+    tr = fj_rec_bytes(&rec, &tlen);
+    for (int v = 0; v < 2 && !c->res->failed; v++) {
+      uint32_t flags = v == 0 ? FJ_CG_NO_OPT : 0;
+      if (c->cfg->variants && !(c->cfg->variants & (1u << v))) continue;
+      restore(&s1, vm, ex, c);
+      variant(c, vm, ex, &s1, tr, tlen, flags, &done);
+    }
+    if (c->res->failed) {
+      restore(&s1, vm, ex, c);
+      return FJ_HOT_RELOAD;
+    }
+  }
+  return done ? FJ_HOT_DONE : FJ_HOT_RELOAD;
 }
 
 static uint64_t gen_helper(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, fj_vm *vm) {
@@ -326,7 +369,7 @@ static int diff_run(const prog_src *src, void *mem, size_t mem_len, const fj_dif
   }
   uint32_t entry = src->elf ? (uint32_t)fj_vm_default_entry(vm) : cfg->entry;
   diff_ctx c = {cfg, res, amem, mem_len, false, cfg->max_recs ? cfg->max_recs : 1024, NULL, vm,
-                NULL, 0, 0, st};
+                NULL, 0, 0, st, 0, 0};
   c.trace = aligned_alloc(8, (fj_trace_size(c.max_recs) + 7) & ~(size_t)7);
   fj_jit_hooks hooks = {hot_hook, &c, cfg->threshold ? cfg->threshold : 1};
   fj_vm_set_jit_hooks(vm, &hooks);

@@ -21,7 +21,8 @@ static int run_one(const char *path, const fj_insn *code, size_t n, const fj_dat
   uint8_t mem[4096];
   size_t mlen = dc->mem_len < sizeof mem ? dc->mem_len : sizeof mem;
   if (dc->mem) memcpy(mem, dc->mem, mlen);
-  fj_diff_cfg cfg = {0, at_pc, threshold, 4096, 0, 3, 0};
+  fj_diff_cfg cfg = {.entry = 0, .at_pc = at_pc, .threshold = threshold, .max_recs = 4096,
+                     .variants = 3, .bridges = 1};
   int rc = fj_diff_run_thumb(code, n, dc->mem ? mem : NULL, dc->mem ? mlen : 0, &cfg, r, NULL);
   if (rc == 1) {
     printf("FAIL %s (trace at pc %u): %s\n", path, at_pc, r->message);

@@ -44,6 +44,7 @@ static void make_case(uint64_t seed, fj_gen_prog *p, uint8_t *mem, fj_diff_cfg *
   }
   memset(cfg, 0, sizeof *cfg);
   cfg->entry = 0;
+  cfg->bridges = 1;
   if (seed % 8 == 5) cfg->insn_limit = 30 + seed % 300;  /* budget exits inside traces */
   if (straight) {  /* whole path from the entry */
     cfg->at_pc = 0;
@@ -140,6 +141,7 @@ int main(void) {
   signal(SIGALRM, on_signal);
 
   uint64_t passed = 0, failed = 0, traced = 0, ran = 0, compiled = 0, native = 0, guest = 0;
+  uint64_t bridges = 0;
   uint32_t aborts[FJ_ABORT__COUNT] = {0}, kinds[8] = {0};
   for (uint64_t s = seed0; s < seed0 + ncases; s++) {
     cur_seed = s;
@@ -163,6 +165,7 @@ int main(void) {
       continue;
     }
     traced += r.traced;
+    bridges += r.bridges;
     compiled += (uint64_t)r.compiled;
     ran += (uint64_t)r.ran_native;
     native += r.native_insns;
@@ -184,9 +187,10 @@ int main(void) {
     print_prog(&p);
   }
   alarm(0);
-  printf("diff_thumb: %llu cases from seed %llu: %llu traced, %llu compiled variants, %llu ran in "
-         "Unicorn and matched (%llu eBPF insns as %llu Thumb insns)\n",
+  printf("diff_thumb: %llu cases from seed %llu: %llu traced (+%llu bridges), %llu compiled "
+         "variants, %llu ran in Unicorn and matched (%llu eBPF insns as %llu Thumb insns)\n",
          (unsigned long long)ncases, (unsigned long long)seed0, (unsigned long long)traced,
+         (unsigned long long)bridges,
          (unsigned long long)compiled, (unsigned long long)ran, (unsigned long long)native,
          (unsigned long long)guest);
   printf("exits taken: guard %u, link %u, stop %u, budget %u\n", kinds[1], kinds[2], kinds[3],
