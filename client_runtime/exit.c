@@ -116,7 +116,7 @@ static int stopped(fj_vm *vm, fj_exec *ex, uint64_t r0, uint32_t resume_pc) {
     vm->unwind_r0 = r0;
   }
   ex->r[0] = vm->unwind_r0;
-  return FJ_HOT_DONE;
+  return FJ_EUNWIND;  /* the interpreter ends the run (nested or not) as for its own unwind */
 }
 
 static bool bridge_wanted(const fj_jit *jit, fj_jexit *x) {

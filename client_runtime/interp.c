@@ -534,18 +534,21 @@ hot_fire: {
   hot[pc] = vm->hooks.threshold;
   SAVE();
   int h = vm->hooks.on_hot(vm->hooks.ud, vm, ex, pc);
-  if (h == FJ_HOT_DONE) return 0;
-  if (h < 0) {
-    if (!vm->err) fj_vm_fail_at(vm, pc, h, "JIT hook failed");
-    return vm->err;
-  }
-  if (FJ_UNLIKELY(vm->stop)) {  /* a helper run by the hook failed or unwound */
+  /* First: a helper the hook ran (recording, machine code) failed or unwound.  An unwind is
+   * not a failure whatever the hook returned (FJ_EUNWIND included): the run ends with the
+   * unwind's r0, exactly as after the interpreter's own helper call. */
+  if (FJ_UNLIKELY(vm->stop)) {
     if (vm->err) return vm->err;
     if (!vm->unwind_have_r0) {
       vm->unwind_have_r0 = true;
       vm->unwind_r0 = ex->r[0];
     }
     return FJ_EUNWIND;
+  }
+  if (h == FJ_HOT_DONE) return 0;
+  if (h < 0) {
+    if (!vm->err) fj_vm_fail_at(vm, pc, h, "JIT hook failed");
+    return vm->err;
   }
   if (h == FJ_HOT_RELOAD) {
     if (FJ_UNLIKELY(!exec_ok(vm, ex)))

@@ -13,7 +13,6 @@
 #include "client_runtime/arch.h"
 #include "client_runtime/jit_internal.h"
 #include "farjit/blob.h"
-#include "farjit/crc32.h"
 
 _Static_assert((int)FJ_REC_ABORT__COUNT <= (int)FJ_JIT_ABORT_REASONS_MAX, "fj_jit_stats.aborted_by too small");
 _Static_assert((int)FJ_BLOB_REJECT__COUNT <= (int)FJ_JIT_REJECT_REASONS_MAX, "fj_jit_stats.rejected_by too small");
@@ -615,7 +614,6 @@ static void free_program_tables(fj_jit *jit) {
   jit->pc_trace = NULL;
   jit->spots = NULL;
   jit->ninsns = 0;
-  jit->code_seen = NULL;
 }
 
 static void drop_all(fj_jit *jit, bool explicit_) {
@@ -631,7 +629,7 @@ static void drop_all(fj_jit *jit, bool explicit_) {
 /* Tables follow the loaded program; a new program drops every trace and request. */
 static bool ensure_program(fj_jit *jit) {
   fj_vm *vm = jit->vm;
-  if (jit->pc_trace && vm->code == jit->code_seen && vm->ninsns == jit->ninsns) return true;
+  if (jit->pc_trace && vm->load_gen == jit->load_gen) return true;
   drop_all(jit, true);
   free_program_tables(jit);
   if (!vm->code || !vm->ninsns) return false;
@@ -642,8 +640,7 @@ static bool ensure_program(fj_jit *jit) {
     return false;
   }
   jit->ninsns = vm->ninsns;
-  jit->code_seen = vm->code;
-  jit->code_crc = fj_crc32(0, vm->code, (size_t)vm->ninsns * sizeof *vm->code);
+  jit->load_gen = vm->load_gen;
   return true;
 }
 
@@ -768,12 +765,7 @@ void fj_jit_destroy(fj_jit *jit) {
 }
 
 int fj_jit_poll(fj_jit *jit) {
-  fj_vm *vm = jit->vm;
-  /* While idle, a program reloaded at the same address and length is caught by its CRC. */
-  if (!vm->cur && jit->pc_trace && vm->code == jit->code_seen && vm->ninsns == jit->ninsns &&
-      fj_crc32(0, vm->code, (size_t)vm->ninsns * sizeof *vm->code) != jit->code_crc)
-    jit->code_seen = NULL;
-  ensure_program(jit);
+  ensure_program(jit);  /* a reload since the last safe point drops every trace */
   return poll_results(jit);
 }
 

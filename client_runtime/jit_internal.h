@@ -94,9 +94,8 @@ struct fj_jit {
   uint32_t ninflight;
 
   /* per pc of the loaded program (reallocated when the program changes) */
-  const fj_insn *code_seen;
+  uint32_t load_gen;     /* vm->load_gen of the program the tables were built for */
   uint32_t ninsns;
-  uint32_t code_crc;     /* of the program the tables were built for (checked when idle) */
   uint16_t *pc_trace;    /* slot + 1 of the installed trace starting at pc, 0 if none */
   fj_spot *spots;
 

@@ -122,11 +122,12 @@ static int abort_with(fj_recorder *r, int reason, int rc) {
 }
 
 /* A failed step: an error, or a helper that unwound the program (then the run is over with
- * the helper's r0, which ex->r[0] carries out of the hook as FJ_HOT_DONE). */
+ * the helper's r0: FJ_EUNWIND goes out of the hook with vm->stop set, and the interpreter
+ * ends the run as after its own helper call). */
 static int step_failed(fj_recorder *r, fj_vm *vm, fj_exec *ex, int rc) {
   if (rc == FJ_EUNWIND && !vm->err) {
     ex->r[0] = vm->unwind_r0;
-    return abort_with(r, FJ_REC_ABORT_STOPPED, FJ_REC_FINISHED);
+    return abort_with(r, FJ_REC_ABORT_STOPPED, FJ_EUNWIND);
   }
   return abort_with(r, FJ_REC_ABORT_ERROR, rc);
 }
@@ -256,6 +257,7 @@ int fj_rec_first_hot(fj_vm *vm, uint32_t entry_pc, void *mem, size_t mem_len, ui
   fj_vm_set_jit_hooks(vm, NULL);
   if (r0) *r0 = res;
   if (rc < 0) return rc;
+  if (f.status == FJ_EUNWIND) f.status = FJ_REC_FINISHED;  /* unwound while recording: no trace */
   if (f.status == FJ_REC_DONE) fj_rec_bytes(&f.rec, len);
   return f.status;
 }

@@ -85,8 +85,9 @@ int fj_rec_begin(fj_recorder *r, void *buf, size_t cap, uint32_t max_recs, const
                  uint32_t parent_exit, fj_rec_trace_at_fn trace_at, void *ud);
 
 /* Step the interpreter and record until the trace ends or aborts.  Returns FJ_REC_DONE,
- * FJ_REC_ABORTED, FJ_REC_FINISHED, or a negative FJ_E* the interpreter reported (the VM holds
- * the message; the trace is aborted with FJ_REC_ABORT_ERROR). */
+ * FJ_REC_ABORTED, FJ_REC_FINISHED, FJ_EUNWIND (a helper unwound the program: vm->stop is set,
+ * the unwind's r0 is in ex->r[0]; aborted with FJ_REC_ABORT_STOPPED), or another negative FJ_E*
+ * the interpreter reported (the VM holds the message; aborted with FJ_REC_ABORT_ERROR). */
 int fj_rec_run(fj_recorder *r, fj_vm *vm, fj_exec *ex);
 
 /* The finished trace: pointer to the buffer and its size (fj_trace_size(nrecs)). */

@@ -368,6 +368,7 @@ static int install(fj_vm *vm, fj_insn *code, uint32_t n, const fj_elf_func *func
   vm->nfuncs = nfuncs;
   vm->hot = hot;
   vm->default_entry = entry;
+  vm->load_gen++;
   fj_interp_thread(vm);
   vm->errmsg[0] = '\0';
   vm->err_pc = -1;

@@ -42,8 +42,11 @@
  *     < 0              an FJ_E* error; the hook should have called fj_vm_fail() for a message
  *   After RELOAD the state is checked (pc inside the program and not an lddw second slot,
  *   base <= depth < FJ_MAX_CALL_DEPTH); a bad one stops the run with FJ_EJUMP instead of
- *   crashing.  If a helper the hook ran (e.g. while stepping to record a trace) failed or
- *   unwound, vm->stop is set and the loop returns that outcome.  The hook may change counters (vm->hot[pc] = 0xffff to back off) and must account native
+ *   crashing.  If a helper the hook ran (e.g. while stepping to record a trace, or called from
+ *   machine code) failed or unwound, vm->stop is set and the loop returns that outcome whatever
+ *   the hook returned: a hook reports an unwind by returning FJ_EUNWIND (or anything) with
+ *   vm->stop set, and the run then succeeds with the unwind's r0 (vm->unwind_r0 if set, else
+ *   ex->r[0]).  The hook may change counters (vm->hot[pc] = 0xffff to back off) and must account native
  *   instructions with fj_vm_add_native().  Without hooks the only cost in the loop is one
  *   predicted branch per taken jump and per local call.  fj_interp_step() never calls hooks.
  *
@@ -145,6 +148,8 @@ struct fj_vm {
   fj_xinsn *x;            /* pre-decoded, ninsns entries */
   uint32_t ninsns;
   uint32_t default_entry;
+  uint32_t load_gen;      /* +1 on every successful load: the JIT runtime's per-pc tables follow
+                             it (a reload may reuse the same buffer address and length) */
   fj_vm_func *funcs;      /* ELF function symbols (NULL for raw bytecode) */
   uint32_t nfuncs;
   void *data[FJ_VM_MAX_DATA];  /* VM-owned copies of ELF data sections */

@@ -81,6 +81,15 @@ static outcome run_once(fj_vm *vm, const uint8_t *mem0) {
   return o;
 }
 
+/* Helper 0x55: returns r1 + 1000, and unwinds the program when r1 == 150 (from machine code,
+ * from a recording, or inside a callback's nested run: the run must end exactly as the
+ * interpreter's, with r0 = 1150). */
+static uint64_t unwind_at(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, fj_vm *vm) {
+  (void)r2, (void)r3, (void)r4, (void)r5;
+  if (r1 == 150) fj_vm_unwind(vm);
+  return r1 + 1000;
+}
+
 /* Interpreted vs JIT over `runs` runs; returns native instructions executed. */
 static uint64_t check_program(const char *name, const char *src, int runs, uint64_t limit) {
   fj_insn *p = NULL;
@@ -92,9 +101,11 @@ static uint64_t check_program(const char *name, const char *src, int runs, uint6
 
   fj_vm *ref = tu_vm();
   fj_vm_set_insn_limit(ref, limit);
+  assert_true(fj_vm_register_helper(ref, 0x55, "unwind_at", unwind_at) >= 0);
   tu_load(ref, p, n);
   fj_vm *vm = tu_vm();
   fj_vm_set_insn_limit(vm, limit);
+  assert_true(fj_vm_register_helper(vm, 0x55, "unwind_at", unwind_at) >= 0);
   tu_load(vm, p, n);
   fj_jit_config c;
   memset(&c, 0, sizeof c);
@@ -169,6 +180,13 @@ static void test_programs(void **state) {
       {"deep",  /* recursion until the call depth limit: the same error either way */
        "mov %r6, 0\nl:\nmov %r1, 0\ncall local f\nadd %r6, 1\njlt %r6, 3, l\nexit\n"
        "f:\nadd %r1, 1\njgt %r1, 5, +1\ncall local f\nmov %r0, %r1\nexit\n", false},
+      {"unwind",  /* the helper unwinds at iteration 150, inside machine code */
+       "mov %r6, 0\nl:\nmov %r1, %r6\ncall 0x55\nadd %r6, 1\njlt %r6, 1000, l\nmov %r0, 7\nexit\n", true},
+      {"unwind-callback",  /* ... inside a loop-helper callback (nested run, its own trace) */
+       "mov %r6, 0\nl:\nmov %r1, 60\nlddw %r2, cb\nmov %r3, 0\nmov %r4, 0\ncall 181\nadd %r6, 1\n"
+       "jlt %r6, 3, l\nmov %r0, 7\nexit\n"
+       "cb:\nmov %r0, 0\nmov %r6, %r1\nmul %r6, 3\njne %r6, 150, +2\nmov %r1, %r6\ncall 0x55\n"
+       "mov %r0, 0\nexit\n", false},
       {"too-deep",
        "mov %r1, 0\ncall local f\nexit\nf:\nadd %r1, 1\ncall local f\nexit\n", false},
       {"fault",
@@ -211,11 +229,8 @@ static void test_examples(void **state) {
     fclose(f);
     uint8_t *in = malloc(ex->len), *m1 = malloc(ex->len), *m2 = malloc(ex->len);
     fj_example_input(ex, in, ex->len);
-    /* the Linux platform's allocator: vm_test_util.h's tu_alloc rounds sizes for align < 8
-     * in a way ASan's aligned_alloc rejects (ELF loading asks for align 1) */
-    fj_vm *ref = fj_vm_create(fj_platform_linux()), *vm = fj_vm_create(fj_platform_linux());
-    assert_int_equal(fj_vm_register_std_helpers(ref), 0);
-    assert_int_equal(fj_vm_register_std_helpers(vm), 0);
+    /* tu_vm's allocator (ELF loading asks for align 1: tu_alloc must round for ASan) */
+    fj_vm *ref = tu_vm(), *vm = tu_vm();
     assert_int_equal(fj_vm_load_elf(ref, elf, elf_len), 0);
     assert_int_equal(fj_vm_load_elf(vm, elf, elf_len), 0);
     fj_jit_config c;
@@ -367,10 +382,91 @@ static void test_conformance(void **state) {
   assert_true(with_native > 0);
 }
 
+/* A program that is reloaded while it runs: a helper called from the hot loop (from machine
+ * code once the loop is compiled) tries to load another program.  The VM refuses (FJ_EBUSY)
+ * and the run finishes exactly as the interpreter's.  The reload after the run (same length,
+ * possibly the same buffer address) is seen through the VM's load generation: the old traces
+ * go and the new program runs its own machine code. */
+static fj_insn *reload_b;
+static size_t reload_b_n;
+static int reload_busy, reload_calls;
+
+static uint64_t reload_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, fj_vm *vm) {
+  (void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+  reload_calls++;
+  if (fj_vm_load(vm, reload_b, reload_b_n * sizeof *reload_b) == FJ_EBUSY) reload_busy++;
+  return 0;
+}
+
+static void test_reload_while_running(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  const char *a_src = "mov %r6, 0\nmov %r7, 0\nl:\ncall 0x56\nadd %r7, %r6\nadd %r6, 1\n"
+                      "jlt %r6, 300, l\nmov %r0, %r7\nexit\n";
+  const char *b_src = "mov %r6, 0\nmov %r7, 0\nl:\ncall 0x56\nadd %r7, 2\nadd %r6, 1\n"
+                      "jlt %r6, 300, l\nmov %r0, %r7\nexit\n";
+  fj_insn *a = NULL;
+  size_t an;
+  char err[128];
+  assert_int_equal(fj_asm(a_src, &a, &an, err, sizeof err), 0);
+  assert_int_equal(fj_asm(b_src, &reload_b, &reload_b_n, err, sizeof err), 0);
+  assert_int_equal(an, reload_b_n);
+  fj_vm *vm = tu_vm();
+  assert_true(fj_vm_register_helper(vm, 0x56, "reload", reload_helper) >= 0);
+  tu_load(vm, a, an);
+  fj_jit_config c;
+  memset(&c, 0, sizeof c);
+  c.hot_threshold = 2;
+  fj_jit_env e;
+  memset(&e, 0, sizeof e);
+  e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
+  e.transport = (fj_jit_transport){.submit = lt_submit, .poll = lt_poll, .release = lt_release};
+  e.log = lt_log;
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  assert_non_null(jit);
+  reload_busy = reload_calls = 0;
+  for (int r = 0; r < 3; r++) {
+    uint64_t r0 = 0;
+    fj_vm_reset_stats(vm);
+    assert_int_equal(fj_vm_run(vm, 0, NULL, 0, &r0), 0);
+    assert_int_equal(r0, 299 * 300 / 2);
+    if (r == 2) {
+      fj_vm_stats vs;
+      fj_vm_get_stats(vm, &vs);
+      assert_true(vs.insns_native > 0);  /* the helper (and its load attempt) ran from machine code */
+    }
+  }
+  assert_int_equal(reload_busy, reload_calls);
+  assert_int_equal(reload_calls, 900);
+  assert_true(fj_jit_has_trace(jit, 2));
+  fj_jit_stats before, after;
+  fj_jit_get_stats(jit, &before);
+  /* now the reload happens (idle VM): same length, maybe the same address */
+  tu_load(vm, reload_b, reload_b_n);
+  assert_int_equal(fj_jit_poll(jit), 0);
+  assert_false(fj_jit_has_trace(jit, 2));
+  fj_jit_get_stats(jit, &after);
+  assert_true(after.invalidations > before.invalidations);
+  for (int r = 0; r < 3; r++) {
+    uint64_t r0 = 0;
+    fj_vm_reset_stats(vm);
+    assert_int_equal(fj_vm_run(vm, 0, NULL, 0, &r0), 0);
+    assert_int_equal(r0, 600);
+  }
+  fj_vm_stats vs;
+  fj_vm_get_stats(vm, &vs);
+  assert_true(vs.insns_native > 0);
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(a);
+  free(reload_b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_programs),
       cmocka_unit_test(test_conformance),
+      cmocka_unit_test(test_reload_while_running),
 #ifdef FJ_HAVE_EXAMPLES
       cmocka_unit_test(test_examples),
 #endif

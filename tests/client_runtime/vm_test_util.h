@@ -25,8 +25,10 @@ static long tu_live_allocs;
 
 static void *tu_alloc(void *ud, size_t size, size_t align) {
   (void)ud;
-  void *p = aligned_alloc(align < sizeof(void *) ? sizeof(void *) : align,
-                          (size + align - 1) / align * align);
+  /* aligned_alloc wants a size that is a multiple of the alignment it is given (ASan insists),
+   * and that alignment is at least a pointer's: round to the alignment actually used */
+  size_t a = align < sizeof(void *) ? sizeof(void *) : align;
+  void *p = aligned_alloc(a, size ? (size + a - 1) / a * a : a);
   if (p) tu_live_allocs++;
   return p;
 }
