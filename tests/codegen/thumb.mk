@@ -29,9 +29,9 @@ $(B)/obj/tests/codegen/uc_thumb.o: CFLAGS += -DFJ_UCT_RT_BIN='"$(abspath $(THUMB
 UC_THUMB_OBJS := $(call objs,tests/codegen/uc_thumb.c client_runtime/thumb/div64.c)
 
 $(B)/tests/test_thumb_rt: $(call objs,tests/codegen/test_thumb_rt.c codegen/blob_write.c) \
-                          $(UC_THUMB_OBJS) | $(THUMB_RT_DIR)/rt.bin $(THUMB_RT_DIR)/rt.sym
+                          $(UC_THUMB_OBJS) $(B)/lib/libfj_client.a | $(THUMB_RT_DIR)/rt.bin $(THUMB_RT_DIR)/rt.sym
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(filter %.o,$^) -o $@ $(LDFLAGS) -lcmocka -lunicorn
+	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) -lcmocka -lunicorn
 
 TEST_BINS += $(B)/tests/test_thumb_rt
 

@@ -10,6 +10,8 @@
 
 #include <unicorn/unicorn.h>
 
+#include "client_runtime/blob_check.h"
+#include "client_runtime/link.h"
 #include "client_runtime/thumb/div64.h"
 #include "codegen/thumb/emit_thumb.h"
 #include "farjit/blob.h"
@@ -22,7 +24,7 @@
 #define RT_HELPERS  (FJ_UCT_RT + 0x1000u)           /* served helper slots, 4 bytes each */
 #define RT_NHELPERS 1024u
 #define RT_CODE     (FJ_UCT_RT + 0x8000u)           /* the compiled client runtime */
-#define VENEER_SIZE 8u
+#define VENEER_SIZE 8u  /* fj_link_veneer_size(FJ_TARGET_THUMBV7EM) */
 #define MAX_BLOBS   256
 
 typedef struct loaded_blob {
@@ -316,25 +318,20 @@ static uint32_t runtime_addr(fj_uct *u, uint32_t rt) {
   return (a ? a : RT_STUB(rt)) | 1;
 }
 
-/* A veneer `ldr.w pc, [pc, #0]; .word to` after the code: reaches any address. */
-static uint32_t veneer(fj_uct *u, uint32_t to) {
-  uint32_t at = (u->code_end + 3) & ~3u;
-  if (at + VENEER_SIZE > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) return 0;
-  uint8_t v[8] = {0xdf, 0xf8, 0x00, 0xf0};
-  memcpy(v + 4, &to, 4);
-  write_code(u, at, v, sizeof v, false);
-  u->code_end = at + VENEER_SIZE;
-  return at;
+/* The client linker's hooks (client_runtime/link.h): symbol addresses, island slots. */
+static uint64_t sym_addr(void *ud, uint8_t sym, uint32_t id) {
+  fj_uct *u = ud;
+  return sym == FJ_SYM_HELPER ? helper_addr(u, id) : sym == FJ_SYM_RUNTIME ? runtime_addr(u, id) : 0;
 }
-
-static bool patch_branch(fj_uct *u, uint8_t *field, uint32_t p, uint32_t to) {
-  int64_t off = (int64_t)(to & ~1u) - (int64_t)(p + 4);
-  if (off < -(1 << 24) || off >= (1 << 24)) {
-    uint32_t v = veneer(u, to | 1);
-    if (!v) return false;
-    off = (int64_t)v - (int64_t)(p + 4);
-  }
-  return fj_thm_t4_patch(field, (int32_t)off);
+static uint64_t island_slot(void *ud, uint64_t addr) {
+  fj_uct *u = ud;
+  uint32_t size = fj_link_veneer_size(FJ_TARGET_THUMBV7EM), at = (u->code_end + 3) & ~3u;
+  if (at + size > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) return 0;
+  uint8_t v[16];
+  fj_link_veneer_write(FJ_TARGET_THUMBV7EM, v, at, addr);
+  write_code(u, at, v, size, false);
+  u->code_end = at + size;
+  return at;
 }
 
 static const loaded_blob *find_trace(const fj_uct *u, uint32_t pc) {
@@ -343,18 +340,17 @@ static const loaded_blob *find_trace(const fj_uct *u, uint32_t pc) {
   return NULL;
 }
 
+/* Validated and linked exactly as the client does it: fj_blob_check, fj_link_relocate (veneers
+ * in an island after the code), TRACE sites bound to loaded traces with fj_link_site_set. */
 uint32_t fj_uct_load(fj_uct *u, const uint8_t *blob, size_t len) {
   fj_blob_header h;
   if (len < sizeof h) { set_err(u, "blob shorter than its header"); return 0; }
   memcpy(&h, blob, sizeof h);
-  if (h.magic != FJ_BLOB_MAGIC || h.version != FJ_BLOB_VERSION || h.target != FJ_TARGET_THUMBV7EM ||
-      h.size != len || h.code_off > len || h.code_size > len - h.code_off ||
-      h.reloc_off > len || h.nrelocs > (len - h.reloc_off) / sizeof(fj_blob_reloc) ||
-      h.exit_off > len || h.nexits > (len - h.exit_off) / sizeof(fj_blob_exit) ||
-      h.entry_off >= h.code_size || (h.entry_off & 1)) {
-    set_err(u, "bad blob header");
-    return 0;
-  }
+  fj_blob_expect e = {FJ_TARGET_THUMBV7EM, 0, FJ_BLOB_ANY_PC, h.parent_id, h.parent_exit,
+                      0xffffffffu, NULL, NULL};
+  fj_blob_view v;
+  int why = fj_blob_check(blob, len, &e, &v);
+  if (why) { set_err(u, "blob rejected: %s", fj_blob_reject_text(why)); return 0; }
   if (u->nblobs == MAX_BLOBS) { set_err(u, "too many blobs"); return 0; }
   uint32_t base = (u->code_end + 15) & ~15u;
   if (base + h.code_size + 64 * VENEER_SIZE > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) {
@@ -365,51 +361,33 @@ uint32_t fj_uct_load(fj_uct *u, const uint8_t *blob, size_t len) {
     if (base + h.code_size > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) { set_err(u, "blob too large"); return 0; }
   }
   uint8_t *code = malloc(h.code_size ? h.code_size : 1);
-  if (!code) { set_err(u, "out of memory"); return 0; }
-  memcpy(code, blob + h.code_off, h.code_size);
-  u->code_end = base + h.code_size;
-  for (uint32_t i = 0; i < h.nrelocs; i++) {
-    fj_blob_reloc r;
-    memcpy(&r, blob + h.reloc_off + i * sizeof r, sizeof r);
-    uint32_t s = 0;
-    switch (r.sym) {
-    case FJ_SYM_HELPER: s = helper_addr(u, r.target); break;
-    case FJ_SYM_RUNTIME: s = runtime_addr(u, r.target); break;
-    case FJ_SYM_TRACE: {
-      const loaded_blob *t = find_trace(u, r.target);
-      if (!t) continue; /* keep the compiler's branch to the local exit */
-      s = (t->base + t->entry_off) | 1;
-      break;
-    }
-    default: break;
-    }
-    if (!s || r.offset > h.code_size || h.code_size - r.offset < (r.kind == FJ_RELOC_THM_MOVW_MOVT ? 8u : 4u)) {
-      set_err(u, "relocation %u: bad symbol or offset", i);
-      free(code);
-      return 0;
-    }
-    uint8_t *f = code + r.offset;
-    uint32_t v = s + (uint32_t)r.addend, p = base + r.offset;
-    bool ok = true;
-    switch (r.kind) {
-    case FJ_RELOC_ABS32: memcpy(f, &v, 4); break;
-    case FJ_RELOC_THM_MOVW_MOVT: fj_thm_movw_movt_patch(f, v); break;
-    case FJ_RELOC_THM_CALL:
-    case FJ_RELOC_THM_JUMP24: ok = patch_branch(u, f, p, v); break;
-    default: ok = false; break;
-    }
-    if (!ok) {
-      set_err(u, "relocation %u: kind %u not applicable", i, r.kind);
-      free(code);
-      return 0;
-    }
+  fj_link_site *sites = malloc((h.nrelocs + 1) * sizeof *sites);
+  loaded_blob *lb = &u->blobs[u->nblobs];
+  lb->exits = malloc(h.nexits * sizeof *lb->exits + 1);
+  if (!code || !sites || !lb->exits) {
+    free(code), free(sites), free(lb->exits);
+    set_err(u, "out of memory");
+    return 0;
+  }
+  memcpy(code, v.code, h.code_size);
+  u->code_end = base + h.code_size; /* island slots go after the code */
+  fj_link_env env = {FJ_TARGET_THUMBV7EM, sym_addr, island_slot, u};
+  uint32_t nsites = 0;
+  int rc = fj_link_relocate(&env, &v, code, base, sites, &nsites);
+  for (uint32_t i = 0; rc == 0 && i < nsites; i++) {
+    const loaded_blob *t = find_trace(u, sites[i].pc);
+    if (t && !fj_link_site_set(FJ_TARGET_THUMBV7EM, code, base, &sites[i], (t->base + t->entry_off) | 1))
+      rc = FJ_ERANGE;
+  }
+  free(sites);
+  if (rc) {
+    free(code), free(lb->exits);
+    set_err(u, "link failed: %s", fj_strerror(rc));
+    return 0;
   }
   write_code(u, base, code, h.code_size, false);
   free(code);
-  loaded_blob *lb = &u->blobs[u->nblobs];
-  lb->exits = malloc(h.nexits * sizeof *lb->exits + 1);
-  if (!lb->exits) { set_err(u, "out of memory"); return 0; }
-  memcpy(lb->exits, blob + h.exit_off, h.nexits * sizeof *lb->exits);
+  for (uint32_t i = 0; i < h.nexits; i++) lb->exits[i] = fj_blob_exit_at(&v, i);
   lb->base = base, lb->entry_off = h.entry_off, lb->start_pc = h.start_pc, lb->nexits = h.nexits;
   u->nblobs++;
   return base;
@@ -428,7 +406,7 @@ int fj_uct_patch_exit(fj_uct *u, uint32_t base, uint32_t exit_id, uint32_t to) {
     uint32_t p = base + b->exits[exit_id].patch_off;
     uint8_t f[4];
     uc_mem_read(u->uc, p, f, 4);
-    if (p % 4 || !patch_branch(u, f, p, to)) return -1;
+    if (!fj_link_exit_patch(FJ_TARGET_THUMBV7EM, f, p, to | 1)) return -1;
     write_code(u, p, f, 4, true);
     return 0;
   }

@@ -76,14 +76,15 @@ void fj_uct_arena_reset(fj_uct *u);
 fj_allocator fj_uct_allocator(fj_uct *u);
 static inline uint32_t fj_uct_addr(const void *p) { return (uint32_t)(uintptr_t)p; }
 
-/* Link a blob: check its header, copy the code, apply every relocation (veneers when out of
- * range; TRACE relocations resolve to traces loaded earlier with the same start pc, else keep
- * their bytes).  Returns the code base address (entry = base + entry_off, Thumb bit added by
- * fj_uct_run), or 0 with a message in fj_uct_errmsg. */
+/* Load a blob as the client does: fj_blob_check, then the client linker (client_runtime/link.h:
+ * relocations, veneers in an island after the code when out of range, TRACE sites bound to
+ * traces loaded earlier with that start pc, else left as compiled).  Returns the code base
+ * address (entry = base + entry_off), or 0 with a message in fj_uct_errmsg. */
 uint32_t fj_uct_load(fj_uct *u, const uint8_t *blob, size_t len);
 /* Forget every loaded blob (later ones still go to fresh addresses until the area wraps). */
 void fj_uct_unload_all(fj_uct *u);
-/* Retarget exit `exit_id` of the blob at `base` (its patch site) to code address `to`. */
+/* Retarget exit `exit_id` of the blob at `base` (its patch site) to code address `to`, with
+ * the client's fj_link_exit_patch. */
 int fj_uct_patch_exit(fj_uct *u, uint32_t base, uint32_t exit_id, uint32_t to);
 
 /* Run the blob as uint32_t trace(fj_jit_state *st) with st at guest address st: through the
