@@ -13,7 +13,10 @@
  * server address a private farjitd is started on a Unix socket in a fresh /tmp directory when
  * the first trace is ready to compile (a program that never gets hot starts no process), dies
  * with its parent (PR_SET_PDEATHSIG), and is stopped (SIGTERM, then SIGKILL after 2 s) by
- * fj_jit_linux_detach(); if it cannot be started the runtime only interprets.  Usage, as `farjit run` does it:
+ * fj_jit_linux_detach(); if it cannot be started the runtime only interprets.  With
+ * cfg->wait_ms (farjit/client.h; `farjit run --jit-wait MS`) the interpreter thread may block,
+ * bounded, for the first connection and for each compile it just sent; a connection wait that
+ * timed out is not repeated until a connection succeeds.  Usage, as `farjit run` does it:
  *
  *     fj_jit_linux_opts o = {.servers = "10.0.0.5:7070,10.0.0.6:7070", .trace_log = stderr};
  *     fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);   // after fj_vm_create
