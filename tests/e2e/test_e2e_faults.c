@@ -10,6 +10,7 @@
  *                                   requests fail)
  *   server gone mid-compile         compile_failed > 0 (the proxy hangs up instead of
  *                                   delivering a result)
+ *   server that never answers       wait_timeouts > 0, each wait bounded by wait_ms
  *   truncated blob                  rejected_by[TRUNCATED]
  *   relocation out of range         rejected_by[RELOC_RANGE]
  *   blob for another target         rejected_by[TARGET]
@@ -84,6 +85,7 @@ typedef enum px_mode {
   PX_TARGET,          /* header.target = thumbv7em (blob CRC fixed) */
   PX_GARBAGE_RESULT,  /* bytes with a bad frame magic instead of the result */
   PX_HANGUP,          /* close the client connection instead of delivering the result */
+  PX_STALL,           /* swallow results: a server that never answers */
   PX_GARBAGE_HELLO,   /* no upstream: garbage as soon as a client connects */
 } px_mode;
 
@@ -190,6 +192,8 @@ static bool forward_frames(proxy *px, fj_frame_reader *rd, const uint8_t *data, 
     if (result) px->results_seen++;
     if (result && px->mode == PX_HANGUP) {
       ok = false;
+    } else if (result && px->mode == PX_STALL) {
+      px->mutated++;
     } else if (result && px->mode == PX_GARBAGE_RESULT) {
       static const uint8_t junk[24] = "this is not a frame....";
       write_all(cfd, junk, sizeof junk);
@@ -371,6 +375,24 @@ static void case_lost_result(const e2e_server *srv, px_mode mode, const char *wh
             (unsigned long long)o.js.compile_failed, (unsigned long long)o.js.traces_installed);
 }
 
+static void case_stall(const e2e_server *srv) {
+  proxy px;
+  if (!proxy_start(&px, PX_STALL, srv->addr + 5)) {
+    e2e_failf("proxy");
+    return;
+  }
+  run_out o = run_case(px.addr, 200, 0, NULL);
+  proxy_stop(&px);
+  CHECK_RESULT(o, "server never answers");
+  E2E_CHECK(px.mutated > 0 && o.js.wait_timeouts > 0 && o.js.wait_timeouts == o.js.traces_sent &&
+                o.js.traces_installed == 0,
+            "server never answers: %d results swallowed, wait_timeouts %llu, sent %llu, installed %llu",
+            px.mutated, (unsigned long long)o.js.wait_timeouts, (unsigned long long)o.js.traces_sent,
+            (unsigned long long)o.js.traces_installed);
+  E2E_CHECK(o.ms < 200ull * (o.js.traces_sent + 2) + 1000, "server never answers: %llu ms for %llu waits",
+            (unsigned long long)o.ms, (unsigned long long)o.js.traces_sent);
+}
+
 static void case_bad_blob(const e2e_server *srv, px_mode mode, int reason, const char *what) {
   proxy px;
   if (!proxy_start(&px, mode, srv->addr + 5)) {
@@ -443,6 +465,7 @@ int main(void) {
   case_garbage_hello();
   case_lost_result(&srv, PX_GARBAGE_RESULT, "garbage result");
   case_lost_result(&srv, PX_HANGUP, "server gone mid-compile");
+  case_stall(&srv);
   case_bad_blob(&srv, PX_TRUNCATE, FJ_BLOB_REJECT_TRUNCATED, "truncated blob");
   case_bad_blob(&srv, PX_RELOC, FJ_BLOB_REJECT_RELOC_RANGE, "relocation out of range");
   case_bad_blob(&srv, PX_TARGET, FJ_BLOB_REJECT_TARGET, "blob for another target");
