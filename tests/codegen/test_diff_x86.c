@@ -68,9 +68,11 @@ static int run_prog(const fj_gen_prog *p, uint64_t seed, fj_diff_result *res) {
   return fj_diff_run(p->insns, p->n, mem, sizeof mem, &cfg, res);
 }
 
+/* Assemblable text (the loop header is labelled `loop`, so FJ_DIFF_ASM=<file> traces it). */
 static void print_prog(const fj_gen_prog *p) {
   char *text = NULL;
-  if (fj_disasm(p->insns, p->n, NULL, 0, FJ_DISASM_PC, &text) >= 0) {
+  fj_disasm_label loop = {"loop", p->loop_pc};
+  if (fj_disasm(p->insns, p->n, &loop, p->loop_pc ? 1 : 0, FJ_DISASM_PC, &text) >= 0) {
     fprintf(stderr, "%s", text);
     free(text);
   }
@@ -181,7 +183,8 @@ int main(void) {
     shrink(&p, s);
     fj_diff_result r2;
     run_prog(&p, s, &r2);
-    fprintf(stderr, "  minimized (%s):\n", r2.message);
+    fprintf(stderr, "  minimized (%s); exact replay FJ_DIFF_ONE=%llu, or save the text below and "
+                    "run it with FJ_DIFF_ASM=<file>:\n", r2.message, (unsigned long long)s);
     print_prog(&p);
   }
   alarm(0);
