@@ -10,7 +10,11 @@
  *                atomics, straight-line), FJ_E2E_SCALE scales the count
  *
  * Each set prints "NAME: N passed, M failed" (one count per program).  At the end the server is
- * stopped and the test checks that no process and no file descriptor was leaked. */
+ * stopped and the test checks that no process and no file descriptor was leaked.
+ *
+ * Knobs for debugging: FJ_E2E_ONE=<i> (only random program i), FJ_E2E_RUNS (runs per random
+ * program), FJ_E2E_WAIT (wait_ms), FJ_E2E_FLAGS (FJ_JIT_* flags), FJ_E2E_VERBOSE (trace log and
+ * stats), FJ_E2E_FARJITD (another server binary), FJ_E2E_SCALE (percent of random programs). */
 #include "tests/e2e/e2e_util.h"
 
 #include "client_runtime/vm_internal.h"
