@@ -49,6 +49,7 @@ struct fj_uct {
   int nrt_syms;
   uint32_t run_st;             /* st of the current run (hook-served CALL) */
   uint64_t *scratch;           /* default vm->stop / vm->left words (end of the arena) */
+  uint64_t loads;              /* blobs loaded so far */
   fj_uct_stats stats;
   char err[256];
 };
@@ -68,8 +69,9 @@ static uint32_t rd32(fj_uct *u, uint32_t a) {
 static void wr32(fj_uct *u, uint32_t a, uint32_t v) { uc_mem_write(u->uc, a, &v, 4); }
 /* Write code.  Unicorn keeps translated blocks until told to drop them, and dropping just a
  * range (uc_ctl_remove_cache) leaves chained jumps into it that crash Unicorn 2.0.1 once the
- * addresses are reused.  So blobs go to fresh addresses (never translated yet) and code that
- * was may have run is rewritten only with a full flush (patching, wrapping the code area). */
+ * addresses are reused.  So blobs go to fresh addresses (never translated yet); code that may
+ * have run is rewritten only with a full flush (exit patching, rare); when the code area is
+ * used up the harness starts a fresh engine (fj_uct_load). */
 static void write_code(fj_uct *u, uint32_t a, const void *p, size_t n, bool ran) {
   uc_mem_write(u->uc, a, p, n);
   if (ran) uc_ctl_flush_tlb(u->uc);
@@ -194,8 +196,7 @@ static void load_rt(fj_uct *u) {
   size_t n, slen;
   uint8_t *bin = slurp(FJ_UCT_RT_BIN, &n), *sym = slurp(FJ_UCT_RT_SYM, &slen);
   if (bin && sym && n <= FJ_UCT_RT_SIZE - (RT_CODE - FJ_UCT_RT) - 0x1000) {
-    uc_mem_write(u->uc, RT_CODE, bin, n);
-    u->rt_bin = bin, u->rt_len = n, bin = NULL;
+    u->rt_bin = bin, u->rt_len = n, bin = NULL; /* written by engine_open */
     char *line = (char *)sym;
     sym[slen - 1] = 0;
     while (line && *line && u->nrt_syms < 32) {
@@ -225,6 +226,38 @@ int fj_uct_has_rt(const fj_uct *u) { return u->rt_bin != NULL; }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
+/* A fresh Unicorn engine with the memory map, hooks, stubs and runtime image. */
+static int engine_open(fj_uct *u) {
+  uc_err e = uc_open(UC_ARCH_ARM, UC_MODE_THUMB, &u->uc);
+  if (e == UC_ERR_OK) e = uc_ctl_set_cpu_model(u->uc, UC_CPU_ARM_CORTEX_M4);
+  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_CODE, FJ_UCT_CODE_SIZE, UC_PROT_ALL);
+  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_STACK, FJ_UCT_STACK_SIZE, UC_PROT_READ | UC_PROT_WRITE);
+  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_RT, FJ_UCT_RT_SIZE, UC_PROT_ALL);
+  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_FAR, 0x10000, UC_PROT_ALL);
+  if (e == UC_ERR_OK)
+    e = uc_mem_map_ptr(u->uc, FJ_UCT_ARENA, FJ_UCT_ARENA_SIZE, UC_PROT_READ | UC_PROT_WRITE, u->arena);
+  uc_hook h;
+  if (e == UC_ERR_OK)
+    e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_code, u, FJ_UCT_CODE, FJ_UCT_CODE + FJ_UCT_CODE_SIZE - 1);
+  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_stub, u, FJ_UCT_RT, RT_CODE - 1);
+  if (e == UC_ERR_OK)
+    e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_rt_code, u, RT_CODE, FJ_UCT_RT + FJ_UCT_RT_SIZE - 1);
+  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_stub, u, FJ_UCT_FAR, FJ_UCT_FAR + 0xffff);
+  if (e != UC_ERR_OK) {
+    fprintf(stderr, "uc_thumb: unicorn: %s\n", uc_strerror(e));
+    return -1;
+  }
+  /* Every stub and helper slot is `bx lr`; the return address is a permanently undefined insn. */
+  static uint8_t page[RT_CODE - FJ_UCT_RT];
+  for (size_t i = 0; i < sizeof page; i += 2) page[i] = 0x70, page[i + 1] = 0x47;
+  page[0] = 0x00, page[1] = 0xde;
+  uc_mem_write(u->uc, FJ_UCT_RT, page, sizeof page);
+  uc_mem_write(u->uc, FJ_UCT_FAR, page + 2, 0x1000);
+  if (u->rt_bin) uc_mem_write(u->uc, RT_CODE, u->rt_bin, u->rt_len);
+  u->code_end = FJ_UCT_CODE;
+  return 0;
+}
+
 fj_uct *fj_uct_create(const fj_uct_hooks *hooks, unsigned flags) {
   fj_uct *u = calloc(1, sizeof *u);
   if (!u) return NULL;
@@ -239,32 +272,12 @@ fj_uct *fj_uct_create(const fj_uct_hooks *hooks, unsigned flags) {
     return NULL;
   }
   u->arena = a;
-  uc_err e = uc_open(UC_ARCH_ARM, UC_MODE_THUMB, &u->uc);
-  if (e == UC_ERR_OK) e = uc_ctl_set_cpu_model(u->uc, UC_CPU_ARM_CORTEX_M4);
-  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_CODE, FJ_UCT_CODE_SIZE, UC_PROT_ALL);
-  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_STACK, FJ_UCT_STACK_SIZE, UC_PROT_READ | UC_PROT_WRITE);
-  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_RT, FJ_UCT_RT_SIZE, UC_PROT_ALL);
-  if (e == UC_ERR_OK) e = uc_mem_map(u->uc, FJ_UCT_FAR, 0x10000, UC_PROT_ALL);
-  if (e == UC_ERR_OK) e = uc_mem_map_ptr(u->uc, FJ_UCT_ARENA, FJ_UCT_ARENA_SIZE, UC_PROT_READ | UC_PROT_WRITE, a);
-  uc_hook h;
-  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_code, u, FJ_UCT_CODE, FJ_UCT_CODE + FJ_UCT_CODE_SIZE - 1);
-  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_stub, u, FJ_UCT_RT, RT_CODE - 1);
-  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_rt_code, u, RT_CODE, FJ_UCT_RT + FJ_UCT_RT_SIZE - 1);
-  if (e == UC_ERR_OK) e = uc_hook_add(u->uc, &h, UC_HOOK_CODE, (void *)on_stub, u, FJ_UCT_FAR, FJ_UCT_FAR + 0xffff);
-  if (e != UC_ERR_OK) {
-    fprintf(stderr, "uc_thumb: unicorn: %s\n", uc_strerror(e));
+  u->scratch = (uint64_t *)(u->arena + FJ_UCT_ARENA_SIZE - 64);
+  if (!(flags & FJ_UCT_HOOK_RT)) load_rt(u);
+  if (engine_open(u)) {
     fj_uct_destroy(u);
     return NULL;
   }
-  /* Every stub and helper slot is `bx lr`; the return address is a permanently undefined insn. */
-  static uint8_t page[RT_CODE - FJ_UCT_RT];
-  for (size_t i = 0; i < sizeof page; i += 2) page[i] = 0x70, page[i + 1] = 0x47;
-  page[0] = 0x00, page[1] = 0xde;
-  uc_mem_write(u->uc, FJ_UCT_RT, page, sizeof page);
-  uc_mem_write(u->uc, FJ_UCT_FAR, page + 2, 0x1000);
-  if (!(flags & FJ_UCT_HOOK_RT)) load_rt(u);
-  u->code_end = FJ_UCT_CODE;
-  u->scratch = (uint64_t *)(u->arena + FJ_UCT_ARENA_SIZE - 64);
   return u;
 }
 
@@ -352,11 +365,15 @@ uint32_t fj_uct_load(fj_uct *u, const uint8_t *blob, size_t len) {
   int why = fj_blob_check(blob, len, &e, &v);
   if (why) { set_err(u, "blob rejected: %s", fj_blob_reject_text(why)); return 0; }
   if (u->nblobs == MAX_BLOBS) { set_err(u, "too many blobs"); return 0; }
+  u->loads++;
   uint32_t base = (u->code_end + 15) & ~15u;
   if (base + h.code_size + 64 * VENEER_SIZE > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) {
     if (u->nblobs) { set_err(u, "code area full"); return 0; }
-    u->code_end = FJ_UCT_CODE; /* nothing loaded: start over, forgetting every translation */
-    uc_ctl_flush_tlb(u->uc);
+    /* Nothing loaded: start over in a fresh engine.  (Flushing Unicorn 2.0.1's translations
+     * instead commits its whole translation buffer, about 1 GB.) */
+    uc_close(u->uc);
+    u->uc = NULL;
+    if (engine_open(u)) { set_err(u, "cannot reopen Unicorn"); return 0; }
     base = FJ_UCT_CODE;
     if (base + h.code_size > FJ_UCT_CODE + FJ_UCT_CODE_SIZE) { set_err(u, "blob too large"); return 0; }
   }
