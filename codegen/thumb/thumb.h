@@ -18,7 +18,9 @@
  * N = THM_FR_SPILL + 8 * nslots + 4 (sp stays 8-aligned):
  *   [sp + 0..23]  outgoing stack arguments of helpers (eBPF r3, r4, r5)   [sp + 24]  st->vm
  *   [sp + 28]     FJ_RT_CALL trampoline scratch       [sp + 32]  st    [sp + 36]  code base
- *   [sp + 40 + 8 * k]  spill slot k
+ *   [sp + 40 + 8 * k]  slot k: spill slots, then the entry values of registers a call's sync
+ *                      overwrites in st->r[] (codegen/PORTING.md section 5)
+ * nslots counts both.  codegen/PORTING.md section 8 is the full description.
  * Code layout: offset 0 the shared return (`mov r0, r1; bx lr`), then the entry, the body, the
  * loop back edge, the exit stubs.
  */

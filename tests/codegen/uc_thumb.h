@@ -15,10 +15,12 @@
  *
  * Helpers are served by the test's callback (arguments read per AAPCS: r1 in r0:r1, r2 in r2:r3,
  * r3..r5 and vm on the stack); FJ_RT_CALL_LOCAL by another callback.  FJ_RT_CALL and the
- * division routines run the compiled client runtime when it was built in (FJ_UCT_RT_BIN), or are
- * served by hooks with the same semantics otherwise.  A code hook counts the instructions
- * executed inside loaded blobs.  Host test code: malloc, one harness per process (the arena is a
- * fixed address).
+ * division routines run the compiled client runtime when it was built in (FJ_UCT_RT_BIN);
+ * otherwise (or with FJ_UCT_HOOK_RT) hooks serve them: division with the same results, and a
+ * trampoline that keeps st->call_ret and returns through it but hands no budget to a VM.
+ * Blobs are validated and linked by the client's own code (blob_check.c, link.c).  A code hook
+ * counts the instructions executed inside loaded blobs.  Host test code: malloc, one harness
+ * per process (the arena is a fixed address).
  */
 #ifndef FJ_TESTS_UC_THUMB_H
 #define FJ_TESTS_UC_THUMB_H
