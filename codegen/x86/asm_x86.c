@@ -104,6 +104,34 @@ static void asm_alu(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   case FJ_IR_XOR: rr = fj_x86_xor_rr; ri = fj_x86_xor_ri; rm = fj_x86_xor_rm; break;
   default: rr = fj_x86_imul_rr; break;  /* MUL */
   }
+  /* Three-operand forms when a stays in its own register: lea for 64-bit add (and subtract of
+   * a constant), imul r, r, imm. */
+  fj_loc la = fj_ra_loc(&x->cg->ra, in->a);
+  if (la.kind == FJ_LOC_REG && la.reg != d) {
+    fj_loc lb0 = fj_ra_loc(&x->cg->ra, in->b);
+    bool kb = fj_ir_is_k(in->b);
+    int64_t k = kb ? (int64_t)fj_ir_kval(x->ir, in->b) : 0;
+    if (w == 8 && in->op == FJ_IR_ADD && kb && fj_x86_is_imm32(k)) {
+      fj_x86_lea(x->mc, d, la.reg, (int32_t)k);
+      put_result(x, ref, d);
+      return;
+    }
+    if (w == 8 && in->op == FJ_IR_SUB && kb && k != INT64_MIN && fj_x86_is_imm32(-k)) {
+      fj_x86_lea(x->mc, d, la.reg, (int32_t)-k);
+      put_result(x, ref, d);
+      return;
+    }
+    if (w == 8 && in->op == FJ_IR_ADD && lb0.kind == FJ_LOC_REG) {
+      fj_x86_lea_bi(x->mc, d, la.reg, lb0.reg);
+      put_result(x, ref, d);
+      return;
+    }
+    if (in->op == FJ_IR_MUL && kb && imm_fits((uint64_t)k, w)) {
+      fj_x86_imul_rri(x->mc, w, d, la.reg, (int32_t)(uint32_t)k);
+      put_result(x, ref, d);
+      return;
+    }
+  }
   fj_x86_load(x, d, in->a);
   fj_loc lb = fj_ra_loc(&x->cg->ra, in->b);
   if (fj_ir_is_k(in->b) && imm_fits(fj_ir_kval(x->ir, in->b), w)) {

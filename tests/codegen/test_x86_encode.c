@@ -62,6 +62,10 @@
   _(fj_x86_movzx_rr(mc, 2, R(R12), R(R13)), "450fb7e5", "movzx r12d, r13w") \
   _(fj_x86_lea(mc, R(RAX), R(RSP), 8), "488d442408", "lea rax, [rsp + 8]") \
   _(fj_x86_lea(mc, R(R13), R(R13), 0), "4d8d6d00", "lea r13, [r13]") \
+  _(fj_x86_lea_bi(mc, R(RAX), R(RCX), R(RDX)), "488d0411", "lea rax, [rcx + rdx]") \
+  _(fj_x86_lea_bi(mc, R(R9), R(R13), R(R12)), "4f8d4c2500", "lea r9, [r13 + r12]") \
+  _(fj_x86_lea_bi(mc, R(RSI), R(RSP), R(R8)), "4a8d3404", "lea rsi, [rsp + r8]") \
+  _(fj_x86_lea_bi(mc, R(R15), R(RBP), R(RDI)), "4c8d7c3d00", "lea r15, [rbp + rdi]") \
   _(fj_x86_lea_rip(mc, R(RAX), 0), "488d0500000000", "lea rax, [rip]") \
   _(fj_x86_lea_rip(mc, R(R10), -100), "4c8d159cffffff", "lea r10, [rip - 0x64]") \
   _(fj_x86_add_rr(mc, 8, R(RAX), R(RCX)), "4801c8", "add rax, rcx") \
