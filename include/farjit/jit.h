@@ -25,8 +25,9 @@
  * st->exit_code to its code base.  The trampoline saves the return address into the trace in
  * st->call_ret and returns through st->call_ret.  If the runtime invalidates the trace while
  * the call is running (a callback evicted it), it rewrites st->call_ret to its deopt stub, which
- * stores the call's result in st->r[0], unwinds the trace's frame (the frame layout is fixed per
- * target: codegen/PORTING.md) and returns st->call_exit as the exit id.
+ * stores the call's result in st->r[0], restores the native stack pointer and callee-saved
+ * registers from the runtime's entry record (taken when it entered the trace, so no trace frame
+ * layout is assumed) and returns st->call_exit as the exit id.
  */
 #ifndef FARJIT_JIT_H
 #define FARJIT_JIT_H
