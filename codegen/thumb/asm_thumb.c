@@ -204,10 +204,12 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   }
   bool carry = in->op == FJ_IR_ADD || in->op == FJ_IR_SUB;
   enum fj_ir_op op = (enum fj_ir_op)in->op;
-  if (carry && w && o.lo.k && o.hi.k && fj_thm_modimm(o.lo.v) < 0) {
-    /* a + k = a - (-k): take the form whose low word is an immediate (budget: add -n) */
+  if (carry && w && o.lo.k && o.hi.k) {
+    /* a + k = a - (-k): take the form whose low word is an immediate, or a short one
+     * (budget: add -n; counters: add -1 becomes subs #1) */
     uint64_t k = (uint64_t)o.hi.v << 32 | o.lo.v, nk = 0 - k;
-    if (fj_thm_modimm((uint32_t)nk) >= 0) {
+    uint32_t nlo = (uint32_t)nk;
+    if ((fj_thm_modimm(o.lo.v) < 0 && fj_thm_modimm(nlo) >= 0) || (o.lo.v >= 256 && nlo < 256)) {
       op = op == FJ_IR_ADD ? FJ_IR_SUB : FJ_IR_ADD;
       o.lo.v = (uint32_t)nk, o.hi.v = (uint32_t)(nk >> 32);
     }
@@ -832,6 +834,10 @@ static void asm_guard(fj_thm *x, const fj_ir_ins *in) {
   if (!half_fits(o.hi, test)) o.hi = (thm_half){false, (uint8_t)thm_reg(x, o.hi, THM_B1), 0};
   switch (op) {
   case FJ_IR_EQ: case FJ_IR_NE: case FJ_IR_TEST: case FJ_IR_NTEST:
+    if (!test && o.lo.k && o.hi.k && o.lo.v == 0 && o.hi.v == 0) {
+      fj_thm_orrs(b, THM_D0, al, ah); /* a == 0: Z of lo | hi */
+      break;
+    }
     cmp_half(x, test, al, o.lo);
     fj_thm_it1(b, FJ_THM_EQ);
     cmp_half(x, test, ah, o.hi);
