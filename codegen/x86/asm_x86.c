@@ -456,13 +456,7 @@ static void asm_ins(fj_x86 *x, fj_ref ref) {
 
 static void prologue(fj_x86 *x) {
   fj_mcode *mc = x->mc;
-  unsigned nsaved = 0;
-  for (fj_ref r = FJ_REF_BIAS; r < x->ir->top; r++) {
-    const fj_ir_ins *in = fj_ir_at(x->ir, r);
-    if (in->op == FJ_IR_CALL || in->op == FJ_IR_CALLL) nsaved = FJ_NREGS;  /* upper bound */
-  }
-  x->entry_slot0 = x->cg->ra.nslots;
-  uint32_t spill = ((x->cg->ra.nslots + nsaved) * 8 + 15) & ~15u;
+  uint32_t spill = (x->cg->ra.nslots * 8 + 15) & ~15u;
   uint32_t frame = 8 + spill;  /* 8 + 48 pushed + return address keeps rsp 16-aligned */
   fj_x86_push_r(mc, FJ_X86_RBP);
   fj_x86_mov_rr(mc, 8, FJ_X86_RBP, FJ_X86_RSP);
@@ -474,7 +468,6 @@ static void prologue(fj_x86 *x) {
   fj_x86_sub_ri(mc, 8, FJ_X86_RSP, (int32_t)frame);
   fj_x86_mov_rr(mc, 8, X86_ST, FJ_X86_RDI);
   x->cg->frame_size = 8 + X86_PUSHED + frame;
-  if (nsaved) fj_x86_save_entry_regs(x);
 }
 
 void fj_x86_epilogue(fj_x86 *x) {

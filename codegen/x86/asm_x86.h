@@ -26,8 +26,6 @@ typedef struct fj_x86 {
   uint32_t l_ret;      /* the shared return (`ret`) every exit branch initially targets */
   uint32_t l_loop;     /* first instruction of the loop body */
   uint32_t l_exit0;    /* label of exit 0's stub; exit e's is l_exit0 + e */
-  uint32_t call_written;  /* eBPF registers some call's sync writes to st->r[] */
-  uint32_t entry_slot0;   /* frame slot of the first saved entry value (see exit_x86.c) */
 } fj_x86;
 
 /* Operands (asm_x86.c). */
@@ -42,7 +40,6 @@ void fj_x86_store_narrow(fj_x86 *x, unsigned w, unsigned base, int32_t disp, fj_
 
 /* State sync, exits, calls and the back edge (exit_x86.c). */
 void fj_x86_sync(fj_x86 *x, uint32_t snap);
-void fj_x86_save_entry_regs(fj_x86 *x);
 void fj_x86_call(fj_x86 *x, fj_ref ref);
 void fj_x86_exit_stubs(fj_x86 *x);
 void fj_x86_back_edge(fj_x86 *x);

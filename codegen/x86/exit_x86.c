@@ -20,34 +20,6 @@ static void load_fp0(fj_x86 *x) {
   fj_x86_mov_rm(x->mc, 8, FJ_X86_R11, X86_ST, (int32_t)FJ_JIT_OFF_R(FJ_REG_FP));
 }
 
-/* A snapshot's FJ_REF_NONE register means "the value on trace entry, still in st->r[k]".  A
- * call's sync may have overwritten st->r[k] since, so the prologue saves the entry values of
- * every register some call writes (x->call_written) in frame slots, and every later sync puts
- * them back. */
-void fj_x86_save_entry_regs(fj_x86 *x) {
-  fj_ir *ir = x->ir;
-  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
-    const fj_ir_ins *in = fj_ir_at(ir, r);
-    if (in->op != FJ_IR_CALL && in->op != FJ_IR_CALLL) continue;
-    const fj_snap *s = fj_snap_get(ir, in->snap);
-    for (unsigned k = 0; k < FJ_NREGS; k++)
-      if (s->regs[k] != FJ_REF_NONE) x->call_written |= 1u << k;
-  }
-  unsigned n = 0;
-  for (unsigned k = 0; k < FJ_NREGS; k++) {
-    if (!(x->call_written >> k & 1)) continue;
-    fj_x86_mov_rm(x->mc, 8, FJ_X86_RAX, X86_ST, (int32_t)FJ_JIT_OFF_R(k));
-    fj_x86_mov_mr(x->mc, 8, FJ_X86_RSP, (int32_t)(8 * (x->entry_slot0 + n++)), FJ_X86_RAX);
-  }
-}
-
-static void restore_entry_reg(fj_x86 *x, unsigned k) {
-  unsigned n = 0;
-  for (unsigned j = 0; j < k; j++) n += x->call_written >> j & 1;
-  fj_x86_mov_rm(x->mc, 8, FJ_X86_RAX, FJ_X86_RSP, (int32_t)(8 * (x->entry_slot0 + n)));
-  fj_x86_mov_mr(x->mc, 8, X86_ST, (int32_t)FJ_JIT_OFF_R(k), FJ_X86_RAX);
-}
-
 /* Write snapshot `snap` into st and the eBPF stack: frames, stack slots, registers, budget. */
 void fj_x86_sync(fj_x86 *x, uint32_t snap) {
   const fj_snap *s = fj_snap_get(x->ir, snap);
@@ -66,8 +38,9 @@ void fj_x86_sync(fj_x86 *x, uint32_t snap) {
       fj_x86_store_narrow(x, sl[k].width, FJ_X86_R11, sl[k].off, sl[k].ref);
   }
   for (unsigned k = 0; k < FJ_NREGS; k++) {
+    /* FJ_REF_NONE: st->r[k] already holds the value (codegen/README.md, "Registers after
+     * calls"), also after a call's sync wrote it. */
     if (s->regs[k] != FJ_REF_NONE) fj_x86_store_val(x, X86_ST, (int32_t)FJ_JIT_OFF_R(k), s->regs[k]);
-    else if (x->call_written >> k & 1) restore_entry_reg(x, k);
   }
   if (s->budget != FJ_REF_NONE) {
     fj_x86_load(x, FJ_X86_RAX, s->budget);
