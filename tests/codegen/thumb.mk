@@ -87,3 +87,11 @@ $(B)/tests/test_thumb_compile: $(call objs,tests/codegen/test_thumb_compile.c) $
 	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lunicorn -lcmocka
 
 TEST_BINS += $(B)/tests/test_thumb_compile
+
+# Edge values (carries, shift counts, division by 0/-1, every jump condition), deterministic.
+$(B)/tests/test_thumb_edges: $(call objs,tests/codegen/test_thumb_edges.c) $(THUMB_DIFF_OBJS) \
+                             $(THUMB_DIFF_LIBS) | $(THUMB_RT_DIR)/rt.bin $(THUMB_RT_DIR)/rt.sym
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDFLAGS) $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lcapstone -lunicorn
+
+TEST_BINS += $(B)/tests/test_thumb_edges
