@@ -172,18 +172,24 @@ static void asm_shift(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
 
 static void asm_unary(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned w = width_of(in), d = dst_reg(x, ref);
-  fj_x86_load(x, d, in->a);
+  /* Extensions read their operand's register directly (movzx/movsx/mov r32 copy as they
+   * extend); the other ops work in place on d. */
+  fj_loc la = fj_ra_loc(&x->cg->ra, in->a);
+  bool ext = (in->op == FJ_IR_ZEXT && (in->aux == 8 || in->aux == 16 || in->aux == 32)) ||
+             (in->op == FJ_IR_SEXT && in->aux < 64);
+  unsigned s = ext && la.kind == FJ_LOC_REG ? la.reg : d;
+  if (s == d) fj_x86_load(x, d, in->a);
   switch (in->op) {
   case FJ_IR_NEG:
     fj_x86_neg_r(x->mc, w, d);
     break;
   case FJ_IR_ZEXT:
-    if (in->aux == 8) fj_x86_movzx_rr(x->mc, 1, d, d);
-    else if (in->aux == 16) fj_x86_movzx_rr(x->mc, 2, d, d);
-    else if (in->aux == 32) fj_x86_mov_rr(x->mc, 4, d, d);
+    if (in->aux == 8) fj_x86_movzx_rr(x->mc, 1, d, s);
+    else if (in->aux == 16) fj_x86_movzx_rr(x->mc, 2, d, s);
+    else if (in->aux == 32) fj_x86_mov_rr(x->mc, 4, d, s);
     break;
   case FJ_IR_SEXT:
-    if (in->aux < 64) fj_x86_movsx_rr(x->mc, in->aux / 8, d, d);
+    if (in->aux < 64) fj_x86_movsx_rr(x->mc, in->aux / 8, d, s);
     if (in->type == FJ_IRT_I32) fj_x86_mov_rr(x->mc, 4, d, d);
     break;
   case FJ_IR_BSWAP:
@@ -203,10 +209,12 @@ static void asm_unary(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
 /* High half of the 2w-bit product: one-operand mul/imul leaves it in rdx (edx zero-extends). */
 static void asm_mulh(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned w = width_of(in);
-  fj_x86_load(x, FJ_X86_RAX, in->a);
-  fj_x86_load(x, FJ_X86_RCX, in->b);
-  if (in->op == FJ_IR_MULHU) fj_x86_mul_r(x->mc, w, FJ_X86_RCX);
-  else fj_x86_imul_r(x->mc, w, FJ_X86_RCX);
+  /* The constant (if any) goes into rax; the other operand is read where it lives. */
+  fj_ref k = fj_ir_is_k(in->b) ? in->b : in->a, v = k == in->b ? in->a : in->b;
+  fj_x86_load(x, FJ_X86_RAX, k);
+  unsigned r = fj_x86_reg_of(x, v, FJ_X86_RCX);
+  if (in->op == FJ_IR_MULHU) fj_x86_mul_r(x->mc, w, r);
+  else fj_x86_imul_r(x->mc, w, r);
   put_result(x, ref, FJ_X86_RDX);
 }
 
