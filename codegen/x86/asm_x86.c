@@ -371,11 +371,68 @@ static uint32_t exit_label(fj_x86 *x, uint32_t snap) {
   return x->l_exit0 + e;
 }
 
-static void asm_guard(fj_x86 *x, const fj_ir_ins *in) {
+/* The next instruction after ref that is not a NOP (FJ_REF_NONE at the end). */
+static fj_ref next_ins(const fj_x86 *x, fj_ref ref) {
+  for (fj_ref r = ref + 1; r < x->ir->top; r++)
+    if (fj_ir_at(x->ir, r)->op != FJ_IR_NOP) return r;
+  return FJ_REF_NONE;
+}
+
+/* A loop's last guard, with no PHI copy after it, branches back to the loop on success and
+ * falls through to its exit: no jmp per iteration.  `fix` (a pre-trampoline's adjustment) is
+ * then done inline on the exit path. */
+static bool guard_rotates(const fj_x86 *x, fj_ref ref) {
+  return x->ir->loop != FJ_REF_NONE && ref > x->ir->loop && x->no_phi_moves &&
+         (ref == x->last || x->skip == x->last);  /* skip: the fused subtract after ref */
+}
+static void guard_branch(fj_x86 *x, fj_ref ref, enum fj_x86_cc ok, uint32_t target, int fix_reg,
+                         int32_t fix_n) {
+  if (guard_rotates(x, ref)) {
+    jcc_label(x, ok, x->l_loop);
+    if (fix_reg >= 0) fj_x86_add_ri(x->mc, 8, (unsigned)fix_reg, fix_n);
+    jmp_label(x, target);
+    x->rotated = true;
+    return;
+  }
+  if (fix_reg >= 0) {
+    uint32_t l = fj_label_new(x->mc);
+    x->pre[x->npre].label = l;
+    x->pre[x->npre].exit_label = target;
+    x->pre[x->npre].reg = (uint8_t)fix_reg;
+    x->pre[x->npre++].n = fix_n;
+    target = l;
+  }
+  jcc_label(x, fj_x86_cc_invert(ok), target);
+}
+
+/* Budget check `GE b, #N` followed by `b' = b - N` in b's own register: `sub r, N; jl` sets
+ * the flags `cmp r, N` would, and the exit path adds N back before the stub reads b. */
+static bool asm_guard_sub(fj_x86 *x, fj_ref ref, const fj_ir_ins *in, uint32_t target) {
+  if (in->op != FJ_IR_GE || in->type != FJ_IRT_I64 || !fj_ir_is_k(in->b) ||
+      x->npre >= sizeof x->pre / sizeof x->pre[0])
+    return false;
+  int64_t n = (int64_t)fj_ir_kval(x->ir, in->b);
+  if (n <= 0 || n > INT32_MAX) return false;
+  fj_ref nx = next_ins(x, ref);
+  if (nx == FJ_REF_NONE) return false;
+  const fj_ir_ins *nin = fj_ir_at(x->ir, nx);
+  if (nin->a != in->a || nin->type != FJ_IRT_I64 || !fj_ir_is_k(nin->b)) return false;
+  int64_t kb = (int64_t)fj_ir_kval(x->ir, nin->b);
+  if (!((nin->op == FJ_IR_ADD && kb == -n) || (nin->op == FJ_IR_SUB && kb == n))) return false;
+  fj_loc la = fj_ra_loc(&x->cg->ra, in->a), ln = fj_ra_loc(&x->cg->ra, nx);
+  if (la.kind != FJ_LOC_REG || ln.kind != FJ_LOC_REG || la.reg != ln.reg) return false;
+  fj_x86_sub_ri(x->mc, 8, la.reg, (int32_t)n);
+  x->skip = nx;
+  guard_branch(x, ref, FJ_X86_CC_GE, target, la.reg, (int32_t)n);
+  return true;
+}
+
+static void asm_guard(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned w = in->type == FJ_IRT_I32 ? 4 : 8;
   unsigned op = in->op;
   fj_ref a = in->a, b = in->b;
   uint32_t target = exit_label(x, in->snap);
+  if (asm_guard_sub(x, ref, in, target)) return;
   if (fj_ir_is_k(a) && fj_ir_is_k(b)) {
     if (!fj_ir_cond(op, in->type, fj_ir_kval(x->ir, a), fj_ir_kval(x->ir, b))) jmp_label(x, target);
     return;
@@ -404,13 +461,14 @@ static void asm_guard(fj_x86 *x, const fj_ir_ins *in) {
     if (test) fj_x86_test_rr(x->mc, w, ra, FJ_X86_RCX);
     else fj_x86_cmp_rr(x->mc, w, ra, FJ_X86_RCX);
   }
-  jcc_label(x, fj_x86_cc_invert(guard_cc(op)), target);
+  guard_branch(x, ref, guard_cc(op), target, -1, 0);
 }
 
 /* ---- the driver --------------------------------------------------------------------------- */
 
 static void asm_ins(fj_x86 *x, fj_ref ref) {
   const fj_ir_ins *in = fj_ir_at(x->ir, ref);
+  if (ref == x->skip) return;
   /* A value nobody uses needs no code unless computing it has an effect. */
   if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE &&
       (fj_ir_op_table[in->op].flags & (FJ_IRF_PURE | FJ_IRF_LOAD)) &&
@@ -454,7 +512,7 @@ static void asm_ins(fj_x86 *x, fj_ref ref) {
     return;
   default:
     if (fj_ir_is_guard(in->op)) {
-      asm_guard(x, in);
+      asm_guard(x, ref, in);
       return;
     }
     fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "x86: ir %04u: op %s", ref - FJ_REF_BIAS,
@@ -506,14 +564,22 @@ static void x86_emit(fj_cg *cg) {
   for (fj_ref r = FJ_REF_BIAS; r < x.ir->top; r++) {
     uint8_t op = fj_ir_at(x.ir, r)->op;
     if (op != FJ_IR_NOP && op != FJ_IR_PHI) last = r;
-    asm_ins(&x, r);
   }
+  x.last = last;
+  x.skip = FJ_REF_NONE;
+  x.no_phi_moves = x.ir->loop != FJ_REF_NONE && fj_x86_phi_moves_count(&x) == 0;
+  for (fj_ref r = FJ_REF_BIAS; r < x.ir->top; r++) asm_ins(&x, r);
   if (x.ir->loop != FJ_REF_NONE) {
-    fj_x86_back_edge(&x);
+    if (!x.rotated) fj_x86_back_edge(&x);
   } else if (cg->tail_snap != FJ_EXIT_NONE) {
     jmp_label(&x, exit_label(&x, cg->tail_snap));
   } else if (last == FJ_REF_NONE || fj_ir_at(x.ir, last)->op != FJ_IR_EXIT) {
     fj_ir_abort(x.ir, FJ_ABORT_BACKEND, "x86: trace without a loop does not end in EXIT");
+  }
+  for (uint32_t i = 0; i < x.npre; i++) {
+    fj_label_bind(x.mc, x.pre[i].label);
+    fj_x86_add_ri(x.mc, 8, x.pre[i].reg, x.pre[i].n);
+    jmp_label(&x, x.pre[i].exit_label);
   }
   fj_x86_exit_stubs(&x);
   fj_mcode_align(x.mc, 16, 0xcc);

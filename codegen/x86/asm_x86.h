@@ -26,6 +26,14 @@ typedef struct fj_x86 {
   uint32_t l_ret;      /* the shared return (`ret`) every exit branch initially targets */
   uint32_t l_loop;     /* first instruction of the loop body */
   uint32_t l_exit0;    /* label of exit 0's stub; exit e's is l_exit0 + e */
+  /* Budget guards emitted as `sub r, N; jl pre` (asm_x86.c): out-of-line `add r, N; jmp exit`
+   * trampolines, emitted before the exit stubs. */
+  struct { uint32_t label, exit_label; uint8_t reg; int32_t n; } pre[32];
+  uint32_t npre;
+  fj_ref skip;         /* instruction already emitted with the guard before it */
+  fj_ref last;         /* last instruction that is neither NOP nor PHI */
+  bool rotated;        /* the last guard branches back to the loop: no back-edge jmp */
+  bool no_phi_moves;   /* the back edge needs no PHI copy */
 } fj_x86;
 
 /* Operands (asm_x86.c). */
@@ -43,6 +51,8 @@ void fj_x86_sync(fj_x86 *x, uint32_t snap);
 void fj_x86_call(fj_x86 *x, fj_ref ref);
 void fj_x86_exit_stubs(fj_x86 *x);
 void fj_x86_back_edge(fj_x86 *x);
+/* PHI copies the back edge needs (0: none). */
+uint32_t fj_x86_phi_moves_count(fj_x86 *x);
 void fj_x86_epilogue(fj_x86 *x);
 
 #endif /* FJ_CODEGEN_X86_ASM_X86_H */
