@@ -4,39 +4,14 @@
 
 #include "farjit/jit.h"
 
-/* A snapshot's FJ_REF_NONE register means "the value on trace entry, still in st->r[k]".  A
- * call's sync may have overwritten st->r[k] since, so the prologue saves the entry values of
- * every register some call writes in frame slots (after the spill slots), and every later sync
- * puts them back. */
-static unsigned call_written_regs(fj_thm *x) {
-  fj_ir *ir = x->ir;
-  unsigned n = 0;
-  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
-    const fj_ir_ins *in = fj_ir_at(ir, r);
-    if (in->op != FJ_IR_CALL && in->op != FJ_IR_CALLL) continue;
-    const fj_snap *s = fj_snap_get(ir, in->snap);
-    for (unsigned k = 0; k < FJ_NREGS; k++)
-      if (s->regs[k] != FJ_REF_NONE) x->call_written |= 1u << k;
-  }
-  for (unsigned k = 0; k < FJ_NREGS; k++) n += x->call_written >> k & 1;
-  return n;
-}
-static int32_t entry_slot_off(fj_thm *x, unsigned k) {
-  unsigned n = 0;
-  for (unsigned j = 0; j < k; j++) n += x->call_written >> j & 1;
-  return thm_slot_off(x->entry_slot0 + n);
-}
-
-/* push {r4-r11, lr}; sub sp, #N; st and the code base into the frame; saved entry values. */
+/* push {r4-r11, lr}; sub sp, #N; st and the code base into the frame. */
 void thm_prologue(fj_thm *x) {
   fj_thm_buf *b = &x->b;
   fj_cg *cg = x->cg;
-  unsigned nsaved = call_written_regs(x);
-  x->entry_slot0 = cg->ra.nslots;
-  if (cg->ra.nslots + nsaved > THM_MAX_SLOTS)
-    fj_ir_abort(x->ir, FJ_ABORT_SPILL_LIMIT, "thumb: %u spill slots (at most %u)",
-                cg->ra.nslots + nsaved, THM_MAX_SLOTS);
-  x->frame_n = THM_FR_SPILL + 8 * (cg->ra.nslots + nsaved) + 4;
+  if (cg->ra.nslots > THM_MAX_SLOTS)
+    fj_ir_abort(x->ir, FJ_ABORT_SPILL_LIMIT, "thumb: %u spill slots (at most %u)", cg->ra.nslots,
+                THM_MAX_SLOTS);
+  x->frame_n = THM_FR_SPILL + 8 * cg->ra.nslots + 4;
   fj_thm_align4(b);
   cg->entry_off = b->pos;
   cg->frame_size = 36 + x->frame_n;
@@ -47,11 +22,6 @@ void thm_prologue(fj_thm *x) {
   fj_thm_mov(b, 2, FJ_THM_PC);  /* reads as its own address + 4 */
   fj_thm_sub_imm(b, 2, 2, at + 4);
   fj_thm_str(b, 2, FJ_THM_SP, THM_FR_BASE);
-  for (unsigned k = 0; k < FJ_NREGS; k++) {
-    if (!(x->call_written >> k & 1)) continue;
-    fj_thm_ldrd(b, THM_B0, THM_B1, 0, (int32_t)FJ_JIT_OFF_R(k));
-    fj_thm_strd(b, THM_B0, THM_B1, FJ_THM_SP, entry_slot_off(x, k));
-  }
   thm_check(x);
 }
 
@@ -64,8 +34,11 @@ static unsigned load_fp0(fj_thm *x, unsigned scratch) {
     thm_opd fp = thm_fetch(x, ir->fp0, scratch, scratch, false);
     return thm_reg(x, fp.lo, scratch);
   }
-  if (x->call_written >> FJ_REG_FP & 1)
-    fj_ir_abort(ir, FJ_ABORT_BACKEND, "thumb: fp0 has no value after a call changed r10");
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(ir, r);
+    if ((in->op == FJ_IR_CALL || in->op == FJ_IR_CALLL) && fj_snap_get(ir, in->snap)->regs[FJ_REG_FP])
+      fj_ir_abort(ir, FJ_ABORT_BACKEND, "thumb: fp0 has no value after a call changed r10");
+  }
   fj_thm_ldr(&x->b, scratch, THM_B1, (int32_t)FJ_JIT_OFF_R(FJ_REG_FP));
   return scratch;
 }
@@ -119,12 +92,8 @@ void thm_sync(fj_thm *x, uint32_t snap) {
   }
   for (unsigned k = 0; k < FJ_NREGS; k++) {
     thm_ensure(x, 64);
-    if (s->regs[k] != FJ_REF_NONE) {
-      store64(x, (int32_t)FJ_JIT_OFF_R(k), s->regs[k], &zero);
-    } else if (x->call_written >> k & 1) {
-      fj_thm_ldrd(b, THM_A0, THM_A1, FJ_THM_SP, entry_slot_off(x, k));
-      fj_thm_strd(b, THM_A0, THM_A1, THM_B1, (int32_t)FJ_JIT_OFF_R(k));
-    }
+    /* FJ_REF_NONE: st->r[k] is already right, also after a call's sync (codegen/README.md) */
+    if (s->regs[k] != FJ_REF_NONE) store64(x, (int32_t)FJ_JIT_OFF_R(k), s->regs[k], &zero);
   }
   if (s->budget != FJ_REF_NONE || s->budget_adj) {
     if (s->budget != FJ_REF_NONE) {

@@ -18,9 +18,8 @@
  * N = THM_FR_SPILL + 8 * nslots + 4 (sp stays 8-aligned):
  *   [sp + 0..23]  outgoing stack arguments of helpers (eBPF r3, r4, r5)   [sp + 24]  st->vm
  *   [sp + 28]     FJ_RT_CALL trampoline scratch       [sp + 32]  st    [sp + 36]  code base
- *   [sp + 40 + 8 * k]  slot k: spill slots, then the entry values of registers a call's sync
- *                      overwrites in st->r[] (codegen/PORTING.md section 5)
- * nslots counts both.  codegen/PORTING.md section 8 is the full description.
+ *   [sp + 40 + 8 * k]  spill slot k
+ * codegen/PORTING.md section 8 is the full description.
  * Code layout: offset 0 the shared return (`mov r0, r1; bx lr`), then the entry, the body, the
  * loop back edge, the exit stubs.
  */
@@ -60,8 +59,6 @@ typedef struct fj_thm {
   bool wide;          /* ignore I32 knowledge (to measure what it saves): every value is a pair */
   fj_ref cur;         /* instruction being lowered (messages) */
   uint32_t frame_n;   /* N of the frame */
-  uint32_t call_written; /* eBPF registers some call's sync writes to st->r[] */
-  uint32_t entry_slot0;  /* frame slot of the first saved entry value (exit_thumb.c) */
   uint32_t l_ret, l_loop, l_exit0;
 } fj_thm;
 
