@@ -276,10 +276,10 @@ static void asm_load(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
     else fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: ir %04u: RIN %d", ref - FJ_REF_BIAS, in->lit);
     break;
   case FJ_IR_SLD: disp = in->lit; w = in->aux; break;
-  case FJ_IR_HLD: base = fj_x86_reg_of(x, in->a, FJ_X86_R11); disp = in->lit; w = in->aux; break;
+  case FJ_IR_HLD: base = fj_x86_reg_of(x, in->a, FJ_X86_RAX); disp = in->lit; w = in->aux; break;
   case FJ_IR_SLOAD: disp = in->lit; /* fall through */
   default:  /* LOAD */
-    base = fj_x86_reg_of(x, in->a, FJ_X86_R11);
+    base = fj_x86_reg_of(x, in->a, FJ_X86_RAX);
     w = fj_mem_width(in->aux);
     sx = (in->aux & FJ_MEM_SIGNED) && w < 8;
     break;
@@ -292,25 +292,42 @@ static void asm_load(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
 }
 
 static void asm_store(fj_x86 *x, const fj_ir_ins *in) {
-  unsigned base = fj_x86_reg_of(x, in->a, FJ_X86_R11);
+  unsigned base = fj_x86_reg_of(x, in->a, FJ_X86_RAX);  /* the value goes through rcx */
   fj_x86_store_narrow(x, fj_mem_width(in->aux), base, in->op == FJ_IR_SSTORE ? in->lit : 0, in->b);
+}
+
+/* Atomics use rax, rcx and rdx, so an address that is not in a register borrows r11 (pushed
+ * around the sequence: the slot is 8 bytes further from rsp meanwhile).  Operands go into rax
+ * and rcx before, results are written back after atomic_base_done. */
+static unsigned atomic_base(fj_x86 *x, fj_ref a) {
+  fj_loc l = fj_ra_loc(&x->cg->ra, a);
+  if (l.kind == FJ_LOC_REG) return l.reg;
+  fj_x86_push_r(x->mc, FJ_X86_R11);
+  if (l.kind == FJ_LOC_SLOT) fj_x86_mov_rm(x->mc, 8, FJ_X86_R11, FJ_X86_RSP, slot_disp(l.slot) + 8);
+  else fj_x86_load(x, FJ_X86_R11, a);  /* a constant */
+  return FJ_X86_R11;
+}
+static void atomic_base_done(fj_x86 *x, fj_ref a) {
+  if (fj_ra_loc(&x->cg->ra, a).kind != FJ_LOC_REG) fj_x86_pop_r(x->mc, FJ_X86_R11);
 }
 
 static void asm_atomic(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned w = fj_mem_width(in->aux);
   if (w != 4 && w != 8)
     fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: ir %04u: atomic width %u", ref - FJ_REF_BIAS, w);
-  unsigned base = fj_x86_reg_of(x, in->a, FJ_X86_R11);
   if (in->op == FJ_IR_CMPXCHG) {
     const fj_ir_ins *pair = fj_ir_at(x->ir, in->b);
     fj_x86_load(x, FJ_X86_RAX, pair->b);  /* expected */
     if (w == 4) fj_x86_mov_rr(x->mc, 4, FJ_X86_RAX, FJ_X86_RAX);
     fj_x86_load(x, FJ_X86_RCX, pair->a);  /* new */
+    unsigned base = atomic_base(x, in->a);
     fj_x86_lock_cmpxchg_mr(x->mc, w, base, 0, FJ_X86_RCX);
+    atomic_base_done(x, in->a);
     put_result(x, ref, FJ_X86_RAX);
     return;
   }
   fj_x86_load(x, FJ_X86_RCX, in->b);
+  unsigned base = atomic_base(x, in->a);
   int32_t op = in->lit;
   bool fetch = op & FJ_ATOMIC_FETCH;
   uint8_t opc = 0;
@@ -321,6 +338,7 @@ static void asm_atomic(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   case 0xa0: opc = 0x31; break;  /* xor */
   case 0xe0: /* xchg (0xe1) */
     fj_x86_xchg_mr(x->mc, w, base, 0, FJ_X86_RCX);
+    atomic_base_done(x, in->a);
     put_result(x, ref, FJ_X86_RCX);
     return;
   default:
@@ -328,8 +346,10 @@ static void asm_atomic(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   }
   if (!fetch) {
     fj_x86_lock_alu_mr(x->mc, opc, w, base, 0, FJ_X86_RCX);
+    atomic_base_done(x, in->a);
   } else if (opc == 0x01) {
     fj_x86_lock_xadd_mr(x->mc, w, base, 0, FJ_X86_RCX);
+    atomic_base_done(x, in->a);
     put_result(x, ref, FJ_X86_RCX);
   } else {
     /* rax = old; retry { rdx = old op val; cmpxchg } until no one raced us. */
@@ -342,6 +362,7 @@ static void asm_atomic(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
     else fj_x86_xor_rr(x->mc, w, FJ_X86_RDX, FJ_X86_RCX);
     fj_x86_lock_cmpxchg_mr(x->mc, w, base, 0, FJ_X86_RDX);
     jcc_label(x, FJ_X86_CC_NE, l_retry);
+    atomic_base_done(x, in->a);
     put_result(x, ref, FJ_X86_RAX);
   }
 }
@@ -597,9 +618,9 @@ const fj_backend fj_backend_x86_64 = {
   .name = "x86_64",
   .reg_names = x86_reg_names,
   .regs = {
-    .nalloc = 9,
-    .alloc = {FJ_X86_RSI, FJ_X86_RDI, FJ_X86_R8, FJ_X86_R9, FJ_X86_R10, FJ_X86_R12, FJ_X86_R13,
-              FJ_X86_R14, FJ_X86_R15},
+    .nalloc = 10,
+    .alloc = {FJ_X86_RSI, FJ_X86_RDI, FJ_X86_R8, FJ_X86_R9, FJ_X86_R10, FJ_X86_R11, FJ_X86_R12,
+              FJ_X86_R13, FJ_X86_R14, FJ_X86_R15},
     .callee_saved = 1u << FJ_X86_R12 | 1u << FJ_X86_R13 | 1u << FJ_X86_R14 | 1u << FJ_X86_R15,
     .max_slots = 4096,
     .pair64 = false,
