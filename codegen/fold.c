@@ -149,6 +149,11 @@ static fj_ref sdiv_pow2(fj_ir *ir, uint8_t t, fj_ref x, unsigned k, bool neg) {
 /* Division/modulo by the constant d (already masked to the width).  Returns NONE if no rule. */
 static fj_ref fold_div(fj_ir *ir, const fj_ir_ins *ins, fj_ref x, uint64_t d) {
   uint8_t t = ins->type;
+  /* Unsigned 64-bit division of a value known to fit 32 bits by a divisor that does: the 32-bit
+   * division gives the same zero-extended quotient and remainder, with a 32-bit magic number. */
+  if (t == FJ_IRT_I64 && (ins->op == FJ_IR_UDIV || ins->op == FJ_IR_UMOD) && known32(ir, x) &&
+      d <= 0xffffffffu)
+    t = FJ_IRT_I32;
   unsigned w = width_bits(t);
   switch (ins->op) {
   case FJ_IR_UDIV:
