@@ -83,6 +83,8 @@ void fj_cg_free(fj_cg *cg) {
   fj_mcode_free(&cg->mc);
   free(cg->snap_exit);
   free(cg->exits);
+  free(cg->uses);
+  cg->uses = NULL;
   cg->snap_exit = NULL;
   cg->exits = NULL;
 }
@@ -149,6 +151,9 @@ static void run_phases(compile_job *j, const void *trace, size_t len, enum fj_ta
   fj_cg_exits_build(&j->cg);
   fj_ra_run(&j->cg.ra, &j->ir, &be->regs);
   if (flags & FJ_CG_DUMP) j->dump_ra = fj_ra_dump(&j->cg.ra, &j->ir, be->reg_names);
+  j->cg.uses = malloc((fj_ir_nins(&j->ir) + 1) * sizeof *j->cg.uses);
+  if (!j->cg.uses) fj_ir_abort(&j->ir, FJ_ABORT_NOMEM, "use counts: out of memory");
+  fj_ir_use_counts(&j->ir, j->cg.uses, true);
   be->emit(&j->cg);
   char err[160];
   int rc = fj_fixup_apply(&j->cg.mc, be->patch, &j->relocs, &j->nrelocs, err, sizeof err);

@@ -76,6 +76,9 @@ struct fj_cg {
   uint32_t tail_snap;         /* snapshot to leave through when control reaches the end of the
                                  IR (an END_LOOP trace compiled without LOOP: it exits to its
                                  own start as a LINK), else FJ_EXIT_NONE */
+  uint32_t *uses;             /* [ref - FJ_REF_BIAS]: operand and snapshot uses of every
+                                 instruction (fj_ir_use_counts), filled by the driver before
+                                 emit; NULL when unknown */
   uint32_t entry_off;         /* set by the backend */
   uint32_t frame_size;        /* native stack bytes the trace uses (set by the backend) */
 };

@@ -91,8 +91,51 @@ typedef void (*alu_rr_fn)(fj_mcode *, unsigned, unsigned, unsigned);
 typedef void (*alu_ri_fn)(fj_mcode *, unsigned, unsigned, int32_t);
 typedef void (*alu_rm_fn)(fj_mcode *, unsigned, unsigned, unsigned, int32_t);
 
+/* OR (SHL v, k) (SHR v, w - k) in either order, all of one type: the shifted value v when it
+ * is still in its location at the OR (so the rotate can read it), else FJ_REF_NONE. */
+static fj_ref rotate_of(const fj_x86 *x, fj_ref ref, const fj_ir_ins *in, unsigned *k) {
+  if (in->op != FJ_IR_OR || fj_ir_is_k(in->a) || fj_ir_is_k(in->b) || in->a < FJ_REF_BIAS ||
+      in->b < FJ_REF_BIAS)
+    return FJ_REF_NONE;
+  const fj_ir_ins *l = fj_ir_at(x->ir, in->a), *r = fj_ir_at(x->ir, in->b);
+  if (l->op == FJ_IR_SHR) {
+    const fj_ir_ins *t = l;
+    l = r;
+    r = t;
+  }
+  unsigned bits = in->type == FJ_IRT_I32 ? 32 : 64;
+  if (l->op != FJ_IR_SHL || r->op != FJ_IR_SHR || l->a != r->a || l->type != in->type ||
+      r->type != in->type || !fj_ir_is_k(l->b) || !fj_ir_is_k(r->b) || fj_ir_is_k(l->a))
+    return FJ_REF_NONE;
+  uint64_t kl = fj_ir_kval(x->ir, l->b), kr = fj_ir_kval(x->ir, r->b);
+  if (kl == 0 || kl >= bits || kl + kr != bits) return FJ_REF_NONE;
+  if (!fj_ra_live_after(&x->cg->ra, l->a, ref - 1)) return FJ_REF_NONE;  /* v gone by the OR */
+  *k = (unsigned)kl;
+  return l->a;
+}
+
+/* A constant shift whose only use is an OR emitted as a rotate needs no code. */
+static bool shift_in_rotate(const fj_x86 *x, fj_ref ref) {
+  if (!x->cg->uses || x->cg->uses[ref - FJ_REF_BIAS] != 1) return false;
+  for (fj_ref r = ref + 1; r < x->ir->top; r++) {
+    const fj_ir_ins *u = fj_ir_at(x->ir, r);
+    if (u->op == FJ_IR_NOP || (u->a != ref && u->b != ref)) continue;
+    unsigned k;
+    return rotate_of(x, r, u, &k) != FJ_REF_NONE;
+  }
+  return false;
+}
+
 static void asm_alu(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned w = width_of(in), d = dst_reg(x, ref);
+  unsigned rk;
+  fj_ref rv = rotate_of(x, ref, in, &rk);
+  if (rv != FJ_REF_NONE) {  /* v << k | v >> (w - k) */
+    fj_x86_load(x, d, rv);
+    fj_x86_rol_ri(x->mc, w, d, (uint8_t)rk);
+    put_result(x, ref, d);
+    return;
+  }
   alu_rr_fn rr = NULL;
   alu_ri_fn ri = NULL;
   alu_rm_fn rm = NULL;
@@ -151,6 +194,7 @@ static void asm_alu(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
 
 static void asm_shift(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned w = width_of(in), d = dst_reg(x, ref);
+  if (in->op != FJ_IR_SAR && fj_ir_is_k(in->b) && shift_in_rotate(x, ref)) return;
   if (fj_ir_is_k(in->b)) {
     uint8_t n = (uint8_t)(fj_ir_kval(x->ir, in->b) & (w * 8 - 1));
     fj_x86_load(x, d, in->a);

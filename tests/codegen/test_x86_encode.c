@@ -114,6 +114,8 @@
   _(fj_x86_sar_ri(mc, 8, R(R15), 1), "49c1ff01", "sar r15, 1") \
   _(fj_x86_rol_ri(mc, 2, R(RAX), 8), "66c1c008", "rol ax, 8") \
   _(fj_x86_rol_ri(mc, 2, R(R11), 8), "6641c1c308", "rol r11w, 8") \
+  _(fj_x86_rol_ri(mc, 8, R(R9), 21), "49c1c115", "rol r9, 0x15") \
+  _(fj_x86_rol_ri(mc, 4, R(RSI), 13), "c1c60d", "rol esi, 0xd") \
   _(fj_x86_rol_rcl(mc, 8, R(RBX)), "48d3c3", "rol rbx, cl") \
   _(fj_x86_cqo(mc), "4899", "cqo") \
   _(fj_x86_cdq(mc), "99", "cdq") \
