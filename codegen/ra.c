@@ -121,9 +121,27 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     if (in->op != FJ_IR_PHI || in->a < FJ_REF_BIAS || in->b < FJ_REF_BIAS) continue;
     uint32_t a = in->a - FJ_REF_BIAS, b = in->b - FJ_REF_BIAS;
     if (in->a >= ir->loop || in->b <= ir->loop || b >= n) continue;
-    if (ra->last_use[a] < b ||
-        (regs->two_address && ra->last_use[a] == b && two_address(fj_ir_at(ir, in->b), in->a)))
+    /* A chain of two-address ops from a to b (c1 = a op x, c2 = c1 op y, ..., b = ck op z),
+     * each link the last use of the one before: the whole chain works in a's register. */
+    uint32_t c = b, len = 0;
+    bool chain = false;
+    while (regs->two_address && len++ < 64) {
+      const fj_ir_ins *ci = fj_ir_at(ir, (fj_ref)(c + FJ_REF_BIAS));
+      if (!two_address(ci, ci->a) || ci->a < FJ_REF_BIAS) break;
+      uint32_t t = ci->a - FJ_REF_BIAS;
+      if (ra->last_use[t] != c) break;
+      if (t == a) { chain = true; break; }
+      if (t + FJ_REF_BIAS <= ir->loop || ra->hint[t] || ra->end[t] != c) break;
+      c = t;
+    }
+    if (chain) {
+      for (uint32_t k = b;; k = fj_ir_at(ir, (fj_ref)(k + FJ_REF_BIAS))->a - FJ_REF_BIAS) {
+        ra->hint[k] = a + 1;
+        if (k == c) break;
+      }
+    } else if (ra->last_use[a] < b) {
       ra->hint[b] = a + 1;
+    }
   }
   uint32_t *next_call = calloc(n + 1, sizeof *next_call);
   uint32_t *active = calloc(n ? n : 1, sizeof *active);
@@ -153,8 +171,12 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     for (uint32_t k = 0; k < nactive;) {
       uint32_t j = active[k];
       if (ra->end[j] < i) {
-        if (ra->loc[j].kind == FJ_LOC_REG) free_regs |= 1u << ra->loc[j].reg;
         active[k] = active[--nactive];
+        /* PHI chains share a register among several active values: free it with the last. */
+        bool shared = false;
+        for (uint32_t m = 0; m < nactive && ra->loc[j].kind == FJ_LOC_REG; m++)
+          shared |= ra->loc[active[m]].kind == FJ_LOC_REG && ra->loc[active[m]].reg == ra->loc[j].reg;
+        if (ra->loc[j].kind == FJ_LOC_REG && !shared) free_regs |= 1u << ra->loc[j].reg;
       } else {
         k++;
       }

@@ -173,6 +173,41 @@ static void test_ranges_and_unused(void **state) {
   fj_ir_free(&ir);
 }
 
+/* PHI a b with b = (a + x) ^ 5: the chain works in a's register (no back-edge copy), and a
+ * value defined after the chain's first link expired still gets another register. */
+static void test_phi_chain(void **state) {
+  (void)state;
+  fj_ir ir;
+  fj_ir_init(&ir, FJ_IR_NOFOLD);
+  if (setjmp(ir.abort_jb)) fail_msg("%s", ir.msg);
+  fj_ref a = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = 1});
+  fj_ref x = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = 2});
+  fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_LOOP});
+  fj_ref c1 = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ADD, .type = FJ_IRT_I64, .a = a, .b = x});
+  fj_ref b = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_XOR, .type = FJ_IRT_I64, .a = c1,
+                                               .b = fj_ir_k64(&ir, 5)});
+  fj_ref d = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ADD, .type = FJ_IRT_I64, .a = x,
+                                               .b = fj_ir_k64(&ir, 7)});
+  fj_ref keep[2] = {b, d};
+  fj_ir_ins g = {.op = FJ_IR_NE, .type = FJ_IRT_I64, .a = b, .b = fj_ir_k64(&ir, 0)};
+  g.snap = empty_snap(&ir, keep, 2);
+  fj_ir_emit_raw(&ir, &g);
+  fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_PHI, .type = FJ_IRT_I64, .a = a, .b = b});
+  fj_ra ra;
+  fj_ra_run(&ra, &ir, &fj_backend_x86_64.regs);
+  fj_loc la = fj_ra_loc(&ra, a), lc = fj_ra_loc(&ra, c1), lb = fj_ra_loc(&ra, b), ld = fj_ra_loc(&ra, d);
+  assert_int_equal(la.kind, FJ_LOC_REG);
+  assert_int_equal(lc.kind, FJ_LOC_REG);
+  assert_int_equal(lb.kind, FJ_LOC_REG);
+  assert_int_equal(lc.reg, la.reg);
+  assert_int_equal(lb.reg, la.reg);
+  assert_int_equal(ld.kind, FJ_LOC_REG);
+  assert_int_not_equal(ld.reg, la.reg);  /* c1 expired, but a and b still hold the register */
+  assert_int_not_equal(ld.reg, fj_ra_loc(&ra, x).reg);
+  fj_ra_free(&ra);
+  fj_ir_free(&ir);
+}
+
 /* ---- parallel moves ------------------------------------------------------------------------ */
 
 typedef struct machine {
@@ -261,6 +296,7 @@ int main(void) {
     cmocka_unit_test(test_random_ir_invariants),
     cmocka_unit_test(test_pair64_slots),
     cmocka_unit_test(test_ranges_and_unused),
+    cmocka_unit_test(test_phi_chain),
     cmocka_unit_test(test_phi_moves),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
