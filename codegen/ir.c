@@ -404,9 +404,7 @@ int fj_ir_verify(const fj_ir *ir, char *msg, size_t cap) {
 
 /* ---- printing ----------------------------------------------------------------------------- */
 
-typedef struct { char *buf; size_t cap, len; } sbuf;
-
-static void sb_printf(sbuf *s, const char *fmt, ...) {
+void fj_sbuf_printf(fj_sbuf *s, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   size_t room = s->len < s->cap ? s->cap - s->len : 0;
@@ -415,14 +413,14 @@ static void sb_printf(sbuf *s, const char *fmt, ...) {
   if (n > 0) s->len += (size_t)n;
 }
 
-static void sb_ref(sbuf *s, const fj_ir *ir, fj_ref r) {
-  if (r == FJ_REF_NONE) sb_printf(s, "-");
+void fj_sbuf_ref(fj_sbuf *s, const fj_ir *ir, fj_ref r) {
+  if (r == FJ_REF_NONE) fj_sbuf_printf(s, "-");
   else if (fj_ir_is_k(r)) {
     uint64_t v = fj_ir_kval(ir, r);
-    if (v < 0x10000) sb_printf(s, "#%llu", (unsigned long long)v);
-    else if (v >= (uint64_t)-0x10000) sb_printf(s, "#-%llu", (unsigned long long)(0 - v));
-    else sb_printf(s, "#0x%llx", (unsigned long long)v);
-  } else sb_printf(s, "%04u", r - FJ_REF_BIAS);
+    if (v < 0x10000) fj_sbuf_printf(s, "#%llu", (unsigned long long)v);
+    else if (v >= (uint64_t)-0x10000) fj_sbuf_printf(s, "#-%llu", (unsigned long long)(0 - v));
+    else fj_sbuf_printf(s, "#0x%llx", (unsigned long long)v);
+  } else fj_sbuf_printf(s, "%04u", r - FJ_REF_BIAS);
 }
 
 static const char *state_name(int32_t off) {
@@ -438,80 +436,80 @@ static const char *state_name(int32_t off) {
   }
 }
 
-static void format_ins(sbuf *s, const fj_ir *ir, fj_ref r) {
+static void format_ins(fj_sbuf *s, const fj_ir *ir, fj_ref r) {
   const fj_ir_ins *ins = fj_ir_at(ir, r);
   const char *ty = ins->type == FJ_IRT_I64 ? "i64" : ins->type == FJ_IRT_I32 ? "i32" : "   ";
   bool g = fj_ir_is_guard(ins->op);
-  sb_ref(s, ir, r);
-  sb_printf(s, " %s %s %-7s", g ? ">" : " ", ty, fj_ir_op_name(ins->op));
+  fj_sbuf_ref(s, ir, r);
+  fj_sbuf_printf(s, " %s %s %-7s", g ? ">" : " ", ty, fj_ir_op_name(ins->op));
   switch (ins->op) {
-  case FJ_IR_KINT: sb_ref(s, ir, r); break;
+  case FJ_IR_KINT: fj_sbuf_ref(s, ir, r); break;
   case FJ_IR_RIN:
-    if (ins->lit == FJ_RIN_BUDGET) sb_printf(s, "budget");
-    else sb_printf(s, "r%d", ins->lit);
+    if (ins->lit == FJ_RIN_BUDGET) fj_sbuf_printf(s, "budget");
+    else fj_sbuf_printf(s, "r%d", ins->lit);
     break;
   case FJ_IR_SLD: {
     const char *n = state_name(ins->lit);
-    if (n) sb_printf(s, "%s", n);
-    else sb_printf(s, "+%d", ins->lit);
+    if (n) fj_sbuf_printf(s, "%s", n);
+    else fj_sbuf_printf(s, "+%d", ins->lit);
     break;
   }
-  case FJ_IR_HLD: sb_ref(s, ir, ins->a); sb_printf(s, " +%d", ins->lit); break;
+  case FJ_IR_HLD: fj_sbuf_ref(s, ir, ins->a); fj_sbuf_printf(s, " +%d", ins->lit); break;
   case FJ_IR_LOAD:
   case FJ_IR_STORE:
   case FJ_IR_ATOMIC:
   case FJ_IR_CMPXCHG:
-    sb_ref(s, ir, ins->a);
-    if (ins->op != FJ_IR_LOAD) { sb_printf(s, " "); sb_ref(s, ir, ins->b); }
-    sb_printf(s, " %s%u reg%u", (ins->aux & FJ_MEM_SIGNED) ? "s" : "w", fj_mem_width(ins->aux),
+    fj_sbuf_ref(s, ir, ins->a);
+    if (ins->op != FJ_IR_LOAD) { fj_sbuf_printf(s, " "); fj_sbuf_ref(s, ir, ins->b); }
+    fj_sbuf_printf(s, " %s%u reg%u", (ins->aux & FJ_MEM_SIGNED) ? "s" : "w", fj_mem_width(ins->aux),
               fj_mem_region(ins->aux));
-    if (ins->op == FJ_IR_ATOMIC) sb_printf(s, " op%d", ins->lit);
+    if (ins->op == FJ_IR_ATOMIC) fj_sbuf_printf(s, " op%d", ins->lit);
     break;
   case FJ_IR_SLOAD:
   case FJ_IR_SSTORE:
-    sb_printf(s, "[%d]", ins->lit);
-    if (ins->op == FJ_IR_SSTORE) { sb_printf(s, " "); sb_ref(s, ir, ins->b); }
-    sb_printf(s, " %s%u", (ins->aux & FJ_MEM_SIGNED) ? "s" : "w", fj_mem_width(ins->aux));
+    fj_sbuf_printf(s, "[%d]", ins->lit);
+    if (ins->op == FJ_IR_SSTORE) { fj_sbuf_printf(s, " "); fj_sbuf_ref(s, ir, ins->b); }
+    fj_sbuf_printf(s, " %s%u", (ins->aux & FJ_MEM_SIGNED) ? "s" : "w", fj_mem_width(ins->aux));
     break;
   case FJ_IR_ZEXT:
   case FJ_IR_SEXT:
   case FJ_IR_BSWAP:
-    sb_ref(s, ir, ins->a);
-    sb_printf(s, " %u", ins->aux);
+    fj_sbuf_ref(s, ir, ins->a);
+    fj_sbuf_printf(s, " %u", ins->aux);
     break;
-  case FJ_IR_CALL: sb_printf(s, "helper %d", ins->lit); break;
-  case FJ_IR_CALLL: sb_printf(s, "pc %d", ins->lit); break;
-  case FJ_IR_EXIT: sb_printf(s, "kind %u", ins->aux); break;
+  case FJ_IR_CALL: fj_sbuf_printf(s, "helper %d", ins->lit); break;
+  case FJ_IR_CALLL: fj_sbuf_printf(s, "pc %d", ins->lit); break;
+  case FJ_IR_EXIT: fj_sbuf_printf(s, "kind %u", ins->aux); break;
   case FJ_IR_NOP:
   case FJ_IR_LOOP: break;
   default:
-    if (fj_ir_op_table[ins->op].mode_a == FJ_IRM_R) sb_ref(s, ir, ins->a);
-    if (fj_ir_op_table[ins->op].mode_b == FJ_IRM_R) { sb_printf(s, " "); sb_ref(s, ir, ins->b); }
+    if (fj_ir_op_table[ins->op].mode_a == FJ_IRM_R) fj_sbuf_ref(s, ir, ins->a);
+    if (fj_ir_op_table[ins->op].mode_b == FJ_IRM_R) { fj_sbuf_printf(s, " "); fj_sbuf_ref(s, ir, ins->b); }
     break;
   }
-  if (fj_ir_has_snap(ins->op)) sb_printf(s, "  snap %u", ins->snap);
+  if (fj_ir_has_snap(ins->op)) fj_sbuf_printf(s, "  snap %u", ins->snap);
 }
 
 size_t fj_ir_format(const fj_ir *ir, fj_ref r, char *buf, size_t cap) {
-  sbuf s = {buf, cap, 0};
+  fj_sbuf s = {buf, cap, 0};
   if (cap) buf[0] = 0;
   format_ins(&s, ir, r);
   return s.len;
 }
 
 size_t fj_ir_print(const fj_ir *ir, char *buf, size_t cap, bool with_snaps) {
-  sbuf s = {buf, cap, 0};
+  fj_sbuf s = {buf, cap, 0};
   if (cap) buf[0] = 0;
   for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
     if (fj_ir_at(ir, r)->op == FJ_IR_NOP) continue;
     format_ins(&s, ir, r);
-    sb_printf(&s, "\n");
+    fj_sbuf_printf(&s, "\n");
   }
   if (with_snaps) {
     for (uint32_t i = 0; i < ir->nsnaps; i++) {
       size_t room = s.len < s.cap ? s.cap - s.len : 0;
       s.len += fj_snap_format(ir, i, room ? s.buf + s.len : NULL, room);
-      sb_printf(&s, "\n");
+      fj_sbuf_printf(&s, "\n");
     }
   }
   return s.len;

@@ -313,6 +313,12 @@ static inline bool fj_ir_in_preroll(const fj_ir *ir, fj_ref r) {
 int fj_ir_verify(const fj_ir *ir, char *msg, size_t cap);
 
 /* ---- printing (dumps, tests) -------------------------------------------------------------- */
+/* Text buffer of the printers (ir.c, snap.c): appends like snprintf, len counts what did not
+ * fit too.  fj_sbuf_ref prints a ref as the dumps do: "0012", "#5", "#-3", "#0x1234567". */
+typedef struct fj_sbuf { char *buf; size_t cap, len; } fj_sbuf;
+void fj_sbuf_printf(fj_sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fj_sbuf_ref(fj_sbuf *s, const fj_ir *ir, fj_ref r);
+
 /* One line, no newline:  "0007 >  i32 ULT    0005 #16          snap 2".
  * Instruction refs print as 4 digits counted from FJ_REF_BIAS (0000 = first instruction),
  * constants as #decimal (or #0xhex when >= 2^16).  Returns strlen of the full line. */

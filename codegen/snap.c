@@ -52,27 +52,6 @@ void fj_snap_foreach_ref(fj_ir *ir, uint32_t i, void (*fn)(void *ud, fj_ref *ref
   if (s->budget) fn(ud, &s->budget);
 }
 
-typedef struct { char *buf; size_t cap, len; } sbuf;
-
-static void sb_printf(sbuf *s, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  size_t room = s->len < s->cap ? s->cap - s->len : 0;
-  int n = vsnprintf(room ? s->buf + s->len : NULL, room, fmt, ap);
-  va_end(ap);
-  if (n > 0) s->len += (size_t)n;
-}
-
-static void sb_ref(sbuf *s, const fj_ir *ir, fj_ref r) {
-  if (r == FJ_REF_NONE) sb_printf(s, "-");
-  else if (fj_ir_is_k(r)) {
-    uint64_t v = fj_ir_kval(ir, r);
-    if (v < 0x10000) sb_printf(s, "#%llu", (unsigned long long)v);
-    else if (v >= (uint64_t)-0x10000) sb_printf(s, "#-%llu", (unsigned long long)(0 - v));
-    else sb_printf(s, "#0x%llx", (unsigned long long)v);
-  } else sb_printf(s, "%04u", r - FJ_REF_BIAS);
-}
-
 static const char *kind_name(unsigned k) {
   switch (k) {
   case FJ_EXIT_GUARD: return "guard";
@@ -85,39 +64,39 @@ static const char *kind_name(unsigned k) {
 }
 
 size_t fj_snap_format(const fj_ir *ir, uint32_t i, char *buf, size_t cap) {
-  sbuf s = {buf, cap, 0};
+  fj_sbuf s = {buf, cap, 0};
   if (cap) buf[0] = 0;
   const fj_snap *sn = &ir->snaps[i];
-  sb_printf(&s, "snap %u %s pc %u", i, kind_name(sn->kind), sn->pc);
-  if (sn->nframes) sb_printf(&s, " f%u", sn->nframes);
-  sb_printf(&s, " [");
+  fj_sbuf_printf(&s, "snap %u %s pc %u", i, kind_name(sn->kind), sn->pc);
+  if (sn->nframes) fj_sbuf_printf(&s, " f%u", sn->nframes);
+  fj_sbuf_printf(&s, " [");
   bool first = true;
   for (unsigned k = 0; k < FJ_NREGS; k++) {
     if (!sn->regs[k]) continue;
-    sb_printf(&s, "%sr%u=", first ? "" : " ", k);
-    sb_ref(&s, ir, sn->regs[k]);
+    fj_sbuf_printf(&s, "%sr%u=", first ? "" : " ", k);
+    fj_sbuf_ref(&s, ir, sn->regs[k]);
     first = false;
   }
-  sb_printf(&s, "]");
+  fj_sbuf_printf(&s, "]");
   if (sn->nslots) {
-    sb_printf(&s, " {");
+    fj_sbuf_printf(&s, " {");
     for (uint32_t k = 0; k < sn->nslots; k++) {
       const fj_snap_slot *sl = &ir->slots[sn->slot0 + k];
-      sb_printf(&s, "%s%d:%u=", k ? " " : "", sl->off, sl->width);
-      sb_ref(&s, ir, sl->ref);
+      fj_sbuf_printf(&s, "%s%d:%u=", k ? " " : "", sl->off, sl->width);
+      fj_sbuf_ref(&s, ir, sl->ref);
     }
-    sb_printf(&s, "}");
+    fj_sbuf_printf(&s, "}");
   }
   for (uint32_t k = 0; k < sn->nframes; k++) {
     const fj_snap_frame *f = &ir->frames[sn->frame0 + k];
-    sb_printf(&s, " (ret %u:", f->ret_pc);
-    for (unsigned j = 0; j < 4; j++) { sb_printf(&s, " "); sb_ref(&s, ir, f->saved[j]); }
-    sb_printf(&s, " fp ");
-    sb_ref(&s, ir, f->fp);
-    sb_printf(&s, ")");
+    fj_sbuf_printf(&s, " (ret %u:", f->ret_pc);
+    for (unsigned j = 0; j < 4; j++) { fj_sbuf_printf(&s, " "); fj_sbuf_ref(&s, ir, f->saved[j]); }
+    fj_sbuf_printf(&s, " fp ");
+    fj_sbuf_ref(&s, ir, f->fp);
+    fj_sbuf_printf(&s, ")");
   }
-  sb_printf(&s, " budget ");
-  sb_ref(&s, ir, sn->budget);
-  sb_printf(&s, "%+d", sn->budget_adj);
+  fj_sbuf_printf(&s, " budget ");
+  fj_sbuf_ref(&s, ir, sn->budget);
+  fj_sbuf_printf(&s, "%+d", sn->budget_adj);
   return s.len;
 }
