@@ -159,6 +159,37 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     uint8_t op = ir->buf[FJ_REF_BIAS - ir->lo + i].op;
     next_call[i] = (fj_ir_op_table[op].flags & FJ_IRF_CALL) ? i : next_call[i + 1];
   }
+  /* Clobbered registers: next_clob[k][i] = first instruction >= i that writes register
+   * clob_reg[k] besides its result (regs->clobbers). */
+  uint32_t *clob_mask = regs->clobbers ? calloc(n ? n : 1, sizeof *clob_mask) : NULL;
+  uint32_t *next_clob[8] = {NULL};
+  unsigned clob_reg[8], nclob = 0;
+  bool clob_nomem = regs->clobbers && !clob_mask;
+  if (clob_mask) {
+    uint32_t all = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      const fj_ir_ins *ci = &ir->buf[FJ_REF_BIAS - ir->lo + i];
+      if (ci->op != FJ_IR_NOP) clob_mask[i] = regs->clobbers(ir, (fj_ref)(i + FJ_REF_BIAS));
+      all |= clob_mask[i];
+    }
+    for (unsigned r = 0; r < 32 && !clob_nomem; r++) {
+      if (!(all >> r & 1)) continue;
+      if (nclob == 8 || !(next_clob[nclob] = calloc(n + 1, sizeof **next_clob))) {
+        clob_nomem = true;
+        break;
+      }
+      uint32_t *nx = next_clob[nclob];
+      nx[n] = UINT32_MAX;
+      for (uint32_t i = n; i-- > 0;) nx[i] = (clob_mask[i] >> r & 1) ? i : nx[i + 1];
+      clob_reg[nclob++] = r;
+    }
+  }
+  free(clob_mask);
+  if (clob_nomem) {
+    for (unsigned k = 0; k < 8; k++) free(next_clob[k]);
+    free(next_call); free(active); free(slot_end); free(pinned);
+    fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  }
 
   uint32_t nactive = 0;
   uint32_t free_regs = 0;
@@ -186,6 +217,8 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     bool crosses = i + 1 < n && next_call[i + 1] < ra->end[i];
     uint32_t ok = crosses ? regs->callee_saved : ~0u;
     if (regs->pair64 && in->type == FJ_IRT_I64) ok = 0;  /* 32-bit target: I64 values in slots */
+    for (unsigned k = 0; k < nclob; k++)  /* written by an instruction in (i, end] */
+      if (next_clob[k][i + 1] <= ra->end[i]) ok &= ~(1u << clob_reg[k]);
     if (ra->hint[i] && ok) {
       uint32_t a = ra->hint[i] - 1;
       if (ra->loc[a].kind == FJ_LOC_REG && (ok >> ra->loc[a].reg & 1)) {
@@ -265,6 +298,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   free(active);
   free(slot_end);
   free(pinned);
+  for (unsigned k = 0; k < nclob; k++) free(next_clob[k]);
   if (abort_reason)
     fj_ir_abort(ir, abort_reason, "ir %04u: more than %u spill slots live at once", abort_at,
                 regs->max_slots);

@@ -41,6 +41,10 @@ typedef struct fj_target_regs {
   bool two_address;           /* the emitter computes ADD..SAR, NEG, ZEXT, SEXT, BSWAP as
                                  "result = a; result op= b": the result may then get the
                                  register of a first operand that dies there (ra.h) */
+  /* Registers (mask) the code of instruction ref may write besides its result, before or
+   * after reading its operands (e.g. x86 rdx for mul/div): no value live at ref, operands
+   * included, is given one of them; the result may be.  NULL: none. */
+  uint32_t (*clobbers)(const fj_ir *ir, fj_ref ref);
 } fj_target_regs;
 
 typedef struct fj_cg fj_cg;

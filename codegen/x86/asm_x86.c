@@ -117,13 +117,11 @@ static fj_ref rotate_of(const fj_x86 *x, fj_ref ref, const fj_ir_ins *in, unsign
 /* A constant shift whose only use is an OR emitted as a rotate needs no code. */
 static bool shift_in_rotate(const fj_x86 *x, fj_ref ref) {
   if (!x->cg->uses || x->cg->uses[ref - FJ_REF_BIAS] != 1) return false;
-  for (fj_ref r = ref + 1; r < x->ir->top; r++) {
-    const fj_ir_ins *u = fj_ir_at(x->ir, r);
-    if (u->op == FJ_IR_NOP || (u->a != ref && u->b != ref)) continue;
-    unsigned k;
-    return rotate_of(x, r, u, &k) != FJ_REF_NONE;
-  }
-  return false;
+  /* The one use ends the range (a pre-roll value used in the loop ends at the loop's end). */
+  fj_ref r = (fj_ref)(x->cg->ra.end[ref - FJ_REF_BIAS] + FJ_REF_BIAS);
+  const fj_ir_ins *u = fj_ir_at(x->ir, r);
+  unsigned k;
+  return r > ref && (u->a == ref || u->b == ref) && rotate_of(x, r, u, &k) != FJ_REF_NONE;
 }
 
 static void asm_alu(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
@@ -653,6 +651,17 @@ static void x86_emit(fj_cg *cg) {
   if (x.mc->oom) fj_ir_abort(x.ir, FJ_ABORT_CODE_LIMIT, "x86: machine code too large");
 }
 
+/* rdx is allocatable except across the instructions whose sequences write it. */
+static uint32_t x86_clobbers(const fj_ir *ir, fj_ref ref) {
+  switch (fj_ir_at(ir, ref)->op) {
+  case FJ_IR_MULHU: case FJ_IR_MULHS: case FJ_IR_UDIV: case FJ_IR_UMOD: case FJ_IR_SDIV:
+  case FJ_IR_SMOD: case FJ_IR_ATOMIC: case FJ_IR_CMPXCHG:
+    return 1u << FJ_X86_RDX;
+  default:
+    return 0;
+  }
+}
+
 static const char *const x86_reg_names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi",
                                               "rdi", "r8",  "r9",  "r10", "r11", "r12", "r13",
                                               "r14", "r15"};
@@ -662,13 +671,14 @@ const fj_backend fj_backend_x86_64 = {
   .name = "x86_64",
   .reg_names = x86_reg_names,
   .regs = {
-    .nalloc = 10,
+    .nalloc = 11,
     .alloc = {FJ_X86_RSI, FJ_X86_RDI, FJ_X86_R8, FJ_X86_R9, FJ_X86_R10, FJ_X86_R11, FJ_X86_R12,
-              FJ_X86_R13, FJ_X86_R14, FJ_X86_R15},
+              FJ_X86_R13, FJ_X86_R14, FJ_X86_R15, FJ_X86_RDX},
     .callee_saved = 1u << FJ_X86_R12 | 1u << FJ_X86_R13 | 1u << FJ_X86_R14 | 1u << FJ_X86_R15,
     .max_slots = 4096,
     .pair64 = false,
     .two_address = true,
+    .clobbers = x86_clobbers,
   },
   .fill = 0xcc,
   .emit = x86_emit,

@@ -3,10 +3,12 @@
  * Register use (PORTING.md has the frame):
  *   rbx        fj_jit_state *st for the whole trace (callee-saved, so helpers keep it)
  *   rbp        frame pointer of the fixed frame; rsp: spill slots at [rsp + 8 * slot]
- *   rax rcx rdx  scratch: never allocated; operands that are constants or in slots are
- *              materialized here, and division/shift/atomic sequences use them freely
- *   rsi rdi r8 r9 r10 r11 r12 r13 r14 r15   allocatable (r12-r15 survive calls); an atomic
- *              whose address is in a slot borrows r11 (push/pop around it)
+ *   rax rcx    scratch: never allocated; operands that are constants or in slots are
+ *              materialized here, and shift/division/atomic sequences use them freely
+ *   rsi rdi r8 r9 r10 r11 r12 r13 r14 r15 rdx   allocatable (r12-r15 survive calls); rdx is
+ *              never live across (or an operand of) mul-high, division and atomics, which
+ *              write it (fj_target_regs.clobbers); an atomic whose address is in a slot
+ *              borrows r11 (push/pop around it)
  */
 #ifndef FJ_CODEGEN_X86_ASM_X86_H
 #define FJ_CODEGEN_X86_ASM_X86_H

@@ -4,12 +4,12 @@
 
 #include "farjit/jit.h"
 
-/* rdx = the trace's own frame pointer (ir->fp0).  When the front half removed fp0 as unused
+/* rax = the trace's own frame pointer (ir->fp0).  When the front half removed fp0 as unused
  * (only snapshots refer to it), st->r[10] still holds it unless a call synced another r10. */
 static void load_fp0(fj_x86 *x) {
   fj_ir *ir = x->ir;
   if (fj_ra_loc(&x->cg->ra, ir->fp0).kind != FJ_LOC_NONE || fj_ir_is_k(ir->fp0)) {
-    fj_x86_load(x, FJ_X86_RDX, ir->fp0);
+    fj_x86_load(x, FJ_X86_RAX, ir->fp0);
     return;
   }
   for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
@@ -17,7 +17,7 @@ static void load_fp0(fj_x86 *x) {
     if ((in->op == FJ_IR_CALL || in->op == FJ_IR_CALLL) && fj_snap_get(ir, in->snap)->regs[FJ_REG_FP])
       fj_ir_abort(ir, FJ_ABORT_BACKEND, "x86: fp0 has no value after a call changed r10");
   }
-  fj_x86_mov_rm(x->mc, 8, FJ_X86_RDX, X86_ST, (int32_t)FJ_JIT_OFF_R(FJ_REG_FP));
+  fj_x86_mov_rm(x->mc, 8, FJ_X86_RAX, X86_ST, (int32_t)FJ_JIT_OFF_R(FJ_REG_FP));
 }
 
 /* Write snapshot `snap` into st and the eBPF stack: frames, stack slots, registers, budget. */
@@ -35,7 +35,7 @@ void fj_x86_sync(fj_x86 *x, uint32_t snap) {
     const fj_snap_slot *sl = fj_snap_slots(x->ir, s);
     load_fp0(x);
     for (uint32_t k = 0; k < s->nslots; k++)
-      fj_x86_store_narrow(x, sl[k].width, FJ_X86_RDX, sl[k].off, sl[k].ref);
+      fj_x86_store_narrow(x, sl[k].width, FJ_X86_RAX, sl[k].off, sl[k].ref);  /* value: rcx */
   }
   for (unsigned k = 0; k < FJ_NREGS; k++) {
     /* FJ_REF_NONE: st->r[k] already holds the value (codegen/README.md, "Registers after

@@ -92,10 +92,12 @@ static void check_allocation(const fj_ir *ir, const fj_ra *ra, const fj_target_r
   }
 }
 
-static const fj_target_regs small_regs = {4, {6, 7, 12, 13}, 1u << 12 | 1u << 13, 512, false, false};
+static const fj_target_regs small_regs = {4, {6, 7, 12, 13}, 1u << 12 | 1u << 13, 512, false, false,
+                                          NULL};
 
 /* A 32-bit target: I64 values only in slots, I32 values in registers when they fit. */
-static const fj_target_regs pair_regs = {6, {4, 5, 6, 7, 8, 9}, 1u << 4 | 1u << 5 | 1u << 6, 512, true, false};
+static const fj_target_regs pair_regs = {6, {4, 5, 6, 7, 8, 9}, 1u << 4 | 1u << 5 | 1u << 6, 512, true, false,
+                                         NULL};
 
 static void test_pair64_slots(void **state) {
   (void)state;
@@ -171,6 +173,40 @@ static void test_ranges_and_unused(void **state) {
   free(d);
   fj_ra_free(&ra);
   fj_ir_free(&ir);
+}
+
+/* A target whose XOR writes register 7 and whose guards write register 6 besides their
+ * results (like x86 mul/div and rdx). */
+static uint32_t test_clobbers(const fj_ir *ir, fj_ref ref) {
+  uint8_t op = fj_ir_at(ir, ref)->op;
+  return op == FJ_IR_XOR ? 1u << 7 : op == FJ_IR_NE ? 1u << 6 : 0;
+}
+
+static void test_clobbered_registers(void **state) {
+  (void)state;
+  fj_target_regs regs = {4, {6, 7, 12, 13}, 1u << 12 | 1u << 13, 512, false, true, test_clobbers};
+  volatile unsigned in_clobbered = 0;
+  for (volatile unsigned seed = 1; seed <= 100; seed++) {
+    rng_state = seed * 7919u;
+    fj_ir ir;
+    fj_ir_init(&ir, FJ_IR_NOFOLD);
+    if (setjmp(ir.abort_jb)) fail_msg("seed %u: %s", seed, ir.msg);
+    random_ir(&ir, 20 + seed % 60);
+    fj_ra ra;
+    fj_ra_run(&ra, &ir, &regs);
+    check_allocation(&ir, &ra, &regs);
+    for (uint32_t i = 0; i < ra.nins; i++) {
+      fj_loc l = ra.loc[i];
+      if (l.kind != FJ_LOC_REG) continue;
+      in_clobbered += l.reg == 6 || l.reg == 7;
+      for (uint32_t j = i + 1; j <= ra.end[i] && j < ra.nins; j++)
+        if (test_clobbers(&ir, FJ_REF_BIAS + j) >> l.reg & 1)
+          fail_msg("seed %u: %04u in r%u, written by %04u inside its range", seed, i, l.reg, j);
+    }
+    fj_ra_free(&ra);
+    fj_ir_free(&ir);
+  }
+  assert_true(in_clobbered > 0);  /* results and short ranges still use those registers */
 }
 
 /* PHI a b with b = (a + x) ^ 5: the chain works in a's register (no back-edge copy), and a
@@ -297,6 +333,7 @@ int main(void) {
     cmocka_unit_test(test_pair64_slots),
     cmocka_unit_test(test_ranges_and_unused),
     cmocka_unit_test(test_phi_chain),
+    cmocka_unit_test(test_clobbered_registers),
     cmocka_unit_test(test_phi_moves),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
