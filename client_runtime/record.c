@@ -142,6 +142,14 @@ static int run_unrecorded(fj_recorder *r, fj_vm *vm, fj_exec *ex, uint32_t d) {
   return FJ_REC_DONE;
 }
 
+/* Did the path already execute pc in the trace's own frame?  (Coming back to a loop header
+ * the trace passed through: its loop, not ours, is repeating.) */
+static bool seen_at_base(const fj_trace_rec *recs, uint32_t n, uint32_t pc) {
+  for (uint32_t i = 0; i < n; i++)
+    if (recs[i].pc == pc && recs[i].depth == 0) return true;
+  return false;
+}
+
 int fj_rec_run(fj_recorder *r, fj_vm *vm, fj_exec *ex) {
   const uint32_t start_pc = hdr(r)->start_pc;
   fj_trace_rec *recs = (fj_trace_rec *)(void *)(r->buf + sizeof(fj_trace_header));
@@ -199,7 +207,9 @@ int fj_rec_run(fj_recorder *r, fj_vm *vm, fj_exec *ex) {
 
     if (ex->depth == r->base) {
       if (ex->pc == start_pc) return finish(r, vm, FJ_TRACE_END_LOOP, ex->pc);
-      if ((vm->x[ex->pc].flags & FJ_XF_LOOP) || (r->trace_at && r->trace_at(r->trace_at_ud, ex->pc)))
+      if ((r->trace_at && r->trace_at(r->trace_at_ud, ex->pc)) ||
+          ((vm->x[ex->pc].flags & FJ_XF_LOOP) &&
+           (r->nrecs >= FJ_REC_HEADER_SPAN || seen_at_base(recs, r->nrecs, ex->pc))))
         return finish(r, vm, FJ_TRACE_END_LINK, ex->pc);
     } else if (ex->depth == d0 && ex->pc <= pc && rel > 0) {
       /* a backward jump inside an inlined callee: would unroll its loop */

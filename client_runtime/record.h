@@ -13,8 +13,11 @@
  *   END_STOP  `exit` of the trace's own frame: that exit is the last rec and end_pc is its pc
  *             (it is not executed: the interpreter runs it after the trace);
  * A loop header (target of a backward jump) other than start_pc reached in the trace's own frame
- * also ends it with END_LINK: loops are traced from their own header, never unrolled into
- * another trace.  Recording aborts with an fj_rec_abort reason (too long, interpreter error,
+ * ends it with END_LINK only when the path already went through that header (its loop is
+ * repeating: loops are traced from their own header, never unrolled into another trace) or the
+ * trace has FJ_REC_HEADER_SPAN records already.  Otherwise recording goes on through it: clang
+ * places loop bodies before their header and reaches them with backward jumps, and such a loop
+ * must still become one LOOP trace rather than fragments linked to each other.  Recording aborts with an fj_rec_abort reason (too long, interpreter error,
  * program stopped inside a helper, a backward jump inside an inlined call: `bad_callee` then
  * names the function, which the caller should stop inlining).  Local calls are inlined (callee
  * recs at depth + 1) unless `trace_at` says the callee has a trace of its own, `no_inline` says
@@ -53,6 +56,9 @@ enum fj_rec_abort {
 _Static_assert(FJ_REC_ABORT__COUNT == 6, "update fj_rec_abort_name users");
 
 const char *fj_rec_abort_name(int reason);
+
+/* Past this many records a trace stops at the next loop header it reaches. */
+#define FJ_REC_HEADER_SPAN 100u
 
 /* Does a trace start at pc (installed or pending)?  Used for END_LINK and CALL_INTERP. */
 typedef bool (*fj_rec_trace_at_fn)(void *ud, uint32_t pc);

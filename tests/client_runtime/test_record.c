@@ -107,6 +107,70 @@ static void test_loop_leaves_at_exit(void **state) {
   free(p);
 }
 
+/* clang's layout of a loop with a branch: a body block before the header, reached by a
+ * backward jump.  That block is a loop header too, with no trace: recording goes through it and
+ * closes the loop at the start (one LOOP trace, not two fragments linked to each other). */
+static const char *BODY_BEFORE_HEADER_SRC =
+    "mov %r0, 0\n"
+    "mov %r1, 0\n"
+    "ja head\n"
+    "odd:\n"
+    "add %r0, 3\n"            /* 3 */
+    "add %r1, 1\n"
+    "ja head\n"
+    "head:\n"
+    "jge %r1, 10, end\n"      /* 6 */
+    "mov %r2, %r1\n"
+    "and %r2, 1\n"
+    "jne %r2, 0, odd\n"       /* 9: backward to 3 */
+    "add %r1, 1\n"
+    "ja head\n"               /* 11: backward to 6 */
+    "end:\n"
+    "exit\n";
+
+static void test_body_before_header(void **state) {
+  (void)state;
+  size_t n, len;
+  fj_insn *p = prog_of(BODY_BEFORE_HEADER_SRC, &n);
+  uint64_t r0 = 0;
+  /* the second arrival at pc 6 has r1 = 1: the odd path through pc 3 */
+  assert_int_equal(rec(p, n, NULL, 0, 2, 6, &len, &r0), FJ_REC_DONE);
+  assert_int_equal(r0, plain_run(p, n, NULL, 0));
+  check_hdr(FJ_TRACE_LOOP, 6, 7, FJ_TRACE_END_LOOP, 6, 13, len);
+  check_rec(3, p, 9, 0, 0, FJ_REC_TAKEN, 0);
+  check_rec(4, p, 3, 0, 0, 0, 0);
+  check_rec(6, p, 5, 0, 0, 0, 0);
+  free(p);
+}
+
+/* An inner loop's header passed through: the trace ends there (END_LINK) once the path comes
+ * back to it, so the inner loop is traced from its own header, never unrolled. */
+static const char *NESTED_SRC =
+    "mov %r0, 0\n"
+    "mov %r1, 0\n"
+    "outer:\n"
+    "mov %r2, 0\n"            /* 2 */
+    "inner:\n"
+    "add %r0, 1\n"            /* 3 */
+    "add %r2, 1\n"
+    "jlt %r2, 3, inner\n"     /* 5 */
+    "add %r1, 1\n"
+    "jlt %r1, 4, outer\n"     /* 7 */
+    "exit\n";
+
+static void test_inner_header_repeats(void **state) {
+  (void)state;
+  size_t n, len;
+  fj_insn *p = prog_of(NESTED_SRC, &n);
+  uint64_t r0 = 0;
+  assert_int_equal(rec(p, n, NULL, 0, 1, 2, &len, &r0), FJ_REC_DONE);
+  assert_int_equal(r0, 12);
+  check_hdr(FJ_TRACE_LOOP, 2, 4, FJ_TRACE_END_LINK, 3, 9, len);
+  check_rec(1, p, 3, 0, 0, 0, 0);
+  check_rec(3, p, 5, 0, 0, FJ_REC_TAKEN, 0);
+  free(p);
+}
+
 static void test_fields_mem_lddw_helpers(void **state) {
   (void)state;
   size_t n, len;
@@ -354,6 +418,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_loop_closes),
       cmocka_unit_test(test_loop_leaves_at_exit),
+      cmocka_unit_test(test_body_before_header),
+      cmocka_unit_test(test_inner_header_repeats),
       cmocka_unit_test(test_fields_mem_lddw_helpers),
       cmocka_unit_test(test_inlined_call),
       cmocka_unit_test(test_call_interp_and_link),
