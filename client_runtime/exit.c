@@ -126,6 +126,8 @@ static bool bridge_wanted(const fj_jit *jit, fj_jexit *x) {
       jit->ninflight >= jit->cfg.max_inflight)
     return false;
   if (x->taken < jit->cfg.exit_threshold) return false;
+  /* a root trace for this pc is being compiled: link to it later rather than bridge now */
+  if (x->pc < jit->ninsns && jit->spots[x->pc].state == FJ_SPOT_PENDING) return false;
   if (x->skip) {
     x->skip--;
     return false;
@@ -134,7 +136,11 @@ static bool bridge_wanted(const fj_jit *jit, fj_jexit *x) {
   return !tr->ready || tr->ready(tr->ud);
 }
 
-int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
+/* Run t once from ex and rebuild ex at the exit.  *xt / *xid name the exit taken (NULL after a
+ * deopt), *moved says whether any instruction ran.  Returns FJ_HOT_RELOAD or what the
+ * interpreter must report. */
+static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, uint32_t *xid,
+                     bool *moved) {
   fj_vm *vm = jit->vm;
   fj_jit_state st;
   memset(&st, 0, offsetof(fj_jit_state, frames));
@@ -167,9 +173,10 @@ int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
   const uint64_t nested =
       (vm->stats.insns_interp - interp0) + (vm->stats.insns_native - native0);
   fj_vm_add_native(vm, used > nested ? used - nested : 0);
+  *moved = used != 0;
+  *xtp = NULL;
 
   fj_jtrace *xt = NULL;
-  fj_jexit *x = NULL;
   uint32_t pc, nframes;
   if (e.deopted) {
     pc = e.deopt_pc;
@@ -178,9 +185,8 @@ int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
     xt = fj_cc_owner_at(&jit->cc, st.exit_code);
     if (!xt || xt->va != st.exit_code || id >= xt->nexits || id != st.exit_id)
       return fj_vm_fail(vm, FJ_EBADBLOB, "machine code left through an unknown exit");
-    x = &xt->exits[id];
-    pc = x->pc;
-    nframes = x->nframes;
+    pc = xt->exits[id].pc;
+    nframes = xt->exits[id].nframes;
   }
   if (pc >= vm->ninsns || ex->depth + nframes >= FJ_MAX_CALL_DEPTH)
     return fj_vm_fail(vm, FJ_EBADBLOB, "machine code exit with a bad pc or too many frames");
@@ -196,9 +202,59 @@ int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
   ex->pc = pc;
   jit->stats.exits_taken++;
   if (vm->stop) return stopped(vm, ex, st.r[0], pc);
-  if (!x) return FJ_HOT_RELOAD;
-
-  x->taken++;
-  if (bridge_wanted(jit, x)) return fj_jit_record(jit, ex, FJ_TRACE_BRIDGE, xt->id, id);
+  *xtp = xt;
+  *xid = id;
   return FJ_HOT_RELOAD;
+}
+
+/* What to do after exit id of xt: link it, bridge it, or count a hot event at its pc. */
+static int after_exit(fj_jit *jit, fj_exec *ex, fj_jtrace *xt, uint32_t id) {
+  fj_vm *vm = jit->vm;
+  fj_jexit *x = &xt->exits[id];
+  x->taken++;
+  if (x->nframes != 0) return FJ_HOT_RELOAD;
+  fj_jtrace *to = fj_jit_trace_at(jit, x->pc);
+  if (x->kind == FJ_EXIT_GUARD) {
+    /* A side exit onto the head of another root trace: patch it there instead of bridging,
+     * so bridges never chain back to a loop's start through copies of it.  Never onto its own
+     * trace: a guard failing before the first instruction would spin without progress. */
+    if (to && to != xt) {
+      if (x->taken >= jit->cfg.exit_threshold && !(jit->cfg.flags & FJ_JIT_NO_BRIDGES))
+        fj_jit_exit_link(jit, xt, id, to);
+      return FJ_HOT_RELOAD;
+    }
+    if (bridge_wanted(jit, x)) return fj_jit_record(jit, ex, FJ_TRACE_BRIDGE, xt->id, id);
+    return FJ_HOT_RELOAD;
+  }
+  /* A link to a pc nobody compiled yet (e.g. an outer loop's header, whose back edge is inside
+   * a bridge): the interpreter never sees that jump, so count it here as its hot event. */
+  if (x->kind == FJ_EXIT_LINK && !to && vm->hot && (vm->x[x->pc].flags & FJ_XF_HOT) &&
+      --vm->hot[x->pc] == 0) {
+    vm->hot[x->pc] = vm->hooks.threshold ? vm->hooks.threshold : 1;
+    jit->stats.exit_hot_events++;
+    return fj_jit_spot_hot(jit, ex, x->pc);
+  }
+  return FJ_HOT_RELOAD;
+}
+
+int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
+  fj_vm *vm = jit->vm;
+  for (;;) {
+    fj_jtrace *xt;
+    uint32_t id = 0;
+    bool moved;
+    int rc = run_trace(jit, ex, t, &xt, &id, &moved);
+    if (rc != FJ_HOT_RELOAD || !xt) return rc;
+    const uint16_t kind = xt->exits[id].kind;
+    rc = after_exit(jit, ex, xt, id);
+    if (rc != FJ_HOT_RELOAD) return rc;
+    /* Landed on the head of another root trace: enter it now instead of interpreting until
+     * the next hot event.  Only after progress, never after a budget exit. */
+    if (!moved || kind == FJ_EXIT_BUDGET || kind == FJ_EXIT_CALL || vm->stop || !vm->left ||
+        (jit->cfg.flags & FJ_JIT_NO_ENTER))
+      return FJ_HOT_RELOAD;
+    t = fj_jit_trace_at(jit, ex->pc);
+    if (!t || ex->depth + t->max_depth >= FJ_MAX_CALL_DEPTH) return FJ_HOT_RELOAD;
+    jit->stats.reentries++;
+  }
 }

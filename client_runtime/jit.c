@@ -26,6 +26,7 @@ enum {
   ISLAND_SLOTS = 64,
   BACKOFF_MAX_SHIFT = 10,
   LOG_LINE = 200,
+  TRIVIAL_RECS = 2,  /* END_STOP traces of at most this many records (the exit included) */
 };
 
 static const char *const kind_names[] = {"?", "LOOP", "ENTRY", "BRIDGE"};
@@ -76,10 +77,7 @@ fj_jtrace *fj_jit_trace_by_id(fj_jit *jit, uint32_t id) {
   return NULL;
 }
 
-static fj_jtrace *trace_at_pc(const fj_jit *jit, uint32_t pc) {
-  if (!jit->pc_trace || pc >= jit->ninsns || !jit->pc_trace[pc]) return NULL;
-  return &jit->traces[jit->pc_trace[pc] - 1];
-}
+static fj_jtrace *trace_at_pc(const fj_jit *jit, uint32_t pc) { return fj_jit_trace_at(jit, pc); }
 
 uint32_t fj_jit_pending(const fj_jit *jit) { return jit->ninflight; }
 
@@ -176,10 +174,13 @@ static bool evict_trace(fj_jit *jit, fj_jtrace *t, bool explicit_) {
     }
     jit->pc_trace[t->start_pc] = 0;
   }
-  if (t->kind == FJ_TRACE_BRIDGE) {
-    fj_jtrace *p = fj_jit_trace_by_id(jit, t->parent_id);
-    if (p && t->parent_exit < p->nexits && p->exits[t->parent_exit].bridge_id == t->id) {
-      fj_jexit *x = &p->exits[t->parent_exit];
+  /* Exits patched onto t: its own bridge patch, and side exits linked straight to t. */
+  for (uint32_t i = 0; i < jit->cfg.max_traces; i++) {
+    fj_jtrace *p = &jit->traces[i];
+    if (!p->id || p == t) continue;
+    for (uint32_t k = 0; k < p->nexits; k++) {
+      fj_jexit *x = &p->exits[k];
+      if (x->bridge_id != t->id) continue;
       store32_aligned(fj_cc_rw(cc, p->code_off + x->patch_off), x->orig);
       fj_cc_dirty(cc, p->code_off + x->patch_off, 4);
       x->bridge_id = 0;
@@ -297,6 +298,27 @@ static void wait_result(fj_jit *jit, uint32_t id) {
   else jit->stats.wait_timeouts++;
 }
 
+/* A trace that ends the frame after at most one instruction of work costs an entry and an exit
+ * (more than interpreting it) every time: never send it, and never try that spot again. */
+static void trivial(fj_jit *jit, uint16_t kind, uint32_t pc, uint32_t parent_id,
+                    uint32_t parent_exit, uint32_t nrecs) {
+  jit->stats.traces_trivial++;
+  if (kind == FJ_TRACE_BRIDGE) {
+    fj_jtrace *p = fj_jit_trace_by_id(jit, parent_id);
+    if (p && parent_exit < p->nexits) p->exits[parent_exit].state = FJ_EXIT_BLACK;
+  } else if (pc < jit->ninsns) {
+    jit->spots[pc].state = FJ_SPOT_BLACK;
+    if (jit->vm->hot) jit->vm->hot[pc] = 0xffff;
+  }
+  logl l;
+  if (log_begin(jit, &l, 0, kind, pc)) {
+    fj_sb_puts(&l.sb, "not sent: ");
+    fj_sb_putu(&l.sb, nrecs);
+    fj_sb_puts(&l.sb, " instruction(s) ending the frame, no work; blacklisted");
+    log_end(jit, &l);
+  }
+}
+
 int fj_jit_record(fj_jit *jit, fj_exec *ex, enum fj_trace_kind kind, uint32_t parent_id,
                   uint32_t parent_exit) {
   fj_vm *vm = jit->vm;
@@ -318,6 +340,10 @@ int fj_jit_record(fj_jit *jit, fj_exec *ex, enum fj_trace_kind kind, uint32_t pa
     jit->stats.traces_recorded++;
     if (kind == FJ_TRACE_BRIDGE) jit->stats.bridges_recorded++;
     const fj_trace_header *h = (const fj_trace_header *)(const void *)jit->tbuf;
+    if (h->end == FJ_TRACE_END_STOP && h->nrecs <= TRIVIAL_RECS) {
+      trivial(jit, kind, pc, parent_id, parent_exit, h->nrecs);
+      return FJ_HOT_RELOAD;
+    }
     if (log_begin(jit, &l, 0, kind, pc)) {
       fj_sb_puts(&l.sb, "recorded ");
       fj_sb_putu(&l.sb, h->nrecs);
@@ -550,6 +576,33 @@ static int install(fj_jit *jit, const fj_jreq *rq, const uint8_t *blob, size_t l
   return 0;
 }
 
+bool fj_jit_exit_link(fj_jit *jit, fj_jtrace *from, uint32_t exit_id, fj_jtrace *to) {
+  fj_codecache *cc = &jit->cc;
+  fj_jexit *x = &from->exits[exit_id];
+  if (x->patch_off == FJ_BLOB_NO_PATCH || x->state != FJ_EXIT_IDLE || fj_cc_write_begin(cc))
+    return false;
+  bool ok = fj_link_exit_patch(jit->target, fj_cc_rw(cc, from->code_off + x->patch_off),
+                               from->va + x->patch_off, entry_va(to));
+  if (ok) {
+    fj_cc_dirty(cc, from->code_off + x->patch_off, 4);
+    x->bridge_id = to->id;  /* evict_trace(to) restores the exit */
+    x->state = FJ_EXIT_BRIDGED;
+    jit->stats.exits_linked++;
+  }
+  fj_cc_write_end(cc);
+  logl l;
+  if (ok && log_begin(jit, &l, from->id, from->kind, from->start_pc)) {
+    fj_sb_puts(&l.sb, "exit ");
+    fj_sb_putu(&l.sb, exit_id);
+    fj_sb_puts(&l.sb, " linked to trace ");
+    fj_sb_putu(&l.sb, to->id);
+    fj_sb_puts(&l.sb, " at pc ");
+    fj_sb_putu(&l.sb, to->start_pc);
+    log_end(jit, &l);
+  }
+  return ok;
+}
+
 static void handle_result(fj_jit *jit, const fj_jit_result *res) {
   fj_jreq *r = req_find(jit, res->id);
   if (!res->id || !r) {
@@ -658,6 +711,17 @@ static int on_hot(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
       return FJ_HOT_CONTINUE;
     return fj_jit_enter(jit, ex, t);
   }
+  int rc = fj_jit_spot_hot(jit, ex, pc);
+  /* wait_ms: the trace just recorded may be installed already; the recorder left ex at a safe
+   * point, so enter whatever starts there now rather than at the next hot event. */
+  if (rc == FJ_HOT_RELOAD && jit->cfg.wait_ms && !(jit->cfg.flags & FJ_JIT_NO_ENTER) &&
+      (t = trace_at_pc(jit, ex->pc)) && ex->depth + t->max_depth < FJ_MAX_CALL_DEPTH)
+    return fj_jit_enter(jit, ex, t);
+  return rc;
+}
+
+int fj_jit_spot_hot(fj_jit *jit, fj_exec *ex, uint32_t pc) {
+  fj_vm *vm = jit->vm;
   if (jit->recording || !jit->env.transport.submit || !jit->have_cc) return FJ_HOT_CONTINUE;
   fj_spot *s = &jit->spots[pc];
   if (s->state == FJ_SPOT_BLACK) {
@@ -677,13 +741,7 @@ static int on_hot(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
     attempt_failed(jit, (uint16_t)kind, pc, 0, 0, false);
     return FJ_HOT_CONTINUE;
   }
-  int rc = fj_jit_record(jit, ex, kind, 0, 0);
-  /* wait_ms: the trace just recorded may be installed already; the recorder left ex at a safe
-   * point, so enter whatever starts there now rather than at the next hot event. */
-  if (rc == FJ_HOT_RELOAD && jit->cfg.wait_ms && !(jit->cfg.flags & FJ_JIT_NO_ENTER) &&
-      (t = trace_at_pc(jit, ex->pc)) && ex->depth + t->max_depth < FJ_MAX_CALL_DEPTH)
-    return fj_jit_enter(jit, ex, t);
-  return rc;
+  return fj_jit_record(jit, ex, kind, 0, 0);
 }
 
 /* ---- public API -------------------------------------------------------------------------- */

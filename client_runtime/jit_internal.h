@@ -111,7 +111,18 @@ struct fj_jit {
 
 /* ---- jit.c services used by exit.c -------------------------------------------------------- */
 
+/* The installed root trace (LOOP or ENTRY) starting at pc, NULL if none. */
+static inline fj_jtrace *fj_jit_trace_at(const fj_jit *jit, uint32_t pc) {
+  if (!jit->pc_trace || pc >= jit->ninsns || !jit->pc_trace[pc]) return NULL;
+  return &jit->traces[jit->pc_trace[pc] - 1];
+}
 fj_jtrace *fj_jit_trace_by_id(fj_jit *jit, uint32_t id);
+/* pc (no trace there) got hot: backoff, blacklist, transport checks, then record a root trace
+ * from ex.  Returns an FJ_HOT_* or a negative FJ_E*, as fj_jit_record. */
+int fj_jit_spot_hot(fj_jit *jit, fj_exec *ex, uint32_t pc);
+/* Retarget the side exit from->exits[exit_id] (nframes 0) to the entry of root trace `to` that
+ * starts at its pc, as a bridge would be: false if it cannot be patched. */
+bool fj_jit_exit_link(fj_jit *jit, fj_jtrace *from, uint32_t exit_id, fj_jtrace *to);
 /* Record a bridge from the current exit state (ex at exits[exit_id].pc of parent). */
 int fj_jit_record(fj_jit *jit, fj_exec *ex, enum fj_trace_kind kind, uint32_t parent_id,
                   uint32_t parent_exit);

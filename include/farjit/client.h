@@ -140,6 +140,10 @@ typedef struct fj_jit_env {
   _(blacklisted,       "spots blacklisted after repeated failures")          \
   _(stale_results,     "results for requests no longer wanted")              \
   _(wait_timeouts,     "--jit-wait: results not back in time (interpreted on)") \
+  _(traces_trivial,    "traces doing no work (only an exit) not sent; spot blacklisted") \
+  _(exits_linked,      "side exits patched straight onto the trace at their pc") \
+  _(exit_hot_events,   "hot events counted by exits into a pc without a trace") \
+  _(reentries,         "exits that landed on a trace head and entered it at once") \
   _(code_bytes,        "bytes of machine code installed now")                \
   _(code_bytes_peak,   "most bytes of machine code installed at once")
 

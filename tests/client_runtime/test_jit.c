@@ -385,6 +385,107 @@ static void test_bridge_patched(void **state) {
   free(p);
 }
 
+/* ---- trace selection: exits that link to a pc without a trace, exits onto trace heads ------ */
+
+/* pc 1 is a loop header the interpreter never jumps back to (the branch is never taken). */
+static const char *HEADER_SRC =
+    "ja loop\n"
+    "loop:\n"
+    "add %r0, 1\n"          /* 1 */
+    "jlt %r0, 0, loop\n"    /* 2: never taken */
+    "exit\n";
+
+/* the same, but the back edge is taken once */
+static const char *HEADER2_SRC =
+    "ja loop\n"
+    "loop:\n"
+    "add %r0, 1\n"
+    "jlt %r0, 2, loop\n"
+    "exit\n";
+
+static uint32_t g_exit_kind;
+/* The trace at pc 0 (after the `ja`, a no-op) leaves through exit 0 at pc 1 of kind g_exit_kind. */
+static bu_blob exit_at1_blob(const fj_jit_request *rq) {
+  if (rq->start_pc != 0) return null_blob(rq);
+  bu_x86 a;
+  memset(&a, 0, sizeof a);
+  uint32_t f = bx_exit(&a, 0, 1, (uint16_t)g_exit_kind);
+  bx_fix_jmp(&a, f, a.n);
+  BX(&a, "\xc3");
+  bu_blob b = bx_blob(&a, rq->start_pc, rq->kind);
+  bu_crc(&b);
+  return b;
+}
+
+/* A LINK exit to a loop header the interpreter never counts is that header's hot event. */
+static void test_link_exit_counts_hot(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  fake_reset(exit_at1_blob);
+  g_exit_kind = FJ_EXIT_LINK;
+  size_t n;
+  fj_insn *p = prog_of(HEADER_SRC, &n);
+  uint64_t want = plain(p, n, NULL, NULL);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(1);
+  fj_jit_env e = env_of(true);
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  int rc;
+  for (int r = 0; r < 3; r++) assert_int_equal(jrun(vm, &rc), want);
+  fj_jit_stats s;
+  fj_jit_get_stats(jit, &s);
+  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  assert_int_equal(s.exit_hot_events, 1);
+  assert_true(fj_jit_has_trace(jit, 0));
+  assert_true(fj_jit_has_trace(jit, 1));  /* recorded from the exit, installed */
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
+/* A hot side exit resuming where another root trace starts is patched onto that trace (no
+ * bridge); invalidating the target restores the exit. */
+static void test_exit_linked_to_trace(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  fake_reset(exit_at1_blob);
+  g_exit_kind = FJ_EXIT_GUARD;
+  size_t n;
+  fj_insn *p = prog_of(HEADER2_SRC, &n);
+  uint64_t want = plain(p, n, NULL, NULL);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(1);
+  c.exit_threshold = 2;
+  fj_jit_env e = env_of(true);
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  int rc;
+  /* run 1 records pc 0, run 2 enters it and records pc 1 (its back edge is taken once), run 3
+   * installs that trace and the exit, taken a second time, is linked to it */
+  for (int r = 0; r < 3; r++) assert_int_equal(jrun(vm, &rc), want);
+  assert_true(fj_jit_has_trace(jit, 0));
+  assert_true(fj_jit_has_trace(jit, 1));
+  fj_jtrace *t0 = fj_jit_trace_at(jit, 0), *t1 = fj_jit_trace_at(jit, 1);
+  fj_jit_stats s;
+  fj_jit_get_stats(jit, &s);
+  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  assert_int_equal(s.exits_linked, 1);
+  assert_int_equal(t0->exits[0].bridge_id, t1->id);  /* patched onto trace 1, not bridged */
+  uint32_t taken = t0->exits[0].taken;
+  assert_int_equal(taken, 2);                /* then the patched jump takes over */
+  assert_int_equal(jrun(vm, &rc), want);
+  assert_int_equal(t0->exits[0].taken, taken);
+  assert_int_equal(fj_jit_invalidate(jit, 1), 1);
+  assert_int_equal(t0->exits[0].bridge_id, 0);
+  assert_int_equal(t0->exits[0].state, FJ_EXIT_IDLE);
+  assert_int_equal(jrun(vm, &rc), want);
+  assert_int_equal(t0->exits[0].taken, taken + 1);  /* back to the runtime */
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
 /* ---- live calls: invalidation and eviction from inside a helper ----------------------------- */
 
 static fj_jit *g_jit;
@@ -712,6 +813,8 @@ int main(void) {
       cmocka_unit_test(test_budget_exact),
       cmocka_unit_test(test_failures_keep_results),
       cmocka_unit_test(test_bridge_patched),
+      cmocka_unit_test(test_link_exit_counts_hot),
+      cmocka_unit_test(test_exit_linked_to_trace),
       cmocka_unit_test(test_invalidate_during_call),
       cmocka_unit_test(test_evict_during_callback),
       cmocka_unit_test(test_trace_links),
