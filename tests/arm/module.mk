@@ -84,3 +84,40 @@ $(B)/tests/test_arm_arena: $(call objs,tests/arm/test_arena.c client_runtime/cor
 TEST_BINS += $(B)/tests/test_arm_arena
 
 -include $(shell find $(FJ_ARM_B)/obj -name '*.d' 2>/dev/null)
+
+# ---- the JIT on the device (owner: I): tests/arm/fw_jit.c --------------------------------------
+# The full client runtime with the Thumb-2 target layer (-DFJ_ARCH_THUMB: arch_none.c steps
+# aside), in its own object tree; a replay table of host-compiled blobs for the same bundle
+# (tests/arm/mkjit.c, client_runtime/cortexm/replay.h) linked into flash.
+FJ_ARM_JB        := $(FJ_ARM_B)/jit
+FJ_ARM_JIT_DEFS  := -DFJ_ARCH_THUMB -DFJ_CM_ARENA_SIZE=98304u
+FJ_ARM_JIT_SRCS  := $(FJ_ARM_CORE_SRCS) $(wildcard client_runtime/thumb/*.c) $(FJ_ARM_PLAT_SRCS) \
+                    $(FJ_ARM_EX_SRCS) tests/arm/fw_jit.c
+
+$(FJ_ARM_JB)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FJ_ARM_CC) $(FJ_ARM_CFLAGS) $(FJ_ARM_JIT_DEFS) $(FJ_ARM_DEFS) -MMD -MP -c $< -o $@
+$(foreach n,$(EXAMPLE_NAMES),$(eval $(FJ_ARM_JB)/obj/examples/$(n).o: FJ_ARM_DEFS = -Dfj_main=fj_native_$(n)))
+
+$(FJ_ARM_B)/mkjit: $(call objs,tests/arm/mkjit.c) $(B)/lib/libfj_codegen.a $(B)/lib/libfj_examples.a \
+                   $(B)/lib/libfj_client_linux.a $(B)/lib/libfj_client.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FJ_CLIENT_LDLIBS) -lm
+
+$(FJ_ARM_B)/jit_table.bin: $(FJ_ARM_B)/mkjit $(FJ_ARM_B)/bundle.bin
+	$(FJ_ARM_B)/mkjit $@ $(FJ_ARM_B)/bundle.bin
+
+$(FJ_ARM_JB)/obj/tests/arm/jit_table.o: tests/arm/jit_table.S $(FJ_ARM_B)/jit_table.bin
+	@mkdir -p $(dir $@)
+	$(FJ_ARM_CC) $(FJ_ARM_CPU) -DFJ_JIT_TABLE_FILE='"$(abspath $(FJ_ARM_B)/jit_table.bin)"' -c $< -o $@
+
+FJ_ARM_JIT_OBJS := $(patsubst %.c,$(FJ_ARM_JB)/obj/%.o,$(FJ_ARM_JIT_SRCS)) \
+                   $(FJ_ARM_B)/obj/tests/arm/bundle.o $(FJ_ARM_JB)/obj/tests/arm/jit_table.o
+
+$(FJ_ARM_B)/fw_jit.elf: $(FJ_ARM_JIT_OBJS) $(FJ_ARM_LD)
+	$(FJ_ARM_CC) $(FJ_ARM_CPU) -nostartfiles --specs=nano.specs -Wl,--gc-sections \
+	  -Wl,-T,$(FJ_ARM_LD) -Wl,-Map,$(FJ_ARM_B)/fw_jit.map -o $@ $(FJ_ARM_JIT_OBJS) -lc -lgcc
+
+.PHONY: fj-arm-jit
+fj-arm-jit: $(FJ_ARM_B)/fw_jit.elf
+TEST_SCRIPTS += tests/arm/run_qemu_jit.sh
