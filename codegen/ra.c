@@ -184,8 +184,8 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       clob_reg[nclob++] = r;
     }
   }
-  free(clob_mask);
   if (clob_nomem) {
+    free(clob_mask);
     for (unsigned k = 0; k < 8; k++) free(next_clob[k]);
     free(next_call); free(active); free(slot_end); free(pinned);
     fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
@@ -248,7 +248,12 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
         continue;
       }
     }
-    for (unsigned k = 0; k < regs->nalloc; k++) {
+    /* The register the instruction's code leaves its result in, if free (regs->result_pref). */
+    uint32_t own = regs->result_pref
+                       ? regs->result_pref(ir, (fj_ref)(i + FJ_REF_BIAS)) & free_regs & ok : 0;
+    for (unsigned k = 0; k < regs->nalloc && own; k++)
+      if (own >> regs->alloc[k] & 1) { reg = regs->alloc[k]; break; }
+    for (unsigned k = 0; k < regs->nalloc && reg < 0; k++) {
       unsigned r = regs->alloc[k];
       if ((free_regs & ok) >> r & 1) { reg = (int)r; break; }
     }
@@ -299,6 +304,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   free(slot_end);
   free(pinned);
   for (unsigned k = 0; k < nclob; k++) free(next_clob[k]);
+  free(clob_mask);
   if (abort_reason)
     fj_ir_abort(ir, abort_reason, "ir %04u: more than %u spill slots live at once", abort_at,
                 regs->max_slots);

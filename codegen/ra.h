@@ -19,6 +19,9 @@
  * SHR SAR NEG ZEXT SEXT BSWAP), whose result takes the register of its first operand `a` when
  * this is a's last use (and a is not also `b`): such emitters compute them as
  * "result = a; result op= b".
+ * A target's clobbered registers (fj_target_regs.clobbers) hold no value live at the
+ * instruction that writes them (its own result may be there); a result prefers the register
+ * its code leaves it in (fj_target_regs.result_pref; x86: mul-high's rdx).
  * When registers run out the cheapest live value goes to a slot (for its whole life: the
  * emitter has not run yet): cost = weighted operand uses (x8 inside the loop body, snapshot
  * uses free: exit stubs are cold) per instruction of the range; ties spill the longest.

@@ -45,6 +45,9 @@ typedef struct fj_target_regs {
    * after reading its operands (e.g. x86 rdx for mul/div): no value live at ref, operands
    * included, is given one of them; the result may be.  NULL: none. */
   uint32_t (*clobbers)(const fj_ir *ir, fj_ref ref);
+  /* Registers the code of instruction ref leaves its result in (preferred when free and
+   * allowed; x86: rdx for mul-high).  NULL: none. */
+  uint32_t (*result_pref)(const fj_ir *ir, fj_ref ref);
 } fj_target_regs;
 
 typedef struct fj_cg fj_cg;

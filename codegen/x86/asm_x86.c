@@ -21,10 +21,12 @@ void fj_x86_load(fj_x86 *x, unsigned r, fj_ref ref) {
     return;
   }
   fj_loc l = fj_ra_loc(&x->cg->ra, ref);
-  if (l.kind == FJ_LOC_REG) {
+  if (l.kind == FJ_LOC_REG && l.reg == FJ_X86_RCX && x->rcx_pushed) {
+    fj_x86_mov_rm(x->mc, 8, r, FJ_X86_RSP, 0);  /* saved by fj_x86_sync */
+  } else if (l.kind == FJ_LOC_REG) {
     if (l.reg != r) fj_x86_mov_rr(x->mc, 8, r, l.reg);
   } else if (l.kind == FJ_LOC_SLOT) {
-    fj_x86_mov_rm(x->mc, 8, r, FJ_X86_RSP, slot_disp(l.slot));
+    fj_x86_mov_rm(x->mc, 8, r, FJ_X86_RSP, slot_disp(l.slot) + (x->rcx_pushed ? 8 : 0));
   } else {
     fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: ir %04u used but has no location",
                 ref - FJ_REF_BIAS);
@@ -33,7 +35,7 @@ void fj_x86_load(fj_x86 *x, unsigned r, fj_ref ref) {
 
 unsigned fj_x86_reg_of(fj_x86 *x, fj_ref ref, unsigned scratch) {
   fj_loc l = fj_ra_loc(&x->cg->ra, ref);
-  if (l.kind == FJ_LOC_REG) return l.reg;
+  if (l.kind == FJ_LOC_REG && !(l.reg == FJ_X86_RCX && x->rcx_pushed)) return l.reg;
   fj_x86_load(x, scratch, ref);
   return scratch;
 }
@@ -143,7 +145,7 @@ static void asm_alu(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   case FJ_IR_AND: rr = fj_x86_and_rr; ri = fj_x86_and_ri; rm = fj_x86_and_rm; break;
   case FJ_IR_OR: rr = fj_x86_or_rr; ri = fj_x86_or_ri; rm = fj_x86_or_rm; break;
   case FJ_IR_XOR: rr = fj_x86_xor_rr; ri = fj_x86_xor_ri; rm = fj_x86_xor_rm; break;
-  default: rr = fj_x86_imul_rr; break;  /* MUL */
+  default: rr = fj_x86_imul_rr; rm = fj_x86_imul_rm; break;  /* MUL */
   }
   /* Three-operand forms when a stays in its own register: lea for 64-bit add (and subtract of
    * a constant), imul r, r, imm. */
@@ -173,19 +175,41 @@ static void asm_alu(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
       return;
     }
   }
-  fj_x86_load(x, d, in->a);
   fj_loc lb = fj_ra_loc(&x->cg->ra, in->b);
-  if (fj_ir_is_k(in->b) && imm_fits(fj_ir_kval(x->ir, in->b), w)) {
+  if (fj_ir_is_k(in->b) && !imm_fits(fj_ir_kval(x->ir, in->b), w)) {
+    /* A constant without imm32 form goes through rax (rcx may hold a value: x86_clobbers). */
+    if (d != FJ_X86_RAX) {
+      fj_x86_load(x, FJ_X86_RAX, in->b);
+      fj_x86_load(x, d, in->a);
+      rr(x->mc, w, d, FJ_X86_RAX);
+    } else {  /* result in rax: rax = k op a (SUB: -(k - a)) */
+      fj_x86_load(x, FJ_X86_RAX, in->b);
+      fj_loc la2 = fj_ra_loc(&x->cg->ra, in->a);
+      alu_rr_fn op = in->op == FJ_IR_SUB ? fj_x86_sub_rr : rr;
+      alu_rm_fn opm = in->op == FJ_IR_SUB ? fj_x86_sub_rm : rm;
+      if (fj_ir_is_k(in->a))  /* unfolded (FJ_CG_NO_OPT): the value is known */
+        fj_x86_mov_imm(x->mc, FJ_X86_RAX,
+                       fj_ir_arith((enum fj_ir_op)in->op, (enum fj_irt)in->type, in->aux,
+                                   fj_ir_kval(x->ir, in->a), fj_ir_kval(x->ir, in->b)));
+      else if (la2.kind == FJ_LOC_REG) op(x->mc, w, FJ_X86_RAX, la2.reg);
+      else opm(x->mc, w, FJ_X86_RAX, FJ_X86_RSP, slot_disp(la2.slot));
+      if (in->op == FJ_IR_SUB && !fj_ir_is_k(in->a)) fj_x86_neg_r(x->mc, w, FJ_X86_RAX);
+    }
+    put_result(x, ref, d);
+    return;
+  }
+  fj_x86_load(x, d, in->a);
+  if (fj_ir_is_k(in->b)) {
     int32_t k = (int32_t)(uint32_t)fj_ir_kval(x->ir, in->b);
     if (ri) ri(x->mc, w, d, k);
     else fj_x86_imul_rri(x->mc, w, d, d, k);
   } else if (lb.kind == FJ_LOC_REG) {
     rr(x->mc, w, d, lb.reg);
-  } else if (lb.kind == FJ_LOC_SLOT && rm) {
+  } else if (lb.kind == FJ_LOC_SLOT) {
     rm(x->mc, w, d, FJ_X86_RSP, slot_disp(lb.slot));
   } else {
-    fj_x86_load(x, FJ_X86_RCX, in->b);
-    rr(x->mc, w, d, FJ_X86_RCX);
+    fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: ir %04u used but has no location",
+                in->b - FJ_REF_BIAS);
   }
   put_result(x, ref, d);
 }
@@ -201,6 +225,7 @@ static void asm_shift(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
     else fj_x86_sar_ri(x->mc, w, d, n);
     if (n == 0 && w == 4) fj_x86_mov_rr(x->mc, 4, d, d);  /* shift by 0 leaves the top alone */
   } else {
+    if (d == FJ_X86_RCX) d = FJ_X86_RAX;  /* the count needs cl */
     fj_x86_load(x, FJ_X86_RCX, in->b);
     fj_x86_load(x, d, in->a);
     if (in->op == FJ_IR_SHL) fj_x86_shl_rcl(x->mc, w, d);
@@ -651,15 +676,42 @@ static void x86_emit(fj_cg *cg) {
   if (x.mc->oom) fj_ir_abort(x.ir, FJ_ABORT_CODE_LIMIT, "x86: machine code too large");
 }
 
-/* rdx is allocatable except across the instructions whose sequences write it. */
+/* rdx and rcx are allocatable except across (and as operands of) the instructions whose
+ * sequences write them: rdx for mul-high, division, atomics; rcx also for shifts by a register
+ * and where an operand may go through it (stores of a value that may live in a slot, guards
+ * with a wide constant or a TEST of a value).  Exit syncs save rcx themselves (fj_x86_sync). */
+static bool wide_k(const fj_ir *ir, fj_ref r, unsigned w) {
+  return fj_ir_is_k(r) && !imm_fits(fj_ir_kval(ir, r), w);
+}
 static uint32_t x86_clobbers(const fj_ir *ir, fj_ref ref) {
-  switch (fj_ir_at(ir, ref)->op) {
+  const fj_ir_ins *in = fj_ir_at(ir, ref);
+  const uint32_t rcx = 1u << FJ_X86_RCX, rdx = 1u << FJ_X86_RDX;
+  switch (in->op) {
   case FJ_IR_MULHU: case FJ_IR_MULHS: case FJ_IR_UDIV: case FJ_IR_UMOD: case FJ_IR_SDIV:
   case FJ_IR_SMOD: case FJ_IR_ATOMIC: case FJ_IR_CMPXCHG:
-    return 1u << FJ_X86_RDX;
+    return rcx | rdx;
+  case FJ_IR_SHL: case FJ_IR_SHR: case FJ_IR_SAR:
+    return fj_ir_is_k(in->b) ? 0 : rcx;
+  case FJ_IR_STORE: case FJ_IR_SSTORE: {
+    unsigned sw = fj_mem_width(in->aux);
+    return fj_ir_is_k(in->b) && (sw < 8 || !wide_k(ir, in->b, 8)) ? 0 : rcx;
+  }
   default:
+    if (fj_ir_is_guard(in->op)) {
+      if (fj_ir_is_k(in->a) && fj_ir_is_k(in->b)) return 0;
+      fj_ref b = fj_ir_is_k(in->a) ? in->a : in->b;  /* asm_guard swaps a constant into b */
+      unsigned gw = in->type == FJ_IRT_I32 ? 4 : 8;
+      bool test = in->op == FJ_IR_TEST || in->op == FJ_IR_NTEST;
+      return wide_k(ir, b, gw) || (test && !fj_ir_is_k(b)) ? rcx : 0;
+    }
     return 0;
   }
+}
+
+/* mul-high leaves its result in rdx. */
+static uint32_t x86_result_pref(const fj_ir *ir, fj_ref ref) {
+  uint8_t op = fj_ir_at(ir, ref)->op;
+  return op == FJ_IR_MULHU || op == FJ_IR_MULHS ? 1u << FJ_X86_RDX : 0;
 }
 
 static const char *const x86_reg_names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi",
@@ -671,14 +723,15 @@ const fj_backend fj_backend_x86_64 = {
   .name = "x86_64",
   .reg_names = x86_reg_names,
   .regs = {
-    .nalloc = 11,
+    .nalloc = 12,
     .alloc = {FJ_X86_RSI, FJ_X86_RDI, FJ_X86_R8, FJ_X86_R9, FJ_X86_R10, FJ_X86_R11, FJ_X86_R12,
-              FJ_X86_R13, FJ_X86_R14, FJ_X86_R15, FJ_X86_RDX},
+              FJ_X86_R13, FJ_X86_R14, FJ_X86_R15, FJ_X86_RDX, FJ_X86_RCX},
     .callee_saved = 1u << FJ_X86_R12 | 1u << FJ_X86_R13 | 1u << FJ_X86_R14 | 1u << FJ_X86_R15,
     .max_slots = 4096,
     .pair64 = false,
     .two_address = true,
     .clobbers = x86_clobbers,
+    .result_pref = x86_result_pref,
   },
   .fill = 0xcc,
   .emit = x86_emit,

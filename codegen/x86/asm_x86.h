@@ -3,12 +3,13 @@
  * Register use (PORTING.md has the frame):
  *   rbx        fj_jit_state *st for the whole trace (callee-saved, so helpers keep it)
  *   rbp        frame pointer of the fixed frame; rsp: spill slots at [rsp + 8 * slot]
- *   rax rcx    scratch: never allocated; operands that are constants or in slots are
- *              materialized here, and shift/division/atomic sequences use them freely
- *   rsi rdi r8 r9 r10 r11 r12 r13 r14 r15 rdx   allocatable (r12-r15 survive calls); rdx is
- *              never live across (or an operand of) mul-high, division and atomics, which
- *              write it (fj_target_regs.clobbers); an atomic whose address is in a slot
- *              borrows r11 (push/pop around it)
+ *   rax        scratch: never allocated; operands that are constants or in slots are
+ *              materialized here
+ *   rsi rdi r8 r9 r10 r11 r12 r13 r14 r15 rdx rcx   allocatable (r12-r15 survive calls);
+ *              rdx/rcx are never live across (or operands of) the instructions that use them
+ *              as scratch (x86_clobbers: mul-high, division, atomics, shifts by a register,
+ *              wide constants, stores, ...); exit syncs push rcx when a value there is needed;
+ *              an atomic whose address is in a slot borrows r11 (push/pop around it)
  */
 #ifndef FJ_CODEGEN_X86_ASM_X86_H
 #define FJ_CODEGEN_X86_ASM_X86_H
@@ -37,6 +38,7 @@ typedef struct fj_x86 {
   fj_ref last;         /* last instruction that is neither NOP nor PHI */
   bool rotated;        /* the last guard branches back to the loop: no back-edge jmp */
   bool no_phi_moves;   /* the back edge needs no PHI copy */
+  bool rcx_pushed;     /* inside fj_x86_sync: rcx's value is at [rsp], slots 8 bytes further */
 } fj_x86;
 
 /* Operands (asm_x86.c). */

@@ -237,6 +237,12 @@ static inline void fj_x86_imul_rr(fj_mcode *mc, unsigned w, unsigned d, unsigned
   fj_mcode_u8(mc, 0xaf);
   fj_x86_modrm(mc, 3, d, s);
 }
+static inline void fj_x86_imul_rm(fj_mcode *mc, unsigned w, unsigned d, unsigned b, int32_t disp) {
+  fj_x86_rex(mc, w == 8, d, 0, b, false);
+  fj_mcode_u8(mc, 0x0f);
+  fj_mcode_u8(mc, 0xaf);
+  fj_x86_mem(mc, d, b, disp);
+}
 static inline void fj_x86_imul_rri(fj_mcode *mc, unsigned w, unsigned d, unsigned s, int32_t imm) {
   fj_x86_rex(mc, w == 8, d, 0, s, false);
   fj_mcode_u8(mc, fj_x86_is_imm8(imm) ? 0x6b : 0x69);
@@ -391,6 +397,18 @@ static inline void fj_x86_push_r(fj_mcode *mc, unsigned r) {
 static inline void fj_x86_pop_r(fj_mcode *mc, unsigned r) {
   fj_x86_rex(mc, false, 0, 0, r, false);
   fj_mcode_u8(mc, (uint8_t)(0x58 + (r & 7)));
+}
+/* push qword [b+disp] (FF /6), pop qword [b+disp] (8F /0; an rsp base is read after the pop's
+ * increment): a memory-to-memory copy without a register. */
+static inline void fj_x86_push_m(fj_mcode *mc, unsigned b, int32_t disp) {
+  fj_x86_rex(mc, false, 0, 0, b, false);
+  fj_mcode_u8(mc, 0xff);
+  fj_x86_mem(mc, 6, b, disp);
+}
+static inline void fj_x86_pop_m(fj_mcode *mc, unsigned b, int32_t disp) {
+  fj_x86_rex(mc, false, 0, 0, b, false);
+  fj_mcode_u8(mc, 0x8f);
+  fj_x86_mem(mc, 0, b, disp);
 }
 static inline void fj_x86_ret(fj_mcode *mc) { fj_mcode_u8(mc, 0xc3); }
 static inline void fj_x86_nop(fj_mcode *mc) { fj_mcode_u8(mc, 0x90); }

@@ -20,6 +20,11 @@ static void load_fp0(fj_x86 *x) {
   fj_x86_mov_rm(x->mc, 8, FJ_X86_RAX, X86_ST, (int32_t)FJ_JIT_OFF_R(FJ_REG_FP));
 }
 
+static bool in_rcx(fj_x86 *x, fj_ref r) {
+  fj_loc l = fj_ra_loc(&x->cg->ra, r);
+  return l.kind == FJ_LOC_REG && l.reg == FJ_X86_RCX;
+}
+
 /* Write snapshot `snap` into st and the eBPF stack: frames, stack slots, registers, budget. */
 void fj_x86_sync(fj_x86 *x, uint32_t snap) {
   const fj_snap *s = fj_snap_get(x->ir, snap);
@@ -33,6 +38,16 @@ void fj_x86_sync(fj_x86 *x, uint32_t snap) {
   fj_x86_mov_mi(x->mc, 4, X86_ST, FJ_JIT_OFF_NFRAMES, s->nframes);
   if (s->nslots) {
     const fj_snap_slot *sl = fj_snap_slots(x->ir, s);
+    /* Slot values go through rcx: if the allocator put a value this sync still reads there,
+     * push it; fj_x86_load then reads it from [rsp] (and slots 8 bytes further). */
+    bool save = in_rcx(x, x->ir->fp0);
+    for (uint32_t k = 0; k < s->nslots; k++) save |= in_rcx(x, sl[k].ref);
+    for (unsigned k = 0; k < FJ_NREGS; k++) save |= in_rcx(x, s->regs[k]);
+    save |= in_rcx(x, s->budget);
+    if (save) {
+      fj_x86_push_r(x->mc, FJ_X86_RCX);
+      x->rcx_pushed = true;
+    }
     load_fp0(x);
     for (uint32_t k = 0; k < s->nslots; k++)
       fj_x86_store_narrow(x, sl[k].width, FJ_X86_RAX, sl[k].off, sl[k].ref);  /* value: rcx */
@@ -48,6 +63,10 @@ void fj_x86_sync(fj_x86 *x, uint32_t snap) {
     fj_x86_mov_mr(x->mc, 8, X86_ST, FJ_JIT_OFF_BUDGET, FJ_X86_RAX);
   } else if (s->budget_adj) {
     fj_x86_add_mi(x->mc, 8, X86_ST, FJ_JIT_OFF_BUDGET, s->budget_adj);
+  }
+  if (x->rcx_pushed) {
+    fj_x86_pop_r(x->mc, FJ_X86_RCX);
+    x->rcx_pushed = false;
   }
 }
 
@@ -129,9 +148,9 @@ static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
     else fj_x86_mov_mr(x->mc, 8, FJ_X86_RSP, dd, src.reg);
   } else if (dst.kind == FJ_LOC_REG) {
     fj_x86_mov_rm(x->mc, 8, dst.reg, FJ_X86_RSP, sd);
-  } else {
-    fj_x86_mov_rm(x->mc, 8, FJ_X86_RCX, FJ_X86_RSP, sd);
-    fj_x86_mov_mr(x->mc, 8, FJ_X86_RSP, dd, FJ_X86_RCX);
+  } else {  /* slot to slot without a register (rcx may hold a value) */
+    fj_x86_push_m(x->mc, FJ_X86_RSP, sd);
+    fj_x86_pop_m(x->mc, FJ_X86_RSP, dd);
   }
 }
 

@@ -92,12 +92,13 @@ static void check_allocation(const fj_ir *ir, const fj_ra *ra, const fj_target_r
   }
 }
 
-static const fj_target_regs small_regs = {4, {6, 7, 12, 13}, 1u << 12 | 1u << 13, 512, false, false,
-                                          NULL};
+static const fj_target_regs small_regs = {.nalloc = 4, .alloc = {6, 7, 12, 13},
+                                          .callee_saved = 1u << 12 | 1u << 13, .max_slots = 512};
 
 /* A 32-bit target: I64 values only in slots, I32 values in registers when they fit. */
-static const fj_target_regs pair_regs = {6, {4, 5, 6, 7, 8, 9}, 1u << 4 | 1u << 5 | 1u << 6, 512, true, false,
-                                         NULL};
+static const fj_target_regs pair_regs = {.nalloc = 6, .alloc = {4, 5, 6, 7, 8, 9},
+                                         .callee_saved = 1u << 4 | 1u << 5 | 1u << 6,
+                                         .max_slots = 512, .pair64 = true};
 
 static void test_pair64_slots(void **state) {
   (void)state;
@@ -184,7 +185,8 @@ static uint32_t test_clobbers(const fj_ir *ir, fj_ref ref) {
 
 static void test_clobbered_registers(void **state) {
   (void)state;
-  fj_target_regs regs = {4, {6, 7, 12, 13}, 1u << 12 | 1u << 13, 512, false, true, test_clobbers};
+  fj_target_regs regs = {.nalloc = 4, .alloc = {6, 7, 12, 13}, .callee_saved = 1u << 12 | 1u << 13,
+                         .max_slots = 512, .two_address = true, .clobbers = test_clobbers};
   volatile unsigned in_clobbered = 0;
   for (volatile unsigned seed = 1; seed <= 100; seed++) {
     rng_state = seed * 7919u;

@@ -151,6 +151,11 @@
   _(fj_x86_push_r(mc, R(R12)), "4154", "push r12") \
   _(fj_x86_pop_r(mc, R(RBX)), "5b", "pop rbx") \
   _(fj_x86_pop_r(mc, R(R15)), "415f", "pop r15") \
+  _(fj_x86_push_m(mc, R(RSP), 8), "ff742408", "push qword ptr [rsp + 8]") \
+  _(fj_x86_imul_rm(mc, 8, R(RSI), R(RSP), 8), "480faf742408", "imul rsi, qword ptr [rsp + 8]") \
+  _(fj_x86_imul_rm(mc, 4, R(R9), R(RSP), 0x10), "440faf4c2410", "imul r9d, dword ptr [rsp + 0x10]") \
+  _(fj_x86_pop_m(mc, R(RSP), 0x10), "8f442410", "pop qword ptr [rsp + 0x10]") \
+  _(fj_x86_push_m(mc, R(R13), 0x200), "41ffb500020000", "push qword ptr [r13 + 0x200]") \
   _(fj_x86_ret(mc), "c3", "ret") \
   _(fj_x86_nop(mc), "90", "nop") \
   _(fj_x86_int3(mc), "cc", "int3") \
