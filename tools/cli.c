@@ -300,6 +300,7 @@ int fj_cli_vm_opt(const char *cmd, fj_cli_vm_args *a, int id, const char *val) {
     a->has_jit_threshold = true;
     return 0;
   case FJ_CLI_VM_OPT_TRACE_LOG: a->trace_log = true; return 0;
+  case FJ_CLI_VM_OPT_SAVE_TRACES: a->save_traces = val; return 0;
   case FJ_CLI_VM_OPT_JIT_WAIT: {
     uint64_t ms;
     if (!fj_cli_parse_u64(val, &ms) || ms > 3600000) {
@@ -387,6 +388,7 @@ static void cli_jit_attach(const char *cmd, const fj_cli_vm_args *a, fj_vm *vm) 
   o.remote = &ro;
   o.cfg = &cfg;
   o.trace_log = a->trace_log ? stderr : NULL;
+  o.save_traces = a->save_traces;
   char err[256];
   cli_jit = fj_jit_linux_attach(vm, &o, err, sizeof err);
   if (!cli_jit) fj_cli_error(cmd, "JIT disabled: %s", err);  /* the program still runs */

@@ -86,6 +86,7 @@ enum {
   FJ_CLI_VM_OPT_STATS = 1000, FJ_CLI_VM_OPT_INSN_LIMIT, FJ_CLI_VM_OPT_SERVER, FJ_CLI_VM_OPT_NO_JIT,
   FJ_CLI_VM_OPT_JIT_THRESHOLD, FJ_CLI_VM_OPT_TRACE_LOG, FJ_CLI_VM_OPT_JIT_WAIT, FJ_CLI_VM_OPT_TLS_CA,
   FJ_CLI_VM_OPT_CERT, FJ_CLI_VM_OPT_KEY, FJ_CLI_VM_OPT_SNI, FJ_CLI_VM_OPT_PSK_ID, FJ_CLI_VM_OPT_PSK_HEX,
+  FJ_CLI_VM_OPT_SAVE_TRACES,
 };
 #define FJ_CLI_VM_OPTS                                                                            \
   {"stats", 0, NULL, FJ_CLI_VM_OPT_STATS, "print VM and JIT statistics to stderr after the run"}, \
@@ -96,6 +97,8 @@ enum {
   {"jit-threshold", 0, "N", FJ_CLI_VM_OPT_JIT_THRESHOLD,                                         \
    "hot events before a loop or function is traced (0 = on first sight; default 64)"},          \
   {"trace-log", 0, NULL, FJ_CLI_VM_OPT_TRACE_LOG, "log each trace's life to stderr"},          \
+  {"save-traces", 0, "DIR", FJ_CLI_VM_OPT_SAVE_TRACES,                                           \
+   "write every trace sent to the server as DIR/<kind>-<pc>-<n>.trace (farjit compile/dump)"},  \
   {"jit-wait", 0, "MS", FJ_CLI_VM_OPT_JIT_WAIT,                                                  \
    "at a hot spot just sent, wait up to MS for its machine code (default 0: asynchronous)"},    \
   {"tls-ca", 0, "FILE", FJ_CLI_VM_OPT_TLS_CA, "TLS to --server: CA of the server certificate"}, \
@@ -114,6 +117,7 @@ typedef struct fj_cli_vm_args {
   bool has_jit_threshold;
   uint64_t jit_threshold;
   bool trace_log;
+  const char *save_traces;  /* --save-traces DIR */
   uint32_t jit_wait_ms;
   const char *tls_ca, *tls_cert, *tls_key, *server_name, *psk_id, *psk_hex;
 } fj_cli_vm_args;

@@ -28,6 +28,7 @@
 #include "farjit/platform_linux.h"
 #include "farjit/remote.h"
 #include "farjit/target.h"
+#include "farjit/trace.h"
 
 enum { BACKOFF_MIN_MS = 20, BACKOFF_MAX_MS = 5000, MAX_SERVERS = 8 };
 
@@ -80,6 +81,8 @@ struct fj_jit_linux {
   fj_remote_opts ropts;
   uint8_t psk[64];            /* ropts.psk points here: the caller's copy may not outlive attach */
   atomic_ullong connects, disconnects;
+  char *save_dir;             /* fj_jit_linux_opts.save_traces (VM thread only) */
+  bool save_failed;
 
   /* embedded server: prepared at attach, started by the first compile request (a program that
    * never gets hot never pays for a server process) */
@@ -138,6 +141,21 @@ static void signal_waiters(fj_jit_linux *l) {
   uv_mutex_unlock(&l->mu);
 }
 
+/* --save-traces: the trace as sent, DIR/<kind>-<pc>-<id>.trace. */
+static void save_trace(fj_jit_linux *l, const fj_jit_request *rq) {
+  static const char *const kinds[] = {"trace", "loop", "entry", "bridge"};
+  const char *kind = rq->kind <= FJ_TRACE_BRIDGE ? kinds[rq->kind] : "trace";
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s-%u-%u.trace", l->save_dir, kind, rq->start_pc, rq->id);
+  FILE *f = fopen(path, "wb");
+  bool ok = f && fwrite(rq->trace, 1, rq->trace_len, f) == rq->trace_len;
+  if (f && fclose(f) != 0) ok = false;
+  if (!ok && !l->save_failed) {
+    l->save_failed = true;
+    fprintf(l->log ? l->log : stderr, "farjit: cannot write %s: %s\n", path, strerror(errno));
+  }
+}
+
 static int t_submit(void *ud, const fj_jit_request *rq) {
   fj_jit_linux *l = ud;
   if (l->lazy && atomic_load(&l->spawned) == 0) {
@@ -159,6 +177,7 @@ static int t_submit(void *ud, const fj_jit_request *rq) {
   l->out_tail = it;
   uv_mutex_unlock(&l->mu);
   uv_async_send(&l->wake);
+  if (l->save_dir) save_trace(l, rq);
   return 0;
 }
 
@@ -517,6 +536,7 @@ void fj_jit_linux_detach(fj_jit_linux *l) {
   }
   stop_server(l);
   for (int i = 0; i < l->nservers; i++) free(l->servers[i]);
+  free(l->save_dir);
   uv_cond_destroy(&l->cond);
   uv_mutex_destroy(&l->mu);
   uv_mutex_destroy(&l->log_mu);
@@ -532,6 +552,14 @@ fj_jit_linux *fj_jit_linux_attach(fj_vm *vm, const fj_jit_linux_opts *o, char *e
   l->vm = vm;
   l->log = o->trace_log;
   l->backoff_ms = BACKOFF_MIN_MS;
+  if (o->save_traces && *o->save_traces) {
+    if (!(l->save_dir = strdup(o->save_traces))) {
+      snprintf(err, errlen, "out of memory");
+      free(l);
+      return NULL;
+    }
+    (void)mkdir(l->save_dir, 0777);  /* an existing directory is fine; failures show on write */
+  }
   uv_mutex_init(&l->mu);
   uv_cond_init(&l->cond);
   uv_mutex_init(&l->log_mu);

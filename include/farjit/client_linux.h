@@ -50,6 +50,10 @@ typedef struct fj_jit_linux_opts {
   const fj_jit_config *cfg;   /* NULL: defaults (farjit/client.h) */
   FILE *trace_log;            /* one line per trace event and connection change; NULL: none */
   enum fj_jit_exec_mode exec_mode;
+  /* Write every trace the runtime sends as DIR/<kind>-<pc>-<n>.trace (kind loop, entry or
+   * bridge; n the request id), farjit/trace.h bytes for `farjit compile` and `farjit dump`.
+   * NULL: none.  A file that cannot be written is reported on trace_log (or stderr) once. */
+  const char *save_traces;
 } fj_jit_linux_opts;
 
 typedef struct fj_jit_linux fj_jit_linux;

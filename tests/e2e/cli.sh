@@ -121,6 +121,19 @@ if [ $? -eq 2 ] && grep -q "psk-identity with --psk-hex" "$work/err"; then ok; e
 "$farjit" run "$obj" --jit-wait x > /dev/null 2> "$work/err"
 if [ $? -eq 2 ] && grep -q "jit-wait" "$work/err"; then ok; else bad "--jit-wait x: $(cat "$work/err")"; fi
 
+# ---- --save-traces: every trace sent is a file `farjit compile` and `farjit dump` take --------
+got=$("$farjit" run "$obj" --ctx "$work/crc32.in" --entry fj_main --jit-wait 5000 --stats \
+      --server "$unix" --save-traces "$work/traces" 2> "$work/stats")
+sent=$(awk '/^jit: traces_sent/ { print $3 }' "$work/stats")
+nfiles=$(ls "$work/traces" 2>/dev/null | grep -c '\.trace$')
+if [ "$got" = "$want" ] && [ "${sent:-0}" -gt 0 ] && [ "$nfiles" = "$sent" ]; then ok
+else bad "--save-traces: '$got', $sent sent, $nfiles files: $(ls "$work/traces" 2>&1)"; fi
+tf=$(ls "$work/traces" 2>/dev/null | grep '\.trace$' | head -1)
+tpc=$(echo "$tf" | sed -n 's/^[a-z]*-\([0-9]*\)-[0-9]*\.trace$/\1/p')
+if [ -n "$tpc" ] && "$farjit" compile "$work/traces/$tf" --target x86_64 -o "$work/t.blob" 2> "$work/err" &&
+   "$farjit" dump "$work/t.blob" > "$work/dump" 2>&1 && grep -q "start pc $tpc," "$work/dump"; then ok
+else bad "saved trace '$tf' (pc '$tpc') through compile and dump: $(cat "$work/err" "$work/dump" 2>&1 | head -5)"; fi
+
 # ---- embedded server and a dead one: same answer, no process left ----------------------------
 got=$("$farjit" run "$obj" --ctx "$work/crc32.in" --entry fj_main --jit-wait 5000 --stats \
       --trace-log 2> "$work/stats")
