@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "farjit/error.h"
+#include "farjit/trace.h"
 
 static const fj_replay_ent *next_ent(const fj_replay_ent *e) {
   const uint8_t *p = (const uint8_t *)(e + 1) + fj_replay_pad8(e->trace_len) + fj_replay_pad8(e->blob_len);
@@ -12,6 +13,7 @@ static const fj_replay_ent *next_ent(const fj_replay_ent *e) {
 
 int fj_replay_init(fj_replay *r, const void *table, size_t size) {
   memset(r, 0, sizeof *r);
+  r->miss_ud = NULL;
   const fj_replay_hdr *h = table;
   if (size < sizeof *h || ((uintptr_t)table & 7u) || h->magic != FJ_REPLAY_MAGIC ||
       h->version != FJ_REPLAY_VERSION || h->total_size > size)
@@ -28,6 +30,25 @@ int fj_replay_init(fj_replay *r, const void *table, size_t size) {
   r->table = table;
   r->size = h->total_size;
   return 0;
+}
+
+/* Where trace parts from the nearest table entry of its length and start pc (replay.h). */
+static void note_miss(fj_replay *r, const fj_jit_request *rq, fj_replay_miss *m) {
+  *m = (fj_replay_miss){rq->start_pc, rq->kind, (uint32_t)rq->trace_len,
+                        fj_replay_hash(rq->trace, rq->trace_len), UINT32_MAX, 0, 0};
+  const fj_replay_hdr *h = (const fj_replay_hdr *)r->table;
+  const fj_replay_ent *e = (const fj_replay_ent *)(h + 1);
+  for (uint32_t k = 0; k < h->nents; k++, e = next_ent(e)) {
+    const uint8_t *t = (const uint8_t *)(e + 1);
+    uint32_t pc;
+    if (e->trace_len != rq->trace_len || e->trace_len < sizeof(fj_trace_header)) continue;
+    memcpy(&pc, t + offsetof(fj_trace_header, start_pc), 4);
+    if (pc != rq->start_pc) continue;
+    uint32_t i = 0;
+    while (i < e->trace_len && t[i] == rq->trace[i]) i++;
+    if (m->near_off == UINT32_MAX || i > m->near_off)
+      m->near_off = i, m->dev_byte = rq->trace[i], m->host_byte = t[i];
+  }
 }
 
 static int rp_submit(void *ud, const fj_jit_request *rq) {
@@ -51,9 +72,8 @@ static int rp_submit(void *ud, const fj_jit_request *rq) {
   if (found && blob) r->hits++;
   else if (found) r->rejected++;
   else {
-    if (r->misses < FJ_REPLAY_MISSES)
-      r->miss[r->misses] = (fj_replay_miss){rq->start_pc, rq->kind, (uint32_t)rq->trace_len,
-                                            fj_replay_hash(rq->trace, rq->trace_len)};
+    if (r->misses < FJ_REPLAY_MISSES) note_miss(r, rq, &r->miss[r->misses]);
+    if (r->on_miss) r->on_miss(r->miss_ud, rq);
     r->misses++;
   }
   r->q[r->nq].id = rq->id;

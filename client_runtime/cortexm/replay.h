@@ -11,6 +11,12 @@
  * as a miss with its start pc, kind, length and FNV-1a hash so the mismatch can be named).
  * Either failure only means interpreting on.  Results are available at once (wait() = 1).
  *
+ * Traces are target-independent except for one thing: an ELF program's lddw of a data section
+ * carries the section's address after loading (client_runtime/vm.c), which is the device's
+ * arena address on the device and a heap address on the host.  Such traces cannot be recorded
+ * on the host; on_miss hands them back so the host can compile the device's own trace (the test
+ * script iterates: tests/arm/run_qemu_jit.sh).
+ *
  * Table layout (little-endian, 8-aligned, bundle-style):
  *   fj_replay_hdr                       magic "FJRP", version, entries, total bytes
  *   fj_replay_ent + trace + blob        per entry, trace and blob each padded to 8 bytes
@@ -49,8 +55,13 @@ static inline uint32_t fj_replay_hash(const uint8_t *p, size_t n) {
   return h;
 }
 
+/* A trace not in the table, and where it parts from the nearest one that is (the entry of the
+ * same length and start pc sharing the longest prefix): near_off = first differing byte
+ * (UINT32_MAX: no entry of that length and pc), with the device's and the table's byte there. */
 typedef struct fj_replay_miss {
   uint32_t start_pc, kind, trace_len, hash;
+  uint32_t near_off;
+  uint8_t dev_byte, host_byte;
 } fj_replay_miss;
 
 typedef struct fj_replay {
@@ -65,6 +76,10 @@ typedef struct fj_replay {
   uint32_t nq;
   uint32_t hits, rejected, misses;          /* since fj_replay_init */
   fj_replay_miss miss[FJ_REPLAY_MISSES];    /* the first misses */
+  /* Called with every missed request (NULL: none), e.g. to send the trace back to the host,
+   * which compiles it into the next table: set after fj_replay_init. */
+  void (*on_miss)(void *ud, const fj_jit_request *rq);
+  void *miss_ud;
 } fj_replay;
 
 /* The fj_jit_config a table is recorded with and must be replayed with: the same thresholds
@@ -72,7 +87,7 @@ typedef struct fj_replay {
 static inline fj_jit_config fj_replay_config(void) {
   fj_jit_config c;
   memset(&c, 0, sizeof c);
-  c.hot_threshold = 4;
+  c.hot_threshold = 2;
   c.exit_threshold = 4;
   c.max_recs = 256;
   c.code_size = 32u * 1024u;

@@ -1,15 +1,17 @@
 /* farjit tests — host side of the Cortex-M4 JIT test: the replay table (client_runtime/cortexm/
  * replay.h) for the case bundle (bundle.h).
  *
- *   mkjit OUT BUNDLE
+ *   mkjit OUT BUNDLE [-v] [DEVICE_TRACES]
  *
  * Runs every record of BUNDLE exactly as tests/arm/fw_jit.c and the bench image will on the
  * device: a fresh VM (std helpers + helper 5 "unwind"), a fresh runtime with fj_replay_config(),
- * one fj_vm_run on the record's input.  The transport compiles each trace the recorder submits
+ * FJ_BUNDLE_JIT_RUNS runs of fj_vm_run, each on a fresh copy of the record's input.  The transport compiles each trace the recorder submits
  * with the real compiler for FJ_TARGET_THUMBV7EM and stores {trace -> Thumb blob} in the table
  * (a rejected trace is stored without a blob).  To keep the host's runtime in step with the
  * device's, the host runs the x86-64 blob of the same trace only when the Thumb compile
  * succeeded: both sides install the same traces, so exits, bridges and later recordings agree.
+ * DEVICE_TRACES: lines "arm-jit-trace: HEX" that fw_jit printed for traces the table lacked
+ * (traces with data-section addresses, see replay.h): each is compiled and added too.
  * Prints one summary line; per record with -v.
  */
 #include <stdbool.h>
@@ -70,20 +72,25 @@ typedef struct pending {
 static pending q[FJ_REPLAY_QUEUE];
 static int nq;
 
+/* Compile trace for the device into *thm and add it to the table (once). */
+static void add_trace(const uint8_t *trace, size_t len, fj_codegen_result *thm) {
+  fj_codegen_opts o = {0, 0};
+  fj_codegen_compile(trace, len, FJ_TARGET_THUMBV7EM, &o, thm);
+  if (in_table(trace, len)) return;
+  fj_replay_ent e = {(uint32_t)len, thm->status ? 0u : (uint32_t)thm->blob_size};
+  put(&tab, &e, sizeof e);
+  put(&tab, trace, len);
+  put(&tab, thm->blob, e.blob_len);
+  tab.nents++;
+  tab.nblobs += e.blob_len != 0;
+}
+
 static int mk_submit(void *ud, const fj_jit_request *rq) {
   (void)ud;
   if (nq == FJ_REPLAY_QUEUE) return FJ_EBUSY;
   fj_codegen_opts o = {0, 0};
   fj_codegen_result thm;
-  fj_codegen_compile(rq->trace, rq->trace_len, FJ_TARGET_THUMBV7EM, &o, &thm);
-  if (!in_table(rq->trace, rq->trace_len)) {
-    fj_replay_ent e = {(uint32_t)rq->trace_len, thm.status ? 0u : (uint32_t)thm.blob_size};
-    put(&tab, &e, sizeof e);
-    put(&tab, rq->trace, rq->trace_len);
-    put(&tab, thm.blob, e.blob_len);
-    tab.nents++;
-    tab.nblobs += e.blob_len != 0;
-  }
+  add_trace(rq->trace, rq->trace_len, &thm);
   pending *p = &q[nq++];
   p->id = rq->id;
   if (thm.status) {
@@ -178,10 +185,12 @@ static int run_rec(const fj_bundle_rec *r) {
     if (jit) {
       uint8_t *mem = calloc(1, r->mem_len ? r->mem_len : 1);
       if (!mem) exit(2);
-      if (ex) fj_example_input(ex, mem, r->mem_len);
-      else memcpy(mem, fj_bundle_mem(r), r->mem_len);
-      uint64_t r0 = 0;
-      fj_vm_run(vm, entry, r->mem_len ? mem : NULL, r->mem_len, &r0);
+      for (int run = 0; run < FJ_BUNDLE_JIT_RUNS; run++) {
+        if (ex) fj_example_input(ex, mem, r->mem_len);
+        else memcpy(mem, fj_bundle_mem(r), r->mem_len);
+        uint64_t r0 = 0;
+        fj_vm_run(vm, entry, r->mem_len ? mem : NULL, r->mem_len, &r0);
+      }
       free(mem);
       fj_jit_stats st;
       fj_jit_get_stats(jit, &st);
@@ -196,8 +205,50 @@ static int run_rec(const fj_bundle_rec *r) {
   return installed;
 }
 
+static int hexval(int c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Lines "arm-jit-trace: HEX" of path: compile and add each.  Returns the number added. */
+static int add_device_traces(const char *path) {
+  size_t len = 0;
+  uint8_t *text = read_file(path, &len);
+  if (!text) return 0;
+  static const char tag[] = "arm-jit-trace: ";
+  int added = 0;
+  uint8_t *trace = malloc(len / 2 + 1);
+  if (!trace) exit(2);
+  for (size_t i = 0; i < len;) {
+    size_t eol = i;
+    while (eol < len && text[eol] != '\n') eol++;
+    if (eol - i > sizeof tag - 1 && memcmp(text + i, tag, sizeof tag - 1) == 0) {
+      size_t n = 0;
+      bool ok = true;
+      for (size_t j = i + sizeof tag - 1; j + 1 < eol; j += 2) {
+        int hi = hexval(text[j]), lo = hexval(text[j + 1]);
+        if (hi < 0 || lo < 0) ok = false;
+        else trace[n++] = (uint8_t)(hi << 4 | lo);
+      }
+      if (ok && n) {
+        uint32_t before = tab.nents;
+        fj_codegen_result thm;
+        add_trace(trace, n, &thm);
+        fj_codegen_result_free(&thm);
+        added += tab.nents != before;
+      }
+    }
+    i = eol + 1;
+  }
+  free(trace);
+  free(text);
+  return added;
+}
+
 int main(int argc, char **argv) {
-  verbose = argc > 3 && strcmp(argv[3], "-v") == 0;
+  int argi = 3;
+  verbose = argc > argi && strcmp(argv[argi], "-v") == 0;
+  argi += verbose;
+  const char *device = argc > argi ? argv[argi] : NULL;
   if (argc < 3) {
     fprintf(stderr, "usage: %s OUT BUNDLE [-v]\n", argv[0]);
     return 2;
@@ -219,6 +270,7 @@ int main(int argc, char **argv) {
     with_traces += run_rec(r) > 0;
     p += r->size;
   }
+  int from_device = device ? add_device_traces(device) : 0;
   th.nents = tab.nents;
   th.total_size = (uint32_t)tab.len;
   memcpy(tab.p, &th, sizeof th);
@@ -228,8 +280,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("mkjit: %s: %u traces (%u compiled for Thumb, %d rejected by the compiler), %d of %u "
-         "records ran machine code on the host, %zu bytes\n", argv[1], tab.nents, tab.nblobs,
-         thumb_failed, with_traces, h->nrecs, tab.len);
+         "records ran machine code on the host, %d traces recorded on the device, %zu bytes\n",
+         argv[1], tab.nents, tab.nblobs, thumb_failed, with_traces, h->nrecs, from_device, tab.len);
   free(tab.p);
   free(b);
   return x86_failed ? 1 : 0;

@@ -104,8 +104,11 @@ $(FJ_ARM_B)/mkjit: $(call objs,tests/arm/mkjit.c) $(B)/lib/libfj_codegen.a $(B)/
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FJ_CLIENT_LDLIBS) -lm
 
-$(FJ_ARM_B)/jit_table.bin: $(FJ_ARM_B)/mkjit $(FJ_ARM_B)/bundle.bin
-	$(FJ_ARM_B)/mkjit $@ $(FJ_ARM_B)/bundle.bin
+# Traces the device recorded and the table lacked (run_qemu_jit.sh collects them from fw_jit's
+# output; lddw of data-section addresses: client_runtime/cortexm/replay.h).
+FJ_ARM_JIT_DEV := $(wildcard $(FJ_ARM_B)/jit_device_traces.txt)
+$(FJ_ARM_B)/jit_table.bin: $(FJ_ARM_B)/mkjit $(FJ_ARM_B)/bundle.bin $(FJ_ARM_JIT_DEV)
+	$(FJ_ARM_B)/mkjit $@ $(FJ_ARM_B)/bundle.bin $(FJ_ARM_JIT_DEV)
 
 $(FJ_ARM_JB)/obj/tests/arm/jit_table.o: tests/arm/jit_table.S $(FJ_ARM_B)/jit_table.bin
 	@mkdir -p $(dir $@)
@@ -121,3 +124,4 @@ $(FJ_ARM_B)/fw_jit.elf: $(FJ_ARM_JIT_OBJS) $(FJ_ARM_LD)
 .PHONY: fj-arm-jit
 fj-arm-jit: $(FJ_ARM_B)/fw_jit.elf
 TEST_SCRIPTS += tests/arm/run_qemu_jit.sh
+-include $(shell find $(FJ_ARM_JB)/obj -name '*.d' 2>/dev/null)
