@@ -3,8 +3,12 @@
  * Loads bench images (image.c linked for the Cortex-M4, see module.mk) into Unicorn with the
  * Cortex-M4 CPU model (UC_ARCH_ARM + UC_MODE_THUMB + uc_ctl_set_cpu_model) and counts executed
  * Thumb instructions of one measured call per column and example: the interpreter running the
- * example's eBPF object (core built -O2, -Os, and -O2 with switch dispatch) and the same C
- * compiled natively with arm-none-eabi-gcc -O2.  Every column's r0 is checked against the host build of the example.
+ * example's eBPF object (core built -O2, -Os, and -O2 with switch dispatch), the client JIT
+ * runtime with the Thumb-2 layer running it (first run from cold: interpreting, recording,
+ * linking and traces; second run in the same VM: the traces installed) and the same C compiled
+ * natively with arm-none-eabi-gcc -O2.  The JIT image's compiler is this process: its call to
+ * fj_bench_compile is intercepted, the trace read from guest memory, compiled for
+ * FJ_TARGET_THUMBV7EM by libfj_codegen, the blob written back (not counted).  Every column's r0 is checked against the host build of the example.
  *
  *   bench_cortexm [--len BYTES] [--profile] [NAME...]
  *
@@ -23,12 +27,15 @@
 #include <unicorn/unicorn.h>
 
 #include "examples/catalog.h"
+#include "farjit/codegen.h"
+#include "farjit/target.h"
 
 #ifndef FJ_EXAMPLES_DIR
 #error "FJ_EXAMPLES_DIR must name the directory of the eBPF example objects"
 #endif
-#if !defined(FJ_BENCH_IMAGE_O2) || !defined(FJ_BENCH_IMAGE_OS) || !defined(FJ_BENCH_IMAGE_O2SW)
-#error "FJ_BENCH_IMAGE_O2 / _OS / _O2SW must name the Cortex-M4 bench images"
+#if !defined(FJ_BENCH_IMAGE_O2) || !defined(FJ_BENCH_IMAGE_OS) || !defined(FJ_BENCH_IMAGE_O2SW) || \
+    !defined(FJ_BENCH_IMAGE_JIT)
+#error "FJ_BENCH_IMAGE_O2 / _OS / _O2SW / _JIT must name the Cortex-M4 bench images"
 #endif
 
 /* Guest memory: the linker script's flash and RAM (client_runtime/cortexm/mps2_an386.ld), and a
@@ -54,6 +61,7 @@ typedef struct image {
   uint64_t count;     /* instructions since the counter was last reset */
   uint32_t stack_top;
   uint32_t *hist;     /* --profile: instructions per flash halfword, or NULL */
+  uint32_t compiles, compile_errors;  /* JIT image: traces compiled by the host */
 } image;
 
 static uint8_t *read_file(const char *path, size_t *n) {
@@ -97,6 +105,30 @@ static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
   if (im->hist && addr < FLASH_SIZE) im->hist[addr >> 1]++;
 }
 
+/* The JIT image's fj_bench_compile(trace, len, out, cap): compile on the host, return to lr. */
+static void on_compile(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
+  (void)addr, (void)size;
+  image *im = ud;
+  uint32_t a[4], lr = 0, n = 0;
+  static const int regs[4] = {UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3};
+  for (int i = 0; i < 4; i++) uc_reg_read(uc, regs[i], &a[i]);
+  uc_reg_read(uc, UC_ARM_REG_LR, &lr);
+  uint8_t *trace = malloc(a[1] ? a[1] : 1);
+  if (trace && uc_mem_read(uc, a[0], trace, a[1]) == UC_ERR_OK) {
+    fj_codegen_opts o = {0, 0};
+    fj_codegen_result res;
+    fj_codegen_compile(trace, a[1], FJ_TARGET_THUMBV7EM, &o, &res);
+    if (res.status == 0 && res.blob_size <= a[3] && uc_mem_write(uc, a[2], res.blob, res.blob_size) == UC_ERR_OK)
+      n = (uint32_t)res.blob_size, im->compiles++;
+    else im->compile_errors++;
+    fj_codegen_result_free(&res);
+  }
+  free(trace);
+  im->count--;  /* the host did the work: the stub's first instruction is not the device's */
+  uc_reg_write(uc, UC_ARM_REG_R0, &n);
+  uc_reg_write(uc, UC_ARM_REG_PC, &lr);
+}
+
 static bool image_open(image *im) {
   im->file = read_file(im->path, &im->len);
   if (!im->file || im->len < 52 || memcmp(im->file, "\177ELF\1\1", 6) != 0 || rd16(im->file + 18) != 40) {
@@ -106,7 +138,8 @@ static bool image_open(image *im) {
   uc_err e = uc_open(UC_ARCH_ARM, UC_MODE_THUMB, &im->uc);
   if (e == UC_ERR_OK) e = uc_ctl_set_cpu_model(im->uc, UC_CPU_ARM_CORTEX_M4);
   if (e == UC_ERR_OK) e = uc_mem_map(im->uc, FLASH_BASE, FLASH_SIZE, UC_PROT_READ | UC_PROT_EXEC);
-  if (e == UC_ERR_OK) e = uc_mem_map(im->uc, RAM_BASE, RAM_SIZE, UC_PROT_READ | UC_PROT_WRITE);
+  /* SRAM executes (as on the MPS2 board): the JIT image's code cache is there. */
+  if (e == UC_ERR_OK) e = uc_mem_map(im->uc, RAM_BASE, RAM_SIZE, UC_PROT_ALL);
   if (e == UC_ERR_OK) e = uc_mem_map(im->uc, HOST_BASE, HOST_SIZE, UC_PROT_ALL);
   uc_hook h;
   if (e == UC_ERR_OK) e = uc_hook_add(im->uc, &h, UC_HOOK_CODE, (void *)on_code, im, 1, 0);
@@ -122,6 +155,15 @@ static bool image_open(image *im) {
   if (e != UC_ERR_OK) {
     fprintf(stderr, "bench_cortexm: %s: unicorn: %s\n", im->path, uc_strerror(e));
     return false;
+  }
+  uint32_t compile_fn = image_sym(im, "fj_bench_compile") & ~1u;
+  if (compile_fn) {
+    uc_hook hc;
+    e = uc_hook_add(im->uc, &hc, UC_HOOK_CODE, (void *)on_compile, im, compile_fn, compile_fn);
+    if (e != UC_ERR_OK) {
+      fprintf(stderr, "bench_cortexm: %s: unicorn: %s\n", im->path, uc_strerror(e));
+      return false;
+    }
   }
   im->stack_top = image_sym(im, "__stack_top");
   if (!im->stack_top) {
@@ -248,19 +290,60 @@ static bool measure_call(const column *c, const run_in *in, uint64_t *insns, uin
   return true;
 }
 
-static image img_o2 = {FJ_BENCH_IMAGE_O2, "-O2", NULL, 0, NULL, 0, 0, NULL};
-static image img_os = {FJ_BENCH_IMAGE_OS, "-Os", NULL, 0, NULL, 0, 0, NULL};
-static image img_o2sw = {FJ_BENCH_IMAGE_O2SW, "-O2 switch", NULL, 0, NULL, 0, 0, NULL};
+/* What the last JIT run left: traces and bytes of machine code installed, eBPF instructions
+ * run natively / interpreted in that run. */
+static uint32_t jit_traces, jit_code_bytes, jit_native, jit_interp;
+
+static bool jit_call(image *im, const char *fn, uint64_t *ret, uint64_t *insns) {
+  uint32_t z[4] = {0};
+  uint64_t st = 0;
+  if (!image_call(im, fn, z, ret, insns) || !image_call(im, "fj_bench_status", z, &st, NULL)) return false;
+  if ((int32_t)st != 0) {
+    fprintf(stderr, "bench_cortexm: %s: %s failed in the VM: %d\n", im->path, fn, (int32_t)st);
+    return false;
+  }
+  return true;
+}
+
+/* The client JIT runtime on the example: "jit cold" counts the first run of a fresh runtime
+ * (interpreting until hot, recording, validating and linking, running traces); "jit warm" runs
+ * once uncounted, then counts a second run in the same VM with the traces installed. */
+static bool measure_jit(const column *c, const run_in *in, uint64_t *insns, uint64_t *r0) {
+  uint32_t z[4] = {0};
+  uint64_t v = 0;
+  image *im = c->img;
+  if (!prepare(im, in) || !image_call(im, "fj_bench_jit_attach", z, &v, NULL)) return false;
+  if ((int32_t)v != 0) {
+    fprintf(stderr, "bench_cortexm: %s: fj_jit_create failed: %d\n", c->name, (int32_t)v);
+    return false;
+  }
+  bool warm = strcmp(c->fn, "warm") == 0;
+  if (warm && (!jit_call(im, "fj_bench_jit", r0, NULL) || !image_call(im, "fj_bench_reset_input", z, &v, NULL)))
+    return false;
+  if (!jit_call(im, "fj_bench_jit", r0, insns)) return false;
+  uint32_t *out[4] = {&jit_traces, &jit_code_bytes, &jit_native, &jit_interp};
+  for (uint32_t k = 0; k < 4; k++) {
+    uint32_t a[4] = {k, 0, 0, 0};
+    if (!image_call(im, "fj_bench_jit_stat", a, &v, NULL)) return false;
+    *out[k] = (uint32_t)v;
+  }
+  return true;
+}
+
+static image img_o2 = {FJ_BENCH_IMAGE_O2, "-O2", NULL, 0, NULL, 0, 0, NULL, 0, 0};
+static image img_os = {FJ_BENCH_IMAGE_OS, "-Os", NULL, 0, NULL, 0, 0, NULL, 0, 0};
+static image img_o2sw = {FJ_BENCH_IMAGE_O2SW, "-O2 switch", NULL, 0, NULL, 0, 0, NULL, 0, 0};
+static image img_jit = {FJ_BENCH_IMAGE_JIT, "-O2 jit", NULL, 0, NULL, 0, 0, NULL, 0, 0};
 
 /* The first column is the one the ratio is taken of, the NATIVE one its denominator. */
-enum { COL_INTERP_O2, COL_INTERP_OS, COL_INTERP_SWITCH, COL_NATIVE, NCOLS };
+enum { COL_INTERP_O2, COL_INTERP_OS, COL_INTERP_SWITCH, COL_NATIVE, COL_JIT_COLD, COL_JIT_WARM, NCOLS };
 static const column columns[NCOLS] = {
     [COL_INTERP_O2] = {"interp -O2", &img_o2, measure_call, "fj_bench_interp"},
     [COL_INTERP_OS] = {"interp -Os", &img_os, measure_call, "fj_bench_interp"},
     [COL_INTERP_SWITCH] = {"switch -O2", &img_o2sw, measure_call, "fj_bench_interp"},
     [COL_NATIVE] = {"native -O2", &img_o2, measure_call, "fj_bench_native"},
-    /* Compiled traces (Thumb backend): add {"trace", &img, measure_trace, ...} here and to the
-     * enum; measure_trace runs the client runtime with its traces installed in the image. */
+    [COL_JIT_COLD] = {"jit cold", &img_jit, measure_jit, "cold"},
+    [COL_JIT_WARM] = {"jit warm", &img_jit, measure_jit, "warm"},
 };
 
 int main(int argc, char **argv) {
@@ -272,14 +355,16 @@ int main(int argc, char **argv) {
     else if (first < argc && strcmp(argv[first], "--profile") == 0) profile = true, first++;
     else break;
   }
-  if (!image_open(&img_o2) || !image_open(&img_os) || !image_open(&img_o2sw)) return 1;
+  if (!image_open(&img_o2) || !image_open(&img_os) || !image_open(&img_o2sw) || !image_open(&img_jit))
+    return 1;
   /* The interpreter column's image only: the native column runs in it too, so profile that
    * column first and print before the next one overwrites the histogram. */
   if (profile && !(img_o2.hist = calloc(FLASH_SIZE / 2, sizeof *img_o2.hist))) return 1;
   printf("Thumb instructions per run on Unicorn's Cortex-M4 model (one run each, counts are exact)\n");
   printf("%-8s %6s %10s", "example", "bytes", "ebpf insns");
   for (int c = 0; c < NCOLS; c++) printf(" %12s", columns[c].name);
-  printf(" %9s %11s\n", "interp/nat", "thumb/ebpf");
+  printf(" %9s %11s %6s %6s %9s %9s %10s\n", "interp/nat", "thumb/ebpf", "traces", "code B",
+         "warm/nat", "cold/nat", "interp/jit");
   bool bad = false;
   for (size_t k = 0; k < fj_nexamples; k++) {
     const fj_example *ex = &fj_examples[k];
@@ -335,12 +420,25 @@ int main(int argc, char **argv) {
     else printf(" %9s", "-");
     if (ok[COL_INTERP_O2] && ebpf) printf(" %11.1f", (double)insns[COL_INTERP_O2] / (double)ebpf);
     else printf(" %11s", "-");
+    /* jit_* are from the warm column, the last one measured. */
+    if (ok[COL_JIT_WARM]) printf(" %6" PRIu32 " %6" PRIu32, jit_traces, jit_code_bytes);
+    else printf(" %6s %6s", "-", "-");
+    const int num[3] = {COL_JIT_WARM, COL_JIT_COLD, COL_INTERP_O2}, den[3] = {COL_NATIVE, COL_NATIVE, COL_JIT_WARM};
+    for (int i = 0; i < 3; i++) {
+      if (ok[num[i]] && ok[den[i]] && insns[den[i]])
+        printf(" %*.2fx", i == 2 ? 9 : 8, (double)insns[num[i]] / (double)insns[den[i]]);
+      else printf(" %*s", i == 2 ? 10 : 9, "-");
+    }
     printf("%s\n", same ? "" : "  (r0 differs from native!)");
     free(elf);
   }
   uc_close(img_o2.uc);
   uc_close(img_os.uc);
   uc_close(img_o2sw.uc);
+  uc_close(img_jit.uc);
+  free(img_jit.file);
+  printf("jit: %" PRIu32 " traces compiled by the host for the image, %" PRIu32 " rejected\n",
+         img_jit.compiles, img_jit.compile_errors);
   free(img_o2.file);
   free(img_o2.hist);
   free(img_os.file);

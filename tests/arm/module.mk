@@ -102,7 +102,7 @@ $(foreach n,$(EXAMPLE_NAMES),$(eval $(FJ_ARM_JB)/obj/examples/$(n).o: FJ_ARM_DEF
 $(FJ_ARM_B)/mkjit: $(call objs,tests/arm/mkjit.c) $(B)/lib/libfj_codegen.a $(B)/lib/libfj_examples.a \
                    $(B)/lib/libfj_client_linux.a $(B)/lib/libfj_client.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(FJ_CLIENT_LDLIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lm
 
 # Traces the device recorded and the table lacked (run_qemu_jit.sh collects them from fw_jit's
 # output; lddw of data-section addresses: client_runtime/cortexm/replay.h).
