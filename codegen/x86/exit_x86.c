@@ -141,8 +141,15 @@ static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
   if (src.kind == FJ_LOC_NONE) {
     if (!fj_ir_is_k(ref))
       fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "x86: PHI source %04u has no location", ref - FJ_REF_BIAS);
-    if (dst.kind == FJ_LOC_REG) fj_x86_mov_imm(x->mc, dst.reg, fj_ir_kval(x->ir, ref));
-    else fj_x86_store_val(x, FJ_X86_RSP, dd, ref);
+    uint64_t k = fj_ir_kval(x->ir, ref);
+    if (dst.kind == FJ_LOC_REG) {
+      fj_x86_mov_imm(x->mc, dst.reg, k);
+    } else if (fj_x86_is_imm32((int64_t)k)) {
+      fj_x86_mov_mi(x->mc, 8, FJ_X86_RSP, dd, (int32_t)k);
+    } else {  /* two halves: rax may be the cycle temporary */
+      fj_x86_mov_mi(x->mc, 4, FJ_X86_RSP, dd, (int32_t)(uint32_t)k);
+      fj_x86_mov_mi(x->mc, 4, FJ_X86_RSP, dd + 4, (int32_t)(uint32_t)(k >> 32));
+    }
   } else if (src.kind == FJ_LOC_REG) {
     if (dst.kind == FJ_LOC_REG) fj_x86_mov_rr(x->mc, 8, dst.reg, src.reg);
     else fj_x86_mov_mr(x->mc, 8, FJ_X86_RSP, dd, src.reg);
