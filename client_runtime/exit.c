@@ -119,13 +119,19 @@ static int stopped(fj_vm *vm, fj_exec *ex, uint64_t r0, uint32_t resume_pc) {
   return FJ_EUNWIND;  /* the interpreter ends the run (nested or not) as for its own unwind */
 }
 
-static bool bridge_wanted(const fj_jit *jit, fj_jexit *x) {
+static bool bridge_wanted(fj_jit *jit, fj_jexit *x) {
   if (x->kind != FJ_EXIT_GUARD || x->nframes != 0 || x->state != FJ_EXIT_IDLE ||
       x->patch_off == FJ_BLOB_NO_PATCH ||
       (jit->cfg.flags & FJ_JIT_NO_BRIDGES) || !jit->env.transport.submit || jit->recording ||
       jit->ninflight >= jit->cfg.max_inflight)
     return false;
   if (x->taken < jit->cfg.exit_threshold) return false;
+  if (x->pc < jit->vm->ninsns && jit->vm->x[x->pc].op == FJ_OP_EXIT) {
+    /* it would only be that `exit` (a trivial trace): never record it */
+    x->state = FJ_EXIT_BLACK;
+    jit->stats.traces_trivial++;
+    return false;
+  }
   /* a root trace for this pc is being compiled: link to it later rather than bridge now */
   if (x->pc < jit->ninsns && jit->spots[x->pc].state == FJ_SPOT_PENDING) return false;
   if (x->skip) {
