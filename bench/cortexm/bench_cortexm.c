@@ -13,7 +13,8 @@
  *   bench_cortexm [--len BYTES] [--profile] [NAME...]
  *
  * --profile also prints, per example, the functions of the -O2 interpreter image that executed
- * the most instructions (where an interpreter on this core spends its time).
+ * the most instructions (where an interpreter on this core spends its time), and for the warm JIT
+ * run the share executed in machine code and the runtime functions that took the rest.
  *
  * Counts are deterministic (no timing); nothing here decides pass/fail.  Columns are rows of
  * `columns[]`: a compiled-trace column (Thumb backend) is one more row with its own measure().
@@ -62,6 +63,7 @@ typedef struct image {
   uint32_t stack_top;
   uint32_t *hist;     /* --profile: instructions per flash halfword, or NULL */
   uint32_t compiles, compile_errors;  /* JIT image: traces compiled by the host */
+  uint64_t ram_count; /* instructions executed in RAM (the JIT's code cache) */
 } image;
 
 static uint8_t *read_file(const char *path, size_t *n) {
@@ -103,6 +105,7 @@ static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
   image *im = ud;
   im->count++;
   if (im->hist && addr < FLASH_SIZE) im->hist[addr >> 1]++;
+  if (addr >= RAM_BASE && addr < RAM_BASE + RAM_SIZE) im->ram_count++;
 }
 
 /* The JIT image's fj_bench_compile(trace, len, out, cap): compile on the host, return to lr. */
@@ -292,7 +295,9 @@ static bool measure_call(const column *c, const run_in *in, uint64_t *insns, uin
 
 /* What the last JIT run left: traces and bytes of machine code installed, eBPF instructions
  * run natively / interpreted in that run. */
-static uint32_t jit_traces, jit_code_bytes, jit_native, jit_interp;
+static uint64_t jit_in_code;  /* Thumb instructions executed in the traces themselves */
+static uint32_t jit_traces, jit_code_bytes, jit_native, jit_interp, jit_recorded, jit_aborted,
+    jit_hot, jit_entries;
 
 static bool jit_call(image *im, const char *fn, uint64_t *ret, uint64_t *insns) {
   uint32_t z[4] = {0};
@@ -320,20 +325,33 @@ static bool measure_jit(const column *c, const run_in *in, uint64_t *insns, uint
   bool warm = strcmp(c->fn, "warm") == 0;
   if (warm && (!jit_call(im, "fj_bench_jit", r0, NULL) || !image_call(im, "fj_bench_reset_input", z, &v, NULL)))
     return false;
+  if (im->hist) memset(im->hist, 0, FLASH_SIZE / 2 * sizeof *im->hist);
+  im->ram_count = 0;
   if (!jit_call(im, "fj_bench_jit", r0, insns)) return false;
-  uint32_t *out[4] = {&jit_traces, &jit_code_bytes, &jit_native, &jit_interp};
-  for (uint32_t k = 0; k < 4; k++) {
+  jit_in_code = im->ram_count;
+  if (im->hist && warm) {
+    printf("%s, %s: %.1f%% of %" PRIu64 " instructions in machine code (traces); by function:\n",
+           in->ex->name, c->name, 100.0 * (double)im->ram_count / (double)(*insns ? *insns : 1), *insns);
+    image_profile(im, *insns, 12);
+  }
+  uint32_t *out[8] = {&jit_traces, &jit_code_bytes, &jit_native, &jit_interp,
+                      &jit_recorded, &jit_aborted, &jit_hot, &jit_entries};
+  for (uint32_t k = 0; k < 8; k++) {
     uint32_t a[4] = {k, 0, 0, 0};
     if (!image_call(im, "fj_bench_jit_stat", a, &v, NULL)) return false;
     *out[k] = (uint32_t)v;
   }
+  if (im->hist)
+    printf("%s, %s: since attach: %" PRIu32 " hot events, %" PRIu32 " traces recorded, %" PRIu32
+           " aborted, %" PRIu32 " entries\n", in->ex->name, c->name, jit_hot, jit_recorded, jit_aborted,
+           jit_entries);
   return true;
 }
 
-static image img_o2 = {FJ_BENCH_IMAGE_O2, "-O2", NULL, 0, NULL, 0, 0, NULL, 0, 0};
-static image img_os = {FJ_BENCH_IMAGE_OS, "-Os", NULL, 0, NULL, 0, 0, NULL, 0, 0};
-static image img_o2sw = {FJ_BENCH_IMAGE_O2SW, "-O2 switch", NULL, 0, NULL, 0, 0, NULL, 0, 0};
-static image img_jit = {FJ_BENCH_IMAGE_JIT, "-O2 jit", NULL, 0, NULL, 0, 0, NULL, 0, 0};
+static image img_o2 = {FJ_BENCH_IMAGE_O2, "-O2", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0};
+static image img_os = {FJ_BENCH_IMAGE_OS, "-Os", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0};
+static image img_o2sw = {FJ_BENCH_IMAGE_O2SW, "-O2 switch", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0};
+static image img_jit = {FJ_BENCH_IMAGE_JIT, "-O2 jit", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0};
 
 /* The first column is the one the ratio is taken of, the NATIVE one its denominator. */
 enum { COL_INTERP_O2, COL_INTERP_OS, COL_INTERP_SWITCH, COL_NATIVE, COL_JIT_COLD, COL_JIT_WARM, NCOLS };
@@ -360,11 +378,12 @@ int main(int argc, char **argv) {
   /* The interpreter column's image only: the native column runs in it too, so profile that
    * column first and print before the next one overwrites the histogram. */
   if (profile && !(img_o2.hist = calloc(FLASH_SIZE / 2, sizeof *img_o2.hist))) return 1;
+  if (profile && !(img_jit.hist = calloc(FLASH_SIZE / 2, sizeof *img_jit.hist))) return 1;
   printf("Thumb instructions per run on Unicorn's Cortex-M4 model (one run each, counts are exact)\n");
   printf("%-8s %6s %10s", "example", "bytes", "ebpf insns");
   for (int c = 0; c < NCOLS; c++) printf(" %12s", columns[c].name);
-  printf(" %9s %11s %6s %6s %9s %9s %10s\n", "interp/nat", "thumb/ebpf", "traces", "code B",
-         "warm/nat", "cold/nat", "interp/jit");
+  printf(" %9s %11s %6s %6s %6s %10s %9s %9s %9s %10s\n", "interp/nat", "thumb/ebpf", "traces", "code B",
+         "ebpf%", "in traces", "trace/nat", "warm/nat", "cold/nat", "interp/jit");
   bool bad = false;
   for (size_t k = 0; k < fj_nexamples; k++) {
     const fj_example *ex = &fj_examples[k];
@@ -421,8 +440,11 @@ int main(int argc, char **argv) {
     if (ok[COL_INTERP_O2] && ebpf) printf(" %11.1f", (double)insns[COL_INTERP_O2] / (double)ebpf);
     else printf(" %11s", "-");
     /* jit_* are from the warm column, the last one measured. */
-    if (ok[COL_JIT_WARM]) printf(" %6" PRIu32 " %6" PRIu32, jit_traces, jit_code_bytes);
-    else printf(" %6s %6s", "-", "-");
+    if (ok[COL_JIT_WARM])
+      printf(" %6" PRIu32 " %6" PRIu32 " %5.1f%% %10" PRIu64 " %8.2fx", jit_traces, jit_code_bytes,
+             100.0 * jit_native / (double)(jit_native + jit_interp ? jit_native + jit_interp : 1),
+             jit_in_code, (double)jit_in_code / (double)(insns[COL_NATIVE] ? insns[COL_NATIVE] : 1));
+    else printf(" %6s %6s %6s %10s %9s", "-", "-", "-", "-", "-");
     const int num[3] = {COL_JIT_WARM, COL_JIT_COLD, COL_INTERP_O2}, den[3] = {COL_NATIVE, COL_NATIVE, COL_JIT_WARM};
     for (int i = 0; i < 3; i++) {
       if (ok[num[i]] && ok[den[i]] && insns[den[i]])
@@ -437,6 +459,7 @@ int main(int argc, char **argv) {
   uc_close(img_o2sw.uc);
   uc_close(img_jit.uc);
   free(img_jit.file);
+  free(img_jit.hist);
   printf("jit: %" PRIu32 " traces compiled by the host for the image, %" PRIu32 " rejected\n",
          img_jit.compiles, img_jit.compile_errors);
   free(img_o2.file);

@@ -123,7 +123,8 @@ uint64_t fj_bench_jit(void) {
 }
 
 /* 0: traces installed, 1: bytes of machine code installed, 2: eBPF insns run natively (last
- * run), 3: eBPF insns interpreted (last run). */
+ * run), 3: eBPF insns interpreted (last run), 4: traces recorded, 5: recordings aborted,
+ * 6: hot events, 7: trace entries (4-7 since attach). */
 uint32_t fj_bench_jit_stat(uint32_t which) {
   fj_jit_stats js;
   fj_vm_stats vs;
@@ -134,7 +135,11 @@ uint32_t fj_bench_jit_stat(uint32_t which) {
   case 0: return (uint32_t)js.traces_installed;
   case 1: return (uint32_t)js.code_bytes;
   case 2: return (uint32_t)vs.insns_native;
-  default: return (uint32_t)vs.insns_interp;
+  case 3: return (uint32_t)vs.insns_interp;
+  case 4: return (uint32_t)js.traces_recorded;
+  case 5: return (uint32_t)js.traces_aborted;
+  case 6: return (uint32_t)js.hot_events;
+  default: return (uint32_t)js.trace_entries;
   }
 }
 #endif
