@@ -7,7 +7,8 @@
 # Traces whose instructions hold device addresses (an ELF program's lddw of a data section) can
 # only be recorded on the device: fw_jit prints each trace the table lacks ("arm-jit-trace:
 # HEX"), this script gives them to the host compiler (jit_device_traces.txt -> mkjit), relinks
-# and runs again, until a run misses nothing (at most 10 rounds).  The last run decides:
+# and runs again, until a run misses nothing (at most 10 rounds).  The file is kept between
+# runs (a rebuilt compiler or bundle rebuilds the table from it), so later runs need one round.  The last run decides:
 # "arm-jit: N passed, M failed".  FJ_ARM_VERBOSE=1 prints every record.
 set -u
 cd "$(dirname "$0")/../.."
@@ -27,7 +28,6 @@ dev="$FJ_BUILD/arm/jit_device_traces.txt"
 out="$FJ_BUILD/arm/fw_jit.out"
 append=()
 [ "${FJ_ARM_VERBOSE:-0}" = 1 ] && append=(-append -v)
-rm -f "$dev"
 mkdir -p "$FJ_BUILD/arm"
 for round in 1 2 3 4 5 6 7 8 9 10; do
   if ! make --no-print-directory -s BUILD="$build_root" "${san[@]}" fj-arm-jit; then
@@ -42,7 +42,7 @@ for round in 1 2 3 4 5 6 7 8 9 10; do
   new=$(grep -c '^arm-jit-trace: ' "$out")
   echo "run_qemu_jit: round $round: $new trace(s) recorded on the device were not in the table"
   [ "$new" -eq 0 ] && break
-  grep '^arm-jit-trace: ' "$out" >>"$dev"
+  { [ -f "$dev" ] && cat "$dev"; grep '^arm-jit-trace: ' "$out"; } | sort -u >"$dev.new" && mv "$dev.new" "$dev"
 done
 grep -v '^arm-jit-trace: ' "$out"
 echo "run_qemu_jit: firmware $FJ_BUILD/arm/fw_jit.elf:"
