@@ -29,18 +29,6 @@ static int count_size(const void *trace, size_t len, enum fj_target target,
   return rc;
 }
 
-static uint8_t *read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-  *n = b ? fread(b, 1, (size_t)sz, f) : 0;
-  fclose(f);
-  return b;
-}
-
 int main(void) {
   fj_diff_thumb_compile = count_size;
   int bad = 0;
@@ -52,7 +40,7 @@ int main(void) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.o", FJ_EXAMPLES_DIR, ex->name);
     size_t n = 0;
-    uint8_t *elf = read_file(path, &n);
+    uint8_t *elf = fj_diff_read_file(path, &n);
     if (!elf) {
       printf("%-8s cannot read %s\n", ex->name, path);
       bad = 1;
@@ -61,7 +49,7 @@ int main(void) {
     static uint8_t input[4096];
     size_t len = ex->len < sizeof input ? ex->len : sizeof input;
     uint32_t pcs[16];
-    uint32_t np = fj_diff_thumb_loop_headers(elf, n, pcs, 16);
+    uint32_t np = fj_diff_loop_headers(&(fj_diff_prog){NULL, 0, elf, n}, pcs, 16);
     uint64_t ebpf = 0, thumb = 0;
     unsigned traced = 0;
     code_bytes = 0;

@@ -10,18 +10,21 @@ $(FJ_CGT)/test_x86_encode: $(call objs,tests/codegen/test_x86_encode.c codegen/f
 TEST_BINS += $(FJ_CGT)/test_x86_encode
 
 # Differential tests: interpreter (libfj_client) vs compiled traces (libfj_codegen).
-FJ_CGT_DIFF_OBJS := $(call objs,tests/codegen/diffrun.c tests/codegen/jitload.c tests/codegen/gen.c)
+FJ_CGT_DIFF_OBJS := $(call objs,tests/codegen/diffrun.c tests/codegen/diffrun_x86.c \
+                      tests/codegen/jitload.c tests/codegen/gen.c)
 FJ_CGT_LIBS := $(B)/lib/libfj_codegen.a $(B)/lib/libfj_tools.a $(B)/lib/libfj_client_linux.a \
                $(B)/lib/libfj_client.a
 
-$(FJ_CGT)/test_diff_x86: $(call objs,tests/codegen/test_diff_x86.c) $(FJ_CGT_DIFF_OBJS) $(FJ_CGT_LIBS)
+$(FJ_CGT)/test_diff_x86: $(call objs,tests/codegen/test_diff_x86.c tests/codegen/diffrun_random.c) \
+    $(FJ_CGT_DIFF_OBJS) $(FJ_CGT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmbedcrypto -lcapstone
 
 TEST_BINS += $(FJ_CGT)/test_diff_x86
 
 # The conformance suite through the compiler (reads ../shared/conformance at run time).
-$(FJ_CGT)/test_conf_trace: $(call objs,tests/codegen/test_conf_trace.c tests/conformance/data_file.c) \
+$(FJ_CGT)/test_conf_trace: $(call objs,tests/codegen/test_conf_trace.c tests/codegen/diffrun_conf.c \
+    tests/conformance/data_file.c) \
     $(FJ_CGT_DIFF_OBJS) $(FJ_CGT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmbedcrypto -lcapstone

@@ -1,4 +1,5 @@
-/* tests/codegen — differential execution (contract in diffrun.h). */
+/* tests/codegen — differential execution, the target-independent procedure (contract in
+ * diffrun.h; the runners are diffrun_x86.c and diffrun_thumb.c). */
 #include "tests/codegen/diffrun.h"
 
 #include <setjmp.h>
@@ -12,22 +13,22 @@
 
 #include "client_runtime/blob_check.h"
 #include "client_runtime/record.h"
-#include "codegen/opt.h"
 #include "client_runtime/vm_internal.h"
+#include "codegen/opt.h"
 #include "farjit/blob.h"
-#include "farjit/codegen.h"
-#include "farjit/jit.h"
 #include "farjit/platform_linux.h"
 #include "tests/codegen/gen.h"
-#include "tests/codegen/jitload.h"
 
-enum { STACK_BYTES = FJ_MAX_CALL_DEPTH * FJ_STACK_SIZE, MAX_MEM = 4096 };
+enum { STACK_BYTES = FJ_MAX_CALL_DEPTH * FJ_STACK_SIZE, MAX_MEM = FJ_DIFF_MAX_MEM };
+enum { MAX_DATA = 65536 };  /* ELF data sections saved with the state (examples' globals) */
 
 typedef struct diff_ctx {
+  const fj_diff_runner *rn;
   const fj_diff_cfg *cfg;
   fj_diff_result *res;
-  uint8_t *mem;
+  uint8_t *mem;          /* the run's memory (the runner's) */
   size_t mem_len;
+  fj_jit_state *st;      /* the runner's */
   bool done;
   uint32_t max_recs;
   uint8_t *trace;
@@ -39,30 +40,39 @@ typedef struct state {
   uint64_t left, rng;
   uint8_t stack[STACK_BYTES];
   uint8_t mem[MAX_MEM];
+  uint8_t data[MAX_DATA];
+  size_t ndata;          /* bytes of data[] in use */
 } state;
+
+/* Copies the VM's data sections to or from buf; returns the bytes copied. */
+static size_t data_copy(fj_vm *vm, uint8_t *buf, bool save) {
+  size_t at = 0;
+  for (uint32_t i = 0; i < vm->ndata; i++) {
+    size_t n = vm->data_size[i];
+    if (at + n > MAX_DATA) break;
+    if (save) memcpy(buf + at, vm->data[i], n);
+    else memcpy(vm->data[i], buf + at, n);
+    at += n;
+  }
+  return at;
+}
 
 static void save(state *s, fj_vm *vm, const fj_exec *ex, const diff_ctx *c) {
   s->ex = *ex;
   s->left = vm->left;
   s->rng = vm->rng;
   memcpy(s->stack, vm->stack, STACK_BYTES);
-  if (c->mem_len) memcpy(s->mem, c->mem, c->mem_len);
+  memcpy(s->mem, c->mem, c->mem_len);
+  s->ndata = data_copy(vm, s->data, true);
 }
 static void restore(const state *s, fj_vm *vm, fj_exec *ex, diff_ctx *c) {
   *ex = s->ex;
   vm->left = s->left;
   vm->rng = s->rng;
+  vm->stop = false;
   memcpy(vm->stack, s->stack, STACK_BYTES);
-  if (c->mem_len) memcpy(c->mem, s->mem, c->mem_len);
-}
-
-static void *helper_addr(void *ud, uint32_t id) {
-  fj_vm *vm = ud;
-  int k = fj_vm_helper_index(vm, id);
-  if (k < 0) return NULL;
-  void *p;
-  memcpy(&p, &vm->helpers[k].fn, sizeof p);
-  return p;
+  memcpy(c->mem, s->mem, c->mem_len);
+  data_copy(vm, (uint8_t *)s->data, false);
 }
 
 static int failf(diff_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -77,12 +87,12 @@ static int failf(diff_ctx *c, const char *fmt, ...) {
 }
 
 /* Verbose runs: the blob's meta (IR dumps) and its code disassembled. */
-static void dump_blob(const uint8_t *b, size_t len) {
+static void dump_blob(const fj_diff_runner *rn, const uint8_t *b) {
   fj_blob_header h;
   memcpy(&h, b, sizeof h);
   if (h.meta_size) fprintf(stderr, "%.*s\n", (int)h.meta_size, (const char *)b + h.meta_off);
   csh cs;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) return;
+  if (cs_open((cs_arch)rn->cs_arch, (cs_mode)rn->cs_mode, &cs) != CS_ERR_OK) return;
   cs_insn *ins;
   size_t n = cs_disasm(cs, b + h.code_off, h.code_size, 0, 0, &ins);
   for (size_t k = 0; k < n; k++)
@@ -90,7 +100,6 @@ static void dump_blob(const uint8_t *b, size_t len) {
             ins[k].op_str);
   if (n) cs_free(ins, n);
   cs_close(&cs);
-  (void)len;
 }
 
 /* Verbose runs where the compile failed: rebuild the IR up to the failure and print it. */
@@ -116,18 +125,20 @@ static void dump_ir(const uint8_t *trace, size_t tlen, uint32_t flags) {
   fj_trace_release(&t);
 }
 
-/* Run one compiled variant from S0 and compare with the interpreter.  0 ok/skipped, 1 failed. */
-static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const uint8_t *trace,
-                   size_t tlen, uint32_t flags, int *stepped_done) {
+/* Compile, validate, load and run one variant from S0.  0: ran, its exit in *x and *idp;
+ * 1: failed (res->message); -1: the compiler aborted the trace (counted, not a failure). */
+static int run_compiled(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const uint8_t *trace,
+                        size_t tlen, uint32_t flags, fj_blob_exit *x, uint32_t *idp) {
+  const fj_diff_runner *rn = c->rn;
   const char *vname = (flags & FJ_CG_NO_OPT) ? "noopt" : "opt";
-  fj_codegen_opts o = {flags, 0};
+  fj_codegen_opts o = {flags | (c->cfg->verbose ? FJ_CG_DUMP : 0), 0};
   fj_codegen_result cr;
-  int rc = fj_codegen_compile(trace, tlen, FJ_TARGET_X86_64, &o, &cr);
+  int rc = rn->compile(trace, tlen, rn->target, &o, &cr);
   if (rc != 0) {
     if (rc == FJ_ECOMPILE && cr.abort_reason > 0 && cr.abort_reason < FJ_ABORT__COUNT &&
         cr.abort_reason != FJ_ABORT_BACKEND && cr.abort_reason != FJ_ABORT_INTERNAL) {
       c->res->aborts[cr.abort_reason]++;
-      return 0;
+      return -1;
     }
     if (c->cfg->verbose) dump_ir(trace, tlen, flags);
     return failf(c, "%s: compile failed (%d, %s): %s", vname, rc, fj_abort_name(cr.abort_reason),
@@ -137,13 +148,10 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
   if (cr.stats.nspills) c->res->spilled++;
   if (c->cfg->verbose) {
     fprintf(stderr, "---- %s: %zu trace bytes, blob %zu bytes\n", vname, tlen, cr.blob_size);
-    fj_codegen_result_free(&cr);
-    o.flags |= FJ_CG_DUMP;
-    fj_codegen_compile(trace, tlen, FJ_TARGET_X86_64, &o, &cr);
-    dump_blob(cr.blob, cr.blob_size);
+    dump_blob(rn, cr.blob);
   }
   /* Every blob must pass the client's validator (client_runtime/blob_check.c). */
-  fj_blob_expect be = {FJ_TARGET_X86_64, 0, FJ_BLOB_ANY_PC, 0, 0, vm->ninsns, NULL, NULL};
+  fj_blob_expect be = {rn->target, 0, FJ_BLOB_ANY_PC, 0, 0, vm->ninsns, NULL, NULL};
   fj_blob_header bh;
   memcpy(&bh, cr.blob, sizeof bh);
   be.parent_id = bh.parent_id;
@@ -154,43 +162,59 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
     fj_codegen_result_free(&cr);
     return failf(c, "%s: the client rejects the blob: %s", vname, fj_blob_reject_text(why));
   }
-  fj_jl_env env = {helper_addr, vm, NULL, NULL, NULL};
-  fj_jl_trace t;
   char err[160];
-  rc = fj_jl_load(cr.blob, cr.blob_size, &env, &t, err, sizeof err);
-  fj_codegen_result_free(&cr);
-  if (rc) return failf(c, "%s: load failed: %s", vname, err);
+  uint64_t base = 0;
+  if (rn->load(rn->self, vm, cr.blob, cr.blob_size, &base, err, sizeof err)) {
+    fj_codegen_result_free(&cr);
+    return failf(c, "%s: load failed: %s", vname, err);
+  }
 
   restore(s0, vm, ex, c);
-  fj_jit_state st;
-  memset(&st, 0, sizeof st);
-  memcpy(st.r, ex->r, sizeof st.r);
-  st.regions = (uint64_t)(uintptr_t)vm->regions;
-  st.nregions = vm->nregions;
-  st.vm = (uint64_t)(uintptr_t)vm;
-  st.budget = (int64_t)vm->left;
-  uint32_t id = fj_jl_run(&t, &st);
-  fj_blob_exit x = id < t.h.nexits ? t.exits[id] : (fj_blob_exit){0, 0, 0, 0, 0};
-  uint8_t *code = t.code;
-  uint32_t nexits = t.h.nexits;
-  fj_jl_unload(&t);
-  if (id >= nexits || st.exit_id != id)
-    return failf(c, "%s: returned exit %u (st says %u) of %u", vname, id, st.exit_id, nexits);
-  if (st.exit_code != (uint64_t)(uintptr_t)code) return failf(c, "%s: exit_code is not the code base", vname);
+  fj_jit_state *st = c->st;
+  memset(st, 0, sizeof *st);
+  memcpy(st->r, ex->r, sizeof st->r);
+  st->regions = rn->addr(vm->regions);
+  st->nregions = vm->nregions;
+  st->vm = rn->addr(vm);
+  st->budget = (int64_t)vm->left;
+  uint32_t id = 0;
+  uint64_t gi = 0;
+  rc = rn->run(rn->self, vm, ex, st, &id, &gi, err, sizeof err);
+  uint32_t nexits = bv.h.nexits;
+  *x = id < nexits ? fj_blob_exit_at(&bv, id) : (fj_blob_exit){0, 0, 0, 0, 0};
+  fj_codegen_result_free(&cr);
+  if (rc) return failf(c, "%s: guest: %s", vname, err);
+  c->res->guest_insns += gi;
+  if (id >= nexits || st->exit_id != id)
+    return failf(c, "%s: returned exit %u (st says %u) of %u", vname, id, st->exit_id, nexits);
+  if (st->exit_code != base)
+    return failf(c, "%s: exit_code 0x%llx is not the code base 0x%llx", vname,
+                 (unsigned long long)st->exit_code, (unsigned long long)base);
+  *idp = id;
+  return 0;
+}
+
+/* Run one compiled variant from S0 and compare with the interpreter.  0 ok/skipped, 1 failed. */
+static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const uint8_t *trace,
+                   size_t tlen, uint32_t flags, int *stepped_done) {
+  const char *vname = (flags & FJ_CG_NO_OPT) ? "noopt" : "opt";
+  fj_blob_exit x = {0, 0, 0, 0, 0};
+  uint32_t id = 0;
+  int rc = run_compiled(c, vm, ex, s0, trace, tlen, flags, &x, &id);
+  if (rc) return rc > 0;
+  const fj_jit_state *st = c->st;
   if (x.kind < 8) c->res->exit_kinds[x.kind]++;
   c->last_exit = id;
   c->last_kind = x.kind;
   if (x.nframes) c->res->frame_exits++;
-  if (st.budget < 0 || (uint64_t)st.budget > s0->left)
+  if (st->budget < 0 || (uint64_t)st->budget > s0->left)
     return failf(c, "%s: budget went from %llu to %lld", vname, (unsigned long long)s0->left,
-                 (long long)st.budget);
-  uint64_t n = s0->left - (uint64_t)st.budget;
+                 (long long)st->budget);
+  uint64_t n = s0->left - (uint64_t)st->budget;
   c->res->native_insns += n;
 
   static state s1;
-  s1.ex = *ex;
-  memcpy(s1.stack, vm->stack, STACK_BYTES);
-  if (c->mem_len) memcpy(s1.mem, c->mem, c->mem_len);
+  save(&s1, vm, ex, c);
 
   /* The reference: the interpreter from S0 for exactly n instructions. */
   restore(s0, vm, ex, c);
@@ -209,17 +233,17 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
     return failf(c, "%s: exit %u (kind %u) resumes at pc %u, interpreter is at pc %u after %llu insns",
                  vname, id, x.kind, x.pc, ex->pc, (unsigned long long)n);
   for (unsigned k = 0; k < FJ_NREGS; k++)
-    if (st.r[k] != ex->r[k])
+    if (st->r[k] != ex->r[k])
       return failf(c, "%s: exit %u pc %u after %llu insns: r%u = 0x%llx, interpreter 0x%llx", vname,
-                   id, x.pc, (unsigned long long)n, k, (unsigned long long)st.r[k],
+                   id, x.pc, (unsigned long long)n, k, (unsigned long long)st->r[k],
                    (unsigned long long)ex->r[k]);
   if (!*stepped_done) {
-    if (ex->depth != s0->ex.depth + x.nframes || st.nframes != x.nframes)
+    if (ex->depth != s0->ex.depth + x.nframes || st->nframes != x.nframes)
       return failf(c, "%s: exit %u: depth %u, interpreter %u (nframes %u/%u)", vname, id,
-                   s0->ex.depth + x.nframes, ex->depth, x.nframes, st.nframes);
+                   s0->ex.depth + x.nframes, ex->depth, x.nframes, st->nframes);
     for (unsigned f = 0; f < x.nframes; f++) {
       const fj_frame *fr = &ex->frames[s0->ex.depth + f];
-      const fj_jit_frame *jf = &st.frames[f];
+      const fj_jit_frame *jf = &st->frames[f];
       if (fr->ret_pc != jf->ret_pc || fr->fp != jf->fp || memcmp(fr->saved, jf->saved, sizeof fr->saved))
         return failf(c, "%s: exit %u: frame %u differs (ret %u/%u)", vname, id, f, jf->ret_pc,
                      fr->ret_pc);
@@ -233,61 +257,54 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
     if (s1.mem[k] != c->mem[k])
       return failf(c, "%s: exit %u pc %u: ctx byte %zu is 0x%02x, interpreter 0x%02x", vname, id,
                    x.pc, k, s1.mem[k], c->mem[k]);
+  static uint8_t now[MAX_DATA];
+  if (data_copy(vm, now, true) != s1.ndata || memcmp(now, s1.data, s1.ndata) != 0)
+    return failf(c, "%s: exit %u pc %u: data sections differ from the interpreter's", vname, id, x.pc);
   c->res->ran_native++;
   return 0;
+}
+
+/* Record a trace of `kind` from the state here (s: where to save it) and check every selected
+ * variant of it.  Returns FJ_HOT_CONTINUE if nothing was recorded, else FJ_HOT_RELOAD with
+ * *done set when a variant's reference run ended the program. */
+static int check_trace(diff_ctx *c, fj_vm *vm, fj_exec *ex, state *s, enum fj_trace_kind kind,
+                       uint32_t parent_exit, int *done) {
+  save(s, vm, ex, c);
+  fj_recorder rec;
+  int rc = fj_rec_begin(&rec, c->trace, fj_trace_size(c->max_recs), c->max_recs, vm, ex, kind,
+                        kind == FJ_TRACE_BRIDGE, parent_exit, NULL, NULL);
+  if (rc < 0) return FJ_HOT_CONTINUE;
+  rc = fj_rec_run(&rec, vm, ex);
+  restore(s, vm, ex, c);
+  if (rc != FJ_REC_DONE) return FJ_HOT_RELOAD;
+  if (kind == FJ_TRACE_BRIDGE) c->res->bridges++;
+  else c->res->traced = 1;
+  size_t tlen;
+  const uint8_t *tr = fj_rec_bytes(&rec, &tlen);
+  for (int v = 0; v < 2 && !c->res->failed; v++) {
+    uint32_t flags = v == 0 ? FJ_CG_NO_OPT : 0;
+    if (c->cfg->variants && !(c->cfg->variants & (1u << v))) continue;
+    restore(s, vm, ex, c);
+    variant(c, vm, ex, s, tr, tlen, flags, done);
+  }
+  if (c->res->failed) restore(s, vm, ex, c);  /* finish the run on the reference path */
+  return FJ_HOT_RELOAD;
 }
 
 static int hot_hook(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
   diff_ctx *c = ud;
   if (c->done || (c->cfg->at_pc != FJ_DIFF_ANY_PC && pc != c->cfg->at_pc)) return FJ_HOT_CONTINUE;
   c->done = true;
-  static state s0;
-  save(&s0, vm, ex, c);
-  fj_recorder rec;
-  enum fj_trace_kind kind = (vm->x[pc].flags & FJ_XF_LOOP) ? FJ_TRACE_LOOP : FJ_TRACE_ENTRY;
-  int rc = fj_rec_begin(&rec, c->trace, fj_trace_size(c->max_recs), c->max_recs, vm, ex, kind, 0,
-                        0, NULL, NULL);
-  if (rc < 0) return FJ_HOT_CONTINUE;
-  rc = fj_rec_run(&rec, vm, ex);
-  restore(&s0, vm, ex, c);
-  if (rc != FJ_REC_DONE) return FJ_HOT_RELOAD;
-  c->res->traced = 1;
-  size_t tlen;
-  const uint8_t *tr = fj_rec_bytes(&rec, &tlen);
+  static state s0, s1;
   int done = 0;
-  for (int v = 0; v < 2 && !c->res->failed; v++) {
-    uint32_t flags = v == 0 ? FJ_CG_NO_OPT : 0;
-    if (c->cfg->variants && !(c->cfg->variants & (1u << v))) continue;
-    restore(&s0, vm, ex, c);
-    variant(c, vm, ex, &s0, tr, tlen, flags, &done);
-  }
-  if (c->res->failed) {
-    restore(&s0, vm, ex, c);  /* finish the run on the reference path */
-    return FJ_HOT_RELOAD;
-  }
+  enum fj_trace_kind kind = (vm->x[pc].flags & FJ_XF_LOOP) ? FJ_TRACE_LOOP : FJ_TRACE_ENTRY;
+  int rc = check_trace(c, vm, ex, &s0, kind, 0, &done);
+  if (rc == FJ_HOT_CONTINUE || !c->res->traced || c->res->failed) return rc;
   /* A side exit was taken: the interpreter is now exactly at it.  Record a bridge there (as the
    * runtime does for hot exits) and check it the same way, from this state. */
   if (!done && c->last_kind == FJ_EXIT_GUARD && c->cfg->bridges) {
-    static state s1;
-    save(&s1, vm, ex, c);
-    rc = fj_rec_begin(&rec, c->trace, fj_trace_size(c->max_recs), c->max_recs, vm, ex,
-                      FJ_TRACE_BRIDGE, 1, c->last_exit, NULL, NULL);
-    if (rc < 0) return FJ_HOT_RELOAD;
-    rc = fj_rec_run(&rec, vm, ex);
-    restore(&s1, vm, ex, c);
-    if (rc != FJ_REC_DONE) return FJ_HOT_RELOAD;
-    c->res->bridges++;
-    tr = fj_rec_bytes(&rec, &tlen);
-    for (int v = 0; v < 2 && !c->res->failed; v++) {
-      uint32_t flags = v == 0 ? FJ_CG_NO_OPT : 0;
-      if (c->cfg->variants && !(c->cfg->variants & (1u << v))) continue;
-      restore(&s1, vm, ex, c);
-      variant(c, vm, ex, &s1, tr, tlen, flags, &done);
-    }
-    if (c->res->failed) {
-      restore(&s1, vm, ex, c);
-      return FJ_HOT_RELOAD;
-    }
+    rc = check_trace(c, vm, ex, &s1, FJ_TRACE_BRIDGE, c->last_exit, &done);
+    if (rc == FJ_HOT_CONTINUE || c->res->failed) return FJ_HOT_RELOAD;
   }
   return done ? FJ_HOT_DONE : FJ_HOT_RELOAD;
 }
@@ -296,29 +313,62 @@ static uint64_t gen_helper(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint6
   return fj_gen_helper(a, b, c, d, e, vm);
 }
 
-int fj_diff_run(const fj_insn *code, size_t n, void *mem, size_t mem_len, const fj_diff_cfg *cfg,
-                fj_diff_result *res) {
+int fj_diff_run_with(const fj_diff_runner *rn, const fj_diff_prog *prog, void *mem, size_t mem_len,
+                     const fj_diff_cfg *cfg, fj_diff_result *res) {
   memset(res, 0, sizeof *res);
   if (mem_len > MAX_MEM) return FJ_EINVAL;
-  fj_vm *vm = fj_vm_create(fj_platform_linux());
-  if (!vm) return FJ_ENOMEM;
+  diff_ctx c = {rn, cfg, res, NULL, mem_len, NULL, false, cfg->max_recs ? cfg->max_recs : 1024,
+                NULL, 0, 0};
+  fj_vm *vm = NULL;
+  if (rn->open(rn->self, &vm, &c.mem, mem_len ? mem_len : 1, &c.st, res->message,
+               sizeof res->message)) {
+    res->failed = 1;
+    return 1;
+  }
+  if (mem_len) memcpy(c.mem, mem, mem_len);
   fj_vm_register_std_helpers(vm);
   fj_vm_register_helper(vm, FJ_GEN_HELPER, "gen_mix", gen_helper);
-  int rc = fj_vm_load(vm, code, n * sizeof(fj_insn));
+  if (cfg->insn_limit) fj_vm_set_insn_limit(vm, cfg->insn_limit);
+  int rc = prog->elf ? fj_vm_load_elf(vm, prog->elf, prog->elf_len)
+                     : fj_vm_load(vm, prog->code, prog->n * sizeof(fj_insn));
   if (rc < 0) {
     snprintf(res->message, sizeof res->message, "load: %s", fj_vm_errmsg(vm));
-    fj_vm_destroy(vm);
+    rn->close(rn->self, vm);
     return rc;
   }
-  diff_ctx c = {cfg, res, mem, mem_len, false, cfg->max_recs ? cfg->max_recs : 1024, NULL, 0, 0};
+  uint32_t entry = prog->elf ? (uint32_t)fj_vm_default_entry(vm) : cfg->entry;
   c.trace = aligned_alloc(8, (fj_trace_size(c.max_recs) + 7) & ~(size_t)7);
-  if (cfg->insn_limit) fj_vm_set_insn_limit(vm, cfg->insn_limit);
   fj_jit_hooks hooks = {hot_hook, &c, cfg->threshold ? cfg->threshold : 1};
   fj_vm_set_jit_hooks(vm, &hooks);
-  res->run_status = fj_vm_run(vm, cfg->entry, mem, mem_len, &res->r0);
+  res->run_status = fj_vm_run(vm, entry, mem ? c.mem : NULL, mem_len, &res->r0);
   if (res->run_status < 0 && !res->failed && res->traced)
     snprintf(res->message, sizeof res->message, "run: %s", fj_vm_errmsg(vm));
+  if (mem_len) memcpy(mem, c.mem, mem_len);
   free(c.trace);
-  fj_vm_destroy(vm);
+  rn->close(rn->self, vm);
   return res->failed ? 1 : 0;
+}
+
+uint32_t fj_diff_loop_headers(const fj_diff_prog *prog, uint32_t *pcs, uint32_t max) {
+  fj_vm *vm = fj_vm_create(fj_platform_linux());
+  uint32_t n = 0;
+  int rc = !vm ? -1 : prog->elf ? fj_vm_load_elf(vm, prog->elf, prog->elf_len)
+                                : fj_vm_load(vm, prog->code, prog->n * sizeof(fj_insn));
+  if (rc == 0)
+    for (uint32_t pc = 0; pc < vm->ninsns && n < max; pc++)
+      if (vm->x[pc].flags & FJ_XF_LOOP) pcs[n++] = pc;
+  fj_vm_destroy(vm);
+  return n;
+}
+
+uint8_t *fj_diff_read_file(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long sz = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
+  *n = b ? fread(b, 1, (size_t)sz, f) : 0;
+  fclose(f);
+  return b;
 }

@@ -17,18 +17,6 @@
 
 enum { INPUT_LEN = 1024 };
 
-static uint8_t *read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-  *n = b ? fread(b, 1, (size_t)sz, f) : 0;
-  fclose(f);
-  return b;
-}
-
 int main(void) {
   unsigned passed = 0, failed = 0, spots = 0, ran = 0, compiled = 0, traced = 0;
   unsigned aborts[FJ_ABORT__COUNT] = {0};
@@ -37,7 +25,7 @@ int main(void) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.o", FJ_EXAMPLES_DIR, ex->name);
     size_t n = 0;
-    uint8_t *elf = read_file(path, &n);
+    uint8_t *elf = fj_diff_read_file(path, &n);
     if (!elf) {
       printf("FAIL %s: cannot read %s\n", ex->name, path);
       failed++;
@@ -48,7 +36,7 @@ int main(void) {
     memcpy(want, input, sizeof want);
     uint64_t want_r0 = ex->native(want, sizeof want);
     uint32_t pcs[17];
-    uint32_t np = fj_diff_thumb_loop_headers(elf, n, pcs, 16);
+    uint32_t np = fj_diff_loop_headers(&(fj_diff_prog){NULL, 0, elf, n}, pcs, 16);
     pcs[np++] = FJ_DIFF_ANY_PC; /* whatever gets hot first, entries included */
     for (uint32_t k = 0; k < np; k++) {
       memcpy(got, input, sizeof got);
