@@ -7,8 +7,9 @@
  * replay server (client_runtime/cortexm/replay.h, table from tests/arm/mkjit.c linked by
  * jit_table.S): the device's recorder records the traces, the table answers them byte for byte
  * with the blob the real compiler made on the host, and the runtime validates, links and runs
- * them here.  A record passes when its result is the expected one (the interpreter's, checked on
- * the host and by fw_test), the arena is whole afterwards, and no trace the device submitted is
+ * them here.  A record passes when its result is the expected one (checked on the host and by
+ * fw_test) and the same as the interpreter's in the same runs here (outcome, r0, and every eBPF
+ * instruction accounted: interpreted + native = the interpreter's count), the arena is whole, and no trace the device submitted is
  * missing from the table (host and device recorders must agree).  Examples must also have run
  * machine code: traces installed and native eBPF instructions > 0.
  *
@@ -118,7 +119,8 @@ typedef struct jit_run {
   int run;          /* 1.. FJ_BUNDLE_JIT_RUNS: the run o->rc / o->r0 come from */
 } jit_run;
 
-static void run_jit(const fj_bundle_rec *r, const fj_example *ex, jit_run *o) {
+/* with_jit false: the same runs interpreted only (the reference). */
+static void run_jit(const fj_bundle_rec *r, const fj_example *ex, jit_run *o, bool with_jit) {
   memset(o, 0, sizeof *o);
   o->stage = "create";
   uint32_t miss0 = replay.misses;
@@ -136,7 +138,7 @@ static void run_jit(const fj_bundle_rec *r, const fj_example *ex, jit_run *o) {
   if (rc >= 0 && ex) rc = fj_vm_find_entry(vm, "fj_main");
   fj_jit *jit = NULL;
   uint32_t entry = ex && rc >= 0 ? (uint32_t)rc : 0;
-  if (rc >= 0) {
+  if (rc >= 0 && with_jit) {
     o->stage = "jit";
     fj_jit_config c = fj_replay_config();
     fj_jit_env env;
@@ -171,8 +173,28 @@ static void fail_head(const fj_bundle_rec *r) {
   out_s(": ");
 }
 
-static bool check(const fj_bundle_rec *r, const fj_example *ex, const jit_run *o, size_t used0) {
+static bool check(const fj_bundle_rec *r, const fj_example *ex, const jit_run *o, const jit_run *ref,
+                  size_t used0) {
   bool ok = true;
+  /* The interpreter's own runs: same outcome, and the JIT accounts every eBPF instruction. */
+  if (o->rc != ref->rc || o->r0 != ref->r0 || o->run != ref->run ||
+      o->vs.insns_interp + o->vs.insns_native != ref->vs.insns_interp) {
+    fail_head(r);
+    out_s("differs from the interpreter: rc ");
+    out_s(o->rc ? fj_err_name(o->rc) : "0");
+    out_s(" / ");
+    out_s(ref->rc ? fj_err_name(ref->rc) : "0");
+    out_s(", r0 ");
+    out_x(o->r0);
+    out_s(" / ");
+    out_x(ref->r0);
+    out_s(", ebpf insns ");
+    out_u(o->vs.insns_interp + o->vs.insns_native);
+    out_s(" / ");
+    out_u(ref->vs.insns_interp);
+    out_c('\n');
+    ok = false;
+  }
   bool want_err = r->flags & FJ_BREC_FLAG_ERROR;
   if (want_err ? !(o->rc < 0 && (r->err == 0 || o->rc == r->err)) : (o->rc != 0 || o->r0 != r->result)) {
     fail_head(r);
@@ -238,9 +260,10 @@ int main(void) {
     const fj_example *ex = r->kind == FJ_BREC_EXAMPLE ? fj_example_find(r->name) : NULL;
     if (r->kind == FJ_BREC_BROKEN || (r->kind == FJ_BREC_EXAMPLE && !ex) || r->mem_len > MEM_MAX) continue;
     size_t used0 = fj_cm_arena()->used;
-    jit_run o;
-    run_jit(r, ex, &o);
-    bool ok = check(r, ex, &o, used0);
+    jit_run o, ref;
+    run_jit(r, ex, &ref, false);
+    run_jit(r, ex, &o, true);
+    bool ok = check(r, ex, &o, &ref, used0);
     ok ? pass++ : fail++;
     with_code += o.vs.insns_native > 0;
     installed += o.js.traces_installed;
