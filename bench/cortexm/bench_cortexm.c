@@ -64,7 +64,12 @@ typedef struct image {
   uint32_t *hist;     /* --profile: instructions per flash halfword, or NULL */
   uint32_t compiles, compile_errors;  /* JIT image: traces compiled by the host */
   uint64_t ram_count; /* instructions executed in RAM (the JIT's code cache) */
+  /* --profile, JIT image: calls into watched functions per calling flash halfword (lr). */
+  uint32_t watch[3];
+  uint32_t *callers[3];
 } image;
+
+static const char *const watch_names[3] = {"memcpy", "memset", "interp"};
 
 static uint8_t *read_file(const char *path, size_t *n) {
   FILE *f = fopen(path, "rb");
@@ -101,11 +106,18 @@ static uint32_t image_sym(const image *im, const char *name) {
 }
 
 static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
-  (void)uc, (void)size;
+  (void)size;
   image *im = ud;
   im->count++;
   if (im->hist && addr < FLASH_SIZE) im->hist[addr >> 1]++;
   if (addr >= RAM_BASE && addr < RAM_BASE + RAM_SIZE) im->ram_count++;
+  for (int w = 0; w < 3; w++)
+    if (im->callers[w] && addr == im->watch[w]) {
+      uint32_t lr = 0;
+      uc_reg_read(uc, UC_ARM_REG_LR, &lr);
+      lr &= ~1u;
+      if (lr < FLASH_SIZE) im->callers[w][lr >> 1]++;
+    }
 }
 
 /* The JIT image's fj_bench_compile(trace, len, out, cap): compile on the host, return to lr. */
@@ -215,7 +227,8 @@ static int prof_cmp(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static void image_profile(const image *im, uint64_t total, int top) {
+/* Counts of hist summed per function symbol, most first; shares of total. */
+static void image_profile_hist(const image *im, const uint32_t *hist, uint64_t total, int top) {
   const uint8_t *f = im->file;
   uint32_t shoff = rd32(f + 32);
   uint16_t shentsize = rd16(f + 46), shnum = rd16(f + 48);
@@ -232,7 +245,7 @@ static void image_profile(const image *im, uint64_t total, int top) {
       uint32_t lo = rd32(sym + 4) & ~1u, len = rd32(sym + 8);
       if ((sym[12] & 15) != 2 /* STT_FUNC */ || len == 0 || lo + len > FLASH_SIZE) continue;
       uint64_t n = 0;
-      for (uint32_t a = lo; a < lo + len; a += 2) n += im->hist[a >> 1];
+      for (uint32_t a = lo; a < lo + len; a += 2) n += hist[a >> 1];
       if (!n) continue;
       rows = realloc(rows, (nrows + 1) * sizeof *rows);
       if (!rows) return;
@@ -244,6 +257,10 @@ static void image_profile(const image *im, uint64_t total, int top) {
     printf("    %5.1f%%  %10" PRIu64 "  %s\n", 100.0 * (double)rows[i].n / (double)(total ? total : 1),
            rows[i].n, rows[i].name);
   free(rows);
+}
+
+static void image_profile(const image *im, uint64_t total, int top) {
+  image_profile_hist(im, im->hist, total, top);
 }
 
 /* ---- columns ------------------------------------------------------------------------------ */
@@ -326,6 +343,8 @@ static bool measure_jit(const column *c, const run_in *in, uint64_t *insns, uint
   if (warm && (!jit_call(im, "fj_bench_jit", r0, NULL) || !image_call(im, "fj_bench_reset_input", z, &v, NULL)))
     return false;
   if (im->hist) memset(im->hist, 0, FLASH_SIZE / 2 * sizeof *im->hist);
+  for (int w = 0; w < 3; w++)
+    if (im->callers[w]) memset(im->callers[w], 0, FLASH_SIZE / 2 * sizeof *im->callers[w]);
   im->ram_count = 0;
   if (!jit_call(im, "fj_bench_jit", r0, insns)) return false;
   jit_in_code = im->ram_count;
@@ -333,6 +352,12 @@ static bool measure_jit(const column *c, const run_in *in, uint64_t *insns, uint
     printf("%s, %s: %.1f%% of %" PRIu64 " instructions in machine code (traces); by function:\n",
            in->ex->name, c->name, 100.0 * (double)im->ram_count / (double)(*insns ? *insns : 1), *insns);
     image_profile(im, *insns, 12);
+    for (int w = 0; w < 3; w++) {
+      uint64_t calls = 0;
+      for (uint32_t a = 0; a < FLASH_SIZE / 2; a++) calls += im->callers[w][a];
+      printf("  %" PRIu64 " calls into %s, by caller:\n", calls, watch_names[w]);
+      image_profile_hist(im, im->callers[w], calls, 5);
+    }
   }
   uint32_t *out[8] = {&jit_traces, &jit_code_bytes, &jit_native, &jit_interp,
                       &jit_recorded, &jit_aborted, &jit_hot, &jit_entries};
@@ -348,10 +373,10 @@ static bool measure_jit(const column *c, const run_in *in, uint64_t *insns, uint
   return true;
 }
 
-static image img_o2 = {FJ_BENCH_IMAGE_O2, "-O2", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0};
-static image img_os = {FJ_BENCH_IMAGE_OS, "-Os", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0};
-static image img_o2sw = {FJ_BENCH_IMAGE_O2SW, "-O2 switch", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0};
-static image img_jit = {FJ_BENCH_IMAGE_JIT, "-O2 jit", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0};
+static image img_o2 = {FJ_BENCH_IMAGE_O2, "-O2", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, {0, 0, 0}, {NULL, NULL, NULL}};
+static image img_os = {FJ_BENCH_IMAGE_OS, "-Os", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, {0, 0, 0}, {NULL, NULL, NULL}};
+static image img_o2sw = {FJ_BENCH_IMAGE_O2SW, "-O2 switch", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, {0, 0, 0}, {NULL, NULL, NULL}};
+static image img_jit = {FJ_BENCH_IMAGE_JIT, "-O2 jit", NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, {0, 0, 0}, {NULL, NULL, NULL}};
 
 /* The first column is the one the ratio is taken of, the NATIVE one its denominator. */
 enum { COL_INTERP_O2, COL_INTERP_OS, COL_INTERP_SWITCH, COL_NATIVE, COL_JIT_COLD, COL_JIT_WARM, NCOLS };
@@ -379,6 +404,10 @@ int main(int argc, char **argv) {
    * column first and print before the next one overwrites the histogram. */
   if (profile && !(img_o2.hist = calloc(FLASH_SIZE / 2, sizeof *img_o2.hist))) return 1;
   if (profile && !(img_jit.hist = calloc(FLASH_SIZE / 2, sizeof *img_jit.hist))) return 1;
+  for (int w = 0; profile && w < 3; w++) {
+    img_jit.watch[w] = image_sym(&img_jit, watch_names[w]) & ~1u;
+    if (!(img_jit.callers[w] = calloc(FLASH_SIZE / 2, sizeof *img_jit.callers[w]))) return 1;
+  }
   printf("Thumb instructions per run on Unicorn's Cortex-M4 model (one run each, counts are exact)\n");
   printf("%-8s %6s %10s", "example", "bytes", "ebpf insns");
   for (int c = 0; c < NCOLS; c++) printf(" %12s", columns[c].name);
@@ -460,6 +489,7 @@ int main(int argc, char **argv) {
   uc_close(img_jit.uc);
   free(img_jit.file);
   free(img_jit.hist);
+  for (int w = 0; w < 3; w++) free(img_jit.callers[w]);
   printf("jit: %" PRIu32 " traces compiled by the host for the image, %" PRIu32 " rejected\n",
          img_jit.compiles, img_jit.compile_errors);
   free(img_o2.file);
