@@ -484,7 +484,10 @@ static void format_ins(fj_sbuf *s, const fj_ir *ir, fj_ref r) {
   case FJ_IR_LOOP: break;
   default:
     if (fj_ir_op_table[ins->op].mode_a == FJ_IRM_R) fj_sbuf_ref(s, ir, ins->a);
-    if (fj_ir_op_table[ins->op].mode_b == FJ_IRM_R) { fj_sbuf_printf(s, " "); fj_sbuf_ref(s, ir, ins->b); }
+    if (fj_ir_op_table[ins->op].mode_b == FJ_IRM_R) {
+      fj_sbuf_printf(s, " ");
+      fj_sbuf_ref(s, ir, ins->b);
+    }
     break;
   }
   if (fj_ir_has_snap(ins->op)) fj_sbuf_printf(s, "  snap %u", ins->snap);

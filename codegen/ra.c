@@ -102,6 +102,19 @@ static uint64_t spill_cost(const fj_ra *ra, uint32_t i) {
   return ((uint64_t)ra->weight[i] + 1) * 4096 / (ra->end[i] - i + 1);
 }
 
+/* Give value j a slot for its whole life (the first one free from j's definition on); false
+ * when all regs->max_slots are taken. */
+static bool to_slot(fj_ra *ra, const fj_target_regs *regs, uint32_t *slot_end, uint32_t j) {
+  uint32_t s = 0;
+  while (s < regs->max_slots && slot_end[s] > j) s++;
+  if (s >= regs->max_slots) return false;
+  slot_end[s] = ra->end[j] + 1;
+  if (s + 1 > ra->nslots) ra->nslots = s + 1;
+  ra->loc[j] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s};
+  ra->nspilled++;
+  return true;
+}
+
 void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   memset(ra, 0, sizeof *ra);
   uint32_t n = fj_ir_nins(ir);
@@ -205,8 +218,10 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
         active[k] = active[--nactive];
         /* PHI chains share a register among several active values: free it with the last. */
         bool shared = false;
-        for (uint32_t m = 0; m < nactive && ra->loc[j].kind == FJ_LOC_REG; m++)
-          shared |= ra->loc[active[m]].kind == FJ_LOC_REG && ra->loc[active[m]].reg == ra->loc[j].reg;
+        for (uint32_t m = 0; m < nactive && ra->loc[j].kind == FJ_LOC_REG; m++) {
+          fj_loc lm = ra->loc[active[m]];
+          shared |= lm.kind == FJ_LOC_REG && lm.reg == ra->loc[j].reg;
+        }
         if (ra->loc[j].kind == FJ_LOC_REG && !shared) free_regs |= 1u << ra->loc[j].reg;
       } else {
         k++;
@@ -274,13 +289,11 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
                           (spill_cost(ra, vj) == spill_cost(ra, i) && ra->end[vj] > ra->end[i]))) {
         uint32_t j = active[victim];
         reg = ra->loc[j].reg;
-        uint32_t s = 0;
-        while (s < regs->max_slots && slot_end[s] > j) s++;
-        if (s >= regs->max_slots) { abort_reason = FJ_ABORT_SPILL_LIMIT; abort_at = i; break; }
-        slot_end[s] = ra->end[j] + 1;
-        if (s + 1 > ra->nslots) ra->nslots = s + 1;
-        ra->loc[j] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s};
-        ra->nspilled++;
+        if (!to_slot(ra, regs, slot_end, j)) {
+          abort_reason = FJ_ABORT_SPILL_LIMIT;
+          abort_at = i;
+          break;
+        }
         free_regs |= 1u << reg;
       }
     }
@@ -288,14 +301,10 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       free_regs &= ~(1u << reg);
       ra->used_regs |= 1u << reg;
       ra->loc[i] = (fj_loc){FJ_LOC_REG, (uint8_t)reg, 0};
-    } else {
-      uint32_t s = 0;
-      while (s < regs->max_slots && slot_end[s] > i) s++;
-      if (s >= regs->max_slots) { abort_reason = FJ_ABORT_SPILL_LIMIT; abort_at = i; break; }
-      slot_end[s] = ra->end[i] + 1;
-      if (s + 1 > ra->nslots) ra->nslots = s + 1;
-      ra->loc[i] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s};
-      ra->nspilled++;
+    } else if (!to_slot(ra, regs, slot_end, i)) {
+      abort_reason = FJ_ABORT_SPILL_LIMIT;
+      abort_at = i;
+      break;
     }
     active[nactive++] = i;
   }

@@ -30,9 +30,10 @@
  * PHI a b: when the body's last use of a comes before b's definition, or (two_address
  * targets) is the first operand of b's own two-address instruction, b takes a's register (if a
  * has one) and the copy disappears.  On two_address targets a whole chain c1 = a op x,
- * c2 = c1 op y, ..., b = ck op z (each link the last use of the one before) takes a's register.  Otherwise the emitter's back edge copies:
- * the emitter calls fj_ra_phi_moves() at the back edge; it sequentializes the parallel
- * copy b -> loc(a) of all PHIs (breaking cycles through a temporary the target names).
+ * c2 = c1 op y, ..., b = ck op z (each link the last use of the one before) takes a's register.
+ * Otherwise the back edge copies: the emitter calls fj_ra_phi_moves() there; it sequentializes
+ * the parallel copy b -> loc(a) of all PHIs (breaking cycles through a temporary the target
+ * names).
  */
 #ifndef FJ_CODEGEN_RA_H
 #define FJ_CODEGEN_RA_H
