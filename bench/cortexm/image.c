@@ -7,8 +7,8 @@
  * host loads the segments at their run addresses, sets sp and calls in.
  *
  * With FJ_BENCH_JIT (the "jit" image: the runtime with the Thumb-2 layer, -DFJ_ARCH_THUMB) the VM
- * also gets the client JIT runtime (fj_replay_config(), the firmware test's settings) whose
- * transport calls fj_bench_compile: an empty function the host intercepts, compiling the trace
+ * also gets the client JIT runtime (fj_replay_config(8): the firmware test's settings with hot
+ * threshold 8) whose transport calls fj_bench_compile: an empty function the host intercepts, compiling the trace
  * the device recorded with the real compiler (host side, not counted) and writing the blob into
  * the image.  Everything else (recording, validation, linking, the traces, exits) runs here.
  */
@@ -104,7 +104,7 @@ static int bt_wait(void *ud, uint32_t id, uint32_t ms) {
 int32_t fj_bench_jit_attach(void) {
   if (!vm) return FJ_EINVAL;
   if (jit) fj_jit_destroy(jit);
-  fj_jit_config c = fj_replay_config();
+  fj_jit_config c = fj_replay_config(8);
   fj_jit_env env;
   memset(&env, 0, sizeof env);
   env.exec = (fj_jit_exec_ops){bx_alloc, NULL, bx_free, bx_flush, NULL};

@@ -83,12 +83,14 @@ typedef struct fj_replay {
 } fj_replay;
 
 /* The fj_jit_config a table is recorded with and must be replayed with: the same thresholds
- * give the same traces.  Sized for the device (256 records, 32 traces, 32 KiB of code). */
-static inline fj_jit_config fj_replay_config(void) {
+ * give the same traces.  Sized for the device (256 records, 32 traces, 32 KiB of code).  hot:
+ * the hot threshold (the firmware test uses 2 so that short conformance loops get traced,
+ * bench-cortexm 8, which traces fewer cold paths). */
+static inline fj_jit_config fj_replay_config(uint16_t hot) {
   fj_jit_config c;
   memset(&c, 0, sizeof c);
-  c.hot_threshold = 2;
-  c.exit_threshold = 4;
+  c.hot_threshold = hot;
+  c.exit_threshold = 16;
   c.max_recs = 256;
   c.code_size = 32u * 1024u;
   c.max_traces = 32;

@@ -29,6 +29,8 @@ enum {
 /* The JIT test (fw_jit.c, mkjit.c) runs every record this many times in one VM and runtime:
  * short programs get hot across runs (function entry traces) and later runs enter them. */
 enum { FJ_BUNDLE_JIT_RUNS = 3 };
+/* ... with this hot threshold (fj_replay_config): low, so that short loops get traced. */
+#define FJ_FW_JIT_HOT 2
 
 enum fj_bundle_kind { FJ_BREC_CONF = 1, FJ_BREC_ARM = 2, FJ_BREC_EXAMPLE = 3, FJ_BREC_BROKEN = 4 };
 enum { FJ_BREC_FLAG_RESULT = 1u << 0, FJ_BREC_FLAG_ERROR = 1u << 1 };

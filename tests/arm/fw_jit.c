@@ -2,16 +2,16 @@
  * target layer, machine code in SRAM, compiles replayed from a host-built table.
  *
  * Every record of the case bundle (bundle.h) runs FJ_BUNDLE_JIT_RUNS times in a fresh VM with a
- * fresh runtime
- * (fj_replay_config(), the configuration the table was recorded with) whose transport is the
- * replay server (client_runtime/cortexm/replay.h, table from tests/arm/mkjit.c linked by
- * jit_table.S): the device's recorder records the traces, the table answers them byte for byte
- * with the blob the real compiler made on the host, and the runtime validates, links and runs
- * them here.  A record passes when its result is the expected one (checked on the host and by
- * fw_test) and the same as the interpreter's in the same runs here (outcome, r0, and every eBPF
- * instruction accounted: interpreted + native = the interpreter's count), the arena is whole, and no trace the device submitted is
- * missing from the table (host and device recorders must agree).  Examples must also have run
- * machine code: traces installed and native eBPF instructions > 0.
+ * fresh runtime (fj_replay_config(FJ_FW_JIT_HOT), the configuration the table was recorded
+ * with) whose transport is the replay server (client_runtime/cortexm/replay.h; the table from
+ * tests/arm/mkjit.c is linked by jit_table.S): the device's recorder records the traces, the
+ * table answers them byte for byte with the blob the real compiler made on the host, and the
+ * runtime validates, links and runs them here.  A record passes when its result is the expected
+ * one (checked on the host and by fw_test) and the same as the interpreter's in the same runs
+ * here (outcome, r0, and every eBPF instruction accounted: interpreted + native = the
+ * interpreter's count), the arena is whole, and no trace the device submitted is missing from
+ * the table (host and device recorders must agree).  Examples must also have run machine code:
+ * traces installed and native eBPF instructions > 0.
  *
  * Prints per-example stats, misses, "arm-jit: N passed, M failed" and totals; exits 0 only if
  * everything passed.  -v on the command line (QEMU -append -v) prints every record.
@@ -140,7 +140,7 @@ static void run_jit(const fj_bundle_rec *r, const fj_example *ex, jit_run *o, bo
   uint32_t entry = ex && rc >= 0 ? (uint32_t)rc : 0;
   if (rc >= 0 && with_jit) {
     o->stage = "jit";
-    fj_jit_config c = fj_replay_config();
+    fj_jit_config c = fj_replay_config(FJ_FW_JIT_HOT);
     fj_jit_env env;
     memset(&env, 0, sizeof env);
     env.exec = (fj_jit_exec_ops){ex_alloc, NULL, ex_free, ex_flush, NULL};

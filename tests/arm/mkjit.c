@@ -3,11 +3,12 @@
  *
  *   mkjit OUT BUNDLE [-v] [DEVICE_TRACES]
  *
- * Runs every record of BUNDLE exactly as tests/arm/fw_jit.c and the bench image will on the
- * device: a fresh VM (std helpers + helper 5 "unwind"), a fresh runtime with fj_replay_config(),
- * FJ_BUNDLE_JIT_RUNS runs of fj_vm_run, each on a fresh copy of the record's input.  The transport compiles each trace the recorder submits
- * with the real compiler for FJ_TARGET_THUMBV7EM and stores {trace -> Thumb blob} in the table
- * (a rejected trace is stored without a blob).  To keep the host's runtime in step with the
+ * Runs every record of BUNDLE exactly as tests/arm/fw_jit.c will on the device: a fresh VM (std
+ * helpers + helper 5 "unwind"), a fresh runtime with fj_replay_config(FJ_FW_JIT_HOT),
+ * FJ_BUNDLE_JIT_RUNS runs of fj_vm_run, each on a fresh copy of the record's input.  The
+ * transport compiles each trace the recorder submits with the real compiler for
+ * FJ_TARGET_THUMBV7EM and stores {trace -> Thumb blob} in the table (a rejected trace is stored
+ * without a blob).  To keep the host's runtime in step with the
  * device's, the host runs the x86-64 blob of the same trace only when the Thumb compile
  * succeeded: both sides install the same traces, so exits, bridges and later recordings agree.
  * DEVICE_TRACES: lines "arm-jit-trace: HEX" that fw_jit printed for traces the table lacked
@@ -64,7 +65,7 @@ static bool in_table(const uint8_t *trace, size_t len) {
   return false;
 }
 
-/* One synchronous result at a time (the runtime waits for each, fj_replay_config().wait_ms). */
+/* One synchronous result at a time (the runtime waits for each: fj_replay_config().wait_ms). */
 typedef struct pending {
   uint32_t id;
   fj_codegen_result res;
@@ -175,7 +176,7 @@ static int run_rec(const fj_bundle_rec *r) {
   int installed = -1;
   if (rc >= 0) {
     uint32_t entry = ex ? (uint32_t)rc : 0;
-    fj_jit_config c = fj_replay_config();
+    fj_jit_config c = fj_replay_config(FJ_FW_JIT_HOT);
     fj_jit_env env;
     memset(&env, 0, sizeof env);
     env.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
