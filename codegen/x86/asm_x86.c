@@ -466,17 +466,17 @@ static fj_ref next_ins(const fj_x86 *x, fj_ref ref) {
   return FJ_REF_NONE;
 }
 
-/* A loop's last guard, with no PHI copy after it, branches back to the loop on success and
- * falls through to its exit: no jmp per iteration.  `fix` (a pre-trampoline's adjustment) is
- * then done inline on the exit path. */
+/* A loop's last guard branches back (to the PHI copies, which sit in front of the body) on
+ * success and falls through to its exit: no jmp per iteration.  `fix` (a pre-trampoline's
+ * adjustment) is then done inline on the exit path. */
 static bool guard_rotates(const fj_x86 *x, fj_ref ref) {
-  return x->ir->loop != FJ_REF_NONE && ref > x->ir->loop && x->no_phi_moves &&
+  return x->ir->loop != FJ_REF_NONE && ref > x->ir->loop &&
          (ref == x->last || x->skip == x->last);  /* skip: the fused subtract after ref */
 }
 static void guard_branch(fj_x86 *x, fj_ref ref, enum fj_x86_cc ok, uint32_t target, int fix_reg,
                          int32_t fix_n) {
   if (guard_rotates(x, ref)) {
-    jcc_label(x, ok, x->l_loop);
+    jcc_label(x, ok, x->l_back);
     if (fix_reg >= 0) fj_x86_add_ri(x->mc, 8, (unsigned)fix_reg, fix_n);
     jmp_label(x, target);
     x->rotated = true;
@@ -566,6 +566,13 @@ static void asm_ins(fj_x86 *x, fj_ref ref) {
   case FJ_IR_NOP: case FJ_IR_PHI: case FJ_IR_PAIR: case FJ_IR_KINT:
     return;
   case FJ_IR_LOOP:
+    /* The back edge's PHI copies go in front of the body (entered past them), so that the
+     * last guard can branch to them. */
+    if (x->l_back != x->l_loop) {
+      jmp_label(x, x->l_loop);
+      fj_label_bind(x->mc, x->l_back);
+      fj_x86_phi_moves(x);
+    }
     fj_label_bind(x->mc, x->l_loop);
     return;
   case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_MUL: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR:
@@ -655,10 +662,11 @@ static void x86_emit(fj_cg *cg) {
   }
   x.last = last;
   x.skip = FJ_REF_NONE;
-  x.no_phi_moves = x.ir->loop != FJ_REF_NONE && fj_x86_phi_moves_count(&x) == 0;
+  bool moves = x.ir->loop != FJ_REF_NONE && fj_x86_phi_moves_count(&x) != 0;
+  x.l_back = moves ? fj_label_new(x.mc) : x.l_loop;
   for (fj_ref r = FJ_REF_BIAS; r < x.ir->top; r++) asm_ins(&x, r);
   if (x.ir->loop != FJ_REF_NONE) {
-    if (!x.rotated) fj_x86_back_edge(&x);
+    if (!x.rotated) jmp_label(&x, x.l_back);
   } else if (cg->tail_snap != FJ_EXIT_NONE) {
     jmp_label(&x, exit_label(&x, cg->tail_snap));
   } else if (last == FJ_REF_NONE || fj_ir_at(x.ir, last)->op != FJ_IR_EXIT) {

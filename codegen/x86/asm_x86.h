@@ -36,8 +36,9 @@ typedef struct fj_x86 {
   uint32_t npre;
   fj_ref skip;         /* instruction already emitted with the guard before it */
   fj_ref last;         /* last instruction that is neither NOP nor PHI */
+  uint32_t l_back;     /* target of the back edge: the PHI copies in front of l_loop, or
+                          l_loop itself when there are none */
   bool rotated;        /* the last guard branches back to the loop: no back-edge jmp */
-  bool no_phi_moves;   /* the back edge needs no PHI copy */
   bool rcx_pushed;     /* inside fj_x86_sync: rcx's value is at [rsp], slots 8 bytes further */
 } fj_x86;
 
@@ -55,7 +56,7 @@ void fj_x86_store_narrow(fj_x86 *x, unsigned w, unsigned base, int32_t disp, fj_
 void fj_x86_sync(fj_x86 *x, uint32_t snap);
 void fj_x86_call(fj_x86 *x, fj_ref ref);
 void fj_x86_exit_stubs(fj_x86 *x);
-void fj_x86_back_edge(fj_x86 *x);
+void fj_x86_phi_moves(fj_x86 *x);
 /* PHI copies the back edge needs (0: none). */
 uint32_t fj_x86_phi_moves_count(fj_x86 *x);
 void fj_x86_epilogue(fj_x86 *x);

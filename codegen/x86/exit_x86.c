@@ -133,7 +133,7 @@ void fj_x86_exit_stubs(fj_x86 *x) {
   }
 }
 
-/* ---- the back edge: PHI copies, then jump to the loop body ------------------------------- */
+/* ---- the back edge: PHI copies (emitted in front of the loop body) ----------------------- */
 
 static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
   fj_x86 *x = ud;
@@ -173,9 +173,7 @@ uint32_t fj_x86_phi_moves_count(fj_x86 *x) {
   return n;
 }
 
-void fj_x86_back_edge(fj_x86 *x) {
+void fj_x86_phi_moves(fj_x86 *x) {
   fj_loc tmp = {FJ_LOC_REG, FJ_X86_RAX, 0};
   fj_ra_phi_moves(&x->cg->ra, x->ir, tmp, phi_move, x);
-  uint32_t at = fj_x86_jmp_rel32(x->mc, 0);
-  fj_fixup_label(x->mc, at, FJ_RELOC_REL32, x->l_loop);
 }
