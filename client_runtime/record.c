@@ -179,8 +179,9 @@ int fj_rec_run(fj_recorder *r, fj_vm *vm, fj_exec *ex) {
     case FJ_FMT_CALLX: rec.aux = (uint32_t)ex->r[fj_insn_dst(in)]; break;
     case FJ_FMT_CALL_LOCAL:
       rec.aux = (uint32_t)((int64_t)pc + 1 + in.imm);
+      /* A callee with a trace of its own is inlined all the same: left to the interpreter it
+       * would cost an entry into its trace and an exit on every call. */
       interp_call = rel + 1 > r->inline_limit ||
-                    (r->trace_at && r->trace_at(r->trace_at_ud, rec.aux)) ||
                     (r->no_inline && r->no_inline(r->trace_at_ud, rec.aux));
       if (!interp_call) r->callee[rel] = rec.aux;
       if (interp_call) rec.flags |= FJ_REC_CALL_INTERP;

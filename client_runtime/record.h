@@ -20,9 +20,9 @@
  * must still become one LOOP trace rather than fragments linked to each other.  Recording aborts with an fj_rec_abort reason (too long, interpreter error,
  * program stopped inside a helper, a backward jump inside an inlined call: `bad_callee` then
  * names the function, which the caller should stop inlining).  Local calls are inlined (callee
- * recs at depth + 1) unless `trace_at` says the callee has a trace of its own, `no_inline` says
- * so, or the inline depth limit is reached: then the call rec gets FJ_REC_CALL_INTERP and the
- * callee runs unrecorded.
+ * recs at depth + 1), also when the callee has a trace of its own (calling it from machine code
+ * would cost an exit and an entry per call), unless `no_inline` says so or the inline depth
+ * limit is reached: then the call rec gets FJ_REC_CALL_INTERP and the callee runs unrecorded.
  *
  * Memory: the caller provides the output buffer (fj_trace_size(max_recs) bytes).  The recorder
  * never allocates.  The recorder is not re-entrant per object; helper callbacks that run nested
@@ -60,7 +60,8 @@ const char *fj_rec_abort_name(int reason);
 /* Past this many records a trace stops at the next loop header it reaches. */
 #define FJ_REC_HEADER_SPAN 100u
 
-/* Does a trace start at pc (installed or pending)?  Used for END_LINK and CALL_INTERP. */
+/* Does a trace start at pc (installed or pending)?  Used for END_LINK (and, as the same
+ * signature, for no_inline). */
 typedef bool (*fj_rec_trace_at_fn)(void *ud, uint32_t pc);
 
 typedef struct fj_recorder {

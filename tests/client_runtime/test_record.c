@@ -258,6 +258,7 @@ typedef struct custom {
   uint32_t at_pc, link_pc, max_recs;
   int status;
   bool done;
+  bool no_inline;  /* link_pc is also a function not to inline */
 } custom;
 
 static bool custom_at(void *ud, uint32_t pc) { return pc == ((custom *)ud)->link_pc; }
@@ -269,6 +270,7 @@ static int custom_hook(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
   int rc = fj_rec_begin(&c->r, tbuf, sizeof tbuf, c->max_recs, vm, ex, FJ_TRACE_LOOP, 0, 0,
                         custom_at, c);
   assert_int_equal(rc, 0);
+  if (c->no_inline) c->r.no_inline = custom_at;
   c->status = fj_rec_run(&c->r, vm, ex);
   if (c->status < 0) return c->status;
   return c->status == FJ_REC_FINISHED ? FJ_HOT_DONE : FJ_HOT_RELOAD;
@@ -291,8 +293,16 @@ static void test_call_interp_and_link(void **state) {
   size_t n;
   fj_insn *p = prog_of(CALL_SRC, &n);
   uint64_t r0 = 0;
-  /* f has a trace of its own: the call is left to the interpreter */
-  custom c = {.at_pc = 2, .link_pc = 7, .max_recs = 64};
+  /* f has a trace of its own: it is inlined all the same */
+  custom i = {.at_pc = 2, .link_pc = 7, .max_recs = 64};
+  assert_int_equal(custom_run(p, n, &i, &r0, NULL), 0);
+  assert_int_equal(i.status, FJ_REC_DONE);
+  assert_int_equal(H()->nrecs, 8);
+  assert_int_equal(i.r.max_depth, 1);
+  check_rec(1, p, 3, 7, 0, 0, 0);
+
+  /* f must not be inlined: the call is left to the interpreter */
+  custom c = {.at_pc = 2, .link_pc = 7, .max_recs = 64, .no_inline = true};
   assert_int_equal(custom_run(p, n, &c, &r0, NULL), 0);
   assert_int_equal(r0, plain_run(p, n, NULL, 0));
   assert_int_equal(c.status, FJ_REC_DONE);
