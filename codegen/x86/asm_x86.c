@@ -126,8 +126,38 @@ static bool shift_in_rotate(const fj_x86 *x, fj_ref ref) {
   return r > ref && (u->a == ref || u->b == ref) && rotate_of(x, r, u, &k) != FJ_REF_NONE;
 }
 
+/* MUL by 3, 5, 9 (lea) or 2^n -/+ 1 (mov, shl, sub/add): a shorter dependency chain than
+ * imul's 3 cycles, as compilers do.  a must be in a register. */
+static bool mul_by_shift(fj_x86 *x, fj_ref ref, const fj_ir_ins *in, unsigned d, unsigned w) {
+  fj_loc la = fj_ra_loc(&x->cg->ra, in->a);
+  if (in->op != FJ_IR_MUL || !fj_ir_is_k(in->b) || la.kind != FJ_LOC_REG) return false;
+  uint64_t k = fj_ir_kval(x->ir, in->b) & (w == 4 ? 0xffffffffu : ~0ull);
+  if (k == 3 || k == 5 || k == 9) {
+    fj_x86_lea_bis(x->mc, w, d, la.reg, la.reg, k == 3 ? 1 : k == 5 ? 2 : 3);
+    put_result(x, ref, d);
+    return true;
+  }
+  unsigned bits = w * 8, n = 2;
+  while (n < bits && (1ull << n) + 1 != k && (1ull << n) - 1 != k) n++;
+  if (n >= bits) return false;  /* also k = 2^bits - 1 (= -1) */
+  bool minus = (1ull << n) - 1 == k;
+  unsigned a = la.reg;
+  if (d == a) {  /* in place: keep a copy of a in rax */
+    a = FJ_X86_RAX;
+    fj_x86_mov_rr(x->mc, 8, a, d);
+  } else {
+    fj_x86_mov_rr(x->mc, w, d, a);
+  }
+  fj_x86_shl_ri(x->mc, w, d, (uint8_t)n);
+  if (minus) fj_x86_sub_rr(x->mc, w, d, a);
+  else fj_x86_add_rr(x->mc, w, d, a);
+  put_result(x, ref, d);
+  return true;
+}
+
 static void asm_alu(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned w = width_of(in), d = dst_reg(x, ref);
+  if (mul_by_shift(x, ref, in, d, w)) return;
   unsigned rk;
   fj_ref rv = rotate_of(x, ref, in, &rk);
   if (rv != FJ_REF_NONE) {  /* v << k | v >> (w - k) */

@@ -158,13 +158,18 @@ static inline void fj_x86_lea(fj_mcode *mc, unsigned d, unsigned b, int32_t disp
 }
 /* lea d, [b + i] (REX.W 8D /r with a SIB byte; i is never rsp; rbp/r13 as base take a zero disp8):
  * a three-operand add that leaves the flags alone. */
-static inline void fj_x86_lea_bi(fj_mcode *mc, unsigned d, unsigned b, unsigned i) {
-  fj_x86_rex(mc, true, d, i, b, false);
+/* lea d, [b + i * 2^s] at width w (4: the 32-bit result zero-extends): also x*3, x*5, x*9. */
+static inline void fj_x86_lea_bis(fj_mcode *mc, unsigned w, unsigned d, unsigned b, unsigned i,
+                                  unsigned s) {
+  fj_x86_rex(mc, w == 8, d, i, b, false);
   fj_mcode_u8(mc, 0x8d);
   bool disp8 = (b & 7) == FJ_X86_RBP;
   fj_x86_modrm(mc, disp8 ? 1 : 0, d, 4);
-  fj_mcode_u8(mc, (uint8_t)((i & 7) << 3 | (b & 7)));
+  fj_mcode_u8(mc, (uint8_t)((s & 3) << 6 | (i & 7) << 3 | (b & 7)));
   if (disp8) fj_mcode_u8(mc, 0);
+}
+static inline void fj_x86_lea_bi(fj_mcode *mc, unsigned d, unsigned b, unsigned i) {
+  fj_x86_lea_bis(mc, 8, d, b, i, 0);
 }
 /* lea d, [rip+rel32]; returns the offset of the rel32 (REL32 to a label = that label's address). */
 static inline uint32_t fj_x86_lea_rip(fj_mcode *mc, unsigned d, int32_t rel) {

@@ -66,6 +66,9 @@
   _(fj_x86_lea_bi(mc, R(R9), R(R13), R(R12)), "4f8d4c2500", "lea r9, [r13 + r12]") \
   _(fj_x86_lea_bi(mc, R(RSI), R(RSP), R(R8)), "4a8d3404", "lea rsi, [rsp + r8]") \
   _(fj_x86_lea_bi(mc, R(R15), R(RBP), R(RDI)), "4c8d7c3d00", "lea r15, [rbp + rdi]") \
+  _(fj_x86_lea_bis(mc, 8, R(RAX), R(RCX), R(RCX), 1), "488d0449", "lea rax, [rcx + rcx*2]") \
+  _(fj_x86_lea_bis(mc, 4, R(R9), R(R13), R(R13), 3), "478d4ced00", "lea r9d, [r13 + r13*8]") \
+  _(fj_x86_lea_bis(mc, 8, R(RSI), R(RDX), R(RDX), 2), "488d3492", "lea rsi, [rdx + rdx*4]") \
   _(fj_x86_lea_rip(mc, R(RAX), 0), "488d0500000000", "lea rax, [rip]") \
   _(fj_x86_lea_rip(mc, R(R10), -100), "4c8d159cffffff", "lea r10, [rip - 0x64]") \
   _(fj_x86_add_rr(mc, 8, R(RAX), R(RCX)), "4801c8", "add rax, rcx") \
