@@ -126,14 +126,18 @@ static bool shift_in_rotate(const fj_x86 *x, fj_ref ref) {
   return r > ref && (u->a == ref || u->b == ref) && rotate_of(x, r, u, &k) != FJ_REF_NONE;
 }
 
-/* MUL by 3, 5, 9 (lea) or 2^n -/+ 1 (mov, shl, sub/add): a shorter dependency chain than
- * imul's 3 cycles, as compilers do.  a must be in a register. */
+/* MUL by 3, 5, 9 (lea; times 2^s: then shl) or 2^n -/+ 1 (mov, shl, sub/add): a shorter
+ * dependency chain than imul's 3 cycles, as compilers do.  a must be in a register. */
 static bool mul_by_shift(fj_x86 *x, fj_ref ref, const fj_ir_ins *in, unsigned d, unsigned w) {
   fj_loc la = fj_ra_loc(&x->cg->ra, in->a);
   if (in->op != FJ_IR_MUL || !fj_ir_is_k(in->b) || la.kind != FJ_LOC_REG) return false;
   uint64_t k = fj_ir_kval(x->ir, in->b) & (w == 4 ? 0xffffffffu : ~0ull);
-  if (k == 3 || k == 5 || k == 9) {
-    fj_x86_lea_bis(x->mc, w, d, la.reg, la.reg, k == 3 ? 1 : k == 5 ? 2 : 3);
+  unsigned sh = 0;  /* k = m << sh with m = 3, 5, 9: lea, then shl */
+  while (sh < 8 && k && !(k >> sh & 1)) sh++;
+  uint64_t m = k >> sh;
+  if ((m == 3 || m == 5 || m == 9) && m << sh == k) {
+    fj_x86_lea_bis(x->mc, w, d, la.reg, la.reg, m == 3 ? 1 : m == 5 ? 2 : 3);
+    if (sh) fj_x86_shl_ri(x->mc, w, d, (uint8_t)sh);
     put_result(x, ref, d);
     return true;
   }
