@@ -174,6 +174,18 @@ int fj_rec_run(fj_recorder *r, fj_vm *vm, fj_exec *ex) {
     uint64_t addr;
     switch (fmt) {
     case FJ_FMT_LDDW:
+      if (vm->x[pc].flags & FJ_XF_LDDW_REGION) {
+        /* a data section's address: record region + offset, never the client's address */
+        uint32_t g = (uint32_t)vm->x[pc + 1].off;
+        uint64_t off = vm->x[pc].k - vm->regions[g].base;
+        rec.flags |= FJ_REC_LDDW_REGION;
+        rec.region = (uint8_t)g;
+        rec.insn.imm = (int32_t)(uint32_t)off;
+        rec.aux = (uint32_t)(off >> 32);
+        break;
+      }
+      rec.aux = (uint32_t)vm->code[pc + 1].imm;
+      break;
     case FJ_FMT_LDDW_FUNC: rec.aux = (uint32_t)vm->code[pc + 1].imm; break;
     case FJ_FMT_CALL: rec.aux = (uint32_t)in.imm; break;
     case FJ_FMT_CALLX: rec.aux = (uint32_t)ex->r[fj_insn_dst(in)]; break;

@@ -3,7 +3,9 @@
  * The recorder follows the interpreter one instruction at a time (fj_interp_step) from a hot
  * spot and writes the path it takes as trace bytes, exactly as include/farjit/trace.h defines
  * them: a header and one fj_trace_rec per executed instruction, with the branch direction, the
- * inlined call depth and the memory region each access hit.  The interpreter does all the work;
+ * inlined call depth and the memory region each access hit.  An lddw the ELF loader relocated
+ * to a data section is recorded as that section's region and the offset in it
+ * (FJ_REC_LDDW_REGION), so a trace holds no client address.  The interpreter does all the work;
  * the recorder only observes, so recording never changes what the program computes.
  *
  * Recording ends

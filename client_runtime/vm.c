@@ -476,6 +476,12 @@ int fj_vm_load_elf(fj_vm *vm, const void *elf, size_t len) {
   rc = install(vm, code, p->ninsns, p->funcs, p->nfuncs < FJ_ELF_MAX_FUNCS ? p->nfuncs : FJ_ELF_MAX_FUNCS,
                ndata, data, p->data);
   if (rc) goto out;
+  /* Remember which lddw holds which section's address: the recorder writes region + offset
+   * instead, so traces carry no client address.  Data section i is region 2 + i. */
+  for (uint32_t i = 0; i < p->nrelocs; i++) {
+    vm->x[p->relocs[i].pc].flags |= FJ_XF_LDDW_REGION;
+    vm->x[p->relocs[i].pc + 1].off = (int32_t)(2 + p->relocs[i].section);
+  }
   code = NULL;  /* owned by the VM now, and so are the data sections */
   for (uint32_t i = 0; i < ndata; i++) data[i] = NULL;
 out:

@@ -84,6 +84,8 @@ enum {
   FJ_XF_FUNC = 1u << 1,   /* function entry (call target, callback, ELF symbol, pc 0) */
   FJ_XF_LDDW2 = 1u << 2,  /* second slot of an lddw */
   FJ_XF_LOOP = 1u << 3,   /* target of a backward jump */
+  FJ_XF_LDDW_REGION = 1u << 4,  /* lddw the ELF loader relocated to a data section's address:
+                                   the region index is in the second slot's off */
 };
 
 typedef struct fj_xinsn {

@@ -214,6 +214,19 @@ static void store(bstate *s, unsigned reg, int16_t off, unsigned w, fj_ref v, un
   }
 }
 
+/* st->regions[region].base + off: a data-section address the trace names by region and offset
+ * (FJ_REC_LDDW_REGION).  The loads CSE and hoist like the bounds checks' region loads. */
+static fj_ref region_addr(bstate *s, unsigned region, uint64_t off) {
+  fj_ir *ir = s->ir;
+  fj_ir_ins tl = {.op = FJ_IR_SLD, .type = FJ_IRT_I64, .aux = 8};
+  tl.lit = FJ_JIT_OFF_REGIONS;
+  fj_ref tab = fj_ir_emit(ir, &tl);
+  fj_ir_ins bl = {.op = FJ_IR_HLD, .type = FJ_IRT_I64, .aux = 8, .a = tab};
+  bl.lit = (int32_t)(region * FJ_REGION_SIZEOF + FJ_REGION_OFF_BASE);
+  fj_ref base = fj_ir_emit(ir, &bl);
+  return fj_ir_op2(ir, FJ_IR_ADD, FJ_IRT_I64, base, k64(s, off));
+}
+
 /* ---- calls -------------------------------------------------------------------------------- */
 
 /* The trace's frame pointer must leave room for `frames` more frames below fp0's frame. */
@@ -420,7 +433,10 @@ static void rec_one(bstate *s, const fj_trace_rec *r, enum fj_op op) {
     rec_jcond(s, r, op);
     break;
   case FJ_FMT_LDDW:
-    setr(s, dst, k64(s, (uint64_t)(uint32_t)in.imm | (uint64_t)r->aux << 32));
+    if (r->flags & FJ_REC_LDDW_REGION)
+      setr(s, dst, region_addr(s, r->region, (uint64_t)(uint32_t)in.imm | (uint64_t)r->aux << 32));
+    else
+      setr(s, dst, k64(s, (uint64_t)(uint32_t)in.imm | (uint64_t)r->aux << 32));
     break;
   case FJ_FMT_LDDW_FUNC:
     setr(s, dst, k64(s, (uint64_t)((int64_t)r->pc + 1 + in.imm)));

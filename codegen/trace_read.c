@@ -88,6 +88,9 @@ void fj_trace_release(fj_trace *t) {
 
 static int check_header(vctx *v, const fj_trace_header *h, size_t len, uint32_t max_recs) {
   if (h->magic != FJ_TRACE_MAGIC) return fail(v, "trace header: bad magic 0x%08x", h->magic);
+  if (h->version == 1)
+    return fail(v, "trace header: version 1 (lddw holds the client's data addresses) is no "
+                   "longer accepted: the client must record version %u", FJ_TRACE_VERSION);
   if (h->version != FJ_TRACE_VERSION)
     return fail(v, "trace header: version %u, expected %u", h->version, FJ_TRACE_VERSION);
   if (h->kind < FJ_TRACE_LOOP || h->kind > FJ_TRACE_BRIDGE)
@@ -129,12 +132,14 @@ static int check_rec(vctx *v, const fj_trace_header *h, uint32_t i, const fj_tra
   if (r->reserved != 0) return fail(v, "trace rec %u (pc %u): reserved byte not zero", i, pc);
   if (r->depth >= FJ_MAX_CALL_DEPTH)
     return fail(v, "trace rec %u (pc %u): depth %u >= %u", i, pc, r->depth, FJ_MAX_CALL_DEPTH);
-  if (r->flags & ~(unsigned)(FJ_REC_TAKEN | FJ_REC_CALL_INTERP))
+  if (r->flags & ~(unsigned)(FJ_REC_TAKEN | FJ_REC_CALL_INTERP | FJ_REC_LDDW_REGION))
     return fail(v, "trace rec %u (pc %u): unknown flags 0x%x", i, pc, r->flags);
   if ((r->flags & FJ_REC_TAKEN) && !is_cond_fmt(fmt))
     return fail(v, "trace rec %u (pc %u): TAKEN on a non-conditional instruction", i, pc);
   if ((r->flags & FJ_REC_CALL_INTERP) && op != FJ_OP_CALL_LOCAL)
     return fail(v, "trace rec %u (pc %u): CALL_INTERP on a non-local-call", i, pc);
+  if ((r->flags & FJ_REC_LDDW_REGION) && op != FJ_OP_LDDW)
+    return fail(v, "trace rec %u (pc %u): LDDW_REGION on a non-lddw instruction", i, pc);
   unsigned dst = fj_insn_dst(r->insn), src = fj_insn_src(r->insn);
   if (uses_dst(fmt) && dst > FJ_REG_FP)
     return fail(v, "trace rec %u (pc %u): bad dst register r%u", i, pc, dst);
@@ -144,7 +149,7 @@ static int check_rec(vctx *v, const fj_trace_header *h, uint32_t i, const fj_tra
     return fail(v, "trace rec %u (pc %u): writes r10", i, pc);
   if (fmt == FJ_FMT_ATOMIC && (r->insn.imm & FJ_ATOMIC_FETCH) && src == FJ_REG_FP)
     return fail(v, "trace rec %u (pc %u): atomic fetch into r10", i, pc);
-  if (is_mem_fmt(fmt)) {
+  if (is_mem_fmt(fmt) || (r->flags & FJ_REC_LDDW_REGION)) {
     if (r->region >= h->nregions)
       return fail(v, "trace rec %u (pc %u): region %u >= %u regions", i, pc, r->region,
                   h->nregions);

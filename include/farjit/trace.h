@@ -17,6 +17,11 @@
  *  - Conditional jumps carry FJ_REC_TAKEN when the branch was taken; the compiled trace guards on
  *    the recorded direction and exits to the other side.  `ja` is recorded too (no guard).
  *  - lddw is one rec: insn is the first slot, aux the second slot's imm (high 32 bits).
+ *    An lddw the loader relocated to a data section's address carries FJ_REC_LDDW_REGION with
+ *    region = the index of that section's region, and its 64-bit value is the offset into the
+ *    region (insn.imm = low 32 bits, aux = high 32 bits) instead of the address: the value is
+ *    st->regions[region].base + offset at run time.  Traces hold no client address, so the same
+ *    program records to the same bytes on every client (the server's cache shares them).
  *  - Local call (call local, src=1) inlined: the call rec (depth d) is followed by the callee's
  *    recs at depth d+1 and its `exit` rec at depth d+1; the next rec is at depth d and pc = call
  *    pc + 1.  With FJ_REC_CALL_INTERP the callee was not recorded: the compiled code runs it in
@@ -43,7 +48,7 @@
 #include "farjit/ebpf.h"
 
 #define FJ_TRACE_MAGIC 0x52544a46u  /* "FJTR" little-endian */
-#define FJ_TRACE_VERSION 1
+#define FJ_TRACE_VERSION 2           /* 2: FJ_REC_LDDW_REGION; readers reject 1 */
 #define FJ_TRACE_MAX_RECS 4096       /* hard limit; servers may configure a lower one */
 
 enum fj_trace_kind {
@@ -61,6 +66,7 @@ enum fj_trace_end {
 enum fj_trace_rec_flags {
   FJ_REC_TAKEN = 1u << 0,        /* conditional jump taken */
   FJ_REC_CALL_INTERP = 1u << 1,  /* local call not inlined: run by the interpreter */
+  FJ_REC_LDDW_REGION = 1u << 2,  /* lddw of a data-section address: value = offset in region */
 };
 
 typedef struct fj_trace_header {
@@ -81,12 +87,12 @@ typedef struct fj_trace_header {
 _Static_assert(sizeof(fj_trace_header) == 48, "trace header is a wire format");
 
 typedef struct fj_trace_rec {
-  fj_insn insn;          /* the instruction as in the program (after loader relocation) */
+  fj_insn insn;          /* the instruction as in the program (LDDW_REGION: imm = offset) */
   uint32_t pc;
   uint32_t aux;          /* lddw: high imm; call: callee pc or helper id; else 0 */
   uint8_t depth;         /* inlined call depth, 0 = the trace's own frame */
   uint8_t flags;         /* enum fj_trace_rec_flags */
-  uint8_t region;        /* memory ops: region index hit while recording; else 0 */
+  uint8_t region;        /* memory ops: region hit while recording; LDDW_REGION: its region */
   uint8_t reserved;      /* 0 */
 } fj_trace_rec;
 _Static_assert(sizeof(fj_trace_rec) == 20, "trace record is a wire format");

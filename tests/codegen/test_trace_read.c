@@ -12,6 +12,7 @@
 #include "codegen/opt.h"
 #include "codegen/trace_read.h"
 #include "farjit/error.h"
+#include "farjit/jit.h"
 #include "tests/codegen/cg_util.h"
 
 static const char *k_loop =
@@ -93,7 +94,9 @@ static void test_header_rules(void **st) {
   assert_non_null(strstr(msg, "limit 3"));
   struct { size_t off; uint32_t val; unsigned bytes; const char *needle; } cases[] = {
       {offsetof(fj_trace_header, magic), 0x12345678, 4, "magic"},
-      {offsetof(fj_trace_header, version), 2, 2, "version"},
+      {offsetof(fj_trace_header, version), 3, 2, "version 3, expected 2"},
+      {offsetof(fj_trace_header, version), 1, 2, "version 1 (lddw holds the client's data "
+                                                 "addresses) is no longer accepted"},
       {offsetof(fj_trace_header, kind), 9, 2, "kind"},
       {offsetof(fj_trace_header, nrecs), 0, 4, "no records"},
       {offsetof(fj_trace_header, end), 0, 2, "end kind"},
@@ -139,6 +142,8 @@ static void test_rec_rules(void **st) {
   MUT(1, rec(&f, 1)->aux = 1, "aux set");
   MUT(1, rec(&f, 1)->flags = FJ_REC_TAKEN, "TAKEN on a non-conditional");
   MUT(1, rec(&f, 1)->flags = FJ_REC_CALL_INTERP, "CALL_INTERP");
+  MUT(1, rec(&f, 1)->flags = FJ_REC_LDDW_REGION, "trace rec 1 (pc 3): LDDW_REGION on a non-lddw");
+  MUT(0, rec(&f, 0)->flags = FJ_REC_LDDW_REGION, "LDDW_REGION on a non-lddw");
   MUT(1, rec(&f, 1)->flags = 0x80, "unknown flags");
   MUT(1, rec(&f, 1)->reserved = 1, "reserved byte");
   MUT(1, rec(&f, 1)->insn.regs = 0x0a, "writes r10");
@@ -200,6 +205,67 @@ static void test_calls_and_exit(void **st) {
   h->end_pc = 2;  /* exit at depth 0 must be the stop pc */
   assert_int_equal(fj_trace_read(b, len, 0, &t, msg, sizeof msg), FJ_EBADTRACE);
   assert_non_null(strstr(msg, "exit at depth 0"));
+  free(b);
+  free(p);
+}
+
+/* FJ_REC_LDDW_REGION: accepted on lddw with region < nregions, built as the region's base
+ * (loaded from st->regions) plus the offset; rejected elsewhere. */
+static void test_lddw_region(void **st) {
+  (void)st;
+  uint32_t n;
+  fj_insn *p = cu_asm("lddw %r2, 0x1234\n"
+                      "lddw %r3, fn\n"
+                      "ldxdw %r0, [%r2+8]\n"
+                      "exit\n"
+                      "fn:\n"
+                      "exit\n", &n);
+  size_t len;
+  uint8_t *b = cu_trace(p, n, 0, "", 1, 100, &len);
+  fj_trace_header *h = (fj_trace_header *)b;
+  fj_trace_rec *r = (fj_trace_rec *)(b + sizeof *h);
+  assert_int_equal(h->nrecs, 4);
+  h->nregions = 3;
+  r[0].flags = FJ_REC_LDDW_REGION;
+  r[0].region = 2;
+  r[0].aux = 0;  /* offset 0x1234 */
+  fj_trace t;
+  char msg[192];
+  assert_int_equal(fj_trace_read(b, len, 0, &t, msg, sizeof msg), 0);
+  fj_trace_release(&t);
+  fj_ir ir;
+  assert_int_equal(cu_build(b, len, 0, false, &ir), 0);
+  /* r2 = HLD(regions) + 48 (region 2's base) + 0x1234, and no constant holding an address */
+  bool hld = false, add = false;
+  for (fj_ref x = FJ_REF_BIAS; x < ir.top; x++) {
+    const fj_ir_ins *i = fj_ir_at(&ir, x);
+    if (i->op == FJ_IR_HLD && i->lit == 2 * FJ_REGION_SIZEOF + FJ_REGION_OFF_BASE) {
+      hld = true;
+      for (fj_ref y = x + 1; y < ir.top; y++) {
+        const fj_ir_ins *a = fj_ir_at(&ir, y);
+        if (a->op == FJ_IR_ADD && a->a == x && fj_ir_is_k(a->b) &&
+            fj_ir_kval(&ir, a->b) == 0x1234)
+          add = true;
+      }
+    }
+  }
+  assert_true(hld);
+  assert_true(add);
+  fj_ir_free(&ir);
+  /* region out of range */
+  r[0].region = 3;
+  assert_int_equal(fj_trace_read(b, len, 0, &t, msg, sizeof msg), FJ_EBADTRACE);
+  assert_non_null(strstr(msg, "trace rec 0 (pc 0): region 3 >= 3 regions"));
+  /* region without the flag */
+  r[0].region = 2;
+  r[0].flags = 0;
+  assert_int_equal(fj_trace_read(b, len, 0, &t, msg, sizeof msg), FJ_EBADTRACE);
+  assert_non_null(strstr(msg, "region set on a non-memory"));
+  r[0].region = 0;
+  /* not on lddw of a function */
+  r[1].flags = FJ_REC_LDDW_REGION;
+  assert_int_equal(fj_trace_read(b, len, 0, &t, msg, sizeof msg), FJ_EBADTRACE);
+  assert_non_null(strstr(msg, "trace rec 1 (pc 2): LDDW_REGION on a non-lddw"));
   free(b);
   free(p);
 }
@@ -303,7 +369,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid_loop),     cmocka_unit_test(test_header_rules),
       cmocka_unit_test(test_rec_rules),      cmocka_unit_test(test_calls_and_exit),
-      cmocka_unit_test(test_fuzz),
+      cmocka_unit_test(test_lddw_region),    cmocka_unit_test(test_fuzz),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
