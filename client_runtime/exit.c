@@ -13,6 +13,13 @@
 #include "client_runtime/jit_internal.h"
 #include "farjit/blob.h"
 
+/* Registers in and out of machine code, once per entry, exit and local call: explicit word
+ * copies, which the compiler keeps inline (a memcpy call is a byte loop in small libcs). */
+#define COPY_REGS11(d, s) do { uint64_t *restrict d_ = (d); const uint64_t *restrict s_ = (s); \
+    d_[0] = s_[0]; d_[1] = s_[1]; d_[2] = s_[2]; d_[3] = s_[3]; d_[4] = s_[4]; d_[5] = s_[5]; \
+    d_[6] = s_[6]; d_[7] = s_[7]; d_[8] = s_[8]; d_[9] = s_[9]; d_[10] = s_[10]; } while (0)
+_Static_assert(FJ_NREGS == 11, "COPY_REGS11 copies r0-r10");
+
 /* ---- runtime entry points ------------------------------------------------------------------ */
 
 static uint64_t rt_udiv64(uint64_t a, uint64_t b) { return b ? a / b : 0; }
@@ -49,7 +56,7 @@ uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc) {
    * the caller left it (st is synced), r10 at the next frame.  Not fj_vm_call, which clears
    * r0 and r6-r9 as a helper's callback must.  The trace reloads r1-r5 from st afterwards. */
   fj_exec cx;
-  memcpy(cx.r, st->r, sizeof cx.r);
+  COPY_REGS11(cx.r, st->r);
   cx.depth = cx.base = ex->depth + 1;
   cx.r[10] = fj_vm_frame_top(vm, cx.depth);
   cx.pc = pc;
@@ -58,7 +65,11 @@ uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc) {
   int rc = fj_interp_enter(vm, &cx);  /* a failure sets vm->stop: FJ_RT_CALL deopts */
   vm->cur = ex;
   ex->depth = saved;
-  memcpy(&st->r[1], &cx.r[1], 5 * sizeof st->r[0]);
+  st->r[1] = cx.r[1];
+  st->r[2] = cx.r[2];
+  st->r[3] = cx.r[3];
+  st->r[4] = cx.r[4];
+  st->r[5] = cx.r[5];
   return rc == 0 ? cx.r[0] : 0;
 }
 
@@ -148,25 +159,29 @@ static bool bridge_wanted(fj_jit *jit, fj_jexit *x) {
 static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, uint32_t *xid,
                      bool *moved) {
   fj_vm *vm = jit->vm;
+  /* Only what farjit/jit.h says the code reads on entry, plus the exit fields zeroed; frames[]
+   * is written by the code before the runtime reads it (nframes says how many). */
   fj_jit_state st;
-  memset(&st, 0, offsetof(fj_jit_state, frames));
-  memcpy(st.r, ex->r, sizeof st.r);
+  COPY_REGS11(st.r, ex->r);
   st.regions = (uint64_t)(uintptr_t)vm->regions;
-  st.nregions = vm->nregions;
   st.vm = (uint64_t)(uintptr_t)vm;
   st.budget = vm->left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)vm->left;
+  st.exit_code = 0;
+  st.call_ret = 0;
+  st.exit_id = 0;
+  st.call_exit = 0;
+  st.nframes = 0;
+  st.nregions = vm->nregions;
   const int64_t b0 = st.budget;
   const uint64_t interp0 = vm->stats.insns_interp, native0 = vm->stats.insns_native;
 
-  fj_jentry e;
-  memset(&e, 0, sizeof e);
-  e.prev = jit->active;
-  e.st = &st;
-  e.base_depth = ex->depth;
+  fj_jentry e = {.prev = jit->active, .st = &st, .base_depth = ex->depth, .deopted = false,
+                 .deopt_nframes = 0, .deopt_pc = 0};
   jit->active = &e;
+  fj_jtrace *const entered = t;
   t->entries++;
   jit->stats.trace_entries++;
-  fj_cc_touch(&jit->cc, t->code_off, ++jit->tick);
+  t->last_use = ++jit->tick;
   uint32_t id = fj_arch_enter(&st, (const void *)(uintptr_t)(t->va + t->entry_off), &vm->stop,
                               &vm->left);
   jit->active = e.prev;
@@ -188,7 +203,10 @@ static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, ui
     pc = e.deopt_pc;
     nframes = e.deopt_nframes;
   } else {
-    xt = fj_cc_owner_at(&jit->cc, st.exit_code);
+    /* Usually the trace entered left (no link taken); an installed trace owns the block at its
+     * va, so this is what fj_cc_owner_at would return.  entered->id is 0 if it was evicted. */
+    xt = entered->id && entered->va == st.exit_code ? entered
+                                                    : fj_cc_owner_at(&jit->cc, st.exit_code);
     if (!xt || xt->va != st.exit_code || id >= xt->nexits || id != st.exit_id)
       return fj_vm_fail(vm, FJ_EBADBLOB, "machine code left through an unknown exit");
     pc = xt->exits[id].pc;
@@ -197,11 +215,14 @@ static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, ui
   if (pc >= vm->ninsns || ex->depth + nframes >= FJ_MAX_CALL_DEPTH)
     return fj_vm_fail(vm, FJ_EBADBLOB, "machine code exit with a bad pc or too many frames");
 
-  memcpy(ex->r, st.r, sizeof ex->r);
+  COPY_REGS11(ex->r, st.r);
   for (uint32_t i = 0; i < nframes; i++) {
     fj_frame *f = &ex->frames[ex->depth];
     f->ret_pc = st.frames[i].ret_pc;
-    memcpy(f->saved, st.frames[i].saved, sizeof f->saved);
+    f->saved[0] = st.frames[i].saved[0];
+    f->saved[1] = st.frames[i].saved[1];
+    f->saved[2] = st.frames[i].saved[2];
+    f->saved[3] = st.frames[i].saved[3];
     f->fp = st.frames[i].fp;
     ex->depth++;
   }

@@ -436,11 +436,21 @@ static int install_fail(fj_jit *jit, const fj_jreq *rq, const char *why, const c
   return FJ_EBADBLOB;
 }
 
+/* The coldest trace but keep, after handing the code cache every trace's last entry tick
+ * (code_size 0: a slot being installed, whose block does not exist yet). */
+static fj_jtrace *coldest(fj_jit *jit, const fj_jtrace *keep) {
+  for (uint32_t i = 0; i < jit->cfg.max_traces; i++) {
+    const fj_jtrace *t = &jit->traces[i];
+    if (t->id && t->code_size) fj_cc_touch(&jit->cc, t->code_off, t->last_use);
+  }
+  return fj_cc_coldest(&jit->cc, keep);
+}
+
 static fj_jtrace *slot_alloc(fj_jit *jit, const fj_jtrace *keep) {
   for (;;) {
     for (uint32_t i = 0; i < jit->cfg.max_traces; i++)
       if (!jit->traces[i].id) return &jit->traces[i];
-    fj_jtrace *victim = fj_cc_coldest(&jit->cc, keep);
+    fj_jtrace *victim = coldest(jit, keep);
     if (!victim || !evict_trace(jit, victim, false)) return NULL;
   }
 }
@@ -494,7 +504,7 @@ static int install(fj_jit *jit, const fj_jreq *rq, const uint8_t *blob, size_t l
     return install_fail(jit, rq, "not installed: ", "code cache not writable");
   }
   while ((rc = fj_cc_alloc(cc, v.h.code_size, t, &off)) == FJ_ENOSPC) {
-    fj_jtrace *victim = fj_cc_coldest(cc, parent);
+    fj_jtrace *victim = coldest(jit, parent);
     if (!victim || !evict_trace(jit, victim, false)) break;
   }
   parent = bridge ? fj_jit_trace_by_id(jit, rq->parent_id) : NULL;
@@ -537,7 +547,8 @@ static int install(fj_jit *jit, const fj_jreq *rq, const uint8_t *blob, size_t l
     j->nframes = x.nframes;
     if (x.patch_off != FJ_BLOB_NO_PATCH) memcpy(j->orig, v.code + x.patch_off, 4);
   }
-  fj_cc_touch(cc, off, ++jit->tick);
+  t->last_use = ++jit->tick;
+  fj_cc_touch(cc, off, t->last_use);
   if (!bridge) jit->pc_trace[t->start_pc] = (uint16_t)(t - jit->traces + 1);
   link_trace(jit, t);
   if (bridge) {
@@ -644,12 +655,24 @@ static void handle_result(fj_jit *jit, const fj_jit_result *res) {
     jit->spots[rq.start_pc].fails = 0;
 }
 
+/* Clears what a transport may leave unset in a result (every field but the message's tail,
+ * which is read only up to its terminator): not the whole 200-byte struct, since this runs at
+ * every hot event and usually finds nothing. */
+static void result_clear(fj_jit_result *res) {
+  res->id = 0;
+  res->status = 0;
+  res->blob = NULL;
+  res->blob_len = 0;
+  res->message[0] = 0;
+  res->priv = NULL;
+}
+
 static int poll_results(fj_jit *jit) {
   int n = 0;
   const fj_jit_transport *tr = &jit->env.transport;
   if (!tr->poll) return 0;
   fj_jit_result res;
-  while (memset(&res, 0, sizeof res), tr->poll(tr->ud, &res) == 1) {
+  while (result_clear(&res), tr->poll(tr->ud, &res) == 1) {
     uint64_t before = jit->stats.traces_installed;
     if (jit->have_cc && jit->pc_trace) handle_result(jit, &res);
     else jit->stats.stale_results++;

@@ -51,6 +51,8 @@ typedef struct fj_jtrace {
   fj_jexit *exits;
   fj_link_site *sites;  /* TRACE relocations: links to other traces */
   uint64_t entries;
+  uint64_t last_use;    /* jit->tick of the last entry; given to the code cache before it
+                         * picks a victim (a store per entry instead of a block search) */
 } fj_jtrace;
 
 enum { FJ_SPOT_IDLE = 0, FJ_SPOT_PENDING = 1, FJ_SPOT_BLACK = 2 };
