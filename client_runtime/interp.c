@@ -71,38 +71,39 @@ enum { AT_ADD, AT_OR, AT_AND, AT_XOR, AT_XCHG };
 #define HAVE_ATOMIC32 0
 #endif
 
+/* Read-modify-write returning the old value: atomic where the compiler has lock-free atomics of
+ * that width, a plain sequence otherwise (a VM runs on one thread).  The bodies are shared by
+ * both widths; the choice stays a preprocessor one so no __atomic call is ever emitted where the
+ * target has none. */
+#define AT_RMW_ATOMIC(p, kind, v)                                     \
+  switch (kind) {                                                     \
+  case AT_ADD: return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);     \
+  case AT_OR: return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);       \
+  case AT_AND: return __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);     \
+  case AT_XOR: return __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);     \
+  default: return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);        \
+  }
+#define AT_RMW_PLAIN(T, p, kind, v)                                                      \
+  T old = *p;                                                                            \
+  *p = kind == AT_ADD ? old + v : kind == AT_OR ? old | v : kind == AT_AND ? old & v     \
+     : kind == AT_XOR ? old ^ v : v;                                                     \
+  return old;
+
 static uint64_t at_rmw64(uint64_t *p, int kind, uint64_t v) {
 #if HAVE_ATOMIC64
-  switch (kind) {
-  case AT_ADD: return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-  case AT_OR: return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-  case AT_AND: return __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-  case AT_XOR: return __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-  default: return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
-  }
+  AT_RMW_ATOMIC(p, kind, v)
 #else
-  uint64_t old = *p;
-  *p = kind == AT_ADD ? old + v : kind == AT_OR ? old | v : kind == AT_AND ? old & v
-     : kind == AT_XOR ? old ^ v : v;
-  return old;
+  AT_RMW_PLAIN(uint64_t, p, kind, v)
 #endif
 }
 static uint32_t at_rmw32(uint32_t *p, int kind, uint32_t v) {
 #if HAVE_ATOMIC32
-  switch (kind) {
-  case AT_ADD: return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-  case AT_OR: return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-  case AT_AND: return __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-  case AT_XOR: return __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-  default: return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
-  }
+  AT_RMW_ATOMIC(p, kind, v)
 #else
-  uint32_t old = *p;
-  *p = kind == AT_ADD ? old + v : kind == AT_OR ? old | v : kind == AT_AND ? old & v
-     : kind == AT_XOR ? old ^ v : v;
-  return old;
+  AT_RMW_PLAIN(uint32_t, p, kind, v)
 #endif
 }
+
 static uint64_t at_cas64(uint64_t *p, uint64_t expected, uint64_t desired) {
 #if HAVE_ATOMIC64
   __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
