@@ -124,6 +124,39 @@ static inline void bx_fix_jmp(bu_x86 *a, uint32_t field, uint32_t to) {
   int32_t rel = (int32_t)to - (int32_t)(field + 4);
   memcpy(a->code + field, &rel, 4);
 }
+/* Every hand-assembled loop blob has one shape: st kept in rbx; at the head a check that at
+ * least n budget remains (jl to the BUDGET exit); the body, which jumps back with bx_jb or falls
+ * out; then GUARD exit 0 (resuming at guard_pc), BUDGET exit 1 (at budget_pc) and a shared ret. */
+typedef struct bx_loop {
+  uint32_t head;  /* offset of the budget check: the loop's back-edge target */
+  uint32_t jl;    /* rel32 field of the jl to the BUDGET exit */
+} bx_loop;
+static inline bx_loop bx_loop_open(bu_x86 *a, uint8_t n) {
+  bx_loop l;
+  BX(a, "\x53\x48\x89\xfb");  /* push rbx; mov rbx, rdi */
+  l.head = a->n;
+  BX(a, "\x48\x83\x7b\x68");  /* cmp qword [rbx+104], n */
+  bx_bytes(a, (const char *)&n, 1);
+  BX(a, "\x0f\x8c");          /* jl rel32 */
+  l.jl = a->n;
+  bx_u32(a, 0);
+  return l;
+}
+/* jb rel32 to `to` (the loop's back edge after an unsigned compare). */
+static inline void bx_jb(bu_x86 *a, uint32_t to) {
+  BX(a, "\x0f\x82");
+  bx_u32(a, (uint32_t)((int32_t)to - (int32_t)(a->n + 4)));
+}
+static inline void bx_loop_close(bu_x86 *a, bx_loop l, uint32_t guard_pc, uint32_t budget_pc) {
+  BX(a, "\x48\x89\xdf\x5b");  /* mov rdi, rbx; pop rbx */
+  uint32_t f0 = bx_exit(a, 0, guard_pc, FJ_EXIT_GUARD);
+  bx_fix_jmp(a, l.jl, a->n);
+  BX(a, "\x48\x89\xdf\x5b");
+  uint32_t f1 = bx_exit(a, 1, budget_pc, FJ_EXIT_BUDGET);
+  bx_fix_jmp(a, f0, a->n);
+  bx_fix_jmp(a, f1, a->n);
+  BX(a, "\xc3");
+}
 static inline bu_blob bx_blob(bu_x86 *a, uint32_t start_pc, uint16_t kind) {
   return bu_make(FJ_TARGET_X86_64, a->code, a->n, a->rel, a->nrel, a->ex, a->nex, start_pc, kind,
                  "hand-assembled test blob");

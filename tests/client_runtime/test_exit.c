@@ -76,11 +76,7 @@ static bu_blob frame_blob(const fj_jit_request *rq) {
   if (rq->start_pc != 2) return stop_blob(rq);
   bu_x86 a;
   memset(&a, 0, sizeof a);
-  BX(&a, "\x53\x48\x89\xfb");                              /* push rbx; mov rbx, rdi */
-  BX(&a, "\x48\x83\x7b\x68\x03");                          /* cmp qword [rbx+104], 3 */
-  BX(&a, "\x0f\x8c");
-  uint32_t jl = a.n;
-  bx_u32(&a, 0);
+  bx_loop l = bx_loop_open(&a, 3);
   BX(&a, "\x48\x8b\x43\x30\x48\x89\x43\x08");              /* r1 = r6 */
   static const uint8_t regs[5] = {48, 56, 64, 72, 80};     /* r6..r9, r10 -> frames[0] */
   for (int i = 0; i < 5; i++) {
@@ -94,15 +90,8 @@ static bu_blob frame_blob(const fj_jit_request *rq) {
   BX(&a, "\x48\x8b\x43\x08\x48\x89\x03");                  /* r0 = r1 */
   BX(&a, "\x48\x83\x6b\x68\x03");                          /* budget -= 3 */
   BX(&a, "\xc7\x83\x88\x00\x00\x00\x01\x00\x00\x00");      /* st->nframes = 1 */
-  BX(&a, "\x48\x89\xdf\x5b");
-  uint32_t f0 = bx_exit(&a, 0, 10, FJ_EXIT_GUARD);
+  bx_loop_close(&a, l, 10, 2);
   a.ex[0].nframes = 1;
-  bx_fix_jmp(&a, jl, a.n);
-  BX(&a, "\x48\x89\xdf\x5b");
-  uint32_t f1 = bx_exit(&a, 1, 2, FJ_EXIT_BUDGET);
-  bx_fix_jmp(&a, f0, a.n);
-  bx_fix_jmp(&a, f1, a.n);
-  BX(&a, "\xc3");
   return bx_blob(&a, 2, FJ_TRACE_LOOP);
 }
 
@@ -111,12 +100,7 @@ static bu_blob call_local_blob(const fj_jit_request *rq) {
   if (rq->start_pc != 2) return stop_blob(rq);
   bu_x86 a;
   memset(&a, 0, sizeof a);
-  BX(&a, "\x53\x48\x89\xfb");
-  uint32_t loop = a.n;
-  BX(&a, "\x48\x83\x7b\x68\x08");                          /* cmp qword [rbx+104], 8 */
-  BX(&a, "\x0f\x8c");
-  uint32_t jl = a.n;
-  bx_u32(&a, 0);
+  bx_loop l = bx_loop_open(&a, 8);
   BX(&a, "\x48\x8b\x43\x30\x48\x89\x43\x08");              /* r1 = r6 */
   BX(&a, "\x48\x83\x6b\x68\x02");                          /* budget -= 2 (mov, call) */
   BX(&a, "\xc7\x83\x84\x00\x00\x00\x02\x00\x00\x00");      /* call_exit = 2 */
@@ -135,16 +119,8 @@ static bu_blob call_local_blob(const fj_jit_request *rq) {
   BX(&a, "\x48\x83\x43\x30\x01");                          /* r6 += 1 */
   BX(&a, "\x48\x83\x6b\x68\x03");                          /* budget -= 3 */
   BX(&a, "\x48\x83\x7b\x30\x14");                          /* cmp qword [rbx+48], 20 */
-  BX(&a, "\x0f\x82");
-  bx_u32(&a, (uint32_t)((int32_t)loop - (int32_t)(a.n + 4)));
-  BX(&a, "\x48\x89\xdf\x5b");
-  uint32_t f0 = bx_exit(&a, 0, 7, FJ_EXIT_GUARD);
-  bx_fix_jmp(&a, jl, a.n);
-  BX(&a, "\x48\x89\xdf\x5b");
-  uint32_t f1 = bx_exit(&a, 1, 2, FJ_EXIT_BUDGET);
-  bx_fix_jmp(&a, f0, a.n);
-  bx_fix_jmp(&a, f1, a.n);
-  BX(&a, "\xc3");
+  bx_jb(&a, l.head);
+  bx_loop_close(&a, l, 7, 2);
   fj_blob_exit ce = {4, FJ_BLOB_NO_PATCH, FJ_EXIT_CALL, 0, 2};
   a.ex[a.nex++] = ce;
   return bx_blob(&a, 2, FJ_TRACE_LOOP);

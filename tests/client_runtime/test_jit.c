@@ -140,28 +140,15 @@ static bu_blob sum_blob(const fj_jit_request *rq) {
   if (rq->start_pc != 2) return null_blob(rq);
   bu_x86 a;
   memset(&a, 0, sizeof a);
-  BX(&a, "\x53\x48\x89\xfb");              /* push rbx; mov rbx, rdi */
-  uint32_t loop = a.n;
-  BX(&a, "\x48\x83\x7b\x68\x03");          /* cmp qword [rbx+104], 3 */
-  BX(&a, "\x0f\x8c");                      /* jl budget */
-  uint32_t jl = a.n;
-  bx_u32(&a, 0);
+  bx_loop l = bx_loop_open(&a, 3);
   BX(&a, "\x48\x8b\x43\x08");              /* mov rax, [rbx+8] */
   BX(&a, "\x48\x01\x43\x00");              /* add [rbx+0], rax */
   BX(&a, "\x48\x83\x43\x08\x01");          /* add qword [rbx+8], 1 */
   BX(&a, "\x48\x83\x6b\x68\x03");          /* sub qword [rbx+104], 3 */
   BX(&a, "\x48\x8b\x43\x08");              /* mov rax, [rbx+8] */
   BX(&a, "\x48\x3d\xe8\x03\x00\x00");      /* cmp rax, 1000 */
-  BX(&a, "\x0f\x82");                      /* jb loop */
-  bx_u32(&a, (uint32_t)((int32_t)loop - (int32_t)(a.n + 4)));
-  BX(&a, "\x48\x89\xdf\x5b");              /* mov rdi, rbx; pop rbx */
-  uint32_t f0 = bx_exit(&a, 0, 5, FJ_EXIT_GUARD);
-  bx_fix_jmp(&a, jl, a.n);
-  BX(&a, "\x48\x89\xdf\x5b");
-  uint32_t f1 = bx_exit(&a, 1, 2, FJ_EXIT_BUDGET);
-  bx_fix_jmp(&a, f0, a.n);
-  bx_fix_jmp(&a, f1, a.n);
-  BX(&a, "\xc3");
+  bx_jb(&a, l.head);
+  bx_loop_close(&a, l, 5, 2);
   return bx_blob(&a, 2, FJ_TRACE_LOOP);
 }
 
@@ -536,12 +523,7 @@ static bu_blob call_blob(const fj_jit_request *rq) {
   if (rq->start_pc != 7) return null_blob(rq);
   bu_x86 a;
   memset(&a, 0, sizeof a);
-  BX(&a, "\x53\x48\x89\xfb");                  /* push rbx; mov rbx, rdi */
-  uint32_t loop = a.n;
-  BX(&a, "\x48\x83\x7b\x68\x05");              /* cmp qword [rbx+104], 5 */
-  BX(&a, "\x0f\x8c");
-  uint32_t jl = a.n;
-  bx_u32(&a, 0);
+  bx_loop l = bx_loop_open(&a, 5);
   BX(&a, "\x48\x8b\x43\x30\x48\x89\x43\x08");  /* mov rax, [rbx+48]; mov [rbx+8], rax */
   BX(&a, "\x48\x83\x6b\x68\x02");              /* budget -= 2 (mov, call) */
   BX(&a, "\xc7\x83\x84\x00\x00\x00\x02\x00\x00\x00");  /* st->call_exit = 2 */
@@ -561,16 +543,8 @@ static bu_blob call_blob(const fj_jit_request *rq) {
   BX(&a, "\x48\x83\x43\x30\x01");              /* r6 += 1 */
   BX(&a, "\x48\x83\x6b\x68\x03");              /* budget -= 3 */
   BX(&a, "\x48\x83\x7b\x30\x0a");              /* cmp qword [rbx+48], 10 */
-  BX(&a, "\x0f\x82");
-  bx_u32(&a, (uint32_t)((int32_t)loop - (int32_t)(a.n + 4)));
-  BX(&a, "\x48\x89\xdf\x5b");
-  uint32_t f0 = bx_exit(&a, 0, 12, FJ_EXIT_GUARD);
-  bx_fix_jmp(&a, jl, a.n);
-  BX(&a, "\x48\x89\xdf\x5b");
-  uint32_t f1 = bx_exit(&a, 1, 7, FJ_EXIT_BUDGET);
-  bx_fix_jmp(&a, f0, a.n);
-  bx_fix_jmp(&a, f1, a.n);
-  BX(&a, "\xc3");
+  bx_jb(&a, l.head);
+  bx_loop_close(&a, l, 12, 7);
   fj_blob_exit ce = {9, FJ_BLOB_NO_PATCH, FJ_EXIT_CALL, 0, 2};
   a.ex[a.nex++] = ce;
   return bx_blob(&a, 7, FJ_TRACE_LOOP);
