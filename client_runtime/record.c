@@ -52,6 +52,8 @@ int fj_rec_begin(fj_recorder *r, void *buf, size_t cap, uint32_t max_recs, const
   h.parent_exit = kind == FJ_TRACE_BRIDGE ? parent_exit : 0;
   h.prog_ninsns = vm->ninsns;
   h.nregions = vm->nregions;
+  for (unsigned i = 0; i < FJ_NREGS; i++)
+    if (ex->r[i] >> 32 == 0) h.entry_narrow |= 1u << i;
   memcpy(r->buf, &h, sizeof h);
   return 0;
 }

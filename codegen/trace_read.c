@@ -91,6 +91,9 @@ static int check_header(vctx *v, const fj_trace_header *h, size_t len, uint32_t 
   if (h->version == 1)
     return fail(v, "trace header: version 1 (lddw holds the client's data addresses) is no "
                    "longer accepted: the client must record version %u", FJ_TRACE_VERSION);
+  if (h->version == 2)
+    return fail(v, "trace header: version 2 (no entry_narrow) is no longer accepted: the client "
+                   "must record version %u", FJ_TRACE_VERSION);
   if (h->version != FJ_TRACE_VERSION)
     return fail(v, "trace header: version %u, expected %u", h->version, FJ_TRACE_VERSION);
   if (h->kind < FJ_TRACE_LOOP || h->kind > FJ_TRACE_BRIDGE)
@@ -103,8 +106,10 @@ static int check_header(vctx *v, const fj_trace_header *h, size_t len, uint32_t 
                 fj_trace_size(h->nrecs), h->nrecs);
   if (h->end < FJ_TRACE_END_LOOP || h->end > FJ_TRACE_END_STOP)
     return fail(v, "trace header: bad end kind %u", h->end);
-  if (h->flags != 0 || h->reserved[0] != 0 || h->reserved[1] != 0)
+  if (h->flags != 0 || h->reserved != 0)
     return fail(v, "trace header: reserved fields not zero");
+  if (h->entry_narrow >> FJ_NREGS)
+    return fail(v, "trace header: entry_narrow 0x%x names registers above r10", h->entry_narrow);
   if (h->prog_ninsns == 0) return fail(v, "trace header: empty program");
   if (h->start_pc >= h->prog_ninsns)
     return fail(v, "trace header: start pc %u >= program length %u", h->start_pc, h->prog_ninsns);

@@ -37,6 +37,12 @@
  *                         otherwise exit to the interpreter at end_pc.
  *      FJ_TRACE_END_STOP  exit to the interpreter at end_pc (program exit, unsupported op, ...).
  *    For END_STOP after an `exit` at depth 0 the trace returns to the interpreter at that exit.
+ *  - entry_narrow says which registers held a value below 2^32 when recording began (at start_pc,
+ *    depth 0).  The compiler may speculate on it: it guards at entry that such a register is
+ *    still below 2^32 (leaving to the interpreter at start_pc otherwise) and then treats it as
+ *    a 32-bit value, so the 32-bit arithmetic clang emits in 64-bit registers compiles to 32-bit
+ *    code.  It holds no address: pointers are below 2^32 on a 32-bit client, above on most
+ *    64-bit ones, the same on every client of a kind.
  *  - Bridges (kind FJ_TRACE_BRIDGE) start at the pc of a parent's exit (at depth 0) and name
  *    the parent trace id and exit id; they are entered with the exit state the parent wrote.
  */
@@ -48,7 +54,7 @@
 #include "farjit/ebpf.h"
 
 #define FJ_TRACE_MAGIC 0x52544a46u  /* "FJTR" little-endian */
-#define FJ_TRACE_VERSION 2           /* 2: FJ_REC_LDDW_REGION; readers reject 1 */
+#define FJ_TRACE_VERSION 3           /* 2: FJ_REC_LDDW_REGION; 3: entry_narrow */
 #define FJ_TRACE_MAX_RECS 4096       /* hard limit; servers may configure a lower one */
 
 enum fj_trace_kind {
@@ -82,7 +88,8 @@ typedef struct fj_trace_header {
   uint32_t parent_exit;  /* bridges: exit id in the parent; else 0 */
   uint32_t prog_ninsns;  /* length of the program: every pc is below it */
   uint32_t nregions;     /* region table size at recording time: every region index is below it */
-  uint32_t reserved[2];  /* 0 */
+  uint32_t entry_narrow; /* bit i (0-10): r_i < 2^32 when recording began; bits 11-31 are 0 */
+  uint32_t reserved;     /* 0 */
 } fj_trace_header;
 _Static_assert(sizeof(fj_trace_header) == 48, "trace header is a wire format");
 

@@ -218,7 +218,7 @@ static void test_call_local(void **state) {
   fj_insn *prog = cu_asm("mov %r1, 5\ncall local f\nadd %r0, 1\nexit\nf: mov %r0, %r1\n"
                          "mul %r0, 3\nexit\n", &n);
   fj_trace_header h = {FJ_TRACE_MAGIC, FJ_TRACE_VERSION, FJ_TRACE_ENTRY, 0, 4, FJ_TRACE_END_STOP,
-                       0, 3, 0, 0, n, 2, {0, 0}};
+                       0, 3, 0, 0, n, 2, 0, 0};
   fj_trace_rec recs[4] = {
     {prog[0], 0, 0, 0, 0, 0, 0},
     {prog[1], 1, 4, 0, FJ_REC_CALL_INTERP, 0, 0},

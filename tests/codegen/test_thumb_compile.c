@@ -242,7 +242,7 @@ static void test_call_local(void **state) {
   /* the trace a recorder writes when it leaves f to the interpreter */
   uint8_t trace[48 + 20 * 4];
   fj_trace_header h = {FJ_TRACE_MAGIC, FJ_TRACE_VERSION, FJ_TRACE_ENTRY, 0, 4, FJ_TRACE_END_STOP,
-                       0, 3, 0, 0, 6, 1, {0, 0}};
+                       0, 3, 0, 0, 6, 1, 0, 0};
   memcpy(trace, &h, sizeof h);
   for (uint32_t i = 0; i < 4; i++) {
     fj_trace_rec r = {code[i], i, i == 1 ? 4u : 0u, 0, i == 1 ? FJ_REC_CALL_INTERP : 0, 0, 0};

@@ -94,7 +94,9 @@ static void test_header_rules(void **st) {
   assert_non_null(strstr(msg, "limit 3"));
   struct { size_t off; uint32_t val; unsigned bytes; const char *needle; } cases[] = {
       {offsetof(fj_trace_header, magic), 0x12345678, 4, "magic"},
-      {offsetof(fj_trace_header, version), 3, 2, "version 3, expected 2"},
+      {offsetof(fj_trace_header, version), 4, 2, "version 4, expected 3"},
+      {offsetof(fj_trace_header, version), 2, 2, "version 2 (no entry_narrow) is no longer"},
+      {offsetof(fj_trace_header, entry_narrow), 0x800, 4, "names registers above r10"},
       {offsetof(fj_trace_header, version), 1, 2, "version 1 (lddw holds the client's data "
                                                  "addresses) is no longer accepted"},
       {offsetof(fj_trace_header, kind), 9, 2, "kind"},
@@ -328,7 +330,7 @@ static void test_fuzz(void **st) {
     for (size_t i = 0; i < len; i++) b[i] = (uint8_t)rnd();
     fj_trace_header h = {FJ_TRACE_MAGIC, FJ_TRACE_VERSION, (uint16_t)(1 + rnd() % 3),
                          (uint32_t)(rnd() % 8), nrecs, (uint16_t)(1 + rnd() % 3), 0,
-                         (uint32_t)(rnd() % 8), 0, 0, 8, 4, {0, 0}};
+                         (uint32_t)(rnd() % 8), 0, 0, 8, 4, 0, 0};
     if (rnd() % 4) memcpy(b, &h, sizeof h);
     fuzz_one(b, len, it);
     free(b);

@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
   /* A compile request with a valid 2-record trace, pipelined twice, plus cancel/ping/stats. */
   uint8_t trace[88];
   fj_trace_header h = {FJ_TRACE_MAGIC, FJ_TRACE_VERSION, FJ_TRACE_ENTRY, 0, 2,
-                       FJ_TRACE_END_STOP, 0, 1, 0, 0, 2, 2, {0, 0}};
+                       FJ_TRACE_END_STOP, 0, 1, 0, 0, 2, 2, 0, 0};
   fj_trace_rec r[2];
   memset(r, 0, sizeof r);
   r[0].insn.code = 0xb7;
