@@ -3,7 +3,8 @@
 #  - test_fuzz_replay (gcc, every build): the seed corpus + deterministic mutations.
 #  - fuzz_server (clang -fsanitize=fuzzer, when libFuzzer is installed): run for a bounded time
 #    by tests/proto/fuzz.sh (FJ_FUZZ_SECONDS, default 60).
-# Seeds: tests/proto/fuzz_corpus/, written by $(B)/tests/fuzz_seeds (run by hand).
+# Seeds: tests/proto/fuzz_corpus/, written by $(B)/tests/fuzz_seeds (run by hand; seeds.sh
+# fails when the committed ones are stale).
 FJ_FUZZ_SERVER_SRCS := server/config.c server/log.c server/listen.c server/conn.c server/work.c \
                        server/cache.c server/metrics.c server/http.c server/clients.c
 FJ_FUZZ_LDLIBS = $(FJ_PROTO_LDLIBS) $(FJ_TLS_LDLIBS) -luv -lpthread -lm
@@ -31,3 +32,5 @@ $(B)/fuzz/fuzz_server: tests/proto/fuzz_server.c $(FJ_FUZZ_SERVER_SRCS) proto/fr
 BINS += $(B)/fuzz/fuzz_server
 endif
 TEST_SCRIPTS += tests/proto/fuzz.sh
+all: $(B)/tests/fuzz_seeds
+TEST_SCRIPTS += tests/proto/seeds.sh
