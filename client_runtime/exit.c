@@ -13,13 +13,6 @@
 #include "client_runtime/jit_internal.h"
 #include "farjit/blob.h"
 
-/* Registers in and out of machine code, once per entry, exit and local call: explicit word
- * copies, which the compiler keeps inline (a memcpy call is a byte loop in small libcs). */
-#define COPY_REGS11(d, s) do { uint64_t *restrict d_ = (d); const uint64_t *restrict s_ = (s); \
-    d_[0] = s_[0]; d_[1] = s_[1]; d_[2] = s_[2]; d_[3] = s_[3]; d_[4] = s_[4]; d_[5] = s_[5]; \
-    d_[6] = s_[6]; d_[7] = s_[7]; d_[8] = s_[8]; d_[9] = s_[9]; d_[10] = s_[10]; } while (0)
-_Static_assert(FJ_NREGS == 11, "COPY_REGS11 copies r0-r10");
-
 /* ---- runtime entry points ------------------------------------------------------------------ */
 
 static uint64_t rt_udiv64(uint64_t a, uint64_t b) { return b ? a / b : 0; }
@@ -56,13 +49,24 @@ uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc) {
    * the caller left it (st is synced), r10 at the next frame.  Not fj_vm_call, which clears
    * r0 and r6-r9 as a helper's callback must.  The trace reloads r1-r5 from st afterwards. */
   fj_exec cx;
-  COPY_REGS11(cx.r, st->r);
+  fj_regs_copy(cx.r, st->r);
   cx.depth = cx.base = ex->depth + 1;
   cx.r[10] = fj_vm_frame_top(vm, cx.depth);
   cx.pc = pc;
   vm->stats.local_calls++;
   vm->cur = &cx;
-  int rc = fj_interp_enter(vm, &cx);  /* a failure sets vm->stop: FJ_RT_CALL deopts */
+  /* A callee with a trace of its own runs it straight away, as the interpreter's entry hot
+   * event would (its counter fires at every entry once a trace is there), without the
+   * interpreter's entry, hook and exit around it. */
+  fj_jtrace *t = (jit->cfg.flags & FJ_JIT_NO_ENTER) ? NULL : fj_jit_trace_at(jit, pc);
+  int rc;  /* a failure sets vm->stop: FJ_RT_CALL deopts */
+  if (t && cx.depth + t->max_depth < FJ_MAX_CALL_DEPTH) {
+    rc = fj_jit_enter(jit, &cx, t);
+    if (rc == FJ_HOT_DONE) rc = 0;
+    else if (rc >= 0 && !vm->stop) rc = fj_interp_run(vm, &cx);
+  } else {
+    rc = fj_interp_enter(vm, &cx);
+  }
   vm->cur = ex;
   ex->depth = saved;
   st->r[1] = cx.r[1];
@@ -162,7 +166,7 @@ static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, ui
   /* Only what farjit/jit.h says the code reads on entry, plus the exit fields zeroed; frames[]
    * is written by the code before the runtime reads it (nframes says how many). */
   fj_jit_state st;
-  COPY_REGS11(st.r, ex->r);
+  fj_regs_copy(st.r, ex->r);
   st.regions = (uint64_t)(uintptr_t)vm->regions;
   st.vm = (uint64_t)(uintptr_t)vm;
   st.budget = vm->left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)vm->left;
@@ -173,10 +177,13 @@ static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, ui
   st.nframes = 0;
   st.nregions = vm->nregions;
   const int64_t b0 = st.budget;
-  const uint64_t interp0 = vm->stats.insns_interp, native0 = vm->stats.insns_native;
+  const uint64_t counted0 = vm->stats.insns_interp + vm->stats.insns_native;
 
-  fj_jentry e = {.prev = jit->active, .st = &st, .base_depth = ex->depth, .deopted = false,
-                 .deopt_nframes = 0, .deopt_pc = 0};
+  fj_jentry e;
+  e.prev = jit->active;
+  e.st = &st;
+  e.base_depth = ex->depth;
+  e.deopted = false;
   jit->active = &e;
   fj_jtrace *const entered = t;
   t->entries++;
@@ -191,9 +198,8 @@ static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, ui
   const int64_t b1 = st.budget < 0 ? 0 : st.budget;
   vm->left = (uint64_t)b1;
   const uint64_t used = b0 > b1 ? (uint64_t)(b0 - b1) : 0;
-  const uint64_t nested =
-      (vm->stats.insns_interp - interp0) + (vm->stats.insns_native - native0);
-  fj_vm_add_native(vm, used > nested ? used - nested : 0);
+  const uint64_t nested = vm->stats.insns_interp + vm->stats.insns_native - counted0;
+  if (used > nested) fj_vm_add_native(vm, used - nested);
   *moved = used != 0;
   *xtp = NULL;
 
@@ -215,14 +221,11 @@ static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, ui
   if (pc >= vm->ninsns || ex->depth + nframes >= FJ_MAX_CALL_DEPTH)
     return fj_vm_fail(vm, FJ_EBADBLOB, "machine code exit with a bad pc or too many frames");
 
-  COPY_REGS11(ex->r, st.r);
+  fj_regs_copy(ex->r, st.r);
   for (uint32_t i = 0; i < nframes; i++) {
     fj_frame *f = &ex->frames[ex->depth];
     f->ret_pc = st.frames[i].ret_pc;
-    f->saved[0] = st.frames[i].saved[0];
-    f->saved[1] = st.frames[i].saved[1];
-    f->saved[2] = st.frames[i].saved[2];
-    f->saved[3] = st.frames[i].saved[3];
+    fj_regs_copy4(f->saved, st.frames[i].saved);
     f->fp = st.frames[i].fp;
     ex->depth++;
   }
@@ -264,6 +267,17 @@ static int after_exit(fj_jit *jit, fj_exec *ex, fj_jtrace *xt, uint32_t id) {
   return FJ_HOT_RELOAD;
 }
 
+/* The exit left ex at `exit` of its run's base frame (a trace of a function ends just before
+ * it): execute it here, counted as one interpreted instruction, so the run ends without
+ * reloading the interpreter for one dispatch.  Not with the budget spent: the interpreter
+ * reports that. */
+static bool run_ends(fj_vm *vm, const fj_exec *ex) {
+  if (ex->depth != ex->base || vm->x[ex->pc].op != FJ_OP_EXIT || vm->left == 0) return false;
+  vm->left--;
+  vm->stats.insns_interp++;
+  return true;
+}
+
 int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
   fj_vm *vm = jit->vm;
   for (;;) {
@@ -275,6 +289,7 @@ int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
     const uint16_t kind = xt->exits[id].kind;
     rc = after_exit(jit, ex, xt, id);
     if (rc != FJ_HOT_RELOAD) return rc;
+    if (run_ends(vm, ex)) return FJ_HOT_DONE;
     /* Landed on the head of another root trace: enter it now instead of interpreting until
      * the next hot event.  Only after progress, never after a budget exit. */
     if (!moved || kind == FJ_EXIT_BUDGET || kind == FJ_EXIT_CALL || vm->stop || !vm->left ||

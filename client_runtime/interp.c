@@ -1,7 +1,7 @@
 /* farjit — the eBPF interpreter (client core, freestanding).
  *
  * One function, interp(), holds the semantics of every op in FJ_OPS.  It runs from an fj_exec
- * (vm_internal.h) with the registers in a local array, the pc as a pointer into the pre-decoded
+ * (vm_internal.h) with the registers in place in ex->r, the pc as a pointer into the pre-decoded
  * vm->x, and the instruction budget in a local counter decremented per instruction.  Dispatch
  * is direct-threaded computed goto (each fj_xinsn carries its handler's label, filled by
  * fj_interp_thread at load) on GCC/Clang, or a switch with -DFJ_NO_COMPUTED_GOTO.
@@ -19,7 +19,7 @@
 
 #include "client_runtime/vm_internal.h"
 
-enum { MODE_RUN, MODE_ENTER, MODE_STEP };
+enum { MODE_RUN, MODE_STEP };
 
 /* ---- arithmetic that C leaves undefined or implementation-specific -------------------------- */
 
@@ -144,6 +144,30 @@ static bool exec_ok(const fj_vm *vm, const fj_exec *ex) {
          ex->base <= ex->depth && ex->depth < FJ_MAX_CALL_DEPTH;
 }
 
+/* What the interpreter does after the hot hook returned h at pc (ex synchronised before the
+ * call): 1 to go on running ex (reloaded if h is FJ_HOT_RELOAD), else what the run returns.
+ * First: a helper the hook ran (recording, machine code) failed or unwound.  An unwind is not a
+ * failure whatever the hook returned (FJ_EUNWIND included): the run ends with the unwind's r0,
+ * exactly as after the interpreter's own helper call. */
+static int hook_outcome(fj_vm *vm, const fj_exec *ex, uint32_t pc, int h) {
+  if (FJ_UNLIKELY(vm->stop)) {
+    if (vm->err) return vm->err;
+    if (!vm->unwind_have_r0) {
+      vm->unwind_have_r0 = true;
+      vm->unwind_r0 = ex->r[0];
+    }
+    return FJ_EUNWIND;
+  }
+  if (h == FJ_HOT_DONE) return 0;
+  if (h < 0) {
+    if (!vm->err) fj_vm_fail_at(vm, pc, h, "JIT hook failed");
+    return vm->err;
+  }
+  if (h == FJ_HOT_RELOAD && FJ_UNLIKELY(!exec_ok(vm, ex)))
+    return fj_vm_fail_at(vm, pc, FJ_EJUMP, "JIT hook left the execution state outside the program");
+  return 1;
+}
+
 static int interp(fj_vm *vm, fj_exec *ex, int mode, const void *const **labels_out) {
 #if FJ_THREADED
   static const void *const labels[FJ_OP__COUNT] = {
@@ -193,7 +217,6 @@ static int interp(fj_vm *vm, fj_exec *ex, int mode, const void *const **labels_o
 #define PTR(a) ((void *)(uintptr_t)(a))
 #define SAVE()                                  \
   do {                                          \
-    memcpy(ex->r, r, sizeof r);                 \
     ex->pc = (uint32_t)(ip - code);             \
     ex->depth = depth;                          \
     vm->left = left + reserve;                  \
@@ -214,8 +237,9 @@ static int interp(fj_vm *vm, fj_exec *ex, int mode, const void *const **labels_o
     return fj_vm_fail_at(vm, ex->pc, FJ_EJUMP, "execution state is not inside the program");
   const fj_xinsn *const code = vm->x;
   const fj_xinsn *ip = code + ex->pc;
-  uint64_t r[FJ_NREGS];
-  memcpy(r, ex->r, sizeof r);
+  /* The registers stay in ex: they are indexed by the instruction, so they live in memory
+   * either way, and ex is then always in sync (no copies at entry, exit, helper calls, hooks). */
+  uint64_t *const r = ex->r;
   uint32_t depth = ex->depth;
   const uint32_t base = ex->base;
   uint64_t mark = vm->left, left, reserve;
@@ -236,8 +260,6 @@ static int interp(fj_vm *vm, fj_exec *ex, int mode, const void *const **labels_o
   int err = 0;
   const char *detail = NULL;
   fj_helper_fn fnp = NULL;
-
-  if (mode == MODE_ENTER) HOTCHK();
 
 #if FJ_THREADED
   DISPATCH();
@@ -401,7 +423,7 @@ next_insn:
       }
       fj_frame *f = &ex->frames[depth];
       f->ret_pc = (uint32_t)(ip - code) + 1;
-      memcpy(f->saved, &r[6], sizeof f->saved);
+      fj_regs_copy4(f->saved, &r[6]);
       f->fp = r[10];
       depth++;
       r[10] = fj_vm_frame_top(vm, depth);
@@ -417,7 +439,7 @@ next_insn:
       }
       depth--;
       const fj_frame *f = &ex->frames[depth];
-      memcpy(&r[6], f->saved, sizeof f->saved);
+      fj_regs_copy4(&r[6], f->saved);
       r[10] = f->fp;
       ip = code + f->ret_pc;
       DISPATCH();
@@ -535,26 +557,9 @@ hot_fire: {
   hot[pc] = vm->hooks.threshold;
   SAVE();
   int h = vm->hooks.on_hot(vm->hooks.ud, vm, ex, pc);
-  /* First: a helper the hook ran (recording, machine code) failed or unwound.  An unwind is
-   * not a failure whatever the hook returned (FJ_EUNWIND included): the run ends with the
-   * unwind's r0, exactly as after the interpreter's own helper call. */
-  if (FJ_UNLIKELY(vm->stop)) {
-    if (vm->err) return vm->err;
-    if (!vm->unwind_have_r0) {
-      vm->unwind_have_r0 = true;
-      vm->unwind_r0 = ex->r[0];
-    }
-    return FJ_EUNWIND;
-  }
-  if (h == FJ_HOT_DONE) return 0;
-  if (h < 0) {
-    if (!vm->err) fj_vm_fail_at(vm, pc, h, "JIT hook failed");
-    return vm->err;
-  }
+  int o = hook_outcome(vm, ex, pc, h);
+  if (o <= 0) return o;
   if (h == FJ_HOT_RELOAD) {
-    if (FJ_UNLIKELY(!exec_ok(vm, ex)))
-      return fj_vm_fail_at(vm, pc, FJ_EJUMP, "JIT hook left the execution state outside the program");
-    memcpy(r, ex->r, sizeof r);
     ip = code + ex->pc;
     depth = ex->depth;
   }
@@ -590,7 +595,6 @@ mem_fault:
   return fj_vm_fail_mem(vm, (uint32_t)(ip - code), fa, fn, fw);
 
 stopped:  /* a helper failed or unwound; SAVE() was done before the call */
-  ex->r[0] = r[0];
   if (vm->err) return vm->err;
   if (!vm->unwind_have_r0) {
     vm->unwind_have_r0 = true;
@@ -609,7 +613,18 @@ stopped:  /* a helper failed or unwound; SAVE() was done before the call */
 }
 
 int fj_interp_run(fj_vm *vm, fj_exec *ex) { return interp(vm, ex, MODE_RUN, NULL); }
-int fj_interp_enter(fj_vm *vm, fj_exec *ex) { return interp(vm, ex, MODE_ENTER, NULL); }
+/* The entry is counted before the loop starts: when the hook runs the whole function as
+ * machine code (FJ_HOT_DONE), the interpreter's registers are never loaded at all. */
+int fj_interp_enter(fj_vm *vm, fj_exec *ex) {
+  const uint32_t pc = ex->pc;
+  uint16_t *const hot = vm->hot;
+  if (hot && exec_ok(vm, ex) && (vm->x[pc].flags & FJ_XF_HOT) && --hot[pc] == 0) {
+    hot[pc] = vm->hooks.threshold;
+    int o = hook_outcome(vm, ex, pc, vm->hooks.on_hot(vm->hooks.ud, vm, ex, pc));
+    if (o <= 0) return o;
+  }
+  return interp(vm, ex, MODE_RUN, NULL);
+}
 int fj_interp_step(fj_vm *vm, fj_exec *ex) { return interp(vm, ex, MODE_STEP, NULL); }
 
 void fj_interp_thread(fj_vm *vm) {

@@ -724,9 +724,10 @@ static bool ensure_program(fj_jit *jit) {
 
 static int on_hot(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
   fj_jit *jit = ud;
-  if (!ensure_program(jit)) return FJ_HOT_CONTINUE;
+  if (FJ_UNLIKELY(!jit->pc_trace || vm->load_gen != jit->load_gen) && !ensure_program(jit))
+    return FJ_HOT_CONTINUE;
   jit->stats.hot_events++;
-  poll_results(jit);
+  if (jit->ninflight) poll_results(jit);  /* results come only for requests in flight */
   fj_jtrace *t = trace_at_pc(jit, pc);
   if (t) {
     if (vm->hot) vm->hot[pc] = 1;  /* arrive here natively every time from now on */

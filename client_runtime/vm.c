@@ -588,9 +588,10 @@ int fj_vm_call(fj_vm *vm, uint32_t func_pc, const uint64_t args[5], uint64_t *r0
   uint32_t frame = outer->depth + 1;
   if (frame >= FJ_MAX_CALL_DEPTH) return fj_vm_fail(vm, FJ_EDEPTH, "callback would exceed the call depth limit");
 
-  fj_exec ex;  /* frames[] is written before it is read: only registers need clearing */
-  memset(ex.r, 0, sizeof ex.r);
-  if (args) memcpy(&ex.r[1], args, 5 * sizeof args[0]);
+  fj_exec ex;  /* frames[] is written before it is read: only registers need setting */
+  ex.r[0] = ex.r[6] = ex.r[7] = ex.r[8] = ex.r[9] = 0;
+  if (args) ex.r[1] = args[0], ex.r[2] = args[1], ex.r[3] = args[2], ex.r[4] = args[3], ex.r[5] = args[4];
+  else ex.r[1] = ex.r[2] = ex.r[3] = ex.r[4] = ex.r[5] = 0;
   ex.r[10] = fj_vm_frame_top(vm, frame);
   ex.pc = func_pc;
   ex.depth = ex.base = frame;

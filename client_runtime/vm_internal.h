@@ -70,6 +70,12 @@
 #endif
 
 #if defined(__GNUC__)
+#define FJ_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FJ_ALWAYS_INLINE inline
+#endif
+
+#if defined(__GNUC__)
 #define FJ_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FJ_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
@@ -117,6 +123,19 @@ typedef struct fj_exec {
   uint32_t _pad;
   fj_frame frames[FJ_MAX_CALL_DEPTH];  /* frames[k]: caller state saved when frame k called k+1 */
 } fj_exec;
+
+/* Register files move at every interpreter entry and exit, trace entry and exit and nested
+ * call: explicit word copies, which compilers keep inline (an 88-byte memcpy is a library
+ * call, and a byte loop in small libcs such as newlib-nano). */
+static FJ_ALWAYS_INLINE void fj_regs_copy(uint64_t *restrict d, const uint64_t *restrict s) {
+  d[0] = s[0], d[1] = s[1], d[2] = s[2], d[3] = s[3], d[4] = s[4], d[5] = s[5];
+  d[6] = s[6], d[7] = s[7], d[8] = s[8], d[9] = s[9], d[10] = s[10];
+}
+_Static_assert(FJ_NREGS == 11, "fj_regs_copy copies r0-r10");
+/* r6-r9, saved and restored around local calls. */
+static FJ_ALWAYS_INLINE void fj_regs_copy4(uint64_t *restrict d, const uint64_t *restrict s) {
+  d[0] = s[0], d[1] = s[1], d[2] = s[2], d[3] = s[3];
+}
 
 enum { FJ_HOT_CONTINUE = 0, FJ_HOT_RELOAD = 1, FJ_HOT_DONE = 2 };
 enum { FJ_HOT_DEFAULT_THRESHOLD = 64 };

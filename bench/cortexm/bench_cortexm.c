@@ -10,11 +10,12 @@
  * fj_bench_compile is intercepted, the trace read from guest memory, compiled for
  * FJ_TARGET_THUMBV7EM by libfj_codegen, the blob written back (not counted).  Every column's r0 is checked against the host build of the example.
  *
- *   bench_cortexm [--len BYTES] [--profile] [NAME...]
+ *   bench_cortexm [--len BYTES] [--profile] [--jit-stats] [NAME...]
  *
  * --profile also prints, per example, the functions of the -O2 interpreter image that executed
  * the most instructions (where an interpreter on this core spends its time), and for the warm JIT
  * run the share executed in machine code and the runtime functions that took the rest.
+ * --jit-stats prints the runtime's own report (counters, traces, exits taken) after each warm run.
  *
  * Counts are deterministic (no timing); nothing here decides pass/fail.  Columns are rows of
  * `columns[]`: a compiled-trace column (Thumb backend) is one more row with its own measure().
@@ -312,6 +313,7 @@ static bool measure_call(const column *c, const run_in *in, uint64_t *insns, uin
 
 /* What the last JIT run left: traces and bytes of machine code installed, eBPF instructions
  * run natively / interpreted in that run. */
+static bool jit_stats;  /* --jit-stats: print the runtime's report after each warm run */
 static uint64_t jit_in_code;  /* Thumb instructions executed in the traces themselves */
 static uint32_t jit_traces, jit_code_bytes, jit_native, jit_interp, jit_recorded, jit_aborted,
     jit_hot, jit_entries;
@@ -366,6 +368,14 @@ static bool measure_jit(const column *c, const run_in *in, uint64_t *insns, uint
     if (!image_call(im, "fj_bench_jit_stat", a, &v, NULL)) return false;
     *out[k] = (uint32_t)v;
   }
+  if (jit_stats && warm) {
+    static char text[8192];
+    if (!image_call(im, "fj_bench_jit_report", z, &v, NULL) ||
+        uc_mem_read(im->uc, (uint32_t)v, text, sizeof text - 1) != UC_ERR_OK)
+      return false;
+    text[sizeof text - 1] = 0;
+    printf("%s, %s: the runtime's report after the run (fj_jit_stats_format):\n%s", in->ex->name, c->name, text);
+  }
   if (im->hist)
     printf("%s, %s: since attach: %" PRIu32 " hot events, %" PRIu32 " traces recorded, %" PRIu32
            " aborted, %" PRIu32 " entries\n", in->ex->name, c->name, jit_hot, jit_recorded, jit_aborted,
@@ -396,6 +406,7 @@ int main(int argc, char **argv) {
   for (;;) {
     if (first + 1 < argc && strcmp(argv[first], "--len") == 0) len = strtoul(argv[first + 1], NULL, 0), first += 2;
     else if (first < argc && strcmp(argv[first], "--profile") == 0) profile = true, first++;
+    else if (first < argc && strcmp(argv[first], "--jit-stats") == 0) jit_stats = true, first++;
     else break;
   }
   if (!image_open(&img_o2) || !image_open(&img_os) || !image_open(&img_o2sw) || !image_open(&img_jit))

@@ -49,6 +49,7 @@ uint32_t fj_bench_ebpf_insns(void);
 int32_t fj_bench_jit_attach(void);
 uint64_t fj_bench_jit(void);
 uint32_t fj_bench_jit_stat(uint32_t which);
+uint32_t fj_bench_jit_report(void);
 uint32_t fj_bench_compile(const uint8_t *trace, uint32_t len, uint8_t *out, uint32_t cap);
 
 static fj_jit *jit;
@@ -125,6 +126,15 @@ uint64_t fj_bench_jit(void) {
 /* 0: traces installed, 1: bytes of machine code installed, 2: eBPF insns run natively (last
  * run), 3: eBPF insns interpreted (last run), 4: traces recorded, 5: recordings aborted,
  * 6: hot events, 7: trace entries (4-7 since attach). */
+/* The runtime's text report (fj_jit_stats_format: counters, then every trace with its exits'
+ * counters), NUL-terminated, for bench_cortexm --jit-stats: its address in the image. */
+static char jit_report[8192];
+uint32_t fj_bench_jit_report(void) {
+  jit_report[0] = 0;
+  if (jit) fj_jit_stats_format(jit, jit_report, sizeof jit_report);
+  return (uint32_t)(uintptr_t)jit_report;
+}
+
 uint32_t fj_bench_jit_stat(uint32_t which) {
   fj_jit_stats js;
   fj_vm_stats vs;

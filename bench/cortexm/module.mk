@@ -39,7 +39,7 @@ endef
 $(eval $(call fj_bcm_level,O2,-O2))
 $(eval $(call fj_bcm_level,Os,-Os))
 $(eval $(call fj_bcm_level,O2sw,-O2 -DFJ_NO_COMPUTED_GOTO))
-$(eval $(call fj_bcm_level,jit,-O2 -DFJ_ARCH_THUMB -DFJ_BENCH_JIT,$(wildcard client_runtime/thumb/*.c),fj_bench_jit_attach fj_bench_jit fj_bench_jit_stat fj_bench_compile))
+$(eval $(call fj_bcm_level,jit,-O2 -DFJ_ARCH_THUMB -DFJ_BENCH_JIT,$(wildcard client_runtime/thumb/*.c),fj_bench_jit_attach fj_bench_jit fj_bench_jit_stat fj_bench_jit_report fj_bench_compile))
 
 $(B)/obj/bench/cortexm/bench_cortexm.o: CFLAGS += \
   -DFJ_EXAMPLES_DIR='"$(abspath $(B)/examples)"' \
