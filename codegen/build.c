@@ -12,6 +12,7 @@
  * from st->budget, and the trace reloads it afterwards (b = st->budget - (N - e), with a guard
  * that the rest of the iteration still fits).  Loops repeat this per iteration (fj_opt_loop).
  */
+#include <setjmp.h>
 #include <string.h>
 
 #include "codegen/ir.h"
@@ -585,7 +586,98 @@ static fj_ref rin(fj_ir *ir, int32_t k) {
   return fj_ir_emit(ir, &ins);
 }
 
-void fj_ir_build(fj_ir *ir, const fj_trace *t) {
+/* ---- entry speculation -------------------------------------------------------------------- */
+
+/* The registers whose entry value the trace uses where 32-bit knowledge makes code narrower:
+ * as an operand of a 64-bit AND, OR, XOR, right shift, unsigned division or modulo, or of a
+ * 64-bit compare (directly or through 64-bit moves).  ADD, SUB, MUL, NEG and left shifts are
+ * not counted: their low half does not depend on the upper halves, opt_narrow narrows them by
+ * what their users read; ALU32 operations read the low half anyway. */
+static uint32_t spec_pays(const fj_trace *t) {
+  int8_t origin[FJ_NREGS];   /* the entry register a register still holds, or -1 */
+  int8_t saved[FJ_MAX_CALL_DEPTH][5];
+  uint32_t depth = 0, pays = 0;
+  for (unsigned k = 0; k < FJ_NREGS; k++) origin[k] = (int8_t)k;
+#define USE(r) (pays |= origin[r] >= 0 ? 1u << origin[r] : 0)
+  for (uint32_t i = 0; i < t->nrecs; i++) {
+    const fj_trace_rec *r = &t->recs[i];
+    enum fj_op op = (enum fj_op)t->ops[i];
+    fj_insn in = r->insn;
+    unsigned dst = fj_insn_dst(in), src = fj_insn_src(in), cls = in.code & FJ_CLS_MASK;
+    uint8_t fmt = fj_op_table[op].fmt;
+    switch (fmt) {
+    case FJ_FMT_ALU_IMM: case FJ_FMT_ALU_REG: case FJ_FMT_ALU_UNARY:
+      if (op == FJ_OP_MOV64_REG) {
+        origin[dst] = origin[src];
+        break;
+      }
+      if (cls == FJ_CLS_ALU64) {
+        unsigned c = in.code & 0xf0;
+        if (c == 0x40 || c == 0x50 || c == 0xa0 || c == 0x70 || c == 0xc0 ||
+            ((c == 0x30 || c == 0x90) && in.off == 0)) {
+          USE(dst);
+          if (fmt == FJ_FMT_ALU_REG) USE(src);
+        }
+      }
+      origin[dst] = -1;
+      break;
+    case FJ_FMT_JCOND_IMM: case FJ_FMT_JCOND_REG:
+      if (cls == FJ_CLS_JMP) {
+        USE(dst);
+        if (fmt == FJ_FMT_JCOND_REG) USE(src);
+      }
+      break;
+    case FJ_FMT_END: case FJ_FMT_LDDW: case FJ_FMT_LDDW_FUNC: case FJ_FMT_LDX:
+      origin[dst] = -1;
+      break;
+    case FJ_FMT_ATOMIC:
+      origin[src] = -1;
+      origin[0] = -1;
+      break;
+    case FJ_FMT_CALL: case FJ_FMT_CALLX:
+      origin[0] = -1;
+      break;
+    case FJ_FMT_CALL_LOCAL:
+      if (r->flags & FJ_REC_CALL_INTERP) {
+        for (unsigned k = 0; k <= 5; k++) origin[k] = -1;
+      } else if (depth < FJ_MAX_CALL_DEPTH) {
+        memcpy(saved[depth++], &origin[6], 5);
+      }
+      break;
+    case FJ_FMT_EXIT:
+      if (depth) memcpy(&origin[6], saved[--depth], 5);
+      break;
+    default:
+      break;
+    }
+  }
+#undef USE
+  return pays;
+}
+
+static bool known32(const fj_ir *ir, fj_ref r) {
+  if (fj_ir_is_k(r)) return fj_ir_kval(ir, r) <= 0xffffffffu;
+  return fj_ir_at(ir, r)->type == FJ_IRT_I32;
+}
+
+/* For each register in spec: leave through snapshot sn unless it is still below 2^32, and read
+ * it as an I32 value from then on. */
+static void spec_guard(bstate *s, uint32_t spec) {
+  fj_ir *ir = s->ir;
+  if (!spec) return;
+  uint32_t sn = snap(s, s->t->h.start_pc, FJ_EXIT_GUARD, 0);
+  for (unsigned k = 0; k < FJ_REG_FP; k++) {
+    if (!(spec >> k & 1)) continue;
+    fj_ref x = rin(ir, (int32_t)k);
+    guard(s, FJ_IR_ULE, FJ_IRT_I64, x, k64(s, 0xffffffffu), sn);
+    s->rin[k] = fj_ir_op1(ir, FJ_IR_ZEXT, FJ_IRT_I32, x, 32);
+  }
+}
+
+/* One build with the registers in spec speculated 32-bit.  Returns those of them that a loop
+ * trace carries to the next iteration as a value not known to fit 32 bits: speculating on them
+ * helps the first iteration only, and every later one would check the carried value again. */
+static uint32_t build_once(fj_ir *ir, const fj_trace *t, uint32_t spec) {
   bstate s;
   memset(&s, 0, sizeof s);
   s.ir = ir;
@@ -603,6 +695,7 @@ void fj_ir_build(fj_ir *ir, const fj_trace *t) {
   s.budget = fj_ir_op2(ir, FJ_IR_SUB, FJ_IRT_I64, b0, k64(&s, s.n));
   uint32_t sn0 = snap(&s, t->h.start_pc, FJ_EXIT_BUDGET, 0);
   guard(&s, FJ_IR_GE, FJ_IRT_I64, b0, k64(&s, s.n), sn0);
+  spec_guard(&s, spec);
 
   for (uint32_t i = 0; i < t->nrecs; i++) {
     s.i = i;
@@ -625,7 +718,12 @@ void fj_ir_build(fj_ir *ir, const fj_trace *t) {
     fj_ir_emit_raw(ir, &next);
     ir->loop_snap = snap(&s, t->h.start_pc, FJ_EXIT_LINK, s.n);
     ir->snaps[ir->loop_snap].ref = ir->top;
-    return;
+    uint32_t drop = 0;
+    for (unsigned k = 0; k < FJ_REG_FP; k++) {
+      fj_ref v = ir->snaps[ir->loop_snap].regs[k];
+      if ((spec >> k & 1) && v && v != s.rin[k] && !known32(ir, v)) drop |= 1u << k;
+    }
+    return drop;
   }
   const fj_trace_rec *last = &t->recs[t->nrecs - 1];
   uint32_t sn;
@@ -638,4 +736,22 @@ void fj_ir_build(fj_ir *ir, const fj_trace *t) {
   e.snap = sn;
   fj_ref er = fj_ir_emit_raw(ir, &e);
   ir->snaps[sn].ref = er;
+  return 0;
+}
+
+void fj_ir_build(fj_ir *ir, const fj_trace *t) {
+  /* Speculate only with folding (FJ_IR_NOFOLD is the unoptimized reference), on registers read
+   * where it pays; r10 is the frame pointer. */
+  uint32_t spec = (ir->flags & FJ_IR_NOFOLD) ? 0
+                  : t->h.entry_narrow & spec_pays(t) & ((1u << FJ_REG_FP) - 1);
+  for (uint32_t drop; (drop = build_once(ir, t, spec)) != 0;) {
+    /* Build again without them (at most once per register). */
+    spec &= ~drop;
+    jmp_buf jb;
+    uint32_t flags = ir->flags;
+    memcpy(&jb, &ir->abort_jb, sizeof jb);
+    fj_ir_free(ir);
+    fj_ir_init(ir, flags);
+    memcpy(&ir->abort_jb, &jb, sizeof jb);
+  }
 }

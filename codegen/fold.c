@@ -213,6 +213,15 @@ static fj_ref low32(const fj_ir *ir, fj_ref r) {
 
 #define NOFOLD ((fj_ref)~0u)
 
+/* Emit *ins (an I64 op whose result provably fits 32 bits) as the I32 op of the same name:
+ * constant operands re-interned truncated, ZEXT 32 wrappers stripped by the I32 rules. */
+static fj_ref retype32(fj_ir *ir, fj_ir_ins *ins) {
+  ins->type = FJ_IRT_I32;
+  if (is_k(ins->a)) ins->a = kt(ir, FJ_IRT_I32, fj_ir_kval(ir, ins->a));
+  if (ins->b && is_k(ins->b)) ins->b = kt(ir, FJ_IRT_I32, fj_ir_kval(ir, ins->b));
+  return fj_ir_emit(ir, ins);
+}
+
 /* Returns a replacement ref, NOFOLD to emit *ins (possibly rewritten), or FJ_REF_NONE for a
  * guard that always holds. */
 static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
@@ -277,6 +286,11 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
       if (r) return r;
     }
     if (a == b && (ins->op == FJ_IR_UMOD || ins->op == FJ_IR_SMOD)) return kt(ir, t, 0);
+    /* Unsigned 64-bit division of two values below 2^32 is the 32-bit one (x / 0 = 0 and
+     * x % 0 = x at both widths). */
+    if (t == FJ_IRT_I64 && (ins->op == FJ_IR_UDIV || ins->op == FJ_IR_UMOD) && known32(ir, a) &&
+        known32(ir, b))
+      return retype32(ir, ins);
     break;
   case FJ_IR_AND:
     if (a == b) return as_type(ir, a, t);
@@ -305,15 +319,20 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
         return fj_ir_emit(ir, ins);
       }
     }
+    /* ... and so does one with any operand known to fit 32 bits (the other's upper half is
+     * cleared anyway): the I32 AND reads the low halves. */
+    if (t == FJ_IRT_I64 && (known32(ir, a) || known32(ir, b))) return retype32(ir, ins);
     break;
   case FJ_IR_OR:
     if (a == b) return as_type(ir, a, t);
     if (kb && vb == 0) return as_type(ir, a, t);
     if (kb && vb == mask) return kt(ir, t, mask);
+    if (t == FJ_IRT_I64 && known32(ir, a) && known32(ir, b)) return retype32(ir, ins);
     break;
   case FJ_IR_XOR:
     if (a == b) return kt(ir, t, 0);
     if (kb && vb == 0) return as_type(ir, a, t);
+    if (t == FJ_IRT_I64 && known32(ir, a) && known32(ir, b)) return retype32(ir, ins);
     break;
   case FJ_IR_SHL:
   case FJ_IR_SHR:
@@ -331,6 +350,13 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
             return fj_ir_op1(ir, FJ_IR_ZEXT, FJ_IRT_I32, d->a, (uint16_t)(64 - c));
           return fj_ir_op1(ir, FJ_IR_SEXT, FJ_IRT_I64, d->a, (uint16_t)(64 - c));
         }
+      }
+      /* A 64-bit right shift of a value below 2^32 (sign bit clear, so SAR = SHR): by 32 or
+       * more it is 0, by less a 32-bit SHR. */
+      if (t == FJ_IRT_I64 && ins->op != FJ_IR_SHL && known32(ir, a)) {
+        if (c >= 32) return kt(ir, FJ_IRT_I32, 0);
+        ins->op = FJ_IR_SHR;
+        return retype32(ir, ins);
       }
     }
     if (ka && va == 0) return kt(ir, t, 0);
@@ -420,6 +446,32 @@ static fj_ref fold_guard(fj_ir *ir, fj_ir_ins *ins) {
     fj_ir_abort(ir, FJ_ABORT_GUARD_FAIL, "guard %s on constants always fails (snap %u)",
                 fj_ir_op_name(ins->op), ins->snap);
   }
+  /* 64-bit compares of a value below 2^32: against another such value they are 32-bit compares
+   * (both are non-negative as signed 64-bit numbers, so signed order is unsigned order too);
+   * against a constant above the range their outcome is known. */
+  if (t == FJ_IRT_I64 && known32(ir, a) && ins->op <= FJ_IR_GT) {
+    if (known32(ir, b)) {
+      static const uint8_t to_unsigned[] = {[FJ_IR_LT] = FJ_IR_ULT, [FJ_IR_GE] = FJ_IR_UGE,
+                                            [FJ_IR_LE] = FJ_IR_ULE, [FJ_IR_GT] = FJ_IR_UGT};
+      if (ins->op >= FJ_IR_LT) ins->op = to_unsigned[ins->op];
+      ins->type = t = FJ_IRT_I32;
+      ins->a = a = low32(ir, a);
+      ins->b = b = is_k(b) ? fj_ir_kint(ir, FJ_IRT_I32, fj_ir_kval(ir, b)) : low32(ir, b);
+    } else if (is_k(b)) {
+      /* a in [0, 2^32) and k outside it: k > a unsigned; signed, k > a unless k is negative */
+      bool kneg = (int64_t)fj_ir_kval(ir, b) < 0, holds;
+      switch (ins->op) {
+      case FJ_IR_NE: case FJ_IR_ULT: case FJ_IR_ULE: holds = true; break;
+      case FJ_IR_EQ: case FJ_IR_UGT: case FJ_IR_UGE: holds = false; break;
+      case FJ_IR_LT: case FJ_IR_LE: holds = !kneg; break;
+      default: holds = kneg; break;  /* GT, GE */
+      }
+      if (holds) return FJ_REF_NONE;
+      fj_ir_abort(ir, FJ_ABORT_GUARD_FAIL, "guard %s of a 32-bit value against %#llx always "
+                  "fails (snap %u)", fj_ir_op_name(ins->op),
+                  (unsigned long long)fj_ir_kval(ir, b), ins->snap);
+    }
+  }
   enum fj_ir_op op = (enum fj_ir_op)ins->op;
   if (a == b) {
     switch (op) {
@@ -456,12 +508,6 @@ static fj_ref fold_guard(fj_ir *ir, fj_ir_ins *ins) {
       ins->b = y;
       return fj_ir_emit(ir, ins);
     }
-  }
-  /* 64-bit compares of two 32-bit values are 32-bit compares when the order is unsigned. */
-  if (t == FJ_IRT_I64 && known32(ir, a) && known32(ir, b) && op >= FJ_IR_EQ && op <= FJ_IR_UGT) {
-    ins->type = FJ_IRT_I32;
-    ins->a = low32(ir, a);
-    ins->b = is_k(b) ? fj_ir_kint(ir, FJ_IRT_I32, fj_ir_kval(ir, b)) : low32(ir, b);
   }
   if (is_k(ins->b) && !is_k(ins->a) && ins->op >= FJ_IR_EQ && ins->op <= FJ_IR_GT) {
     int imp = implied(ir, (enum fj_ir_op)ins->op, ins->type, ins->a,

@@ -9,6 +9,11 @@
  *                   it closes the loop, so it runs even with FJ_IR_NOFOLD)
  *     fj_opt_mem    dead-store elimination (stack stores sink into exit snapshots)
  *     fj_opt_dce    remove instructions nobody uses
+ *   then (the compile driver, codegen/compile.c):
+ *     fj_opt_narrow I64 arithmetic whose users read only the low 32 bits becomes I32 (demanded
+ *                   bits, PHIs narrowed as a whole); it needs DCE'd IR (dead users would
+ *                   demand upper halves) and leaves redundant ZEXTs to
+ *     fj_opt_dce    once more
  * Every pass aborts through fj_ir_abort on failure and keeps the IR valid (SSA, refs
  * backwards, snapshots consistent).  With FJ_IR_NOFOLD (FJ_CG_NO_OPT) instructions are
  * emitted raw and fj_opt_run only closes loops.
@@ -32,6 +37,7 @@ fj_ref fj_fold_emit(fj_ir *ir, const fj_ir_ins *ins);
 void fj_opt_mem(fj_ir *ir);
 void fj_opt_loop(fj_ir *ir);
 void fj_opt_dce(fj_ir *ir);
+void fj_opt_narrow(fj_ir *ir);
 
 /* All optimizations in order (nothing if ir->flags & FJ_IR_NOFOLD). */
 void fj_opt_run(fj_ir *ir);

@@ -38,6 +38,11 @@ static fj_ref S(const lctx *c, fj_ref r) {
 }
 
 
+static bool known32(const fj_ir *ir, fj_ref r) {
+  if (fj_ir_is_k(r)) return fj_ir_kval(ir, r) <= 0xffffffffu;
+  return fj_ir_at(ir, r)->type == FJ_IRT_I32;
+}
+
 static void mark_ref(void *ud, fj_ref *r) {
   lctx *c = ud;
   if (*r >= FJ_REF_BIAS && *r < c->lend) c->used[*r - FJ_REF_BIAS] = 1;
@@ -199,16 +204,27 @@ void fj_opt_loop(fj_ir *ir) {
       }
     }
   }
+  /* A PHI whose pre-roll value is I32 but whose next value is not known to fit 32 bits: the
+   * body was folded with 32-bit knowledge of the current value (e.g. a speculated entry
+   * register, codegen/build.c), which the next iteration needs too.  Check it at the back
+   * edge: if it does not fit, leave with the state of the back edge (the interpreter resumes
+   * at the loop's start, where a hot exit gets a bridge).  Guards first: PHIs end the IR. */
+  uint32_t wsnap = UINT32_MAX;
   for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
     uint32_t i = r - FJ_REF_BIAS;
     if (!used[i] || subst[i] == r || subst[i] == FJ_REF_NONE) continue;
-    uint8_t ta = fj_ir_at(ir, r)->type, tb = fj_ir_is_k(subst[i]) ? FJ_IRT_I64
-                                                                   : fj_ir_at(ir, subst[i])->type;
-    if (ta == FJ_IRT_I32 && tb == FJ_IRT_I64 &&
-        !(fj_ir_is_k(subst[i]) && fj_ir_kval(ir, subst[i]) <= 0xffffffffu))
-      fj_ir_abort(ir, FJ_ABORT_INTERNAL, "loop: PHI %04u widens an I32 value",
-                  r - FJ_REF_BIAS);
-    fj_ir_ins phi = {.op = FJ_IR_PHI, .type = ta, .a = r, .b = subst[i]};
+    if (fj_ir_at(ir, r)->type != FJ_IRT_I32 || known32(ir, subst[i])) continue;
+    if (wsnap == UINT32_MAX) {
+      wsnap = copy_snap(&c, ir->loop_snap, &ls);
+      ir->snaps[wsnap].kind = FJ_EXIT_GUARD;
+    }
+    fj_ref g = fj_ir_guard(ir, FJ_IR_ULE, FJ_IRT_I64, subst[i], fj_ir_k64(ir, 0xffffffffu), wsnap);
+    if (g >= body0) ir->snaps[wsnap].ref = g;
+  }
+  for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
+    uint32_t i = r - FJ_REF_BIAS;
+    if (!used[i] || subst[i] == r || subst[i] == FJ_REF_NONE) continue;
+    fj_ir_ins phi = {.op = FJ_IR_PHI, .type = fj_ir_at(ir, r)->type, .a = r, .b = subst[i]};
     fj_ir_emit_raw(ir, &phi);
   }
   memcpy(&ir->abort_jb, &outer, sizeof outer);

@@ -549,6 +549,12 @@ static bool asm_guard_sub(fj_x86 *x, fj_ref ref, const fj_ir_ins *in, uint32_t t
   return true;
 }
 
+/* ULE.I64 x, #0xffffffff or UGT.I64 x, #0xffffffff (constant already in b). */
+static bool is_hi_zero_guard(const fj_ir *ir, unsigned op, unsigned type, fj_ref b) {
+  return type == FJ_IRT_I64 && (op == FJ_IR_ULE || op == FJ_IR_UGT) &&
+         fj_ir_is_kval(ir, b, 0xffffffffu);
+}
+
 static void asm_guard(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned w = in->type == FJ_IRT_I32 ? 4 : 8;
   unsigned op = in->op;
@@ -564,6 +570,15 @@ static void asm_guard(fj_x86 *x, fj_ref ref, const fj_ir_ins *in) {
     a = b;
     b = t;
     op = fj_ir_cond_swap(op);
+  }
+  if (is_hi_zero_guard(x->ir, op, in->type, b)) {
+    /* x <= 0xffffffff (codegen/build.c's entry speculation) or x > 0xffffffff: the upper half
+     * is zero or not; shifted out in rax, without the wide constant in rcx. */
+    unsigned rs = fj_x86_reg_of(x, a, FJ_X86_RAX);
+    if (rs != FJ_X86_RAX) fj_x86_mov_rr(x->mc, 8, FJ_X86_RAX, rs);
+    fj_x86_shr_ri(x->mc, 8, FJ_X86_RAX, 32);
+    guard_branch(x, ref, op == FJ_IR_ULE ? FJ_X86_CC_E : FJ_X86_CC_NE, target, -1, 0);
+    return;
   }
   unsigned ra = fj_x86_reg_of(x, a, FJ_X86_RAX);
   fj_loc lb = fj_ra_loc(&x->cg->ra, b);
@@ -742,6 +757,8 @@ static uint32_t x86_clobbers(const fj_ir *ir, fj_ref ref) {
     if (fj_ir_is_guard(in->op)) {
       if (fj_ir_is_k(in->a) && fj_ir_is_k(in->b)) return 0;
       fj_ref b = fj_ir_is_k(in->a) ? in->a : in->b;  /* asm_guard swaps a constant into b */
+      unsigned gop = fj_ir_is_k(in->a) ? fj_ir_cond_swap(in->op) : in->op;
+      if (is_hi_zero_guard(ir, gop, in->type, b)) return 0;
       unsigned gw = in->type == FJ_IRT_I32 ? 4 : 8;
       bool test = in->op == FJ_IR_TEST || in->op == FJ_IR_NTEST;
       return wide_k(ir, b, gw) || (test && !fj_ir_is_k(b)) ? rcx : 0;

@@ -17,6 +17,7 @@
 #include "codegen/opt.h"
 #include "farjit/blob.h"
 #include "farjit/platform_linux.h"
+#include "farjit/trace.h"
 #include "tests/codegen/gen.h"
 
 enum { STACK_BYTES = FJ_MAX_CALL_DEPTH * FJ_STACK_SIZE, MAX_MEM = FJ_DIFF_MAX_MEM };
@@ -264,6 +265,47 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
   return 0;
 }
 
+/* Runs from a widened entry state (below) and how many of them left through a guard at the
+ * trace's start before executing anything (the entry guard, or a first bounds check). */
+uint64_t fj_diff_widened_runs, fj_diff_widened_at_entry[2];  /* [0] unoptimized, [1] optimized */
+
+/* The compiler may speculate that registers the recorder saw below 2^32 (the trace header's
+ * entry_narrow) still are on entry (codegen/build.c).  Run every selected variant from S0 with
+ * such registers made wider than at recording (all of them, then only the lowest), as an
+ * entry by a later, different state would: the code must leave where the interpreter agrees
+ * (typically at once, through the entry guard) or cope with the wide value.  The counts the
+ * random tests check (compiled, ran) stay those of the regular runs. */
+static void check_widened(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s, const uint8_t *tr,
+                          size_t tlen) {
+  fj_trace_header h;
+  memcpy(&h, tr, sizeof h);
+  uint32_t narrow = h.entry_narrow & ((1u << FJ_REG_FP) - 1);
+  if (!narrow) return;
+  static state w;
+  int compiled = c->res->compiled, ran = c->res->ran_native, done = 0;
+  for (int round = 0; round < 2 && !c->res->failed; round++) {
+    uint32_t regs = round == 0 ? narrow : narrow & (0u - narrow);
+    if (round == 1 && regs == narrow) break;
+    w = *s;
+    if (w.left > 20000) w.left = 20000;  /* a widened loop counter would run for long */
+    for (unsigned k = 0; k < FJ_REG_FP; k++)
+      if (regs >> k & 1) w.ex.r[k] |= (0x100000001ull << k) & ~0xffffffffull;
+    for (int v = 0; v < 2 && !c->res->failed; v++) {
+      uint32_t flags = v == 0 ? FJ_CG_NO_OPT : 0;
+      if (c->cfg->variants && !(c->cfg->variants & (1u << v))) continue;
+      int before = c->res->ran_native;
+      restore(&w, vm, ex, c);
+      variant(c, vm, ex, &w, tr, tlen, flags, &done);
+      if (c->res->ran_native == before) continue;
+      fj_diff_widened_runs++;
+      fj_diff_widened_at_entry[v] +=
+          c->st->budget == (int64_t)w.left && c->last_kind == FJ_EXIT_GUARD;
+    }
+  }
+  c->res->compiled = compiled;
+  c->res->ran_native = ran;
+}
+
 /* Record a trace of `kind` from the state here (s: where to save it) and check every selected
  * variant of it.  Returns FJ_HOT_CONTINUE if nothing was recorded, else FJ_HOT_RELOAD with
  * *done set when a variant's reference run ended the program. */
@@ -281,6 +323,7 @@ static int check_trace(diff_ctx *c, fj_vm *vm, fj_exec *ex, state *s, enum fj_tr
   else c->res->traced = 1;
   size_t tlen;
   const uint8_t *tr = fj_rec_bytes(&rec, &tlen);
+  check_widened(c, vm, ex, s, tr, tlen);
   for (int v = 0; v < 2 && !c->res->failed; v++) {
     uint32_t flags = v == 0 ? FJ_CG_NO_OPT : 0;
     if (c->cfg->variants && !(c->cfg->variants & (1u << v))) continue;

@@ -12,6 +12,9 @@
 
 static volatile uint64_t cur_seed;
 
+/* diffrun.c: runs from entry states wider than at recording, and those that left at entry. */
+extern uint64_t fj_diff_widened_runs, fj_diff_widened_at_entry[2];
+
 static void on_signal(int sig) {
   char buf[96];
   int n = snprintf(buf, sizeof buf, "\n!!! signal %d in seed %llu (FJ_DIFF_ONE=%llu)\n", sig,
@@ -203,6 +206,16 @@ int fj_diff_random_main(const fj_diff_target *t) {
          s.frame_exits, s.spilled);
   for (int k = 1; k < FJ_ABORT__COUNT; k++)
     if (s.aborts[k]) printf("compile aborts %s: %u\n", fj_abort_name(k), s.aborts[k]);
+  printf("%llu runs entered with registers wider than at recording matched; left at entry: %llu "
+         "optimized, %llu unoptimized\n", (unsigned long long)fj_diff_widened_runs,
+         (unsigned long long)fj_diff_widened_at_entry[1],
+         (unsigned long long)fj_diff_widened_at_entry[0]);
+  /* Entry speculation must be exercised: the optimized code (only it speculates) leaves at
+   * entry more often, through its entry guards. */
+  if (!one && ncases >= 1000 && fj_diff_widened_at_entry[1] <= fj_diff_widened_at_entry[0]) {
+    printf("no widened entry left at the trace's start: entry guards untested\n");
+    failed++;
+  }
   /* The comparison must actually happen for nearly every trace (two variants each): a compiler
    * that aborts everything would otherwise pass. */
   uint64_t want = 2 * (s.traced + s.bridges);

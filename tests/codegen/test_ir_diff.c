@@ -271,6 +271,7 @@ static uint8_t *record(machine *m, ref *s, const fj_insn *prog, uint32_t n, size
   fj_trace_rec recs[MAXR];
   uint32_t nr = 0, start = s->pc, end_pc = start;
   uint16_t end = FJ_TRACE_END_STOP;
+  const ref entry = *s;
   while (nr < MAXR) {
     fj_trace_rec rc;
     memset(&rc, 0, sizeof rc);
@@ -295,6 +296,8 @@ static uint8_t *record(machine *m, ref *s, const fj_insn *prog, uint32_t n, size
   fj_trace_header h = {.magic = FJ_TRACE_MAGIC, .version = FJ_TRACE_VERSION,
                        .kind = FJ_TRACE_LOOP, .start_pc = start, .nrecs = nr, .end = end,
                        .end_pc = end_pc, .prog_ninsns = n, .nregions = NREG};
+  for (unsigned k = 0; k < FJ_NREGS; k++)  /* as the client's recorder (entry speculation) */
+    if (entry.r[k] >> 32 == 0) h.entry_narrow |= 1u << k;
   *len = fj_trace_size(nr);
   uint8_t *b = malloc(*len);
   memcpy(b, &h, sizeof h);
@@ -563,6 +566,16 @@ static void init_state(machine *m, ref *s, uint64_t seed) {
 
 static unsigned compared, exits_early, loops;
 
+/* The rest of the compile driver's pipeline (codegen/compile.c): narrowing by demanded bits,
+ * then DCE; the result must still verify. */
+static void narrow(fj_ir *ir) {
+  if (setjmp(ir->abort_jb)) fail_msg("narrowing aborted: %s", ir->msg);
+  fj_opt_narrow(ir);
+  fj_opt_dce(ir);
+  char msg[192];
+  if (fj_ir_verify(ir, msg, sizeof msg)) fail_msg("after narrowing: %s", msg);
+}
+
 static void compare_once(const fj_ir *ir, machine *m, const fj_insn *prog, uint64_t seed,
                          int64_t budget, unsigned iter) {
   ref s0;
@@ -633,6 +646,7 @@ static void test_random_programs(void **st) {
       fj_ir ir;
       int rc = cu_build(b, len, mode ? FJ_IR_NOFOLD : 0, true, &ir);
       if (rc) fail_msg("iter %u: %s: %s", it, fj_abort_name(rc), ir.msg);
+      narrow(&ir);
       unlooped += ir.end == FJ_TRACE_END_LOOP && ir.loop == FJ_REF_NONE;
       built++;
       loops += ir.loop != FJ_REF_NONE;
@@ -679,6 +693,7 @@ static void run_fixed(const char *text) {
     fj_ir ir;
     int rc = cu_build(b, len, mode ? FJ_IR_NOFOLD : 0, true, &ir);
     if (rc) fail_msg("%s: %s", fj_abort_name(rc), ir.msg);
+    narrow(&ir);
     for (uint64_t seed = 77; seed < 87; seed++) compare_once(&ir, &m, prog, seed, 100000, 0);
     for (int64_t budget = 0; budget < 60; budget++) compare_once(&ir, &m, prog, 77, budget, 0);
     fj_ir_free(&ir);
