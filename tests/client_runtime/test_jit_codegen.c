@@ -90,6 +90,10 @@ static uint64_t unwind_at(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, ui
   return r1 + 1000;
 }
 
+/* The runtime's counters around the last run of check_program, and the VM's for that run. */
+static fj_jit_stats last_js0, last_js1;
+static fj_vm_stats last_vs;
+
 /* Interpreted vs JIT over `runs` runs; returns native instructions executed. */
 static uint64_t check_program(const char *name, const char *src, int runs, uint64_t limit) {
   fj_insn *p = NULL;
@@ -122,10 +126,13 @@ static uint64_t check_program(const char *name, const char *src, int runs, uint6
   for (int r = 0; r < runs; r++) {
     fj_vm_reset_stats(ref);
     fj_vm_reset_stats(vm);
+    fj_jit_get_stats(jit, &last_js0);
     outcome a = run_once(ref, mem0), b = run_once(vm, mem0);
+    fj_jit_get_stats(jit, &last_js1);
     fj_vm_stats sa, sb;
     fj_vm_get_stats(ref, &sa);
     fj_vm_get_stats(vm, &sb);
+    last_vs = sb;
     if (a.rc != b.rc || a.r0 != b.r0 || memcmp(a.mem, b.mem, sizeof a.mem) || strcmp(a.msg, b.msg))
       fail_msg("%s run %d: interpreter rc %d r0 0x%llx \"%s\", JIT rc %d r0 0x%llx \"%s\"%s", name, r,
                a.rc, (unsigned long long)a.r0, a.msg, b.rc, (unsigned long long)b.r0, b.msg,
@@ -204,6 +211,27 @@ static void test_programs(void **state) {
   /* the budget is exact with machine code too */
   for (uint64_t limit = 1000; limit < 1010; limit++)
     check_program("sum-budget", progs[0].src, 3, limit);
+}
+
+/* A local call the trace leaves to the interpreter (the callee has a loop, so it is not
+ * inlined) runs the callee's own trace straight from machine code (fj_jit_rt_call_local), and
+ * the runtime executes the callee's final `exit` itself: no hot event, no interpreter run per
+ * call, and still the interpreter's result and instruction count (check_program). */
+static void test_direct_calls(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  verbose = getenv("FJ_TEST_LOG") != NULL;
+  const char *src =
+      "mov %r6, 0\nmov %r7, 0\nl:\nmov %r1, %r6\nand %r1, 7\ncall local f\nadd %r7, %r0\n"
+      "add %r6, 1\njlt %r6, 300, l\nmov %r0, %r7\nexit\n"
+      "f:\nmov %r0, 0\ng:\nadd %r0, %r1\nsub %r1, 1\njsgt %r1, 0, g\nexit\n";
+  uint64_t native = check_program("direct-calls", src, 4, 0);
+  assert_true(native > 0);
+  /* the last run: every call went through machine code, none counted a hot event */
+  assert_int_equal(last_vs.local_calls, 300);
+  assert_true(last_js1.trace_entries - last_js0.trace_entries >= 300);
+  assert_true(last_js1.hot_events - last_js0.hot_events < 30);
+  assert_true(last_vs.insns_interp < 300 * 2);  /* at most the exits' `exit`s and a few more */
 }
 
 #ifdef FJ_HAVE_EXAMPLES
@@ -490,6 +518,7 @@ static void test_reload_while_running(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_programs),
+      cmocka_unit_test(test_direct_calls),
       cmocka_unit_test(test_conformance),
       cmocka_unit_test(test_reload_while_running),
 #ifdef FJ_HAVE_EXAMPLES
