@@ -7,7 +7,7 @@ FJ_CG1_OBJS := $(call objs,codegen/ir.c codegen/fold.c codegen/snap.c codegen/tr
   codegen/build.c codegen/opt_mem.c codegen/opt_loop.c codegen/opt_dce.c codegen/opt_narrow.c \
   tests/codegen/cg_util.c tools/asm.c)
 FJ_CG1_TESTS := $(patsubst tests/codegen/test_%.c,%,$(wildcard $(patsubst %,tests/codegen/test_%.c,\
-  trace_read ir fold dce mem loop snap ir_diff)))
+  trace_read ir fold dce mem loop snap ir_diff narrow)))
 
 FJ_CG1_BINS := $(patsubst %,$(B)/tests/codegen/test_%,$(FJ_CG1_TESTS))
 
