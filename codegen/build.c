@@ -11,6 +11,10 @@
  * e executed records writes st->budget = b + (N - e).  Calls sync that value, the callee spends
  * from st->budget, and the trace reloads it afterwards (b = st->budget - (N - e), with a guard
  * that the rest of the iteration still fits).  Loops repeat this per iteration (fj_opt_loop).
+ *
+ * Entry speculation (codegen/README.md, "32-bit knowledge"): registers the header's entry_narrow
+ * names and the trace uses where 32-bit knowledge pays are guarded below 2^32 right after the
+ * budget guard (exit: the entry state) and read as I32 from then on.
  */
 #include <setjmp.h>
 #include <string.h>
