@@ -212,9 +212,9 @@ static void test_demanded_bits(void **st) {
  * together; the counter the exits need stays I64. */
 static const char *k_loop =
     "loop:\n"
+    "ldxb %r3, [%r1+0]\n"   /* its bounds check exits before r2 is written */
     "ldxw %r2, [%r10-4]\n"
     "mul %r2, 31\n"
-    "ldxb %r3, [%r1+0]\n"
     "add %r2, %r3\n"
     "stxw [%r10-4], %r2\n"
     "mov %r2, 0\n"          /* the hash lives only in the 4-byte slot */
