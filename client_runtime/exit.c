@@ -157,31 +157,52 @@ static bool bridge_wanted(fj_jit *jit, fj_jexit *x) {
   return !tr->ready || tr->ready(tr->ud);
 }
 
+/* The exit the code reports when it is not the usual one (the entered trace left through a
+ * valid exit without a deopt): a deopt, a link into another trace, or a broken blob.  Sets *pc
+ * and *nframes; returns the trace that left (NULL after a deopt) or NULL with *bad set. */
+static fj_jtrace *odd_exit(fj_jit *jit, const fj_jentry *e, const fj_jit_state *st, uint32_t id,
+                           uint32_t *pc, uint32_t *nframes, bool *bad) {
+  *bad = false;
+  if (e->deopted) {
+    *pc = e->deopt_pc;
+    *nframes = e->deopt_nframes;
+    return NULL;
+  }
+  fj_jtrace *xt = fj_cc_owner_at(&jit->cc, st->exit_code);
+  if (!xt || xt->va != st->exit_code || id >= xt->nexits || id != st->exit_id) {
+    *bad = true;
+    return NULL;
+  }
+  *pc = xt->exits[id].pc;
+  *nframes = xt->exits[id].nframes;
+  return xt;
+}
+
 /* Run t once from ex and rebuild ex at the exit.  *xt / *xid name the exit taken (NULL after a
  * deopt), *moved says whether any instruction ran.  Returns FJ_HOT_RELOAD or what the
- * interpreter must report. */
-static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, uint32_t *xid,
-                     bool *moved) {
+ * interpreter must report.  Inlined into fj_jit_enter: this is the cost of every entry. */
+static FJ_ALWAYS_INLINE int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp,
+                                      uint32_t *xid, bool *moved) {
   fj_vm *vm = jit->vm;
-  /* Only what farjit/jit.h says the code reads on entry, plus the exit fields zeroed; frames[]
-   * is written by the code before the runtime reads it (nframes says how many). */
-  fj_jit_state st;
-  fj_regs_copy(st.r, ex->r);
-  st.regions = (uint64_t)(uintptr_t)vm->regions;
-  st.vm = (uint64_t)(uintptr_t)vm;
-  st.budget = vm->left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)vm->left;
-  st.exit_code = 0;
-  st.call_ret = 0;
-  st.exit_id = 0;
-  st.call_exit = 0;
-  st.nframes = 0;
-  st.nregions = vm->nregions;
-  const int64_t b0 = st.budget;
+  /* The state is ex's own (its r[] is st->r[]): only what farjit/jit.h says the code reads on
+   * entry, plus the exit fields zeroed; frames[] is written by the code before the runtime reads
+   * it (nframes says how many). */
+  fj_jit_state *const st = &ex->js;
+  st->regions = (uint64_t)(uintptr_t)vm->regions;
+  st->vm = (uint64_t)(uintptr_t)vm;
+  st->budget = vm->left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)vm->left;
+  st->exit_code = 0;
+  st->call_ret = 0;
+  st->exit_id = 0;
+  st->call_exit = 0;
+  st->nframes = 0;
+  st->nregions = vm->nregions;
+  const int64_t b0 = st->budget;
   const uint64_t counted0 = vm->stats.insns_interp + vm->stats.insns_native;
 
   fj_jentry e;
   e.prev = jit->active;
-  e.st = &st;
+  e.st = st;
   e.base_depth = ex->depth;
   e.deopted = false;
   jit->active = &e;
@@ -189,49 +210,48 @@ static int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp, ui
   t->entries++;
   jit->stats.trace_entries++;
   t->last_use = ++jit->tick;
-  uint32_t id = fj_arch_enter(&st, (const void *)(uintptr_t)(t->va + t->entry_off), &vm->stop,
+  uint32_t id = fj_arch_enter(st, (const void *)(uintptr_t)(t->va + t->entry_off), &vm->stop,
                               &vm->left);
   jit->active = e.prev;
   t = NULL;  /* may have been evicted by a callback */
 
   /* Budget: what the code used, minus what nested interpreter runs and traces counted. */
-  const int64_t b1 = st.budget < 0 ? 0 : st.budget;
+  const int64_t b1 = st->budget < 0 ? 0 : st->budget;
   vm->left = (uint64_t)b1;
   const uint64_t used = b0 > b1 ? (uint64_t)(b0 - b1) : 0;
   const uint64_t nested = vm->stats.insns_interp + vm->stats.insns_native - counted0;
   if (used > nested) fj_vm_add_native(vm, used - nested);
   *moved = used != 0;
-  *xtp = NULL;
 
-  fj_jtrace *xt = NULL;
+  /* Usually the trace entered left (no link taken, no deopt); an installed trace owns the
+   * block at its va, so this is what fj_cc_owner_at would return.  entered->id is 0 if it was
+   * evicted meanwhile. */
+  fj_jtrace *xt = entered;
   uint32_t pc, nframes;
-  if (e.deopted) {
-    pc = e.deopt_pc;
-    nframes = e.deopt_nframes;
+  if (FJ_LIKELY(!e.deopted && entered->id && entered->va == st->exit_code &&
+                id < entered->nexits && id == st->exit_id)) {
+    pc = entered->exits[id].pc;
+    nframes = entered->exits[id].nframes;
   } else {
-    /* Usually the trace entered left (no link taken); an installed trace owns the block at its
-     * va, so this is what fj_cc_owner_at would return.  entered->id is 0 if it was evicted. */
-    xt = entered->id && entered->va == st.exit_code ? entered
-                                                    : fj_cc_owner_at(&jit->cc, st.exit_code);
-    if (!xt || xt->va != st.exit_code || id >= xt->nexits || id != st.exit_id)
-      return fj_vm_fail(vm, FJ_EBADBLOB, "machine code left through an unknown exit");
-    pc = xt->exits[id].pc;
-    nframes = xt->exits[id].nframes;
+    bool bad;
+    xt = odd_exit(jit, &e, st, id, &pc, &nframes, &bad);
+    if (bad) return fj_vm_fail(vm, FJ_EBADBLOB, "machine code left through an unknown exit");
   }
   if (pc >= vm->ninsns || ex->depth + nframes >= FJ_MAX_CALL_DEPTH)
     return fj_vm_fail(vm, FJ_EBADBLOB, "machine code exit with a bad pc or too many frames");
 
-  fj_regs_copy(ex->r, st.r);
+  /* ex->r is the exit's registers already */
   for (uint32_t i = 0; i < nframes; i++) {
     fj_frame *f = &ex->frames[ex->depth];
-    f->ret_pc = st.frames[i].ret_pc;
-    fj_regs_copy4(f->saved, st.frames[i].saved);
-    f->fp = st.frames[i].fp;
+    f->ret_pc = st->frames[i].ret_pc;
+    fj_regs_copy4(f->saved, st->frames[i].saved);
+    f->fp = st->frames[i].fp;
     ex->depth++;
   }
   ex->pc = pc;
   jit->stats.exits_taken++;
-  if (vm->stop) return stopped(vm, ex, st.r[0], pc);
+  *xtp = NULL;
+  if (FJ_UNLIKELY(vm->stop)) return stopped(vm, ex, ex->r[0], pc);
   *xtp = xt;
   *xid = id;
   return FJ_HOT_RELOAD;
@@ -281,7 +301,7 @@ static bool run_ends(fj_vm *vm, const fj_exec *ex) {
 int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
   fj_vm *vm = jit->vm;
   for (;;) {
-    fj_jtrace *xt;
+    fj_jtrace *xt = NULL;
     uint32_t id = 0;
     bool moved;
     int rc = run_trace(jit, ex, t, &xt, &id, &moved);

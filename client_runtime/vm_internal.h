@@ -61,6 +61,7 @@
 
 #include "farjit/ebpf.h"
 #include "farjit/error.h"
+#include "farjit/jit.h"
 #include "farjit/vm.h"
 
 #if defined(__GNUC__) && !defined(FJ_NO_COMPUTED_GOTO)
@@ -116,13 +117,21 @@ typedef struct fj_frame {
 } fj_frame;
 
 typedef struct fj_exec {
-  uint64_t r[FJ_NREGS];                /* must stay first: generated code addresses it */
+  /* The registers are the first field of the machine-code state (farjit/jit.h): the JIT
+   * runtime enters a trace with &js as its fj_jit_state, so registers go in and out of machine
+   * code without copies.  js's other fields are the runtime's, meaningful only while it runs a
+   * trace from this state; the interpreter uses r alone. */
+  union {
+    uint64_t r[FJ_NREGS];
+    fj_jit_state js;
+  };
   uint32_t pc;                         /* next instruction to execute */
   uint32_t depth;                      /* current frame index (absolute, < FJ_MAX_CALL_DEPTH) */
   uint32_t base;                       /* frame where this run started; its exit ends the run */
   uint32_t _pad;
   fj_frame frames[FJ_MAX_CALL_DEPTH];  /* frames[k]: caller state saved when frame k called k+1 */
 } fj_exec;
+_Static_assert(offsetof(fj_exec, r) == 0 && offsetof(fj_jit_state, r) == 0, "r[] is js.r[]");
 
 /* Register files move at every interpreter entry and exit, trace entry and exit and nested
  * call: explicit word copies, which compilers keep inline (an 88-byte memcpy is a library
