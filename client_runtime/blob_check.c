@@ -1,5 +1,6 @@
 /* farjit — blob validation (see blob_check.h for the contract). */
 #include "client_runtime/blob_check.h"
+#include "client_runtime/inline_mem.h"
 
 #include <string.h>
 
@@ -47,13 +48,13 @@ bool fj_reloc_kind_valid(uint32_t target, uint32_t kind) {
 
 fj_blob_reloc fj_blob_reloc_at(const fj_blob_view *v, uint32_t i) {
   fj_blob_reloc r;
-  memcpy(&r, v->relocs + (size_t)i * sizeof r, sizeof r);
+  FJ_MEMCPY(&r, v->relocs + (size_t)i * sizeof r, sizeof r);
   return r;
 }
 
 fj_blob_exit fj_blob_exit_at(const fj_blob_view *v, uint32_t i) {
   fj_blob_exit x;
-  memcpy(&x, v->exits + (size_t)i * sizeof x, sizeof x);
+  FJ_MEMCPY(&x, v->exits + (size_t)i * sizeof x, sizeof x);
   return x;
 }
 
@@ -137,7 +138,7 @@ int fj_blob_check(const void *blob, size_t len, const fj_blob_expect *e, fj_blob
   memset(v, 0, sizeof *v);
   if (!b || len < sizeof(fj_blob_header)) return FJ_BLOB_REJECT_TRUNCATED;
   fj_blob_header h;
-  memcpy(&h, b, sizeof h);
+  FJ_MEMCPY(&h, b, sizeof h);
   if (h.magic != FJ_BLOB_MAGIC) return FJ_BLOB_REJECT_MAGIC;
   if (h.version != FJ_BLOB_VERSION) return FJ_BLOB_REJECT_VERSION;
   if (h.target != e->target) return FJ_BLOB_REJECT_TARGET;

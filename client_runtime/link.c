@@ -1,5 +1,6 @@
 /* farjit — the client linker (see link.h for the contract). */
 #include "client_runtime/link.h"
+#include "client_runtime/inline_mem.h"
 
 #include <string.h>
 
@@ -131,7 +132,7 @@ int fj_link_relocate(const fj_link_env *env, const fj_blob_view *v, uint8_t *rw,
       s->pc = r.target;
       s->addend = r.addend;
       s->kind = r.kind;
-      memcpy(s->orig, field, 4);
+      FJ_MEMCPY(s->orig, field, 4);
       continue;
     }
     uint64_t S = env->sym_addr(env->ud, r.sym, r.target);
@@ -151,7 +152,7 @@ bool fj_link_site_set(uint16_t target, uint8_t *rw_code, uint64_t va_code, fj_li
                       uint64_t dest) {
   uint8_t *field = rw_code + s->offset;
   if (!dest) {
-    memcpy(field, s->orig, 4);
+    FJ_MEMCPY(field, s->orig, 4);
     s->linked = 0;
     return true;
   }

@@ -1,5 +1,6 @@
 /* farjit — the trace recorder (see record.h for the contract). */
 #include "client_runtime/record.h"
+#include "client_runtime/inline_mem.h"
 
 #include <string.h>
 
@@ -164,7 +165,7 @@ int fj_rec_run(fj_recorder *r, fj_vm *vm, fj_exec *ex) {
     if (r->nrecs == r->max_recs) return abort_with(r, FJ_REC_ABORT_TOO_LONG, FJ_REC_ABORTED);
 
     fj_trace_rec rec;
-    memset(&rec, 0, sizeof rec);
+    FJ_MEMSET(&rec, 0, sizeof rec);
     rec.insn = in;
     rec.pc = pc;
     rec.depth = (uint8_t)rel;
