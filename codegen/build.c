@@ -369,6 +369,18 @@ static void rec_end(bstate *s, const fj_trace_rec *r, enum fj_op op) {
   setr(s, dst, v);
 }
 
+static bool known32(const fj_ir *ir, fj_ref r) {
+  if (fj_ir_is_k(r)) return fj_ir_kval(ir, r) <= 0xffffffffu;
+  return fj_ir_at(ir, r)->type == FJ_IRT_I32;
+}
+
+/* Register k holds x, which a guard just proved <= n: if n fits 32 bits, so does x. */
+static void narrow_reg(bstate *s, unsigned k, fj_ref x, fj_ref n) {
+  if (k == FJ_REG_FP || fj_ir_is_k(x) || known32(s->ir, x) || !known32(s->ir, n)) return;
+  if (getr(s, k) != x) return;
+  setr(s, k, fj_ir_op1(s->ir, FJ_IR_ZEXT, FJ_IRT_I32, x, 32));
+}
+
 static void rec_jcond(bstate *s, const fj_trace_rec *r, enum fj_op op) {
   fj_ir *ir = s->ir;
   fj_insn in = r->insn;
@@ -384,6 +396,14 @@ static void rec_jcond(bstate *s, const fj_trace_rec *r, enum fj_op op) {
   uint32_t other = taken ? r->pc + 1 : (uint32_t)((int64_t)r->pc + 1 + in.off);
   uint32_t sn = snap(s, other, FJ_EXIT_GUARD, s->i + 1);
   guard(s, c, t, a, b, sn);
+  /* Past an unsigned 64-bit compare with a value below 2^32 (x < n, x <= n, x == n), x is below
+   * 2^32 too: the register holds ZEXT 32 of x from now on (the same value, with 32-bit
+   * knowledge; fold.c then sees i + 1 after i < n fit 32 bits, so loop counters become I32). */
+  if (t != FJ_IRT_I64 || (ir->flags & FJ_IR_NOFOLD)) return;
+  unsigned dst = fj_insn_dst(in), src = fj_insn_src(in);
+  bool reg = fj_op_table[op].fmt == FJ_FMT_JCOND_REG;
+  if (c == FJ_IR_ULT || c == FJ_IR_ULE || c == FJ_IR_EQ) narrow_reg(s, dst, a, b);
+  if (reg && (c == FJ_IR_UGT || c == FJ_IR_UGE || c == FJ_IR_EQ)) narrow_reg(s, src, b, a);
 }
 
 static void rec_atomic(bstate *s, const fj_trace_rec *r, enum fj_op op) {
@@ -657,11 +677,6 @@ static uint32_t spec_pays(const fj_trace *t) {
   }
 #undef USE
   return pays;
-}
-
-static bool known32(const fj_ir *ir, fj_ref r) {
-  if (fj_ir_is_k(r)) return fj_ir_kval(ir, r) <= 0xffffffffu;
-  return fj_ir_at(ir, r)->type == FJ_IRT_I32;
 }
 
 /* For each register in spec: leave through snapshot sn unless it is still below 2^32, and read

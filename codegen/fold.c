@@ -202,9 +202,10 @@ static bool can_look_through(const fj_ir *ir, fj_ref r) {
   return ir->loop == FJ_REF_NONE || r > ir->loop;
 }
 
-/* Strip operand wrappers an I32 op does not need: ZEXT 32 of y reads as y in the low half. */
+/* Strip operand wrappers an I32 op does not need: ZEXT 32 of y reads as y in the low half
+ * (not from the loop body into the pre-roll: y would need a PHI of its own). */
 static fj_ref low32(const fj_ir *ir, fj_ref r) {
-  if (!is_k(r)) {
+  if (!is_k(r) && can_look_through(ir, r)) {
     const fj_ir_ins *d = fj_ir_at(ir, r);
     if (d->op == FJ_IR_ZEXT && d->aux == 32) return d->a;
   }
@@ -212,6 +213,29 @@ static fj_ref low32(const fj_ir *ir, fj_ref r) {
 }
 
 #define NOFOLD ((fj_ref)~0u)
+
+/* The largest value x can have here by earlier 64-bit guards comparing it unsigned with a
+ * value below 2^32 (x < n, x <= n, x == n, n > x, n >= x), or UINT64_MAX.  In the loop body a
+ * pre-roll guard on a pre-roll x also bounds x's current value: the body's copy of the guard
+ * checked it before the back edge. */
+static uint64_t guard_bound(const fj_ir *ir, fj_ref x) {
+  static const uint8_t ops[] = {FJ_IR_ULT, FJ_IR_ULE, FJ_IR_EQ, FJ_IR_UGT, FJ_IR_UGE};
+  uint64_t best = UINT64_MAX;
+  for (unsigned o = 0; o < sizeof ops; o++) {
+    for (fj_ref r = ir->chain[ops[o]]; r > x; r = fj_ir_at(ir, r)->prev) {
+      const fj_ir_ins *g = fj_ir_at(ir, r);
+      bool rev = ops[o] == FJ_IR_UGT || ops[o] == FJ_IR_UGE;  /* n > x, n >= x */
+      fj_ref n = rev ? g->a : g->b;
+      if (g->type != FJ_IRT_I64 || (rev ? g->b : g->a) != x || !known32(ir, n)) continue;
+      bool strict = ops[o] == FJ_IR_ULT || ops[o] == FJ_IR_UGT;
+      uint64_t hi = is_k(n) ? fj_ir_kval(ir, n) : 0xffffffffu;
+      if (strict && hi == 0) continue;  /* never holds: the guard always exits */
+      if (strict) hi--;
+      if (hi < best) best = hi;
+    }
+  }
+  return best;
+}
 
 /* Emit *ins (an I64 op whose result provably fits 32 bits) as the I32 op of the same name:
  * constant operands re-interned truncated, ZEXT 32 wrappers stripped by the I32 rules. */
@@ -246,6 +270,15 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
   switch (ins->op) {
   case FJ_IR_ADD:
     if (kb && vb == 0) return as_type(ir, a, t);
+    /* (ZEXT 32 of x) + k where guards bound x so that the sum fits 32 bits: an I32 ADD (a loop
+     * counter i + 1 after i < n with n below 2^32, codegen/build.c's jcond knowledge). */
+    if (kb && t == FJ_IRT_I64 && vb <= 0xffffffffu) {
+      const fj_ir_ins *d = fj_ir_at(ir, a);
+      if (d->op == FJ_IR_ZEXT && d->aux == 32 && !is_k(d->a)) {
+        uint64_t hi = guard_bound(ir, d->a);
+        if (hi <= 0xffffffffu && vb <= 0xffffffffu - hi) return retype32(ir, ins);
+      }
+    }
     if (kb) {
       /* (y + k1) + k2 -> y + (k1 + k2) */
       const fj_ir_ins *d = fj_ir_at(ir, a);
