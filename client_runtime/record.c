@@ -135,13 +135,26 @@ static int step_failed(fj_recorder *r, fj_vm *vm, fj_exec *ex, int rc) {
   return abort_with(r, FJ_REC_ABORT_ERROR, rc);
 }
 
-/* Run a callee the trace leaves to the interpreter until it returns to depth d. */
+/* Run a callee the trace leaves to the interpreter until it returns to depth d: at the
+ * interpreter's full speed rather than step by step, as a run whose base is the callee's frame
+ * (its `exit` ends the run, executed and counted), then the return to the caller is done here
+ * exactly as the interpreter's `exit` does it.  Hot hooks may fire in there and run machine
+ * code (nothing is recorded inside the callee; the runtime records nothing else meanwhile). */
 static int run_unrecorded(fj_recorder *r, fj_vm *vm, fj_exec *ex, uint32_t d) {
-  while (ex->depth > d) {
-    int rc = fj_interp_step(vm, ex);
-    if (rc < 0) return step_failed(r, vm, ex, rc);
-    if (rc == FJ_STEP_DONE) return abort_with(r, FJ_REC_ABORT_STOPPED, FJ_REC_FINISHED);
-  }
+  if (ex->depth <= d) return FJ_REC_DONE;
+  const uint32_t base = ex->base;
+  ex->base = d + 1;
+  int rc = fj_interp_run(vm, ex);
+  ex->base = base;
+  if (rc < 0) return step_failed(r, vm, ex, rc);
+  const fj_frame *f = &ex->frames[d];
+  ex->r[6] = f->saved[0];
+  ex->r[7] = f->saved[1];
+  ex->r[8] = f->saved[2];
+  ex->r[9] = f->saved[3];
+  ex->r[10] = f->fp;
+  ex->pc = f->ret_pc;
+  ex->depth = d;
   return FJ_REC_DONE;
 }
 

@@ -24,7 +24,8 @@
  * names the function, which the caller should stop inlining).  Local calls are inlined (callee
  * recs at depth + 1), also when the callee has a trace of its own (calling it from machine code
  * would cost an exit and an entry per call), unless `no_inline` says so or the inline depth
- * limit is reached: then the call rec gets FJ_REC_CALL_INTERP and the callee runs unrecorded.
+ * limit is reached: then the call rec gets FJ_REC_CALL_INTERP and the callee runs unrecorded, as a
+ * nested interpreter run at full speed (its hot hooks may fire and run machine code).
  *
  * Memory: the caller provides the output buffer (fj_trace_size(max_recs) bytes).  The recorder
  * never allocates.  The recorder is not re-entrant per object; helper callbacks that run nested
