@@ -259,12 +259,15 @@ typedef struct custom {
   int status;
   bool done;
   bool no_inline;  /* link_pc is also a function not to inline */
+  bool recording;
+  uint32_t hooks_while_recording;
 } custom;
 
 static bool custom_at(void *ud, uint32_t pc) { return pc == ((custom *)ud)->link_pc; }
 
 static int custom_hook(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
   custom *c = ud;
+  if (c->recording) c->hooks_while_recording++;
   if (c->done || pc != c->at_pc) return FJ_HOT_CONTINUE;
   c->done = true;
   int rc = fj_rec_begin(&c->r, tbuf, sizeof tbuf, c->max_recs, vm, ex, FJ_TRACE_LOOP, 0, 0,
@@ -274,7 +277,9 @@ static int custom_hook(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
   for (unsigned i = 0; i < FJ_NREGS; i++) narrow |= (uint32_t)(ex->r[i] <= 0xffffffffu) << i;
   assert_int_equal(H()->entry_narrow, narrow);
   if (c->no_inline) c->r.no_inline = custom_at;
+  c->recording = true;
   c->status = fj_rec_run(&c->r, vm, ex);
+  c->recording = false;
   if (c->status < 0) return c->status;
   return c->status == FJ_REC_FINISHED ? FJ_HOT_DONE : FJ_HOT_RELOAD;
 }
@@ -325,6 +330,36 @@ static void test_call_interp_and_link(void **state) {
   assert_int_equal(H()->nrecs, 7);
   check_rec(6, p, 4, 0, 0, 0, 0);
   assert_int_equal(d.r.max_depth, 1);
+  free(p);
+}
+
+/* A callee left to the interpreter runs as a nested interpreter run, not step by step: its
+ * loop header's hot hook fires while the caller is being recorded, and the run still ends
+ * exactly as the interpreter's (result and instruction count). */
+static void test_call_interp_runs_at_speed(void **state) {
+  (void)state;
+  size_t n;
+  fj_insn *p = prog_of("mov %r6, 0\nmov %r7, 0\n"
+                       "loop:\nmov %r1, %r6\nadd %r1, 3\ncall local f\nadd %r7, %r0\nadd %r6, 1\n"
+                       "jlt %r6, 5, loop\nmov %r0, %r7\nexit\n"
+                       "f:\nmov %r0, 0\ng:\nadd %r0, %r1\nadd %r1, -1\njsgt %r1, 0, g\nexit\n",
+                       &n);
+  custom c = {.at_pc = 2, .link_pc = 10, .max_recs = 64, .no_inline = true};
+  uint64_t r0 = 0;
+  fj_vm *vm = NULL;
+  assert_int_equal(custom_run(p, n, &c, &r0, &vm), 0);
+  assert_int_equal(c.status, FJ_REC_DONE);
+  check_rec(2, p, 4, 10, 0, FJ_REC_CALL_INTERP, 0);
+  assert_true(c.hooks_while_recording > 0);  /* step mode never calls hooks */
+  fj_vm *ref = tu_vm();
+  assert_int_equal(r0, tu_run_mem(ref, p, n, NULL, 0));
+  fj_vm_stats a, b;
+  fj_vm_get_stats(ref, &a);
+  fj_vm_get_stats(vm, &b);
+  assert_int_equal(a.insns_interp, b.insns_interp);
+  assert_int_equal(a.local_calls, b.local_calls);
+  fj_vm_destroy(ref);
+  fj_vm_destroy(vm);
   free(p);
 }
 
@@ -436,6 +471,7 @@ int main(void) {
       cmocka_unit_test(test_fields_mem_lddw_helpers),
       cmocka_unit_test(test_inlined_call),
       cmocka_unit_test(test_call_interp_and_link),
+      cmocka_unit_test(test_call_interp_runs_at_speed),
       cmocka_unit_test(test_abort_too_long),
       cmocka_unit_test(test_error_while_recording),
       cmocka_unit_test(test_unwind_while_recording),
