@@ -7,10 +7,17 @@
  *            "cold" = the first run of a fresh VM (server start, connect, compile, install
  *            happen while it runs), "warm" = best of REPS later runs (traces installed)
  *
- * plus the warm-up (time from the first recorded trace, i.e. the loop becoming hot, to the
+ * plus the warm-up (time from the first hot spot, which starts the embedded server, to the
  * first trace installed, taken from the runtime's trace log) and the client's memory overhead:
  * code cache reserved/used, bytes the JIT runtime allocated through the VM's allocator, and the
  * process RSS growth across attach + runs (libuv thread stack, code cache pages touched).
+ *
+ * A second table splits the first trace's way from "recorded" to "installed" into the stages of
+ * fj_jit_linux_get_latency (farjit/client_linux.h): connect (first hot spot -> server answered
+ * Hello), send (recorded -> written to the socket), server (written -> result read back; the
+ * server's own compile time next to it), deliver (read -> taken by the VM thread at a hot
+ * event), install (taken -> installed).  Medians over COLD fresh starts (server start included),
+ * then the mean over every trace of those starts.
  * Not a test: numbers depend on the machine.  Usage: bench_e2e [PERCENT] (input sizes, 100).
  */
 #include <stdatomic.h>
@@ -26,7 +33,7 @@
 #include "farjit/client_linux.h"
 #include "farjit/platform_linux.h"
 
-enum { REPS = 3 };
+enum { REPS = 3, COLD = 5 };
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -125,6 +132,22 @@ static double run_ms(fj_vm *vm, const uint8_t *in, uint8_t *m, size_t len, uint6
   return (double)(t1 - t0) / 1e6;
 }
 
+/* One example's latency line (second table), filled by bench_one. */
+static char lat_lines[8][300];
+static int nlat;
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : -1;
+}
+
+static double ms(uint64_t ns) { return (double)ns / 1e6; }
+
 static void bench_one(const char *build, const char *farjitd, const fj_example *ex, size_t len) {
   char path[600];
   snprintf(path, sizeof path, "%s/examples/%s.o", build, ex->name);
@@ -140,7 +163,7 @@ static void bench_one(const char *build, const char *farjitd, const fj_example *
   for (size_t off = 0; off < len; off += ex->len)
     memcpy(in + off, one, len - off < ex->len ? len - off : ex->len);
 
-  double t_native = 1e300, t_interp = 1e300, t_cold, t_warm = 1e300;
+  double t_native = 1e300, t_interp = 1e300, t_warm = 1e300;
   uint64_t want = 0, got = 0;
   for (int r = 0; r < REPS; r++) {
     memcpy(m, in, len);
@@ -158,56 +181,93 @@ static void bench_one(const char *build, const char *farjitd, const fj_example *
   bool ok = got == want;
   fj_vm_destroy(vm);
 
-  /* JIT: a fresh VM on the counting allocator, runtime attached with the embedded farjitd */
-  fj_platform cpf = count_platform();
-  live_bytes = peak_bytes = 0;
-  fj_vm *jvm = example_vm(&cpf, elf, elf_len);
-  const size_t vm_bytes = live_bytes;
-  const long rss0 = rss_kib();
-  atomic_store(&t_first_hot, 0);
-  atomic_store(&t_first_recorded, 0);
-  atomic_store(&t_first_installed, 0);
-  FILE *log = fopencookie(NULL, "w", (cookie_io_functions_t){NULL, log_write, NULL, NULL});
+  /* JIT: COLD fresh VMs on the counting allocator, each with its own runtime and embedded
+   * farjitd; the first also gives the warm runs and the memory figures */
+  double cold[COLD], warmup[COLD], rtt[COLD], connect[COLD], stage[FJ_JL__COUNT][COLD];
+  int nfirst = 0;
+  fj_jit_linux_latency all;
+  memset(&all, 0, sizeof all);
+  fj_jit_stats js;
+  size_t rt_bytes = 0;
+  long rss_grown = 0;
   fj_jit_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.hot_threshold = 64;
   cfg.code_size = 1u << 20;
-  fj_jit_linux_opts o;
-  memset(&o, 0, sizeof o);
-  o.farjitd_path = farjitd;
-  o.cfg = &cfg;
-  o.trace_log = log;
-  char err[256];
-  fj_jit_linux *jl = fj_jit_linux_attach(jvm, &o, err, sizeof err);
-  if (!jl) {
-    fprintf(stderr, "bench_e2e: attach: %s\n", err);
-    exit(1);
-  }
-  t_cold = run_ms(jvm, in, m, len, &got);
-  ok = ok && got == want;
-  fj_jit_linux_wait(jl, false, 5000);  /* whatever is still compiling lands before the warm runs */
-  for (int r = 0; r < REPS; r++) {
-    double t = run_ms(jvm, in, m, len, &got);
+  for (int c = 0; c < COLD; c++) {
+    fj_platform cpf = count_platform();
+    live_bytes = peak_bytes = 0;
+    fj_vm *jvm = example_vm(&cpf, elf, elf_len);
+    const size_t vm_bytes = live_bytes;
+    const long rss0 = rss_kib();
+    atomic_store(&t_first_hot, 0);
+    atomic_store(&t_first_recorded, 0);
+    atomic_store(&t_first_installed, 0);
+    FILE *log = fopencookie(NULL, "w", (cookie_io_functions_t){NULL, log_write, NULL, NULL});
+    fj_jit_linux_opts o;
+    memset(&o, 0, sizeof o);
+    o.farjitd_path = farjitd;
+    o.cfg = &cfg;
+    o.trace_log = log;
+    char err[256];
+    fj_jit_linux *jl = fj_jit_linux_attach(jvm, &o, err, sizeof err);
+    if (!jl) {
+      fprintf(stderr, "bench_e2e: attach: %s\n", err);
+      exit(1);
+    }
+    cold[c] = run_ms(jvm, in, m, len, &got);
     ok = ok && got == want;
-    if (t < t_warm) t_warm = t;
+    fj_jit_linux_wait(jl, false, 5000);  /* whatever is still compiling lands now */
+    if (c == 0) {
+      for (int r = 0; r < REPS; r++) {
+        double t = run_ms(jvm, in, m, len, &got);
+        ok = ok && got == want;
+        if (t < t_warm) t_warm = t;
+      }
+      rss_grown = rss_kib() - rss0;
+      fj_jit_get_stats(fj_jit_linux_runtime(jl), &js);
+      rt_bytes = peak_bytes - vm_bytes;
+    }
+    uint64_t th = atomic_load(&t_first_hot), tr = atomic_load(&t_first_recorded),
+             ti = atomic_load(&t_first_installed);
+    warmup[c] = th && ti > th ? ms(ti - th) : -1;
+    rtt[c] = tr && ti > tr ? ms(ti - tr) : -1;
+    fj_jit_linux_latency lat;
+    fj_jit_linux_get_latency(jl, &lat);
+    connect[c] = lat.connect_ns ? ms(lat.connect_ns) : -1;
+    if (lat.results) {
+      for (int i = 0; i < FJ_JL__COUNT; i++) {
+        stage[i][nfirst] = ms(lat.first_ns[i]);
+        all.sum_ns[i] += lat.sum_ns[i];
+        if (lat.max_ns[i] > all.max_ns[i]) all.max_ns[i] = lat.max_ns[i];
+      }
+      all.results += lat.results;
+      nfirst++;
+    }
+    fj_jit_linux_detach(jl);
+    fj_vm_destroy(jvm);
+    fclose(log);
   }
-  const long rss1 = rss_kib();
-  fj_jit_stats js;
-  fj_jit_get_stats(fj_jit_linux_runtime(jl), &js);
-  const size_t rt_bytes = peak_bytes - vm_bytes;
-  uint64_t th = atomic_load(&t_first_hot), tr = atomic_load(&t_first_recorded),
-           ti = atomic_load(&t_first_installed);
-  double warmup = th && ti > th ? (double)(ti - th) / 1e6 : -1;
-  double rtt = tr && ti > tr ? (double)(ti - tr) / 1e6 : -1;
-  fj_jit_linux_detach(jl);
-  fj_vm_destroy(jvm);
-  fclose(log);
 
   printf("%-7s %5zu %8.2f %8.2f %8.2f %8.2f %7.1fx %7.2fx %7.2fx %8.2f %7.2f %6llu %7llu %6u %7zu %6ld%s\n",
-         ex->name, len / 1024, t_native, t_interp, t_cold, t_warm, t_interp / t_native,
-         t_warm / t_native, t_interp / t_warm, warmup, rtt, (unsigned long long)js.traces_installed,
-         (unsigned long long)js.code_bytes_peak, (unsigned)(cfg.code_size / 1024), rt_bytes / 1024,
-         rss1 - rss0, ok ? "" : "  WRONG RESULT");
+         ex->name, len / 1024, t_native, t_interp, median(cold, COLD), t_warm, t_interp / t_native,
+         t_warm / t_native, t_interp / t_warm, median(warmup, COLD), median(rtt, COLD),
+         (unsigned long long)js.traces_installed, (unsigned long long)js.code_bytes_peak,
+         (unsigned)(cfg.code_size / 1024), rt_bytes / 1024, rss_grown, ok ? "" : "  WRONG RESULT");
+  if (nlat < (int)(sizeof lat_lines / sizeof lat_lines[0])) {
+    double f[FJ_JL__COUNT], mean[FJ_JL__COUNT];
+    for (int i = 0; i < FJ_JL__COUNT; i++) {
+      f[i] = median(stage[i], nfirst);
+      mean[i] = all.results ? ms(all.sum_ns[i]) / (double)all.results : -1;
+    }
+    snprintf(lat_lines[nlat++], sizeof lat_lines[0],
+             "%-7s %7.2f %6.2f %6.2f %7.2f %7.2f %7.2f %8.2f | %5llu %6.2f %6.2f %7.2f %7.2f %7.2f %8.2f",
+             ex->name, median(connect, COLD), f[FJ_JL_send], f[FJ_JL_server], f[FJ_JL_compile],
+             f[FJ_JL_deliver], f[FJ_JL_install], median(rtt, COLD), (unsigned long long)all.results,
+             mean[FJ_JL_send], mean[FJ_JL_server], mean[FJ_JL_compile], mean[FJ_JL_deliver],
+             mean[FJ_JL_install], ms(all.max_ns[FJ_JL_send] > all.max_ns[FJ_JL_server]
+                                         ? all.max_ns[FJ_JL_send] : all.max_ns[FJ_JL_server]));
+  }
   free(elf);
   free(one);
   free(in);
@@ -227,9 +287,10 @@ int main(int argc, char **argv) {
   }
   printf("bench_e2e: whole-program runs (catalog input repeated to KiB, scale %zu%%); times in ms\n", scale);
   printf("native = host C compiler -O2; jit = remote JIT via the embedded farjitd (asynchronous)\n");
-  printf("cold = first run of a fresh VM (server start + compile + install while it runs); warm = best of %d\n", REPS);
+  printf("cold = first run of a fresh VM (server start + compile + install while it runs), median of %d;\n"
+         "warm = best of %d later runs\n", COLD, REPS);
   printf("warm-up = first hot spot (embedded server started) -> first trace installed, ms;\n"
-         "rtt = first trace recorded -> installed (send, compile, receive, link), ms\n");
+         "rtt = first trace recorded -> installed (send, compile, receive, link), ms; both medians\n");
   printf("code = machine code bytes installed (peak); cache = KiB reserved; runtime = KiB the JIT\n"
          "runtime allocated (peak); RSS = KiB the process grew across attach + runs\n\n");
   printf("%-7s %5s %8s %8s %8s %8s %8s %7s %7s %8s %7s %6s %7s %6s %7s %6s\n", "example", "KiB",
@@ -242,5 +303,16 @@ int main(int argc, char **argv) {
     const fj_example *ex = fj_example_find(loops[i].name);
     if (ex) bench_one(build, farjitd, ex, loops[i].kib * 1024 * scale / 100);
   }
+  printf("\nfirst trace, recorded -> installed by stage (fj_jit_linux_get_latency), ms: median of %d cold\n"
+         "starts; connect = first hot spot -> embedded farjitd answered Hello (started meanwhile); send =\n"
+         "recorded -> written to the socket (waits for connect when recorded before it); server = written\n"
+         "-> result read (the server's own compile time next to it); deliver = read -> taken by the VM\n"
+         "thread at a hot event; install = validate + link + install; rtt = the whole way, from the log.\n"
+         "Right: every trace of those starts (n), mean per stage, and the largest send or server stage.\n\n",
+         COLD);
+  printf("%-7s %7s %6s %6s %7s %7s %7s %8s | %5s %6s %6s %7s %7s %7s %8s\n", "example", "connect",
+         "send", "server", "compile", "deliver", "install", "rtt", "n", "send", "server", "compile",
+         "deliver", "install", "max");
+  for (int i = 0; i < nlat; i++) puts(lat_lines[i]);
   return 0;
 }

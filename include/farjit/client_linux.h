@@ -10,10 +10,12 @@
  * installed at the runtime's safe points.  Several servers (comma-separated) are tried in turn;
  * a lost connection is retried with exponential backoff (20 ms doubling to 5 s), and requests
  * in flight then fail with FJ_ECONN (the program keeps running in the interpreter).  Without a
- * server address a private farjitd is started on a Unix socket in a fresh /tmp directory when
- * the first trace is ready to compile (a program that never gets hot starts no process), dies
- * with its parent (PR_SET_PDEATHSIG), and is stopped (SIGTERM, then SIGKILL after 2 s) by
- * fj_jit_linux_detach(); if it cannot be started the runtime only interprets.  With
+ * server address a private farjitd is started on a Unix socket in a fresh /tmp directory at the
+ * first hot spot (a program that never gets hot starts no process); traces recorded while it
+ * starts are queued and sent the moment it answers (its socket is retried every millisecond for
+ * up to 5 s while the process lives).  It dies with its parent (PR_SET_PDEATHSIG), and is
+ * stopped (SIGTERM, then SIGKILL after 2 s) by fj_jit_linux_detach(); if it cannot be started
+ * the runtime only interprets.  With
  * cfg->wait_ms (farjit/client.h; `farjit run --jit-wait MS`) the interpreter thread may block,
  * bounded, for the first connection and for each compile it just sent; a connection wait that
  * timed out is not repeated until a connection succeeds.  Usage, as `farjit run` does it:
@@ -28,6 +30,7 @@
 #define FARJIT_CLIENT_LINUX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "farjit/client.h"
@@ -69,6 +72,43 @@ bool fj_jit_linux_connected(const fj_jit_linux *jl);
 int fj_jit_linux_wait(fj_jit_linux *jl, bool for_connection, uint32_t timeout_ms);
 /* fj_jit_stats_format plus connection counters. */
 void fj_jit_linux_print_stats(fj_jit_linux *jl, FILE *f);
+
+/* Where the time of a compile goes, on this process's CLOCK_MONOTONIC, per stage of a request
+ * answered with a blob (--trace-log prints the same per request):
+ *   send     the VM thread submits it (right after recording) -> the runtime thread has written
+ *            it to the socket
+ *   server   written -> its result read back: both socket hops, the server's queue, the compile
+ *   compile  the compile alone, as the server measured it (a part of `server`)
+ *   deliver  result read -> taken by the VM thread at its next safe point (a hot event)
+ *   install  taken -> validated, relocated, linked and installed (or rejected) by the runtime
+ * _(name, description) */
+#define FJ_JIT_LINUX_STAGES(_)                                               \
+  _(send,    "recorded -> written to the socket")                           \
+  _(server,  "written -> result read (socket hops, server queue, compile)") \
+  _(compile, "compile time reported by the server")                         \
+  _(deliver, "result read -> taken at a safe point")                        \
+  _(install, "taken -> installed")
+
+enum fj_jit_linux_stage {
+#define FJ_JIT_LINUX_STAGE_ENUM(name, text) FJ_JL_##name,
+  FJ_JIT_LINUX_STAGES(FJ_JIT_LINUX_STAGE_ENUM)
+#undef FJ_JIT_LINUX_STAGE_ENUM
+  FJ_JL__COUNT
+};
+
+typedef struct fj_jit_linux_latency {
+  uint64_t results;                  /* requests answered with a blob, timed */
+  uint64_t first_ns[FJ_JL__COUNT];   /* the first of them */
+  uint64_t sum_ns[FJ_JL__COUNT];
+  uint64_t max_ns[FJ_JL__COUNT];
+  /* first need of a server (attach; embedded farjitd: the first hot spot, which launches it)
+   * -> first connection ready (Hello answered); 0 = never connected */
+  uint64_t connect_ns;
+} fj_jit_linux_latency;
+
+/* On the VM's thread (or while it does not run). */
+void fj_jit_linux_get_latency(const fj_jit_linux *jl, fj_jit_linux_latency *out);
+const char *fj_jit_linux_stage_name(int stage);
 
 #ifdef __cplusplus
 }
