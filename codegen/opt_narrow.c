@@ -167,8 +167,9 @@ static void forward(fj_ir *ir, const uint8_t *phi_a, fj_ref *map) {
     default: break;
     }
     if (!to32) continue;
-    fj_ref a = k32(ir, i->a), b = i->b ? k32(ir, i->b) : FJ_REF_NONE;
-    i = fj_ir_at(ir, r);  /* k32 may move the buffer */
+    fj_ref a0 = i->a, b0 = i->b;  /* k32 may move the buffer: i is stale after it */
+    fj_ref a = k32(ir, a0), b = b0 ? k32(ir, b0) : FJ_REF_NONE;
+    i = fj_ir_at(ir, r);
     if (i->op == FJ_IR_SAR) i->op = FJ_IR_SHR;  /* the sign bit of a zero-extended value is 0 */
     i->type = FJ_IRT_I32;
     i->a = a;
@@ -213,7 +214,8 @@ void fj_opt_narrow(fj_ir *ir) {
       continue;
     }
     if (!c.narrow[x]) continue;
-    fj_ref a = k32(ir, i->a), b = i->b ? k32(ir, i->b) : FJ_REF_NONE;
+    fj_ref a0 = i->a, b0 = i->b;  /* k32 may move the buffer: i is stale after it */
+    fj_ref a = k32(ir, a0), b = b0 ? k32(ir, b0) : FJ_REF_NONE;
     i = fj_ir_at(ir, r);
     i->type = FJ_IRT_I32;
     i->a = a;
