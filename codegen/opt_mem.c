@@ -1,6 +1,6 @@
 /* farjit codegen — memory optimizations: store-to-load forwarding and load CSE (called by fold
- * as loads are emitted), bounds-check widening (called by the builder), dead-store elimination
- * (fj_opt_mem pass).  Alias model in codegen/opt_mem.h. */
+ * as loads are emitted), bounds-check widening (called by the builder), bounds checks out of
+ * loop bodies and dead-store elimination (fj_opt_mem pass).  Alias model in codegen/opt_mem.h. */
 #include "codegen/opt_mem.h"
 
 #include <stdlib.h>
@@ -144,6 +144,497 @@ void fj_mem_bounds(fj_ir *ir, fj_bchk_set *s, fj_ref p, int64_t lo, unsigned w, 
   else { s->e[s->next] = c; s->next = (s->next + 1) % FJ_BCHK_MAX; }
 }
 
+/* ---- bounds checks out of loop bodies ------------------------------------------------------ */
+/* After fj_opt_loop the body copy of an invariant check CSEs to its pre-roll original, so the
+ * checks left in the body are those whose address varies.  Values linear in the induction
+ * variables (PHI a b with b = a + step) -- ADD, SUB, NEG, and SHL/MUL by constants, all at 64
+ * bits, i.e. arithmetic mod 2^64 -- advance by a constant D per iteration: on the j-th body
+ * iteration x_j = x_0 + D * j, x_0 being the same expression over the pre-roll refs.  A body
+ * guard comparing an induction variable's next value b with an invariant n bounds the body
+ * iterations that can run: j <= J, with J computed at the end of the pre-roll from a and n
+ * (guards there exclude wraparound and signed/unsigned disagreement; an I32 variable counts
+ * only where that guard also keeps it from wrapping at 2^32).  A bounds check "x_j <= L"
+ * (L = region size - span, invariant) then holds on every iteration iff
+ *   x_0 <= L  and  |D| * J <= L - x_0 (D > 0)  or  |D| * J <= x_0 (D < 0),
+ * which is checked once before LOOP, and the body's check goes.  The new guards exit through a
+ * copy of the loop snapshot (kind GUARD): the state at the pre-roll's back edge, where the
+ * interpreter runs the loop itself and faults -- or leaves earlier -- exactly as it would have.
+ * Anything else (I32 arithmetic in the address, loads in it, steps that are not powers of
+ * two, no bound guard, a loop that leaves on loaded data) keeps its check. */
+
+enum {
+  HX_MAX_IV = 32,
+  HX_MAX_NEW = 512,     /* new pre-roll instructions per loop */
+  HX_MAX_NODES = 16,    /* body instructions in one check's address */
+  HX_MAX_CHECKS = 64,
+  HX_SNAP = 0xffffffffu /* placeholder snapshot of the new guards until commit */
+};
+
+typedef struct hx_iv {
+  fj_ref a, b;     /* PHI a b, b = ADD a #step */
+  uint64_t step;   /* sign-extended for I32 */
+  bool w32;        /* I32: wraps at 2^32, linear only where the bound guard rules that out */
+} hx_iv;
+
+typedef struct hx {
+  fj_ir *ir;
+  fj_ref loop, phi0;                /* LOOP, first PHI */
+  hx_iv iv[HX_MAX_IV];
+  unsigned niv;
+  fj_ir_ins add[HX_MAX_NEW];        /* new pre-roll instructions, add[i] at ref loop + i */
+  unsigned nadd;
+  fj_ref memo_from[HX_MAX_NEW], memo_to[HX_MAX_NEW];  /* body ref -> its pre-roll clone */
+  unsigned nmemo;
+  bool no;                          /* a guard folded to "always fails": drop what was added */
+  fj_ref kill[HX_MAX_CHECKS];       /* body checks made redundant */
+  unsigned nkill;
+} hx;
+
+static bool hx_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+static unsigned hx_log2(uint64_t v) { return 63u - (unsigned)__builtin_clzll(v); }
+
+/* Is pre-roll ref r a loop-carried value (the a of a PHI)? */
+static bool hx_variant(const hx *h, fj_ref r) {
+  for (fj_ref q = h->phi0; q < h->ir->top; q++) {
+    const fj_ir_ins *i = fj_ir_at(h->ir, q);
+    if (i->op == FJ_IR_PHI && i->a == r) return true;
+  }
+  return false;
+}
+
+/* Same value on every iteration: a constant or a pre-roll ref that no PHI carries. */
+static bool hx_invariant(const hx *h, fj_ref r) {
+  if (fj_ir_is_k(r)) return true;
+  return r >= FJ_REF_BIAS && r < h->loop && !hx_variant(h, r);
+}
+
+static const hx_iv *hx_iv_of(const hx *h, fj_ref a) {
+  for (unsigned k = 0; k < h->niv; k++)
+    if (h->iv[k].a == a) return &h->iv[k];
+  return NULL;
+}
+
+static void hx_find_ivs(hx *h) {
+  const fj_ir *ir = h->ir;
+  for (fj_ref q = h->phi0; q < ir->top && h->niv < HX_MAX_IV; q++) {
+    const fj_ir_ins *p = fj_ir_at(ir, q);
+    if (p->op != FJ_IR_PHI || p->b <= h->loop) continue;
+    const fj_ir_ins *b = fj_ir_at(ir, p->b);
+    if (b->op != FJ_IR_ADD || b->type != p->type || fj_ir_at(ir, p->a)->type != p->type)
+      continue;
+    fj_ref k = b->a == p->a ? b->b : b->b == p->a ? b->a : FJ_REF_NONE;
+    if (!fj_ir_is_k(k)) continue;
+    bool w32 = p->type == FJ_IRT_I32;
+    uint64_t s = fj_ir_kval(ir, k);
+    if (w32) s = (uint64_t)(int64_t)(int32_t)(uint32_t)s;
+    if (s == 0) continue;
+    h->iv[h->niv++] = (hx_iv){p->a, p->b, s, w32};
+  }
+}
+
+/* Per-iteration increment of x (mod 2^64) if x is linear in the induction variables; *nodes
+ * counts the body instructions visited, *m32 collects the I32 induction variables x uses (bit
+ * k: a, bit 32 + k: b), linear only while they do not wrap. */
+static bool hx_deriv(const hx *h, fj_ref x, unsigned *nodes, uint64_t *m32, uint64_t *d) {
+  const fj_ir *ir = h->ir;
+  if (fj_ir_is_k(x)) { *d = 0; return true; }
+  if (x < FJ_REF_BIAS) return false;
+  for (unsigned k = 0; k < h->niv; k++) {
+    const hx_iv *v = &h->iv[k];
+    if (x != v->a && !(v->w32 && x == v->b)) continue;
+    if (v->w32) *m32 |= 1ull << (x == v->a ? k : 32 + k);
+    *d = v->step;
+    return true;
+  }
+  if (x < h->loop) {
+    *d = 0;
+    return !hx_variant(h, x);
+  }
+  if (x >= h->phi0 || ++*nodes > HX_MAX_NODES) return false;
+  const fj_ir_ins *i = fj_ir_at(ir, x);
+  if (i->type != FJ_IRT_I64) return false;
+  uint64_t da = 0, db = 0;
+  switch (i->op) {
+  case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_MUL: case FJ_IR_SHL:
+    if (!hx_deriv(h, i->b, nodes, m32, &db)) return false;
+    /* fall through */
+  case FJ_IR_NEG:
+    if (!hx_deriv(h, i->a, nodes, m32, &da)) return false;
+    break;
+  default:
+    return false;
+  }
+  switch (i->op) {
+  case FJ_IR_ADD: *d = da + db; return true;
+  case FJ_IR_SUB: *d = da - db; return true;
+  case FJ_IR_NEG: *d = 0 - da; return true;
+  case FJ_IR_SHL:
+    if (!da && !db) { *d = 0; return true; }
+    if (db || !fj_ir_is_k(i->b)) return false;
+    *d = da << (fj_ir_kval(ir, i->b) & 63);
+    return true;
+  default: /* MUL */
+    if (!da && !db) *d = 0;
+    else if (fj_ir_is_k(i->b)) *d = da * fj_ir_kval(ir, i->b);
+    else if (fj_ir_is_k(i->a)) *d = db * fj_ir_kval(ir, i->a);
+    else return false;
+    return true;
+  }
+}
+
+/* A bounds check's limit: size - span of a region (fj_mem_bounds), loaded in the pre-roll. */
+static bool hx_is_limit(const hx *h, fj_ref l) {
+  if (!hx_invariant(h, l) || fj_ir_is_k(l)) return false;
+  const fj_ir_ins *i = fj_ir_at(h->ir, l);
+  if (i->op != FJ_IR_ADD || i->type != FJ_IRT_I64 || !fj_ir_is_k(i->b) || fj_ir_is_k(i->a))
+    return false;
+  const fj_ir_ins *s = fj_ir_at(h->ir, i->a);
+  return s->op == FJ_IR_HLD && s->aux == 8 &&
+         s->lit % FJ_REGION_SIZEOF == FJ_REGION_OFF_SIZE;
+}
+
+/* ---- the new pre-roll code (refs loop + i once inserted) ---- */
+
+static fj_ref hx_put(hx *h, enum fj_ir_op op, fj_ref a, fj_ref b) {
+  if (h->nadd >= HX_MAX_NEW) {
+    h->no = true;
+    return a;
+  }
+  fj_ir_ins ins = {.op = (uint8_t)op, .type = FJ_IRT_I64, .a = a, .b = b};
+  if (fj_ir_is_guard(op)) ins.snap = HX_SNAP;
+  h->add[h->nadd] = ins;
+  return h->loop + h->nadd++;
+}
+
+static fj_ref hx_k(hx *h, uint64_t v) { return fj_ir_k64(h->ir, v); }
+
+static fj_ref hx_op(hx *h, enum fj_ir_op op, fj_ref a, fj_ref b) {
+  if (fj_ir_is_k(a) && (op == FJ_IR_NEG || fj_ir_is_k(b)))
+    return hx_k(h, fj_ir_arith(op, FJ_IRT_I64, 0, fj_ir_kval(h->ir, a),
+                               op == FJ_IR_NEG ? 0 : fj_ir_kval(h->ir, b)));
+  if ((op == FJ_IR_ADD || op == FJ_IR_SUB || op == FJ_IR_SHR) && fj_ir_is_kval(h->ir, b, 0))
+    return a;
+  return hx_put(h, op, a, b);
+}
+
+static void hx_guard(hx *h, enum fj_ir_op cond, fj_ref a, fj_ref b) {
+  if (fj_ir_is_k(a) && fj_ir_is_k(b)) {
+    if (!fj_ir_cond(cond, FJ_IRT_I64, fj_ir_kval(h->ir, a), fj_ir_kval(h->ir, b))) h->no = true;
+    return;
+  }
+  /* the pre-roll's own exit guard often is one of these: it has passed already */
+  for (fj_ref r = h->ir->chain[cond]; r; r = fj_ir_at(h->ir, r)->prev) {
+    const fj_ir_ins *g = fj_ir_at(h->ir, r);
+    if (r < h->loop && g->type == FJ_IRT_I64 && g->a == a && g->b == b) return;
+  }
+  for (unsigned i = 0; i < h->nadd; i++) {
+    const fj_ir_ins *g = &h->add[i];
+    if (g->op == cond && g->a == a && g->b == b) return;
+  }
+  hx_put(h, cond, a, b);
+}
+
+/* x over the pre-roll refs: the body instructions of x copied in front of LOOP. */
+static fj_ref hx_clone(hx *h, fj_ref x) {
+  if (fj_ir_is_k(x) || x < h->loop) return x;
+  for (unsigned k = 0; k < h->nmemo; k++)
+    if (h->memo_from[k] == x) return h->memo_to[k];
+  fj_ir_ins ins = *fj_ir_at(h->ir, x);
+  fj_ref a = hx_clone(h, ins.a);
+  fj_ref b = ins.op == FJ_IR_NEG ? FJ_REF_NONE : hx_clone(h, ins.b);
+  if (h->nadd >= HX_MAX_NEW || h->nmemo >= HX_MAX_NEW) { h->no = true; return x; }
+  ins.a = a;
+  ins.b = b;
+  ins.prev = FJ_REF_NONE;
+  h->add[h->nadd] = ins;
+  fj_ref r = h->loop + h->nadd++;
+  h->memo_from[h->nmemo] = x;
+  h->memo_to[h->nmemo++] = r;
+  return r;
+}
+
+/* J from d = J * t + (0 .. t - 1). */
+static fj_ref hx_trips(hx *h, fj_ref d, uint64_t t) {
+  return t > 1 ? hx_op(h, FJ_IR_SHR, d, hx_k(h, hx_log2(t))) : d;
+}
+
+/* Bound on the body iterations from guard g (cond(a, b) with one side an induction variable's
+ * next value, the other invariant): emits the guards that make it exact and returns J (every
+ * body iteration that can run has j <= J) and in *ivx the variable's index, or FJ_REF_NONE if
+ * g does not bound the loop.  An I32 variable is worked on as its zero-extended value, and
+ * also kept from wrapping around 2^32 (then it is linear too). */
+static fj_ref hx_trip_bound(hx *h, fj_ref g, uint64_t used32, unsigned *ivx) {
+  const fj_ir_ins gi = *fj_ir_at(h->ir, g);
+  enum fj_ir_op op = (enum fj_ir_op)gi.op;
+  fj_ref n = gi.b;
+  unsigned vi = h->niv;
+  for (unsigned k = 0; k < h->niv && vi == h->niv; k++)
+    if (h->iv[k].b == gi.a) vi = k;
+  if (vi == h->niv) {
+    for (unsigned k = 0; k < h->niv && vi == h->niv; k++)
+      if (h->iv[k].b == gi.b) vi = k;
+    if (vi == h->niv) return FJ_REF_NONE;
+    op = fj_ir_cond_swap(op);
+    n = gi.a;
+  }
+  const hx_iv *v = &h->iv[vi];
+  if (gi.type != (v->w32 ? FJ_IRT_I32 : FJ_IRT_I64) || !hx_invariant(h, n)) return FJ_REF_NONE;
+  *ivx = vi;
+  /* continue while op(a + s, n): the values a takes on body iterations */
+  const uint64_t s = v->step, t = (int64_t)s > 0 ? s : 0 - s;
+  const uint64_t top = v->w32 ? 0xffffffffu : ~0ull;  /* a's range is [0, top] */
+  if (!hx_pow2(t) || t > (1u << 30)) return FJ_REF_NONE;
+  fj_ref a = v->a;
+  const fj_ref kt = hx_k(h, t), kmask = hx_k(h, 0xffffffffu);
+  if (v->w32 && fj_ir_is_k(n)) n = hx_k(h, fj_ir_kval(h->ir, n) & 0xffffffffu);
+  else if (v->w32 && fj_ir_at(h->ir, n)->type != FJ_IRT_I32)
+    n = hx_op(h, FJ_IR_AND, n, kmask);  /* an I32 guard reads the low half */
+  /* Signed order is the unsigned order of the values plus 2^(w-1): bias a and n and go on
+   * with the unsigned compare (the variable steps by s either way). */
+  const bool sgn = op == FJ_IR_LT || op == FJ_IR_LE || op == FJ_IR_GT || op == FJ_IR_GE;
+  if (sgn) {
+    fj_ref bias = hx_k(h, top / 2 + 1);
+    a = hx_op(h, FJ_IR_ADD, a, bias);
+    n = hx_op(h, FJ_IR_ADD, n, bias);
+    if (v->w32) {
+      a = hx_op(h, FJ_IR_AND, a, kmask);
+      n = hx_op(h, FJ_IR_AND, n, kmask);
+    }
+    op = op == FJ_IR_LT ? FJ_IR_ULT : op == FJ_IR_LE ? FJ_IR_ULE
+       : op == FJ_IR_GT ? FJ_IR_UGT : FJ_IR_UGE;
+  }
+  fj_ref d;  /* J * t */
+  const bool up = (int64_t)s > 0;
+  switch (up ? op : fj_ir_cond_swap(op)) {
+  case FJ_IR_ULT:  /* up: a_0 <= a <= n - 1; down: n + 1 <= a <= a_0 */
+    hx_guard(h, FJ_IR_ULT, up ? a : n, up ? n : a);
+    d = hx_op(h, FJ_IR_ADD, up ? hx_op(h, FJ_IR_SUB, n, a) : hx_op(h, FJ_IR_SUB, a, n),
+              hx_k(h, (uint64_t)-1));
+    break;
+  case FJ_IR_ULE:  /* up: a_0 <= a <= n; down: n <= a <= a_0 */
+    hx_guard(h, FJ_IR_ULE, up ? a : n, up ? n : a);
+    d = up ? hx_op(h, FJ_IR_SUB, n, a) : hx_op(h, FJ_IR_SUB, a, n);
+    break;
+  case FJ_IR_NE: {
+    /* a reaches n after (n - a) / s steps mod 2^64, wrapping or not; at 32 bits it must not
+     * wrap: n on a's side of a_0 */
+    if (v->w32) hx_guard(h, FJ_IR_ULT, up ? a : n, up ? n : a);
+    else hx_guard(h, FJ_IR_NE, a, n);
+    fj_ref dist = up ? hx_op(h, FJ_IR_SUB, n, a) : hx_op(h, FJ_IR_SUB, a, n);
+    if (t > 1) hx_guard(h, FJ_IR_NTEST, dist, hx_k(h, t - 1));
+    return hx_trips(h, hx_op(h, FJ_IR_SUB, dist, kt), t);
+  }
+  default:
+    return FJ_REF_NONE;
+  }
+  /* The last value the bound lets through, a_0 +- (d rounded down to a multiple of t), must
+   * step on without wrapping around (else a would run on past the bound); a signed I32 one
+   * must not cross 2^32 unbiased either (its zero-extended value would jump), also after the
+   * step if an address uses b. */
+  fj_ref run = t > 1 ? hx_op(h, FJ_IR_AND, d, hx_k(h, 0 - t)) : d;
+  if (t > 1 || op == (up ? FJ_IR_ULE : FJ_IR_UGE)) {
+    if (up) hx_guard(h, FJ_IR_ULE, hx_op(h, FJ_IR_ADD, a, run), hx_k(h, top - t));
+    else hx_guard(h, FJ_IR_ULE, hx_op(h, FJ_IR_ADD, run, kt), a);  /* a - run >= t */
+  }
+  if (v->w32 && sgn) {
+    uint64_t tb = (used32 >> (32 + vi) & 1) ? t : 0;
+    if (up) hx_guard(h, FJ_IR_ULE, hx_op(h, FJ_IR_ADD, v->a, run), hx_k(h, top - tb));
+    else hx_guard(h, FJ_IR_ULE, hx_op(h, FJ_IR_ADD, run, hx_k(h, tb)), v->a);
+  }
+  return hx_trips(h, d, t);
+}
+
+/* Hoist body check "x <= lim" (x advancing by dx per iteration) given the trip bound j.  A
+ * check after the bound guard does not run on the last iteration (the guard leaves first):
+ * there `last` is j - 1 and `on` all ones, or both 0 when j = 0 (then the check never runs,
+ * and x_0 is taken as 0, which fits). */
+static void hx_check(hx *h, fj_ref x, fj_ref lim, uint64_t dx, fj_ref last, fj_ref on) {
+  fj_ref x0 = hx_clone(h, x);
+  if (on) x0 = hx_op(h, FJ_IR_AND, x0, on);
+  hx_guard(h, FJ_IR_ULE, x0, lim);
+  if (!dx) return;
+  bool down = (int64_t)dx < 0;
+  uint64_t e = down ? 0 - dx : dx;
+  if (!last || e > 0xffffffffu) {
+    h->no = true;
+    return;
+  }
+  fj_ref room = down ? x0 : hx_op(h, FJ_IR_SUB, lim, x0);  /* what the range may grow */
+  if (hx_pow2(e)) {
+    hx_guard(h, FJ_IR_ULE, last, hx_op(h, FJ_IR_SHR, room, hx_k(h, hx_log2(e))));
+  } else {  /* last * e cannot wrap once last < 2^32 */
+    hx_guard(h, FJ_IR_ULE, last, hx_k(h, 0xffffffffu));
+    hx_guard(h, FJ_IR_ULE, hx_op(h, FJ_IR_MUL, last, hx_k(h, e)), room);
+  }
+}
+
+static fj_ref hx_shift(fj_ref r, fj_ref loop, uint32_t k) { return r >= loop ? r + k : r; }
+
+/* Put h->add in front of LOOP (every ref from LOOP on moves up by nadd) and turn the checks
+ * in h->kill into NOPs.  The new guards share one snapshot: the loop snapshot as a GUARD. */
+static void hx_commit(hx *h) {
+  fj_ir *ir = h->ir;
+  const fj_ref loop = h->loop;
+  const uint32_t k = h->nadd;
+  fj_snap s = ir->snaps[ir->loop_snap];
+  fj_snap_slot slots[FJ_SNAP_MAX_SLOTS];
+  fj_snap_frame frames[FJ_MAX_CALL_DEPTH];
+  if (s.nslots > FJ_SNAP_MAX_SLOTS || s.nframes > FJ_MAX_CALL_DEPTH ||
+      fj_ir_nins(ir) + k >= FJ_IR_MAX_INS)
+    return;  /* keep the checks rather than abort the trace */
+  memcpy(slots, &ir->slots[s.slot0], s.nslots * sizeof *slots);
+  memcpy(frames, &ir->frames[s.frame0], s.nframes * sizeof *frames);
+  s.kind = FJ_EXIT_GUARD;
+  uint32_t sn = fj_snap_add(ir, &s, slots, frames);
+
+  for (unsigned i = 0; i < h->nkill; i++) fj_ir_kill(ir, h->kill[i]);
+  const fj_ref old_top = ir->top;
+  fj_ir_ins nop = {.op = FJ_IR_NOP};
+  for (uint32_t i = 0; i < k; i++) fj_ir_emit_raw(ir, &nop);
+  memmove(fj_ir_at(ir, loop + k), fj_ir_at(ir, loop), (old_top - loop) * sizeof(fj_ir_ins));
+  for (fj_ref r = loop + k; r < ir->top; r++) {
+    fj_ir_ins *i = fj_ir_at(ir, r);
+    if (fj_ir_op_table[i->op].mode_a == FJ_IRM_R) i->a = hx_shift(i->a, loop, k);
+    if (fj_ir_op_table[i->op].mode_b == FJ_IRM_R) i->b = hx_shift(i->b, loop, k);
+  }
+  for (uint32_t q = 0; q < ir->nsnaps; q++) {
+    fj_snap *p = &ir->snaps[q];
+    for (unsigned g = 0; g < FJ_NREGS; g++) p->regs[g] = hx_shift(p->regs[g], loop, k);
+    p->budget = hx_shift(p->budget, loop, k);
+    p->ref = hx_shift(p->ref, loop, k);
+  }
+  for (uint32_t q = 0; q < ir->nslots; q++) ir->slots[q].ref = hx_shift(ir->slots[q].ref, loop, k);
+  for (uint32_t q = 0; q < ir->nframes; q++) {
+    fj_snap_frame *f = &ir->frames[q];
+    for (unsigned g = 0; g < 4; g++) f->saved[g] = hx_shift(f->saved[g], loop, k);
+    f->fp = hx_shift(f->fp, loop, k);
+  }
+  fj_ref first = FJ_REF_NONE;
+  for (uint32_t i = 0; i < k; i++) {
+    fj_ir_ins ins = h->add[i];
+    if (fj_ir_is_guard(ins.op)) {
+      ins.snap = sn;
+      if (!first) first = loop + i;
+    }
+    *fj_ir_at(ir, loop + i) = ins;
+  }
+  ir->snaps[sn].ref = first;
+  ir->loop = loop + k;
+  fj_ir_rechain(ir);
+}
+
+/* Does the body leave on data: a guard (other than budget and bounds checks) on a value that
+ * depends on memory, a call, or a loop-carried value other than an induction variable?  Such a
+ * loop often runs a few iterations per entry (a search, an insertion sort's inner loop, a
+ * bridge linking back to its start), where the checks before LOOP cost more than they save --
+ * and may fail for a bound beyond the region that the loop never reaches. */
+static bool hx_data_exit(hx *h) {
+  fj_ir *ir = h->ir;
+  uint8_t *taint = fj_ir_scratch(ir, h->phi0 - h->loop);
+  for (fj_ref r = h->loop + 1; r < h->phi0; r++) {
+    const fj_ir_ins *i = fj_ir_at(ir, r);
+    const fj_ir_op_info *oi = &fj_ir_op_table[i->op];
+    bool t = (oi->flags & (FJ_IRF_LOAD | FJ_IRF_CALL)) != 0;
+    fj_ref ops[2] = {oi->mode_a == FJ_IRM_R ? i->a : FJ_REF_NONE,
+                     oi->mode_b == FJ_IRM_R ? i->b : FJ_REF_NONE};
+    for (unsigned k = 0; k < 2 && !t; k++) {
+      fj_ref o = ops[k];
+      if (o > h->loop && o < r) t = taint[o - h->loop];
+      else if (o >= FJ_REF_BIAS && o < h->loop) t = hx_variant(h, o) && !hx_iv_of(h, o);
+    }
+    taint[r - h->loop] = t;
+    if (!t || !fj_ir_is_guard(i->op) || fj_snap_get(ir, i->snap)->kind == FJ_EXIT_BUDGET)
+      continue;
+    if ((i->op == FJ_IR_ULE && hx_is_limit(h, i->b)) || (i->op == FJ_IR_UGE && hx_is_limit(h, i->a)))
+      continue;  /* a bounds check on a loaded address is not an exit a loop is written for */
+    return true;
+  }
+  return false;
+}
+
+/* Bounds checks out of the body of ir's loop (no-op without LOOP). */
+static void hx_run(fj_ir *ir) {
+  if (ir->loop == FJ_REF_NONE || ir->loop_snap >= ir->nsnaps) return;
+  hx *h = fj_ir_scratch(ir, sizeof *h);
+  h->ir = ir;
+  h->loop = ir->loop;
+  h->phi0 = ir->top;
+  while (h->phi0 > ir->loop + 1) {
+    uint8_t op = fj_ir_at(ir, h->phi0 - 1)->op;
+    if (op != FJ_IR_PHI && op != FJ_IR_NOP) break;
+    h->phi0--;
+  }
+  hx_find_ivs(h);
+  if (hx_data_exit(h)) return;
+
+  /* candidates: body checks "x <= lim" whose x is linear in the induction variables */
+  struct { fj_ref g, x, lim; uint64_t dx, m32; } c[HX_MAX_CHECKS];
+  unsigned nc = 0;
+  bool moving = false;
+  uint64_t used32 = 0;
+  for (fj_ref r = ir->loop + 1; r < h->phi0 && nc < HX_MAX_CHECKS; r++) {
+    const fj_ir_ins *i = fj_ir_at(ir, r);
+    if ((i->op != FJ_IR_ULE && i->op != FJ_IR_UGE) || i->type != FJ_IRT_I64) continue;
+    fj_ref x = i->op == FJ_IR_ULE ? i->a : i->b, lim = i->op == FJ_IR_ULE ? i->b : i->a;
+    unsigned nodes = 0;
+    uint64_t m32 = 0, dx;
+    if (!hx_is_limit(h, lim) || !hx_deriv(h, x, &nodes, &m32, &dx)) continue;
+    c[nc].m32 = m32;
+    used32 |= m32;
+    c[nc].g = r;
+    c[nc].x = x;
+    c[nc].lim = lim;
+    c[nc++].dx = dx;
+    moving |= dx != 0;
+  }
+  if (!nc) return;
+
+  /* the trip bound: the first guard that gives one, preferring </<= over != */
+  fj_ref j = FJ_REF_NONE, jg = FJ_REF_NONE;
+  unsigned jv = 0;
+  for (int pass = 0; pass < 2 && moving && !j; pass++) {
+    for (fj_ref r = ir->loop + 1; r < h->phi0 && !j; r++) {
+      uint8_t op = fj_ir_at(ir, r)->op;
+      if (!fj_ir_is_guard(op) || op == FJ_IR_EQ || op == FJ_IR_TEST || op == FJ_IR_NTEST ||
+          (op == FJ_IR_NE) != (pass == 1))
+        continue;
+      j = hx_trip_bound(h, r, used32, &jv);
+      jg = r;
+      if (h->no || !j) {
+        j = FJ_REF_NONE;
+        h->no = false;
+        h->nadd = 0;
+        h->nmemo = 0;
+      }
+    }
+  }
+
+  /* for checks after the bound guard: nz = (j != 0), on = -nz, j - nz */
+  fj_ref on = FJ_REF_NONE, jm1 = FJ_REF_NONE;
+  for (unsigned k = 0; k < nc && j && !on; k++) {
+    if (c[k].g < jg) continue;
+    fj_ref nz = hx_op(h, FJ_IR_SHR, hx_op(h, FJ_IR_OR, j, hx_op(h, FJ_IR_NEG, j, FJ_REF_NONE)),
+                      hx_k(h, 63));
+    on = hx_op(h, FJ_IR_NEG, nz, FJ_REF_NONE);
+    jm1 = hx_op(h, FJ_IR_SUB, j, nz);
+  }
+  if (h->no) return;
+  for (unsigned k = 0; k < nc; k++) {
+    unsigned nadd = h->nadd, nmemo = h->nmemo;
+    if (c[k].m32 & ~(j ? 0x100000001ull << jv : 0)) continue;  /* an I32 one that may wrap */
+    bool after = j && c[k].g > jg;
+    hx_check(h, c[k].x, c[k].lim, c[k].dx, after ? jm1 : j, after ? on : FJ_REF_NONE);
+    if (h->no) {
+      h->no = false;
+      h->nadd = nadd;
+      h->nmemo = nmemo;
+      continue;
+    }
+    h->kill[h->nkill++] = c[k].g;
+  }
+  if (h->nkill) hx_commit(h);
+}
+
 /* ---- dead-store elimination --------------------------------------------------------------- */
 
 enum { DSE_WINDOW = 4096 };  /* instructions scanned after a store: keeps the pass linear */
@@ -248,6 +739,7 @@ static bool store_dead(const fj_ir *ir, fj_ref r) {
 }
 
 void fj_opt_mem(fj_ir *ir) {
+  hx_run(ir);
   for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
     fj_ir_ins *i = fj_ir_at(ir, r);
     bool dead = (i->op == FJ_IR_SSTORE && sstore_dead(ir, r)) ||

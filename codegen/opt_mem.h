@@ -4,6 +4,15 @@
  * LOAD/STORE/ATOMIC/CMPXCHG name the region their bounds check proved; distinct regions never
  * overlap (the VM owns the stack; hosts do not register overlapping regions).  CALL/CALLL may
  * read or write anything (helpers get pointers; the interpreter runs callees).
+ *
+ * fj_opt_mem (codegen/opt.h) first takes bounds checks out of loop bodies, then removes dead
+ * stores.  A check whose address is loop-invariant never reaches the body (its copy CSEs to
+ * the pre-roll's).  A check on an address linear in induction variables (p + i * 2^k + c,
+ * pointer increments, 64-bit or I32 counters, either direction) of a loop bounded by a guard
+ * on an induction variable (<, <=, != against an invariant, signed or unsigned) becomes a few
+ * guards in front of LOOP that the whole range the loop can reach fits; they exit through a
+ * GUARD copy of the loop snapshot (the interpreter then runs the loop and faults where it
+ * would have).  Loops that leave on loaded data keep their checks (entries are short there).
  */
 #ifndef FJ_CODEGEN_OPT_MEM_H
 #define FJ_CODEGEN_OPT_MEM_H
