@@ -119,7 +119,7 @@ static inline bool e2e_unix_up(const char *path) {
 
 /* Start $FJ_BUILD/bin/farjitd on a fresh Unix socket with extra arguments (NULL-terminated
  * list, may be empty) and wait until it accepts.  false if it did not come up in 10 s. */
-static bool e2e_server_start(e2e_server *s, const char *const *extra) {
+static inline bool e2e_server_start(e2e_server *s, const char *const *extra) {
   memset(s, 0, sizeof *s);
   snprintf(s->dir, sizeof s->dir, "/tmp/fj-e2e-XXXXXX");
   if (!mkdtemp(s->dir)) return false;
@@ -156,7 +156,7 @@ static bool e2e_server_start(e2e_server *s, const char *const *extra) {
 }
 
 /* Stop (SIGTERM, SIGKILL after 5 s) and reap; remove the socket directory. */
-static void e2e_server_stop(e2e_server *s, int sig) {
+static inline void e2e_server_stop(e2e_server *s, int sig) {
   if (s->pid > 0) {
     kill(s->pid, sig);
     int st;
@@ -182,7 +182,7 @@ static void e2e_server_stop(e2e_server *s, int sig) {
 }
 
 /* The client runtime on vm with servers and wait_ms (and cfg's other fields). */
-static fj_jit_linux *e2e_attach(fj_vm *vm, const char *servers, fj_jit_config *cfg,
+static inline fj_jit_linux *e2e_attach(fj_vm *vm, const char *servers, fj_jit_config *cfg,
                                 const fj_remote_opts *ro) {
   fj_jit_linux_opts o;
   memset(&o, 0, sizeof o);

@@ -3,7 +3,7 @@
 # test_e2e: conformance cases, example programs and random programs, interpreter vs the Linux
 # client runtime talking to farjitd on a private Unix socket.  test_e2e_faults: the failure
 # paths through the same real path (dead, missing and garbage-speaking servers, bad blobs, a
-# code cache too small).  Both print "NAME: N passed, M failed" lines.  Under SAN=1 the random
+# code cache too small).  All print "NAME: N passed, M failed" lines.  Under SAN=1 the random
 # program counts are scaled to 25% (FJ_E2E_SCALE overrides either way).
 
 ifneq ($(and $(filter %/libfj_client.a,$(LIBS)),$(filter %/libfj_examples.a,$(LIBS)),$(filter %/farjitd,$(BINS))),)
@@ -23,6 +23,14 @@ $(B)/tests/test_e2e_faults: $(FJ_E2E_FAULT_OBJS) $(FJ_E2E_LIBS) | $(B)/bin/farji
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(FJ_E2E_FAULT_OBJS) $(FJ_E2E_LIBS) $(FJ_CLIENT_LDLIBS) -lpthread -lm
 TEST_BINS += $(B)/tests/test_e2e_faults
+
+# test_e2e_latency: the embedded farjitd path, asynchronous: traces queued while it starts,
+# per-stage timing (fj_jit_linux_get_latency), a server process that dies before listening.
+FJ_E2E_LAT_OBJS := $(call objs,tests/e2e/test_e2e_latency.c)
+$(B)/tests/test_e2e_latency: $(FJ_E2E_LAT_OBJS) $(FJ_E2E_LIBS) | $(B)/bin/farjitd
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(FJ_E2E_LAT_OBJS) $(FJ_E2E_LIBS) $(FJ_CLIENT_LDLIBS) -lm
+TEST_BINS += $(B)/tests/test_e2e_latency
 endif
 
 # The CLI through a real farjitd: plugin over the conformance cases, run over TLS and PSK.

@@ -1,0 +1,207 @@
+/* The way from "hot" to "installed" through the embedded farjitd (fj_jit_linux_opts without a
+ * server: the runtime starts its own), asynchronous as in production:
+ *
+ *   embedded, asynchronous   the first trace is recorded while the server starts and queued for
+ *                            its first connection: send_failed == 0 (a refused trace made the
+ *                            spot back off before), machine code runs, every request is timed:
+ *                            fj_jit_linux_get_latency has a result per blob, connect > 0,
+ *                            first <= max <= sum per stage, the server stage contains the
+ *                            server's compile time, and --trace-log has one line per request
+ *                            and no failed connection attempt while the server started
+ *   embedded server dies     a "server" that exits at once (/bin/false): the trace queued for it
+ *                            fails (compile_failed, not blacklisted), the runtime interprets,
+ *                            the exit is logged, fj_jit_linux_wait(for_connection) and the
+ *                            --jit-wait waits return at once instead of timing out
+ *
+ * Then file descriptors, threads and child processes must be back to their baseline.
+ * Timing numbers are only checked for consistency, never against a bound that load could break
+ * (bench/e2e prints the numbers).  Prints "e2e-latency: N passed, M failed". */
+#include "tests/e2e/e2e_util.h"
+
+#include "farjit/target.h"
+#include "tools/asm.h"
+
+enum { ITERS = 200000 };
+
+static const char *LOOP_SRC =
+    "mov %r0, 0\n"
+    "mov %r1, 0\n"
+    "l:\n"
+    "add %r0, %r1\n"
+    "xor %r0, 0x55\n"
+    "add %r1, 1\n"
+    "jlt %r1, 200000, l\n"
+    "exit\n";
+
+static uint64_t expected(void) {
+  uint64_t r0 = 0;
+  for (uint64_t i = 0; i < ITERS; i++) r0 = (r0 + i) ^ 0x55;
+  return r0;
+}
+
+static fj_vm *loop_vm(void) {
+  fj_insn *p = NULL;
+  size_t n;
+  char err[128];
+  if (fj_asm(LOOP_SRC, &p, &n, err, sizeof err)) {
+    fprintf(stderr, "asm: %s\n", err);
+    exit(1);
+  }
+  fj_vm *vm = fj_vm_create(fj_platform_linux());
+  if (!vm || fj_vm_load(vm, p, n * sizeof *p)) {
+    fprintf(stderr, "cannot load the loop program\n");
+    exit(1);
+  }
+  free(p);
+  return vm;
+}
+
+static int count_threads(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  int n = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "Threads: %d", &n) == 1) break;
+  if (f) fclose(f);
+  return n;
+}
+
+/* The runtime with the embedded server (binary farjitd), trace log into *log. */
+static fj_jit_linux *attach_embedded(fj_vm *vm, const char *farjitd, fj_jit_config *c, FILE *log) {
+  fj_jit_linux_opts o;
+  memset(&o, 0, sizeof o);
+  o.farjitd_path = farjitd;
+  o.cfg = c;
+  o.trace_log = log;
+  char err[256];
+  fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);
+  if (!jl) e2e_failf("attach: %s", err);
+  return jl;
+}
+
+static void case_embedded_async(void) {
+  char farjitd[600];
+  snprintf(farjitd, sizeof farjitd, "%s/bin/farjitd", e2e_build());
+  char *logtext = NULL;
+  size_t loglen = 0;
+  FILE *log = open_memstream(&logtext, &loglen);
+  fj_vm *vm = loop_vm();
+  fj_jit_config c;
+  memset(&c, 0, sizeof c);
+  c.hot_threshold = 8;
+  fj_jit_linux *jl = attach_embedded(vm, farjitd, &c, log);
+  if (!jl) {
+    fj_vm_destroy(vm);
+    fclose(log);
+    free(logtext);
+    return;
+  }
+  /* asynchronous: run until machine code ran (bounded: 10 s) */
+  uint64_t r0 = 0, native = 0;
+  int rc = 0;
+  for (uint64_t t0 = e2e_now_ms(); e2e_now_ms() - t0 < 10000 && !native && !rc;) {
+    fj_vm_reset_stats(vm);
+    rc = fj_vm_run(vm, 0, NULL, 0, &r0);
+    fj_vm_stats vs;
+    fj_vm_get_stats(vm, &vs);
+    native = vs.insns_native;
+    if (!native) fj_jit_linux_wait(jl, false, 100);
+  }
+  E2E_CHECK(rc == 0 && r0 == expected(), "embedded: rc %d r0 %llu, want %llu", rc,
+            (unsigned long long)r0, (unsigned long long)expected());
+  E2E_CHECK(native > 0, "embedded: no machine code ran within 10 s");
+  fj_jit_stats js = e2e_jstats(jl);
+  E2E_CHECK(js.send_failed == 0 && js.traces_sent >= 1 && js.traces_installed >= 1,
+            "embedded: send_failed %llu (a trace refused while the server started), sent %llu, "
+            "installed %llu", (unsigned long long)js.send_failed,
+            (unsigned long long)js.traces_sent, (unsigned long long)js.traces_installed);
+  fj_jit_linux_latency lat;
+  fj_jit_linux_get_latency(jl, &lat);
+  E2E_CHECK(lat.results >= 1 && lat.results <= js.traces_sent, "latency: %llu results timed, %llu sent",
+            (unsigned long long)lat.results, (unsigned long long)js.traces_sent);
+  E2E_CHECK(lat.connect_ns > 0, "latency: no connect time");
+  for (int i = 0; i < FJ_JL__COUNT; i++)
+    E2E_CHECK(lat.first_ns[i] <= lat.max_ns[i] && lat.max_ns[i] <= lat.sum_ns[i],
+              "latency %s: first %llu max %llu sum %llu ns", fj_jit_linux_stage_name(i),
+              (unsigned long long)lat.first_ns[i], (unsigned long long)lat.max_ns[i],
+              (unsigned long long)lat.sum_ns[i]);
+  /* the server's compile happens between our write and our read */
+  E2E_CHECK(lat.first_ns[FJ_JL_server] >= lat.first_ns[FJ_JL_compile] && lat.first_ns[FJ_JL_compile] > 0,
+            "latency: server stage %llu ns < compile %llu ns", (unsigned long long)lat.first_ns[FJ_JL_server],
+            (unsigned long long)lat.first_ns[FJ_JL_compile]);
+  E2E_CHECK(strcmp(fj_jit_linux_stage_name(FJ_JL_deliver), "deliver") == 0 &&
+                strcmp(fj_jit_linux_stage_name(FJ_JL__COUNT), "?") == 0,
+            "stage names");
+  fj_jit_linux_detach(jl);
+  fj_vm_destroy(vm);
+  fclose(log);
+  const char *t = logtext ? logtext : "";
+  E2E_CHECK(strstr(t, "jit: request 1: send ") && strstr(t, " ms (compile "),
+            "no per-request timing line in the trace log:\n%s", t);
+  E2E_CHECK(!strstr(t, "jit: server "), "a failed connection attempt was logged while the server started:\n%s", t);
+  free(logtext);
+}
+
+static void case_embedded_dies(void) {
+  char *logtext = NULL;
+  size_t loglen = 0;
+  FILE *log = open_memstream(&logtext, &loglen);
+  fj_vm *vm = loop_vm();
+  fj_jit_config c;
+  memset(&c, 0, sizeof c);
+  c.hot_threshold = 8;
+  c.wait_ms = 3000;
+  fj_jit_linux *jl = attach_embedded(vm, "/bin/false", &c, log);
+  if (!jl) {
+    fj_vm_destroy(vm);
+    fclose(log);
+    free(logtext);
+    return;
+  }
+  uint64_t t0 = e2e_now_ms(), r0 = 0;
+  int rc = 0;
+  for (int i = 0; i < 3 && !rc; i++) rc = fj_vm_run(vm, 0, NULL, 0, &r0);
+  int wrc = fj_jit_linux_wait(jl, true, 3000);
+  uint64_t ms = e2e_now_ms() - t0;
+  E2E_CHECK(rc == 0 && r0 == expected(), "server dies: rc %d r0 %llu", rc, (unsigned long long)r0);
+  E2E_CHECK(wrc == FJ_ECONN, "server dies: wait for the connection returned %d, want FJ_ECONN", wrc);
+  /* one wait for the queued trace's failure, none of 3000 ms for the connection */
+  E2E_CHECK(ms < 2500, "server dies: %llu ms (waits should end when the process ends)", (unsigned long long)ms);
+  fj_jit_stats js = e2e_jstats(jl);
+  E2E_CHECK(js.traces_installed == 0 && js.blacklisted == 0 && js.traces_sent >= 1 &&
+                js.compile_failed >= 1,
+            "server dies: installed %llu, blacklisted %llu, sent %llu, compile_failed %llu",
+            (unsigned long long)js.traces_installed, (unsigned long long)js.blacklisted,
+            (unsigned long long)js.traces_sent, (unsigned long long)js.compile_failed);
+  fj_jit_linux_detach(jl);
+  fj_vm_destroy(vm);
+  fclose(log);
+  E2E_CHECK(logtext && strstr(logtext, "embedded farjitd ended (exit status 1)"),
+            "server dies: not logged:\n%s", logtext ? logtext : "");
+  free(logtext);
+}
+
+int main(void) {
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) {
+    printf("skip: machine code runs on x86-64 hosts only\ne2e-latency: 0 passed, 0 failed\n");
+    return 0;
+  }
+  /* libuv opens a process-wide pipe with the first loop: open it before the baseline */
+  fj_vm *warm = loop_vm();
+  fj_jit_linux_opts wo;
+  memset(&wo, 0, sizeof wo);
+  wo.no_spawn = true;
+  char err[256];
+  fj_jit_linux *wl = fj_jit_linux_attach(warm, &wo, err, sizeof err);
+  if (wl) fj_jit_linux_detach(wl);
+  fj_vm_destroy(warm);
+  const int fds0 = e2e_count_fds(), threads0 = count_threads();
+  case_embedded_async();
+  case_embedded_dies();
+  const int fds1 = e2e_count_fds(), threads1 = count_threads();
+  E2E_CHECK(fds1 == fds0, "file descriptors: %d before, %d after", fds0, fds1);
+  if (fds1 != fds0) e2e_list_fds();
+  E2E_CHECK(threads1 == threads0, "threads: %d before, %d after", threads0, threads1);
+  E2E_CHECK(e2e_no_children(), "a child process is left");
+  return e2e_report("e2e-latency");
+}
