@@ -1,6 +1,7 @@
 # bench/e2e/module.mk — `make bench-e2e` (owner: F2): whole-program runs of the loop-heavy
 # examples, interpreter vs remote JIT through the embedded farjitd vs the host compiler's -O2,
-# with JIT warm-up and the client's memory overhead.  README.md "Benchmarks: end to end".
+# with JIT warm-up, where the first trace's latency goes (per stage) and the client's memory
+# overhead.  bench/e2e/README.md.
 # Read before client_runtime/, examples/ and server/ module.mk: test for sources, not LIBS.
 
 ifneq ($(and $(wildcard client_runtime/jit.c),$(wildcard examples/catalog.c),$(wildcard server/module.mk)),)
