@@ -27,6 +27,7 @@ typedef struct live_ctx {
   uint32_t w;   /* spill cost of this use: 0 in snapshots (exit stubs are cold), 1 once, 8 per
                    loop iteration */
   bool phi;     /* the use is a PHI's destination (not counted in last_use) */
+  bool hi;      /* the use reads the high word (targets with widths) */
 } live_ctx;
 
 static void use_at(live_ctx *c, fj_ref r) {
@@ -40,15 +41,84 @@ static void use_at(live_ctx *c, fj_ref r) {
   uint32_t i = r - FJ_REF_BIAS;
   if (c->ra->end[i] < c->at) c->ra->end[i] = c->at;
   if (!c->phi && c->ra->last_use[i] < c->at) c->ra->last_use[i] = c->at;
+  if (c->hi && c->ra->hi_end && c->ra->hi_end[i] < c->at) c->ra->hi_end[i] = c->at;
   c->ra->weight[i] += c->w;
 }
 
 static void snap_use(void *ud, fj_ref *ref) { use_at(ud, *ref); }
 
-static void compute_ranges(fj_ra *ra, fj_ir *ir) {
+/* Does `in` read the high word of its operand a (b: false) or b (true)?  What a 32-bit lowering
+ * needs (ra.h): addresses, shift counts and the source of ZEXT/SEXT are low words; stores and
+ * atomics read a value's high word when 8 bytes wide; BSWAP when it swaps 64 bits; ops whose low
+ * result word depends only on low operand words (fj_ra_low_only) when their own high word is
+ * read (hi_used); everything else when the instruction itself is I64. */
+static bool reads_hi(const fj_ir_ins *in, bool b, bool hi_used) {
+  if (fj_ra_low_only(in) && !hi_used) return false;
+  switch (in->op) {
+  case FJ_IR_LOAD: case FJ_IR_SLOAD: case FJ_IR_HLD: case FJ_IR_ZEXT: case FJ_IR_SEXT:
+    return false;
+  case FJ_IR_STORE: case FJ_IR_SSTORE: case FJ_IR_ATOMIC: case FJ_IR_CMPXCHG:
+    return b && fj_mem_width(in->aux) == 8;
+  case FJ_IR_SHL: case FJ_IR_SHR: case FJ_IR_SAR:
+    return !b && in->type == FJ_IRT_I64;
+  case FJ_IR_BSWAP:
+    return in->aux == 64;
+  default:
+    return in->type == FJ_IRT_I64;
+  }
+}
+
+static void mark_hi(uint8_t *used, const fj_ir *ir, fj_ref r, bool *changed) {
+  if (r < FJ_REF_BIAS || r >= ir->top) return;
+  const fj_ir_ins *in = fj_ir_at(ir, r);
+  if (in->op == FJ_IR_PAIR) {
+    mark_hi(used, ir, in->a, changed);
+    mark_hi(used, ir, in->b, changed);
+    return;
+  }
+  if (!used[r - FJ_REF_BIAS]) *changed = true;
+  used[r - FJ_REF_BIAS] = 1;
+}
+static void snap_hi(void *ud, fj_ref *ref) {
+  void **u = ud;
+  mark_hi(u[0], u[1], *ref, u[2]);
+}
+
+/* used[i]: does anything read value i's high word (reads_hi; snapshots always do; a PHI's b when
+ * its a's is)?  Backwards, repeated until no PHI adds a use. */
+static void high_words_used(const fj_ir *ir, uint32_t n, uint8_t *used) {
+  bool changed = true;
+  for (unsigned round = 0; changed && round <= n; round++) {
+    changed = false;
+    for (uint32_t i = n; i-- > 0;) {
+      const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
+      if (in->op == FJ_IR_NOP || in->op == FJ_IR_PAIR) continue;
+      if (in->op == FJ_IR_PHI) {
+        if (in->a >= FJ_REF_BIAS && in->a < ir->top && used[in->a - FJ_REF_BIAS])
+          mark_hi(used, ir, in->b, &changed);
+        continue;
+      }
+      if (fj_ir_op_table[in->op].mode_a == FJ_IRM_R && reads_hi(in, false, used[i]))
+        mark_hi(used, ir, in->a, &changed);
+      if (fj_ir_op_table[in->op].mode_b == FJ_IRM_R && reads_hi(in, true, used[i]))
+        mark_hi(used, ir, in->b, &changed);
+      if (fj_ir_has_snap(in->op) && in->snap < ir->nsnaps) {
+        void *u[3] = {used, (void *)ir, &changed};
+        fj_snap_foreach_ref((fj_ir *)ir, in->snap, snap_hi, u);
+      }
+    }
+    if (ir->loop == FJ_REF_NONE && ir->end == FJ_TRACE_END_LOOP && ir->loop_snap < ir->nsnaps) {
+      void *u[3] = {used, (void *)ir, &changed};
+      fj_snap_foreach_ref((fj_ir *)ir, ir->loop_snap, snap_hi, u);
+    }
+  }
+}
+
+static void compute_ranges(fj_ra *ra, fj_ir *ir, const uint8_t *hi_used) {
   uint32_t n = ra->nins;
   for (uint32_t i = 0; i < n; i++) ra->end[i] = ra->last_use[i] = i;
-  live_ctx c = {ra, ir, 0, 0, false};
+  for (uint32_t i = 0; i < n && ra->hi_end; i++) ra->hi_end[i] = i;
+  live_ctx c = {ra, ir, 0, 0, false, false};
   uint32_t lp = ir->loop != FJ_REF_NONE ? ir->loop - FJ_REF_BIAS : n;
   for (uint32_t i = 0; i < n; i++) {
     const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
@@ -56,29 +126,46 @@ static void compute_ranges(fj_ra *ra, fj_ir *ir) {
     c.at = i;
     c.w = i > lp ? 8 : 1;
     c.phi = in->op == FJ_IR_PHI;  /* a PHI's a is the copy's destination, not a read */
+    bool used = hi_used && hi_used[i];
+    c.hi = !c.phi && reads_hi(in, false, used);
     if (fj_ir_op_table[in->op].mode_a == FJ_IRM_R) use_at(&c, in->a);
     c.phi = false;  /* its b is read at the back edge, after the whole body */
+    /* A PHI copies b's high word iff the body reads a's (ra.h: word moves). */
+    c.hi = in->op == FJ_IR_PHI ? ra->hi_end && in->a >= FJ_REF_BIAS && in->a < ir->top &&
+                                     ra->hi_end[in->a - FJ_REF_BIAS] > lp
+                               : reads_hi(in, true, used);
     if (fj_ir_op_table[in->op].mode_b == FJ_IRM_R) use_at(&c, in->b);
     c.w = 0;
+    c.hi = true;  /* snapshots store whole registers (fp0: an address, read by its low word) */
     if (fj_ir_has_snap(in->op)) {
       if (in->snap >= ir->nsnaps)
         fj_ir_abort(ir, FJ_ABORT_BACKEND, "ir %04u: bad snapshot %u", i, in->snap);
       fj_snap_foreach_ref(ir, in->snap, snap_use, &c);
+      c.hi = false;
       if (ir->snaps[in->snap].nslots) use_at(&c, ir->fp0);
     }
   }
   if (ir->loop == FJ_REF_NONE && ir->end == FJ_TRACE_END_LOOP && ir->loop_snap < ir->nsnaps && n) {
     /* The end of the IR leaves through the loop snapshot (target.h, tail_snap). */
     c.at = n - 1;
+    c.hi = true;
     fj_snap_foreach_ref(ir, ir->loop_snap, snap_use, &c);
+    c.hi = false;
     if (ir->snaps[ir->loop_snap].nslots) use_at(&c, ir->fp0);
   }
   if (ir->loop != FJ_REF_NONE) {
-    /* Pre-roll values used in the body are needed by every iteration. */
+    /* Pre-roll values used in the body are needed by every iteration (so is a high word the
+     * body reads). */
     uint32_t lp = ir->loop - FJ_REF_BIAS;
-    for (uint32_t i = 0; i < lp; i++)
+    for (uint32_t i = 0; i < lp; i++) {
       if (ra->end[i] > lp) ra->end[i] = n - 1;
+      if (ra->hi_end && ra->hi_end[i] > lp) ra->hi_end[i] = n - 1;
+    }
   }
+  /* A two-word value whose high word nothing reads takes one register (its instruction may
+   * still compute the high half, into scratch). */
+  for (uint32_t i = 0; i < n && ra->words; i++)
+    if (ra->words[i] == 2 && ra->hi_end[i] == i) ra->words[i] = 1;
 }
 
 /* Is `ins` a two-address operation whose first operand is a (and only the first)?  Every
@@ -110,25 +197,35 @@ static bool to_slot(fj_ra *ra, const fj_target_regs *regs, uint32_t *slot_end, u
   if (s >= regs->max_slots) return false;
   slot_end[s] = ra->end[j] + 1;
   if (s + 1 > ra->nslots) ra->nslots = s + 1;
-  ra->loc[j] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s};
+  ra->loc[j] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s, 0, 0};
   ra->nspilled++;
   return true;
 }
 
-void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
-  memset(ra, 0, sizeof *ra);
-  uint32_t n = fj_ir_nins(ir);
-  ra->nins = n;
-  ra->loc = calloc(n ? n : 1, sizeof *ra->loc);
-  ra->end = calloc(n ? n : 1, sizeof *ra->end);
-  ra->weight = calloc(n ? n : 1, sizeof *ra->weight);
-  ra->last_use = calloc(n ? n : 1, sizeof *ra->last_use);
-  ra->hint = calloc(n ? n : 1, sizeof *ra->hint);
-  if (!ra->loc || !ra->end || !ra->weight || !ra->last_use || !ra->hint)
-    fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
-  compute_ranges(ra, ir);  /* may abort: before the scratch arrays exist */
-  /* PHI a b: when the body is done with a before b is defined, b may take a's register and the
-   * back edge needs no copy (hint[b] = a + 1). */
+/* Registers value j holds while instruction i runs (mask): its register, and a two-word value's
+ * high one until the last instruction that reads the high word. */
+static uint32_t loc_mask(const fj_ra *ra, uint32_t j, uint32_t i) {
+  fj_loc l = ra->loc[j];
+  if (l.kind != FJ_LOC_REG) return 0;
+  return 1u << l.reg | (ra->words && ra->words[j] == 2 && ra->hi_end[j] >= i ? 1u << l.reg_hi : 0);
+}
+
+static unsigned popcount32(uint32_t m) {
+  unsigned n = 0;
+  for (; m; m &= m - 1) n++;
+  return n;
+}
+
+/* Is victim j cheaper to spill than keeping i (spill_cost; among equals the longer one)? */
+static bool cheaper(const fj_ra *ra, uint32_t j, uint32_t i) {
+  return spill_cost(ra, j) < spill_cost(ra, i) ||
+         (spill_cost(ra, j) == spill_cost(ra, i) && ra->end[j] > ra->end[i]);
+}
+
+/* PHI a b: when the body is done with a before b is defined, b may take a's register and the
+ * back edge needs no copy (hint[b] = a + 1). */
+static void phi_hints(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
+  uint32_t n = ra->nins;
   for (fj_ref r = ir->loop; ir->loop != FJ_REF_NONE && r < ir->top; r++) {
     const fj_ir_ins *in = fj_ir_at(ir, r);
     if (in->op != FJ_IR_PHI || in->a < FJ_REF_BIAS || in->b < FJ_REF_BIAS) continue;
@@ -156,6 +253,40 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       ra->hint[b] = a + 1;
     }
   }
+}
+
+void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
+  memset(ra, 0, sizeof *ra);
+  uint32_t n = fj_ir_nins(ir);
+  ra->nins = n;
+  ra->loc = calloc(n ? n : 1, sizeof *ra->loc);
+  ra->end = calloc(n ? n : 1, sizeof *ra->end);
+  ra->weight = calloc(n ? n : 1, sizeof *ra->weight);
+  ra->last_use = calloc(n ? n : 1, sizeof *ra->last_use);
+  ra->hint = calloc(n ? n : 1, sizeof *ra->hint);
+  if (regs->words) {
+    ra->words = calloc(n ? n : 1, 1);
+    ra->hi_end = calloc(n ? n : 1, sizeof *ra->hi_end);
+  }
+  if (!ra->loc || !ra->end || !ra->weight || !ra->last_use || !ra->hint ||
+      (regs->words && (!ra->words || !ra->hi_end)))
+    fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  for (uint32_t i = 0; i < n && ra->words; i++) {
+    const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
+    ra->words[i] = has_value(in) && regs->words(ir, (fj_ref)(i + FJ_REF_BIAS)) == 2 ? 2 : 1;
+  }
+  for (uint32_t i = 0; i < n; i++) {  /* the one abort of compute_ranges, before hi_used exists */
+    const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
+    if (in->op != FJ_IR_NOP && in->op != FJ_IR_PAIR && fj_ir_has_snap(in->op) &&
+        in->snap >= ir->nsnaps)
+      fj_ir_abort(ir, FJ_ABORT_BACKEND, "ir %04u: bad snapshot %u", i, in->snap);
+  }
+  uint8_t *hi_used = ra->words ? calloc(n ? n : 1, 1) : NULL;
+  if (ra->words && !hi_used) fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  if (hi_used) high_words_used(ir, n, hi_used);
+  compute_ranges(ra, ir, hi_used);
+  free(hi_used);
+  phi_hints(ra, ir, regs);
   uint32_t *next_call = calloc(n + 1, sizeof *next_call);
   uint32_t *active = calloc(n ? n : 1, sizeof *active);
   /* slot_end[s]: one past the last use of the values given slot s so far (0: never used).  A
@@ -216,19 +347,22 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       uint32_t j = active[k];
       if (ra->end[j] < i) {
         active[k] = active[--nactive];
-        /* PHI chains share a register among several active values: free it with the last. */
-        bool shared = false;
-        for (uint32_t m = 0; m < nactive && ra->loc[j].kind == FJ_LOC_REG; m++) {
-          fj_loc lm = ra->loc[active[m]];
-          shared |= lm.kind == FJ_LOC_REG && lm.reg == ra->loc[j].reg;
-        }
-        if (ra->loc[j].kind == FJ_LOC_REG && !shared) free_regs |= 1u << ra->loc[j].reg;
+        /* PHI chains share registers among several active values: free them with the last. */
+        uint32_t mj = loc_mask(ra, j, i - 1);
+        for (uint32_t m = 0; m < nactive && mj; m++) mj &= ~loc_mask(ra, active[m], i);
+        free_regs |= mj;
       } else {
+        /* A high word nothing reads any more frees its register. */
+        uint32_t mj = loc_mask(ra, j, i - 1) & ~loc_mask(ra, j, i);
+        for (uint32_t m = 0; m < nactive && mj; m++)
+          if (m != k) mj &= ~loc_mask(ra, active[m], i);
+        free_regs |= mj;
         k++;
       }
     }
     const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
     if (!has_value(in) || ra->end[i] == i) continue;  /* unused results need no location */
+    unsigned need = ra->words ? ra->words[i] : 1;
     bool crosses = i + 1 < n && next_call[i + 1] < ra->end[i];
     uint32_t ok = crosses ? regs->callee_saved : ~0u;
     if (regs->pair64 && in->type == FJ_IRT_I64) ok = 0;  /* 32-bit target: I64 values in slots */
@@ -236,71 +370,92 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       if (next_clob[k][i + 1] <= ra->end[i]) ok &= ~(1u << clob_reg[k]);
     if (ra->hint[i] && ok) {
       uint32_t a = ra->hint[i] - 1;
-      if (ra->loc[a].kind == FJ_LOC_REG && (ok >> ra->loc[a].reg & 1)) {
-        /* Share a's register: a is dead in the body from here on.  Both stay put (never
-         * evicted), so the register is never handed out twice. */
+      uint32_t ma = loc_mask(ra, a, i);
+      if (ma && (ma & ok) == ma && popcount32(ma) == need) {
+        /* Share a's register(s): a is dead in the body from here on.  Both stay put (never
+         * evicted), so the registers are never handed out twice. */
         ra->loc[i] = ra->loc[a];
         pinned[i] = pinned[a] = 1;
         active[nactive++] = i;
         continue;
       }
     }
-    int reg = -1;
-    /* Two-address form whose first operand dies here: take over its register (x = x op y). */
+    /* Two-address form whose first operand dies here: take over its register(s) (x = x op y);
+     * a one-word result takes a two-word a's low register and frees the high one. */
     if (ok && regs->two_address) {
       const fj_ir_ins *ins = &ir->buf[FJ_REF_BIAS - ir->lo + i];
       uint32_t a = ins->a >= FJ_REF_BIAS ? ins->a - FJ_REF_BIAS : UINT32_MAX;
+      unsigned wa = a < i && ra->words ? ra->words[a] : 1;
       if (a < i && ra->end[a] == i && ra->loc[a].kind == FJ_LOC_REG && !pinned[a] &&
-          (ok >> ra->loc[a].reg & 1) && two_address(ins, ins->a)) {
-        for (uint32_t k = 0; k < nactive; k++) {
-          if (active[k] == a) {  /* a's range ends here: i inherits the register, no free */
-            active[k] = active[--nactive];
-            break;
+          wa >= need && two_address(ins, ins->a)) {
+        fj_loc la = ra->loc[a];
+        uint32_t take = need == 2 ? loc_mask(ra, a, i) : 1u << la.reg;
+        if ((take & ok) == take && popcount32(take) == need) {
+          for (uint32_t k = 0; k < nactive; k++) {
+            if (active[k] == a) {  /* a's range ends here: i inherits the register, no free */
+              active[k] = active[--nactive];
+              break;
+            }
           }
+          free_regs |= loc_mask(ra, a, i) & ~take;
+          ra->loc[i] = la;
+          active[nactive++] = i;
+          continue;
         }
-        ra->loc[i] = ra->loc[a];
-        active[nactive++] = i;
-        continue;
       }
     }
-    /* The register the instruction's code leaves its result in, if free (regs->result_pref). */
-    uint32_t own = regs->result_pref
-                       ? regs->result_pref(ir, (fj_ref)(i + FJ_REF_BIAS)) & free_regs & ok : 0;
-    for (unsigned k = 0; k < regs->nalloc && own; k++)
-      if (own >> regs->alloc[k] & 1) { reg = regs->alloc[k]; break; }
-    for (unsigned k = 0; k < regs->nalloc && reg < 0; k++) {
-      unsigned r = regs->alloc[k];
-      if ((free_regs & ok) >> r & 1) { reg = (int)r; break; }
-    }
-    if (reg < 0) {
-      /* Spill the cheapest register holder usable here (spill_cost; among equals the one that
-       * lives longest), unless i itself is cheaper. */
-      int victim = -1;
-      for (uint32_t k = 0; k < nactive; k++) {
-        uint32_t j = active[k];
-        if (ra->loc[j].kind != FJ_LOC_REG || !(ok >> ra->loc[j].reg & 1) || pinned[j]) continue;
-        uint32_t v = victim < 0 ? 0 : active[victim];
-        if (victim < 0 || spill_cost(ra, j) < spill_cost(ra, v) ||
-            (spill_cost(ra, j) == spill_cost(ra, v) && ra->end[j] > ra->end[v]))
-          victim = (int)k;
-      }
-      uint32_t vj = victim < 0 ? 0 : active[victim];
-      if (victim >= 0 && (spill_cost(ra, vj) < spill_cost(ra, i) ||
-                          (spill_cost(ra, vj) == spill_cost(ra, i) && ra->end[vj] > ra->end[i]))) {
-        uint32_t j = active[victim];
-        reg = ra->loc[j].reg;
-        if (!to_slot(ra, regs, slot_end, j)) {
-          abort_reason = FJ_ABORT_SPILL_LIMIT;
-          abort_at = i;
-          break;
+    /* Registers free for i, and (when short) the victims that free enough of them: each one
+     * cheaper than i (spill_cost; among equals the one that lives longest). */
+    uint32_t avail = free_regs & ok;
+    if (popcount32(avail) < need && ok) {
+      uint32_t chosen[2], nch = 0, gain = 0;
+      while (popcount32(avail | gain) < need && nch < 2) {
+        int victim = -1;
+        for (uint32_t k = 0; k < nactive; k++) {
+          uint32_t j = active[k];
+          if (ra->loc[j].kind != FJ_LOC_REG || !(loc_mask(ra, j, i) & ok) || pinned[j]) continue;
+          if (nch && chosen[0] == k) continue;
+          uint32_t v = victim < 0 ? 0 : active[victim];
+          if (victim < 0 || spill_cost(ra, j) < spill_cost(ra, v) ||
+              (spill_cost(ra, j) == spill_cost(ra, v) && ra->end[j] > ra->end[v]))
+            victim = (int)k;
         }
-        free_regs |= 1u << reg;
+        if (victim < 0 || !cheaper(ra, active[victim], i)) break;
+        chosen[nch++] = (uint32_t)victim;
+        gain |= loc_mask(ra, active[victim], i) & ok;
+      }
+      if (popcount32(avail | gain) >= need) {
+        for (uint32_t c = 0; c < nch && !abort_reason; c++) {
+          uint32_t j = active[chosen[c]];
+          uint32_t mj = loc_mask(ra, j, i);
+          if (!to_slot(ra, regs, slot_end, j)) {
+            abort_reason = FJ_ABORT_SPILL_LIMIT;
+            abort_at = i;
+          }
+          free_regs |= mj;
+        }
+        if (abort_reason) break;
+        avail = free_regs & ok;
       }
     }
-    if (reg >= 0) {
-      free_regs &= ~(1u << reg);
-      ra->used_regs |= 1u << reg;
-      ra->loc[i] = (fj_loc){FJ_LOC_REG, (uint8_t)reg, 0};
+    int reg = -1, reg_hi = -1;
+    if (popcount32(avail) >= need) {
+      /* The register the instruction's code leaves its result in, if free (result_pref). */
+      uint32_t own = regs->result_pref ? regs->result_pref(ir, (fj_ref)(i + FJ_REF_BIAS)) & avail : 0;
+      for (unsigned k = 0; k < regs->nalloc && own; k++)
+        if (own >> regs->alloc[k] & 1) { reg = regs->alloc[k]; break; }
+      for (unsigned k = 0; k < regs->nalloc && (reg < 0 || (need == 2 && reg_hi < 0)); k++) {
+        int r = regs->alloc[k];
+        if (!(avail >> r & 1) || r == reg) continue;
+        if (reg < 0) reg = r;
+        else reg_hi = r;
+      }
+    }
+    if (reg >= 0 && (need == 1 || reg_hi >= 0)) {
+      uint32_t m = 1u << reg | (need == 2 ? 1u << reg_hi : 0);
+      free_regs &= ~m;
+      ra->used_regs |= m;
+      ra->loc[i] = (fj_loc){FJ_LOC_REG, (uint8_t)reg, 0, need == 2 ? (uint8_t)reg_hi : 0, 0};
     } else if (!to_slot(ra, regs, slot_end, i)) {
       abort_reason = FJ_ABORT_SPILL_LIMIT;
       abort_at = i;
@@ -325,14 +480,17 @@ void fj_ra_free(fj_ra *ra) {
   free(ra->weight);
   free(ra->last_use);
   free(ra->hint);
+  free(ra->words);
+  free(ra->hi_end);
   memset(ra, 0, sizeof *ra);
 }
 
 /* ---- parallel moves at the back edge ------------------------------------------------------- */
 
+/* Same storage: a register (whichever word it holds), or a slot (the same word of it). */
 static bool loc_eq(fj_loc a, fj_loc b) {
   return a.kind == b.kind && a.kind != FJ_LOC_NONE &&
-         (a.kind == FJ_LOC_REG ? a.reg == b.reg : a.slot == b.slot);
+         (a.kind == FJ_LOC_REG ? a.reg == b.reg : a.slot == b.slot && a.word == b.word);
 }
 
 typedef struct pmove {
@@ -341,12 +499,24 @@ typedef struct pmove {
   bool done;
 } pmove;
 
+/* Word w (1 = low, 2 = high) of value r's location, as one-word location (registers: the word's
+ * own register; slots: the slot and the word).  NONE for a one-word value's high word. */
+static fj_loc word_loc(const fj_ra *ra, fj_ref r, unsigned w) {
+  fj_loc l = fj_ra_loc(ra, r);
+  if (l.kind == FJ_LOC_NONE || (w == 2 && fj_ra_words(ra, r) == 1))
+    return (fj_loc){FJ_LOC_NONE, 0, 0, 0, (uint8_t)w};
+  if (l.kind == FJ_LOC_REG && w == 2) l.reg = l.reg_hi;
+  l.reg_hi = 0;
+  l.word = (uint8_t)w;
+  return l;
+}
+
 void fj_ra_phi_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, void *ud) {
   uint32_t nphi = 0;
   for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++)
     if (fj_ir_at(ir, r)->op == FJ_IR_PHI) nphi++;
   if (!nphi) return;
-  pmove *m = calloc(nphi, sizeof *m);
+  pmove *m = calloc(2 * nphi, sizeof *m);
   if (!m) fj_ir_abort(ir, FJ_ABORT_NOMEM, "phi moves: out of memory");
   uint32_t n = 0;
   for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
@@ -358,9 +528,20 @@ void fj_ra_phi_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, v
       fj_ir_abort(ir, FJ_ABORT_BACKEND, "PHI %04u: left operand has no location",
                   r - FJ_REF_BIAS);
     }
-    fj_loc s = fj_ra_loc(ra, in->b);
-    if (loc_eq(d, s)) continue;
-    m[n++] = (pmove){d, s, in->b, false};
+    if (!ra->words) {
+      fj_loc s = fj_ra_loc(ra, in->b);
+      if (loc_eq(d, s)) continue;
+      m[n++] = (pmove){d, s, in->b, false};
+      continue;
+    }
+    /* Words: as many as the destination has; a one-word source's high word is 0. */
+    unsigned nw = fj_ra_words(ra, in->a) == 2 && ra->hi_end[in->a - FJ_REF_BIAS] >= r - FJ_REF_BIAS
+                      ? 2 : 1;
+    for (unsigned w = 1; w <= nw; w++) {
+      fj_loc dw = word_loc(ra, in->a, w), sw = word_loc(ra, in->b, w);
+      if (loc_eq(dw, sw)) continue;
+      m[n++] = (pmove){dw, sw, in->b, false};
+    }
   }
   uint32_t left = n;
   while (left) {
@@ -407,7 +588,11 @@ char *fj_ra_dump(const fj_ra *ra, const fj_ir *ir, const char *const *reg_names)
   for (uint32_t i = 0; i < ra->nins && len < cap; i++) {
     fj_loc l = ra->loc[i];
     if (l.kind == FJ_LOC_NONE) continue;
-    if (l.kind == FJ_LOC_REG)
+    if (l.kind == FJ_LOC_REG && ra->words && ra->words[i] == 2)
+      len += (size_t)snprintf(s + len, cap - len, "%04u %s:%s live to %04u\n", i,
+                              reg_names ? reg_names[l.reg] : "r?",
+                              reg_names ? reg_names[l.reg_hi] : "r?", ra->end[i]);
+    else if (l.kind == FJ_LOC_REG)
       len += (size_t)snprintf(s + len, cap - len, "%04u %-4s live to %04u\n", i,
                               reg_names ? reg_names[l.reg] : "r?", ra->end[i]);
     else

@@ -6,8 +6,13 @@
  * immediate operand or into a scratch register) wherever they are used, snapshots included.
  * Nothing pins eBPF registers: values are SSA refs, and an eBPF register is only a snapshot entry.
  *
- * On a 32-bit target (fj_target_regs.pair64) I64 values always live in slots (8 bytes, low word
- * first); only I32 values get registers.
+ * Width.  A target whose registers are narrower than some values names, per value, how many
+ * registers it takes (fj_target_regs.words; NULL: one each, x86-64).  A 32-bit target says 2 for
+ * I64 values and 1 for I32 values: a two-word value gets any two allocatable registers, its low
+ * word in fj_loc.reg and its high word in fj_loc.reg_hi (ra->words[] records the width; a slot
+ * is always 8 bytes, low word first).  Every rule below holds for each register of a value.
+ * Alternatively (fj_target_regs.pair64) I64 values always live in slots and only I32 values
+ * get registers.
  *
  * Live ranges: [definition, last use], where uses are operands (PAIR forwards to its
  * operands), snapshot entries of guards/calls/exits (ir->fp0 counts as used by every snapshot
@@ -18,7 +23,9 @@
  * that declare fj_target_regs.two_address, for the two-address ops (ADD SUB AND OR XOR MUL SHL
  * SHR SAR NEG ZEXT SEXT BSWAP), whose result takes the register of its first operand `a` when
  * this is a's last use (and a is not also `b`): such emitters compute them as
- * "result = a; result op= b".
+ * "result = a; result op= b".  With widths: a two-word result takes both of a's registers in
+ * the same roles (only from a two-word a), a one-word result a's low register (a's high one is
+ * freed).
  * A target's clobbered registers (fj_target_regs.clobbers) hold no value live at the
  * instruction that writes them (its own result may be there); a result prefers the register
  * its code leaves it in (fj_target_regs.result_pref; x86: mul-high's rdx).
@@ -28,16 +35,21 @@
  * More than regs->max_slots slots aborts SPILL_LIMIT.
  *
  * PHI a b: when the body's last use of a comes before b's definition, or (two_address
- * targets) is the first operand of b's own two-address instruction, b takes a's register (if a
- * has one) and the copy disappears.  On two_address targets a whole chain c1 = a op x,
+ * targets) is the first operand of b's own two-address instruction, b takes a's register(s) (if
+ * a has them and both have the same width) and the copy disappears.  On two_address targets a whole chain c1 = a op x,
  * c2 = c1 op y, ..., b = ck op z (each link the last use of the one before) takes a's register.
  * Otherwise the back edge copies: the emitter calls fj_ra_phi_moves() there; it sequentializes
  * the parallel copy b -> loc(a) of all PHIs (breaking cycles through a temporary the target
- * names).
+ * names).  On targets with widths the parallel move is one of words: every PHI moves as many
+ * words as its destination a has, each fj_loc passed to the callback names one word (`word` 1 =
+ * low, 2 = high: a register, or that half of a slot), and a high word whose source is a
+ * one-word value is passed as srcloc NONE (zero; the callback materializes word 2 of a constant
+ * or 0 for a value).
  */
 #ifndef FJ_CODEGEN_RA_H
 #define FJ_CODEGEN_RA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,9 +60,11 @@ struct fj_target_regs;
 enum fj_loc_kind { FJ_LOC_NONE = 0, FJ_LOC_REG = 1, FJ_LOC_SLOT = 2 };
 
 typedef struct fj_loc {
-  uint8_t kind;   /* enum fj_loc_kind; NONE for constants, unused results and no-value ops */
-  uint8_t reg;    /* FJ_LOC_REG: target register number */
-  uint16_t slot;  /* FJ_LOC_SLOT: slot index (the frame layout says where it lives) */
+  uint8_t kind;    /* enum fj_loc_kind; NONE for constants, unused results and no-value ops */
+  uint8_t reg;     /* FJ_LOC_REG: target register number (a two-word value's low word) */
+  uint16_t slot;   /* FJ_LOC_SLOT: slot index (the frame layout says where it lives) */
+  uint8_t reg_hi;  /* FJ_LOC_REG, two-word values (ra->words[] == 2): the high word's register */
+  uint8_t word;    /* 0: the whole value; in fj_ra_phi_moves' word moves 1 = low, 2 = high */
 } fj_loc;
 
 typedef struct fj_ra {
@@ -59,6 +73,10 @@ typedef struct fj_ra {
   uint32_t *weight;    /* [ref - FJ_REF_BIAS]: spill cost (operand uses; loop-body uses x8) */
   uint32_t *last_use;  /* [ref - FJ_REF_BIAS]: last use other than a PHI, before extension */
   uint32_t *hint;      /* [ref - FJ_REF_BIAS]: PHI b -> a + 1 when b may share a's register */
+  uint8_t *words;      /* [ref - FJ_REF_BIAS]: registers the value takes (1 or 2); NULL when the
+                          target has no widths (fj_target_regs.words NULL: one each) */
+  uint32_t *hi_end;    /* [ref - FJ_REF_BIAS] (with words): the last instruction that reads the
+                          high word (== own index if none); the high register is free after it */
   uint32_t nins;
   uint32_t nslots;     /* spill slots used (frame size = nslots * 8, plus target needs) */
   uint32_t nspilled;   /* values that live in a slot */
@@ -70,7 +88,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const struct fj_target_regs *regs);
 void fj_ra_free(fj_ra *ra);
 
 static inline fj_loc fj_ra_loc(const fj_ra *ra, fj_ref r) {
-  fj_loc none = {FJ_LOC_NONE, 0, 0};
+  fj_loc none = {FJ_LOC_NONE, 0, 0, 0, 0};
   return r >= FJ_REF_BIAS && r - FJ_REF_BIAS < ra->nins ? ra->loc[r - FJ_REF_BIAS] : none;
 }
 /* Is instruction r still live after instruction `at` (used by a later instruction)? */
@@ -78,8 +96,30 @@ static inline int fj_ra_live_after(const fj_ra *ra, fj_ref r, fj_ref at) {
   return r >= FJ_REF_BIAS && ra->end[r - FJ_REF_BIAS] > at - FJ_REF_BIAS;
 }
 
+/* Ops whose result's low word depends only on their operands' low words (ADD SUB MUL AND OR
+ * XOR NEG SHL, ZEXT/SEXT, BSWAP of 16/32 bits): when nothing reads such a value's high word, a
+ * 32-bit lowering computes the low word only and reads only its operands' low words. */
+static inline bool fj_ra_low_only(const fj_ir_ins *in) {
+  switch (in->op) {
+  case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_MUL: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR:
+  case FJ_IR_NEG: case FJ_IR_SHL: case FJ_IR_ZEXT: case FJ_IR_SEXT:
+    return true;
+  case FJ_IR_BSWAP:
+    return in->aux != 64;
+  default:
+    return false;
+  }
+}
+
+/* Registers value r takes: 2 for a two-word value, else 1 (also for no location). */
+static inline unsigned fj_ra_words(const fj_ra *ra, fj_ref r) {
+  return ra->words && r >= FJ_REF_BIAS && r - FJ_REF_BIAS < ra->nins ? ra->words[r - FJ_REF_BIAS]
+                                                                     : 1;
+}
+
 /* One copy of the back edge's parallel move: src is a location (srcloc) or, when srcloc is
- * NONE, the constant/ref src to materialize.  dst is never NONE. */
+ * NONE, the constant/ref src to materialize (word moves: srcloc.word says which word; a high
+ * word of a non-constant is 0).  dst is never NONE. */
 typedef void (*fj_ra_move_fn)(void *ud, fj_loc dst, fj_loc srcloc, fj_ref src);
 
 /* Emit the PHI copies of ir (all PHIs, b -> loc(a), as one parallel move) in a safe order,

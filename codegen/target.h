@@ -38,6 +38,10 @@ typedef struct fj_target_regs {
   uint32_t max_slots;         /* spill slots (8 bytes each) the frame may hold */
   bool pair64;                /* 32-bit target: the allocator keeps every I64 value in an
                                  8-byte slot (low word first) and only I32 values in registers */
+  /* Registers (words) a value of instruction ref takes: 1 or 2.  A 32-bit target returns 2 for
+   * I64 values: the allocator then gives them two registers of alloc[] (fj_loc.reg = low word,
+   * reg_hi = high word), or a slot.  NULL: one register per value (64-bit targets). */
+  unsigned (*words)(const fj_ir *ir, fj_ref ref);
   bool two_address;           /* the emitter computes ADD..SAR, NEG, ZEXT, SEXT, BSWAP as
                                  "result = a; result op= b": the result may then get the
                                  register of a first operand that dies there (ra.h) */

@@ -1,9 +1,9 @@
 /* farjit codegen — Thumb-2 backend: operands and lowering of IR instructions (register model
  * and frame in thumb.h; contract in codegen/target.h and codegen/PORTING.md).
  *
- * Each instruction reads its operands where they live (pair, slot -> scratch A/B, constant ->
- * immediate when an encoding takes it), computes into its own pair or D and stores D back when
- * the value lives in a slot.  64-bit operations work on halves with carries (adds/adc,
+ * Each instruction reads its operands where they live (registers, slot -> scratch A/B,
+ * constant -> immediate when an encoding takes it), computes into its own registers or D and
+ * stores D back when the value lives in a slot.  64-bit operations work on halves with carries (adds/adc,
  * subs/sbc), shifts combine both halves, multiplication uses umull + mla, 64-bit division calls
  * the runtime's leaf routines.  I32 values take one register and one instruction.
  */
@@ -71,7 +71,6 @@ static void skip_end(fj_thm *x, uint32_t at) {
 /* ---- operands ----------------------------------------------------------------------------- */
 
 int32_t thm_slot_off(unsigned slot) { return (int32_t)(THM_FR_SPILL + 8 * slot); }
-unsigned thm_pair_hi(unsigned lo) { return lo == THM_D0 ? THM_D1 : lo + 1; }
 
 static bool is_i32(const fj_thm *x, fj_ref ref) {
   return !fj_ir_is_k(ref) && fj_ir_at(x->ir, ref)->type == FJ_IRT_I32;
@@ -94,6 +93,20 @@ void thm_mem(fj_thm *x, enum fj_thm_ldst op, unsigned rt, unsigned base, int32_t
   fj_thm_ldst(&x->b, op, rt, base, off);
 }
 
+/* Does ref's high register still hold its high word at the instruction being lowered (ra.h:
+ * a two-word value's high register is free after the last instruction that reads it)?  Exit
+ * stubs read snapshots, which the allocator counts as reads at every guard. */
+bool thm_hi_live(const fj_thm *x, fj_ref ref) {
+  const fj_ra *ra = &x->cg->ra;
+  if (fj_ra_words(ra, ref) != 2) return false;
+  return x->in_stub || ra->hi_end[ref - FJ_REF_BIAS] >= x->cur - FJ_REF_BIAS;
+}
+
+void thm_hi_dead(fj_thm *x, fj_ref ref) {
+  fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: ir %04u: high word of %04u read but not kept",
+              x->cur - FJ_REF_BIAS, ref - FJ_REF_BIAS);
+}
+
 thm_opd thm_fetch(fj_thm *x, fj_ref ref, unsigned slo, unsigned shi, bool need_hi) {
   thm_opd o;
   memset(&o, 0, sizeof o);
@@ -107,7 +120,10 @@ thm_opd thm_fetch(fj_thm *x, fj_ref ref, unsigned slo, unsigned shi, bool need_h
   bool hz = thm_hi_zero(x, ref);
   if (l.kind == FJ_LOC_REG) {
     o.lo = (thm_half){false, l.reg, 0};
-    o.hi = hz ? (thm_half){true, 0, 0} : (thm_half){false, (uint8_t)thm_pair_hi(l.reg), 0};
+    if (hz) o.hi = (thm_half){true, 0, 0};
+    else if (thm_hi_live(x, ref)) o.hi = (thm_half){false, l.reg_hi, 0};
+    else if (need_hi) thm_hi_dead(x, ref);
+    else o.hi = (thm_half){false, 0xff, 0}; /* not available */
   } else if (l.kind == FJ_LOC_SLOT) {
     int32_t off = thm_slot_off(l.slot);
     if (!hz && need_hi) {
@@ -134,8 +150,9 @@ unsigned thm_reg(fj_thm *x, thm_half h, unsigned scratch) {
 void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi) {
   fj_loc l = fj_ra_loc(&x->cg->ra, ref);
   if (l.kind == FJ_LOC_REG) {
+    /* a one-word (I32) result's high half, which some sequences write, goes to scratch */
     *lo = l.reg;
-    *hi = thm_pair_hi(l.reg);
+    *hi = fj_ra_words(&x->cg->ra, ref) == 2 ? l.reg_hi : THM_D1;
   } else {
     *lo = THM_D0;
     *hi = THM_D1;
@@ -151,9 +168,15 @@ void thm_put(fj_thm *x, fj_ref ref, unsigned lo, unsigned hi) {
   else fj_thm_strd(&x->b, lo, hi, FJ_THM_SP, thm_slot_off(l.slot));
 }
 
-static bool wide_op(const fj_thm *x, const fj_ir_ins *in) {
-  (void)x;
-  return in->type == FJ_IRT_I64;
+/* Is ref computed as 64 bits?  An I64 value whose high word nothing reads takes one register
+ * (ra.h); for ops whose low word depends only on low words, and for loads, only that word is
+ * computed. */
+static bool wide_op(const fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
+  if (in->type != FJ_IRT_I64) return false;
+  if (fj_ra_words(&x->cg->ra, ref) == 2) return true;
+  bool load = in->op == FJ_IR_RIN || in->op == FJ_IR_SLD || in->op == FJ_IR_HLD ||
+              in->op == FJ_IR_LOAD || in->op == FJ_IR_SLOAD;
+  return !fj_ra_low_only(in) && !load;
 }
 
 /* ---- arithmetic --------------------------------------------------------------------------- */
@@ -167,7 +190,7 @@ static bool logic_imm_fits(unsigned op, uint32_t v) {
 /* Add/sub/logic: op on the low halves, then the high halves (with the carry for add/sub). */
 static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
-  bool w = wide_op(x, in);
+  bool w = wide_op(x, ref, in);
   fj_ref ra = in->a, rb = in->b;
   /* Commutative ops: keep a constant (or a known-zero upper half) on the right. */
   if ((fj_ir_op_table[in->op].flags & FJ_IRF_COMM) &&
@@ -184,7 +207,7 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     if (!w) {
       fj_thm_mul(b, dl, al, bl);
     } else {
-      /* lo:hi = al * bl; hi += al * bh + ah * bl.  The result may share an operand's pair
+      /* lo:hi = al * bl; hi += al * bh + ah * bl.  The result may share an operand's registers
        * (ra.h: two-address, and the operands may have been swapped); then it is built in D. */
       unsigned bh = o.hi.k && o.hi.v == 0 ? 0xff : thm_reg(x, o.hi, THM_B1);
       unsigned ah = a.hi.k && a.hi.v == 0 ? 0xff : thm_reg(x, a.hi, THM_A1);
@@ -290,15 +313,19 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
 /* Shifts: counts are masked to the width (eBPF); 64-bit shifts combine both halves. */
 static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
-  bool w = wide_op(x, in);
+  bool w = wide_op(x, ref, in);
   unsigned dl, dh;
   thm_dst(x, ref, &dl, &dh);
   thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, w);
   unsigned al = thm_reg(x, a.lo, THM_A0);
+  /* the count's mask is the type's width; an I64 SHL computing its low word only (wide_op)
+   * gives 0 for counts 32-63 */
+  bool t64 = in->type == FJ_IRT_I64;
   if (fj_ir_is_k(in->b)) {
-    unsigned n = (unsigned)(fj_ir_kval(x->ir, in->b) & (w ? 63 : 31));
+    unsigned n = (unsigned)(fj_ir_kval(x->ir, in->b) & (t64 ? 63 : 31));
     if (!w) {
-      if (n == 0) fj_thm_mov(b, dl, al);
+      if (n >= 32) fj_thm_mov_imm(b, dl, 0);
+      else if (n == 0) fj_thm_mov(b, dl, al);
       else if (in->op == FJ_IR_SHL) fj_thm_lsl_imm(b, dl, al, n);
       else if (in->op == FJ_IR_SHR) fj_thm_lsr_imm(b, dl, al, n);
       else fj_thm_asr_imm(b, dl, al, n);
@@ -306,9 +333,10 @@ static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       return;
     }
     unsigned ah = thm_reg(x, a.hi, THM_A1);
+    bool need_dh = fj_ra_words(&x->cg->ra, ref) == 2; /* is the high word read? (ra.h) */
     if (n == 0) {
       fj_thm_mov(b, dl, al);
-      fj_thm_mov(b, dh, ah);
+      if (need_dh) fj_thm_mov(b, dh, ah);
     } else if (in->op == FJ_IR_SHL) {
       if (n < 32) {
         fj_thm_lsl_imm(b, dh, ah, n);
@@ -323,12 +351,15 @@ static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       if (n < 32) {
         fj_thm_lsr_imm(b, dl, al, n);
         fj_thm_dp_shifted(b, FJ_THM_OP_ORR, false, dl, dl, ah, FJ_THM_LSL, 32 - n);
-        if (sar) fj_thm_asr_imm(b, dh, ah, n); else fj_thm_lsr_imm(b, dh, ah, n);
+        if (need_dh) {
+          if (sar) fj_thm_asr_imm(b, dh, ah, n); else fj_thm_lsr_imm(b, dh, ah, n);
+        }
       } else {
         if (n == 32) fj_thm_mov(b, dl, ah);
         else if (sar) fj_thm_asr_imm(b, dl, ah, n - 32);
         else fj_thm_lsr_imm(b, dl, ah, n - 32);
-        if (sar) fj_thm_asr_imm(b, dh, ah, 31); else fj_thm_mov_imm(b, dh, 0);
+        if (need_dh && sar) fj_thm_asr_imm(b, dh, ah, 31);
+        else if (need_dh) fj_thm_mov_imm(b, dh, 0);
       }
     }
     thm_put(x, ref, dl, dh);
@@ -336,7 +367,7 @@ static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   }
   /* Register count: n = b & mask in r3, r2 free for the cross-half terms. */
   thm_opd c = thm_fetch(x, in->b, THM_B0, THM_B1, false);
-  fj_thm_and_imm(b, THM_B1, c.lo.r, w ? 63 : 31);
+  fj_thm_and_imm(b, THM_B1, c.lo.r, t64 ? 63 : 31);
   const unsigned n = THM_B1, t = THM_B0;
   if (!w) {
     if (in->op == FJ_IR_SHL) fj_thm_lsl(b, dl, al, n);
@@ -379,7 +410,7 @@ static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
 
 static void asm_unary(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
-  bool w = wide_op(x, in);
+  bool w = wide_op(x, ref, in);
   unsigned dl, dh;
   thm_dst(x, ref, &dl, &dh);
   bool need_hi = (in->op == FJ_IR_NEG && w) || (in->op == FJ_IR_BSWAP && in->aux == 64);
@@ -440,7 +471,7 @@ static void asm_unary(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
  * from umull + umlal + umaal (Cortex-M4 has UMAAL), corrected for signs for MULHS. */
 static void asm_mulh(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
-  bool w = wide_op(x, in);
+  bool w = wide_op(x, ref, in);
   unsigned dl, dh;
   thm_dst(x, ref, &dl, &dh);
   thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, w), o = thm_fetch(x, in->b, THM_B0, THM_B1, w);
@@ -492,7 +523,7 @@ static void asm_mulh(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
  * remainder.  I64: the runtime's leaf routines (a in r0:r1, b in r2:r3, result in r0:r1). */
 static void asm_div(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
-  bool w = wide_op(x, in);
+  bool w = wide_op(x, ref, in);
   bool mod = in->op == FJ_IR_UMOD || in->op == FJ_IR_SMOD;
   bool sgn = in->op == FJ_IR_SDIV || in->op == FJ_IR_SMOD;
   unsigned dl, dh;
@@ -576,7 +607,7 @@ static void load_width(fj_thm *x, unsigned w, bool sx, unsigned dl, unsigned dh,
 static void asm_load(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned dl, dh;
   thm_dst(x, ref, &dl, &dh);
-  bool r64 = wide_op(x, in);
+  bool r64 = wide_op(x, ref, in);
   unsigned w, base;
   int32_t off = 0;
   bool sx = false, state = false;
@@ -696,7 +727,8 @@ static void asm_atomic(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
         fj_thm_cmp(b, dh, THM_A1);
       } else {
         fj_loc le = fj_ra_loc(&x->cg->ra, pair->b);
-        if (le.kind == FJ_LOC_REG) fj_thm_cmp(b, dh, thm_pair_hi(le.reg));
+        if (le.kind == FJ_LOC_REG && !thm_hi_live(x, pair->b)) thm_hi_dead(x, pair->b);
+        if (le.kind == FJ_LOC_REG) fj_thm_cmp(b, dh, le.reg_hi);
         else {
           fj_thm_ldr(b, THM_A1, FJ_THM_SP, thm_slot_off(le.slot) + 4);
           fj_thm_cmp(b, dh, THM_A1);
@@ -822,6 +854,15 @@ static void asm_guard(fj_thm *x, const fj_ir_ins *in) {
       w = false;
       op = unsigned_of(op); /* equal upper halves: the low halves decide, unsigned */
     }
+  }
+  if (w && !test && o.lo.k && o.hi.k && half_fits(o.hi, false) &&
+      (((op == FJ_IR_ULE || op == FJ_IR_UGT) && o.lo.v == 0xffffffffu) ||
+       ((op == FJ_IR_ULT || op == FJ_IR_UGE) && o.lo.v == 0))) {
+    /* a <= H:ffffffff iff a.hi <= H (and so on): the high words decide (x <= 0xffffffff is
+     * "the upper word is 0") */
+    cmp_half(x, false, thm_reg(x, a.hi, THM_A1), o.hi);
+    thm_jcc(x, fj_thm_cond_invert(guard_cond(op)), target);
+    return;
   }
   unsigned al = thm_reg(x, a.lo, THM_A0);
   if (!half_fits(o.lo, test)) o.lo = (thm_half){false, (uint8_t)thm_reg(x, o.lo, THM_B0), 0};
@@ -975,36 +1016,45 @@ static void thm_emit(fj_cg *cg) { fj_thm_emit_trace(cg, false); }
 static void thm_emit_wide(fj_cg *cg) { fj_thm_emit_trace(cg, true); }
 
 static const char *const thm_reg_names[16] = {
-  "r0", "r1", "r2", "r3", "r4:r5", "r5", "r6:r7", "r7", "r8:r9", "r9", "r10:r11", "r11",
-  "r12:lr", "sp", "lr", "pc"};
+  "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "sp", "lr", "pc"};
 
-/* The allocator's "registers" are this target's register pairs (thumb.h), each of which holds
- * an I64 value whole: so pair64 stays false and I64 values get registers like I32 ones.  The
- * lowering reads every half of a before writing the same half of the result (or builds the
- * result in D), so a two-address result may take over its first operand's pair. */
-#define THM_REGS                                                                  \
+/* Registers per value: an I64 value takes two (any two of r4-r11: low and high word), an I32
+ * value one.  Without 32-bit knowledge (the measuring variant) every value takes two. */
+static unsigned thm_words(const fj_ir *ir, fj_ref ref) {
+  return fj_ir_at(ir, ref)->type == FJ_IRT_I64 ? 2 : 1;
+}
+static unsigned thm_words_wide(const fj_ir *ir, fj_ref ref) {
+  (void)ir, (void)ref;
+  return 2;
+}
+
+/* The allocator hands out single registers r4-r11 (all callee-saved, so every value survives
+ * helper calls; r4-r7 first: they have 16-bit encodings).  The lowering reads every half of a
+ * before writing the same half of the result (or builds the result in D), so a two-address
+ * result may take over its first operand's registers. */
+#define THM_REGS(words_fn)                                                        \
   {                                                                               \
-    .nalloc = 4, .alloc = {4, 6, 8, 10},                                          \
-    .callee_saved = 1u << 4 | 1u << 6 | 1u << 8 | 1u << 10,                       \
-    .max_slots = THM_MAX_SLOTS, .pair64 = false, .two_address = true,             \
+    .nalloc = 8, .alloc = {4, 5, 6, 7, 8, 9, 10, 11},                             \
+    .callee_saved = 0xff0u, .max_slots = THM_MAX_SLOTS, .pair64 = false,          \
+    .words = words_fn, .two_address = true,                                       \
   }
 
 const fj_backend fj_backend_thumbv7em = {
   .target = FJ_TARGET_THUMBV7EM,
   .name = "thumbv7em",
   .reg_names = thm_reg_names,
-  .regs = THM_REGS,
+  .regs = THM_REGS(thm_words),
   .fill = 0,
   .emit = thm_emit,
   .patch = thm_patch,
 };
 
-/* The same target without 32-bit knowledge (every value a full pair): only for measuring. */
+/* The same target without 32-bit knowledge (every value two registers): only for measuring. */
 const fj_backend fj_backend_thumbv7em_wide = {
   .target = FJ_TARGET_THUMBV7EM,
   .name = "thumbv7em-wide",
   .reg_names = thm_reg_names,
-  .regs = THM_REGS,
+  .regs = THM_REGS(thm_words_wide),
   .fill = 0,
   .emit = thm_emit_wide,
   .patch = thm_patch,

@@ -164,7 +164,7 @@ void thm_call(fj_thm *x, fj_ref ref) {
   fj_loc l = fj_ra_loc(&x->cg->ra, ref);
   if (l.kind == FJ_LOC_REG) {
     fj_thm_mov(b, l.reg, THM_A0);
-    fj_thm_mov(b, thm_pair_hi(l.reg), THM_A1);
+    if (fj_ra_words(&x->cg->ra, ref) == 2) fj_thm_mov(b, l.reg_hi, THM_A1);
   } else if (l.kind == FJ_LOC_SLOT) {
     fj_thm_strd(b, THM_A0, THM_A1, FJ_THM_SP, thm_slot_off(l.slot));
   }
@@ -180,6 +180,7 @@ void thm_exit_stubs(fj_thm *x) {
   fj_cg *cg = x->cg;
   uint32_t l_tail = fj_label_new(x->mc);
   bool any = false;
+  x->in_stub = true;
   for (uint32_t e = 0; e < cg->nexits; e++) {
     fj_blob_exit *ex = &cg->exits[e];
     if (ex->kind == FJ_EXIT_CALL) continue;
@@ -216,48 +217,30 @@ void thm_exit_stubs(fj_thm *x) {
 
 /* ---- the back edge: PHI copies, then jump to the loop body ------------------------------- */
 
+/* One word of the back edge's parallel move (ra.h: every location names one word). */
 static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
   fj_thm *x = ud;
   fj_thm_buf *b = &x->b;
   thm_ensure(x, 64);
-  bool hz = thm_hi_zero(x, ref);
-  unsigned sl, sh;
-  if (src.kind == FJ_LOC_NONE) {
-    if (!fj_ir_is_k(ref))
-      fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: PHI source %04u has no location", ref - FJ_REF_BIAS);
+  unsigned v = dst.kind == FJ_LOC_REG ? dst.reg : THM_A0;
+  if (src.kind == FJ_LOC_REG) {
+    v = src.reg;
+  } else if (src.kind == FJ_LOC_SLOT) {
+    fj_thm_ldr(b, v, FJ_THM_SP, thm_slot_off(src.slot) + (src.word == 2 ? 4 : 0));
+  } else if (fj_ir_is_k(ref)) {
     uint64_t k = fj_ir_kval(x->ir, ref);
-    sl = dst.kind == FJ_LOC_REG ? dst.reg : THM_A0;
-    sh = dst.kind == FJ_LOC_REG ? thm_pair_hi(dst.reg) : THM_A1;
-    fj_thm_mov_imm(b, sl, (uint32_t)k);
-    fj_thm_mov_imm(b, sh, (uint32_t)(k >> 32));
-  } else if (src.kind == FJ_LOC_REG) {
-    sl = src.reg, sh = thm_pair_hi(src.reg);
-    if (hz) {
-      /* the high register of an I32 value holds nothing: write zero */
-      unsigned zh = dst.kind == FJ_LOC_REG ? thm_pair_hi(dst.reg) : THM_A1;
-      fj_thm_mov_imm(b, zh, 0);
-      sh = zh;
-    }
-    if (dst.kind == FJ_LOC_REG) {
-      if (dst.reg != sl) fj_thm_mov(b, dst.reg, sl);
-      if (!hz && thm_pair_hi(dst.reg) != sh) fj_thm_mov(b, thm_pair_hi(dst.reg), sh);
-    }
+    fj_thm_mov_imm(b, v, (uint32_t)(src.word == 2 ? k >> 32 : k));
+  } else if (src.word == 2) {
+    fj_thm_mov_imm(b, v, 0);  /* the high word of a one-word (I32) value */
   } else {
-    sl = dst.kind == FJ_LOC_REG ? dst.reg : THM_A0;
-    sh = dst.kind == FJ_LOC_REG ? thm_pair_hi(dst.reg) : THM_A1;
-    int32_t off = thm_slot_off(src.slot);
-    if (hz) {
-      fj_thm_ldr(b, sl, FJ_THM_SP, off);
-      fj_thm_mov_imm(b, sh, 0);
-    } else {
-      fj_thm_ldrd(b, sl, sh, FJ_THM_SP, off);
-    }
+    fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: PHI source %04u has no location", ref - FJ_REF_BIAS);
   }
-  if (dst.kind == FJ_LOC_SLOT) fj_thm_strd(b, sl, sh, FJ_THM_SP, thm_slot_off(dst.slot));
+  if (dst.kind == FJ_LOC_REG && dst.reg != v) fj_thm_mov(b, dst.reg, v);
+  if (dst.kind == FJ_LOC_SLOT) fj_thm_str(b, v, FJ_THM_SP, thm_slot_off(dst.slot) + (dst.word == 2 ? 4 : 0));
 }
 
 void thm_back_edge(fj_thm *x) {
-  fj_loc tmp = {FJ_LOC_REG, THM_D0, 0};
+  fj_loc tmp = {FJ_LOC_REG, THM_D0, 0, 0, 1};
   fj_ra_phi_moves(&x->cg->ra, x->ir, tmp, phi_move, x);
   thm_ensure(x, 16);
   thm_jump(x, x->l_loop);

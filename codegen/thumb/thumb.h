@@ -1,17 +1,20 @@
 /* farjit codegen — Thumb-2 (ARMv7E-M, Cortex-M4) backend, shared between its files.
  *
- * eBPF registers are 64-bit, the core is 32-bit: a value lives in a register *pair*.  The
- * register allocator (ra.h) hands out one number per value; for this target that number names a
- * pair of callee-saved registers (4 = r4:r5, 6 = r6:r7, 8 = r8:r9, 10 = r10:r11), so every
- * allocated value survives helper calls.  An I32 value (ir.h: known zero-extended) uses only the
- * low register of its pair and its upper half is never materialized: consumers that need it
- * as 64 bits know it is 0 (ALU32 code is one instruction per operation, not two).
+ * eBPF registers are 64-bit, the core is 32-bit.  The register allocator (ra.h) hands out the
+ * single callee-saved registers r4-r11 (every allocated value survives helper calls) with
+ * widths: an I64 value takes two of them, any two (fj_loc.reg = low word, reg_hi = high word),
+ * an I32 value (ir.h: known zero-extended) one, its upper half never materialized: consumers
+ * that need it as 64 bits know it is 0 (ALU32 code is one instruction per operation, not two).
+ * A high register holds its word only up to the last instruction that reads it (ra.hi_end);
+ * an I64 value whose high word nothing reads takes one register and, for the ops of
+ * fj_ra_low_only, only its low word is computed.
  *
  * Scratch (never allocated): A = r0:r1 (first operand), B = r2:r3 (second operand),
- * D = r12:lr (result when the value lives in a spill slot).  Operands in slots or constants are
- * loaded into A / B; a result is computed into its own pair or D and then stored.
+ * D = r12:lr (result when the value lives in a spill slot; lr also takes the high half that a
+ * one-register result's sequence writes).  Operands in slots or constants are loaded into A / B;
+ * a result is computed into its own registers or D and then stored.
  * st is not kept in a register: it lives in the frame and is reloaded where needed (entry,
- * exits, calls, state loads), which leaves four pairs to the allocator.
+ * exits, calls, state loads), which leaves eight registers to the allocator.
  *
  * Frame (private to the compiler, except the call area the runtime's FJ_RT_CALL trampoline
  * uses: client_runtime/thumb/arch_thumb.h).  push {r4-r11, lr}, then sub sp, #N with
@@ -34,7 +37,7 @@
 #include "codegen/thumb/emit_thumb.h"
 
 extern const fj_backend fj_backend_thumbv7em;
-/* The same without the IR's 32-bit knowledge (I32 values treated as full pairs): used only to
+/* The same without the IR's 32-bit knowledge (every value two registers): used only to
  * measure what that knowledge saves (tests/codegen/test_thumb_size.c). */
 extern const fj_backend fj_backend_thumbv7em_wide;
 
@@ -56,8 +59,9 @@ typedef struct fj_thm {
   fj_ir *ir;
   fj_mcode *mc;
   fj_thm_buf b;       /* writes into mc->p; mc->len is brought up to date at labels/the end */
-  bool wide;          /* ignore I32 knowledge (to measure what it saves): every value is a pair */
-  fj_ref cur;         /* instruction being lowered (messages) */
+  bool wide;          /* ignore I32 knowledge (to measure what it saves): every value 64-bit */
+  fj_ref cur;         /* instruction being lowered (messages, register liveness) */
+  bool in_stub;       /* emitting exit stubs (snapshot values are read as of their guards) */
   uint32_t frame_n;   /* N of the frame */
   uint32_t l_ret, l_loop, l_exit0;
 } fj_thm;
@@ -77,9 +81,14 @@ void thm_check(fj_thm *x);
 /* The operand ref as halves: registers where it lives, loads into (slo, shi) from a slot,
  * constants as constants; the high half of an I32 value is the constant 0. */
 thm_opd thm_fetch(fj_thm *x, fj_ref ref, unsigned slo, unsigned shi, bool need_hi);
+/* Is ref's high word in its high register at x->cur?  thm_hi_dead aborts the trace (a read the
+ * allocator did not count: never emit it). */
+bool thm_hi_live(const fj_thm *x, fj_ref ref);
+_Noreturn void thm_hi_dead(fj_thm *x, fj_ref ref);
 /* Make a half a register (materializing a constant into scratch). */
 unsigned thm_reg(fj_thm *x, thm_half h, unsigned scratch);
-/* Registers the result of ref is computed into: its pair, or D. */
+/* Registers the result of ref is computed into: its own (the high half of a one-register value
+ * into lr), or D. */
 void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi);
 /* Store the result computed into (lo, hi) if ref lives in a slot (hi ignored for I32). */
 void thm_put(fj_thm *x, fj_ref ref, unsigned lo, unsigned hi);
@@ -90,7 +99,6 @@ void thm_mem(fj_thm *x, enum fj_thm_ldst op, unsigned rt, unsigned base, int32_t
 /* st into register r. */
 void thm_load_st(fj_thm *x, unsigned r);
 int32_t thm_slot_off(unsigned slot);
-unsigned thm_pair_hi(unsigned lo);
 /* b.w / b<c>.w to a label (fixup). */
 void thm_jump(fj_thm *x, uint32_t label);
 void thm_jcc(fj_thm *x, enum fj_thm_cond c, uint32_t label);

@@ -168,12 +168,12 @@ static void phi_count(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
 
 uint32_t fj_x86_phi_moves_count(fj_x86 *x) {
   uint32_t n = 0;
-  fj_loc tmp = {FJ_LOC_REG, FJ_X86_RAX, 0};
+  fj_loc tmp = {FJ_LOC_REG, FJ_X86_RAX, 0, 0, 0};
   fj_ra_phi_moves(&x->cg->ra, x->ir, tmp, phi_count, &n);
   return n;
 }
 
 void fj_x86_phi_moves(fj_x86 *x) {
-  fj_loc tmp = {FJ_LOC_REG, FJ_X86_RAX, 0};
+  fj_loc tmp = {FJ_LOC_REG, FJ_X86_RAX, 0, 0, 0};
   fj_ra_phi_moves(&x->cg->ra, x->ir, tmp, phi_move, x);
 }

@@ -1,7 +1,9 @@
 /* Tests for codegen/ra.c: the linear-scan allocator's invariants on random IR (no two values
  * whose ranges overlap share a register or slot, values live across calls are never in
  * caller-saved registers, every used value has a location, whole-life slots after eviction),
- * and the back edge's parallel moves (swaps, longer cycles through slots, fan-out, constants)
+ * the same for a 32-bit target with widths (two registers per I64 value, one per I32 value, a
+ * high register free after the last read of the high word), and the back edge's parallel
+ * moves (swaps, longer cycles through slots, fan-out, constants; word moves of two-word values)
  * checked by simulating the emitted copies. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -124,6 +126,69 @@ static void test_pair64_slots(void **state) {
     fj_ir_free(&ir);
   }
   assert_true(in_regs > 100);
+}
+
+/* A 32-bit target with widths (like Thumb-2): I64 values take two registers. */
+static unsigned words64(const fj_ir *ir, fj_ref ref) {
+  return fj_ir_at(ir, ref)->type == FJ_IRT_I64 ? 2 : 1;
+}
+static const fj_target_regs word_regs = {.nalloc = 8, .alloc = {4, 5, 6, 7, 8, 9, 10, 11},
+                                         .callee_saved = 0x3f0u, .max_slots = 512,
+                                         .words = words64, .two_address = true};
+
+/* Registers value i holds while instruction at runs. */
+static uint32_t held(const fj_ra *ra, uint32_t i, uint32_t at) {
+  fj_loc l = ra->loc[i];
+  if (l.kind != FJ_LOC_REG) return 0;
+  return 1u << l.reg | (ra->words[i] == 2 && ra->hi_end[i] >= at ? 1u << l.reg_hi : 0);
+}
+
+static void test_words(void **state) {
+  (void)state;
+  volatile unsigned two = 0, one64 = 0, early = 0;
+  for (volatile unsigned round = 0; round < 300; round++) {
+    rng_state = 5000 + round;
+    fj_ir ir;
+    fj_ir_init(&ir, FJ_IR_NOFOLD);
+    fj_ra ra;
+    memset(&ra, 0, sizeof ra);
+    if (setjmp(ir.abort_jb)) fail_msg("round %u aborted: %s", round, ir.msg);
+    random_ir(&ir, 20 + rnd(200));
+    fj_ra_run(&ra, &ir, &word_regs);
+    uint32_t n = ra.nins;
+    for (uint32_t i = 0; i < n; i++) {
+      const fj_ir_ins *in = fj_ir_at(&ir, FJ_REF_BIAS + i);
+      fj_loc li = ra.loc[i];
+      if (in->type == FJ_IRT_I32) assert_int_equal(ra.words[i], 1);
+      if (in->type == FJ_IRT_I64 && ra.words[i] == 1 && ra.end[i] > i) one64++;
+      assert_true(ra.hi_end[i] <= ra.end[i] || ra.end[i] == i);
+      if (li.kind != FJ_LOC_REG) continue;
+      if (ra.words[i] == 2) {
+        assert_int_not_equal(li.reg, li.reg_hi);
+        two++;
+        early += ra.hi_end[i] < ra.end[i];
+      }
+      uint32_t mi = held(&ra, i, i);
+      for (uint32_t c = i + 1; c < ra.end[i]; c++)  /* calls strictly inside the range */
+        if (fj_ir_at(&ir, FJ_REF_BIAS + c)->op == FJ_IR_CALL && (held(&ra, i, c) & ~0x3f0u))
+          fail_msg("round %u: %04u in a caller-saved register across call %04u", round, i, c);
+      for (uint32_t j = i + 1; j <= ra.end[i] && j < n; j++) {
+        uint32_t mj = held(&ra, j, j), hi_at_j = held(&ra, i, j);
+        if (!(mj & hi_at_j)) continue;
+        const fj_ir_ins *jn = fj_ir_at(&ir, FJ_REF_BIAS + j);
+        bool handover = j == ra.end[i] && jn->a == FJ_REF_BIAS + i && jn->b != jn->a &&
+                        (jn->op == FJ_IR_ADD || jn->op == FJ_IR_XOR) && li.reg == ra.loc[j].reg;
+        if (!handover)
+          fail_msg("round %u: %04u (regs %#x, live to %04u, high to %04u) and %04u (%#x) overlap",
+                   round, i, mi, ra.end[i], ra.hi_end[i], j, mj);
+      }
+    }
+    fj_ra_free(&ra);
+    fj_ir_free(&ir);
+  }
+  assert_true(two > 100);   /* two-word values in registers */
+  assert_true(one64 > 10);  /* I64 values nothing reads the high word of: one register */
+  assert_true(early > 10);  /* high registers freed before the low ones */
 }
 
 static void test_random_ir_invariants(void **state) {
@@ -262,8 +327,8 @@ static void sim_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
   m->nmoves++;
 }
 
-#define REG(r) ((fj_loc){FJ_LOC_REG, (r), 0})
-#define SLOT(s) ((fj_loc){FJ_LOC_SLOT, 0, (s)})
+#define REG(r) ((fj_loc){.kind = FJ_LOC_REG, .reg = (r)})
+#define SLOT(s) ((fj_loc){.kind = FJ_LOC_SLOT, .slot = (s)})
 
 /* PHIs (a_k, b_k) with hand-set locations; after the moves loc(a_k) must hold what loc(b_k)
  * (or the constant b_k) held before. */
@@ -329,6 +394,96 @@ static void test_phi_moves(void **state) {
   phi_case((fj_loc[]){REG(1), REG(2), REG(3)}, (fj_loc[]){REG(2), REG(1), REG(1)}, nc, 3, 4);
 }
 
+/* Word moves (targets with widths): registers and slot words hold 32 bits; PHIs of two-word
+ * values move both words, a one-word source's high word is 0, a constant's words are its
+ * halves, and a high word the body never reads is not moved. */
+typedef struct wmachine {
+  uint32_t reg[16], slot[16][2];
+  const fj_ir *ir;
+  unsigned nmoves;
+} wmachine;
+
+static uint32_t *wcell(wmachine *m, fj_loc l) {
+  return l.kind == FJ_LOC_REG ? &m->reg[l.reg] : &m->slot[l.slot][l.word == 2];
+}
+
+static void wsim_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
+  wmachine *m = ud;
+  assert_true(dst.kind == FJ_LOC_REG || dst.word == 1 || dst.word == 2);
+  uint32_t v = 0;
+  if (src.kind != FJ_LOC_NONE) v = *wcell(m, src);
+  else if (fj_ir_is_k(ref)) v = (uint32_t)(fj_ir_kval(m->ir, ref) >> (src.word == 2 ? 32 : 0));
+  else if (src.word == 2) v = 0;
+  else fail_msg("low word of a value without a location");
+  *wcell(m, dst) = v;
+  m->nmoves++;
+}
+
+#define REG2(r, h) ((fj_loc){.kind = FJ_LOC_REG, .reg = (r), .reg_hi = (h)})
+
+static void test_phi_word_moves(void **state) {
+  (void)state;
+  fj_ir ir;
+  fj_ir_init(&ir, FJ_IR_NOFOLD);
+  if (setjmp(ir.abort_jb)) fail_msg("%s", ir.msg);
+  /* a0 (I64, r4:r5) <- b0 (I64, r5:r4): a swap of halves; a1 (I64, slot 1) <- b1 (I32, r6);
+   * a2 (I32, r7) <- constant; a3 (I64, r8:r9, high word dead in the body) <- b3 (I64, slot 2);
+   * a4 (I64, r10:r11) <- constant 0x1234567800000009. */
+  enum { N = 5 };
+  fj_ref a[N], b[N];
+  static const uint8_t ta[N] = {FJ_IRT_I64, FJ_IRT_I64, FJ_IRT_I32, FJ_IRT_I64, FJ_IRT_I64};
+  static const uint8_t tb[N] = {FJ_IRT_I64, FJ_IRT_I32, 0, FJ_IRT_I64, 0};
+  for (unsigned k = 0; k < N; k++)
+    a[k] = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = ta[k], .lit = (int32_t)k});
+  fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_LOOP});
+  for (unsigned k = 0; k < N; k++)
+    b[k] = tb[k] ? fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ADD, .type = tb[k], .a = a[k], .b = a[k]})
+                 : fj_ir_k64(&ir, k == 2 ? 77 : 0x1234567800000009ull);
+  fj_ref phi[N];
+  for (unsigned k = 0; k < N; k++)
+    phi[k] = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_PHI, .type = ta[k], .a = a[k], .b = b[k]});
+  fj_ra ra;
+  memset(&ra, 0, sizeof ra);
+  ra.nins = fj_ir_nins(&ir);
+  ra.loc = calloc(ra.nins, sizeof *ra.loc);
+  ra.end = calloc(ra.nins, sizeof *ra.end);
+  ra.words = calloc(ra.nins, 1);
+  ra.hi_end = calloc(ra.nins, sizeof *ra.hi_end);
+  fj_loc la[N] = {REG2(4, 5), SLOT(1), REG(7), REG2(8, 9), REG2(10, 11)};
+  fj_loc lb[N] = {REG2(5, 4), REG(6), {0}, SLOT(2), {0}};
+  for (unsigned k = 0; k < N; k++) {
+    uint32_t ia = a[k] - FJ_REF_BIAS;
+    ra.loc[ia] = la[k];
+    ra.words[ia] = ta[k] == FJ_IRT_I64 ? 2 : 1;
+    ra.hi_end[ia] = k == 3 ? ia : phi[N - 1] - FJ_REF_BIAS;  /* a3: high word never read */
+    if (tb[k]) {
+      ra.loc[b[k] - FJ_REF_BIAS] = lb[k];
+      ra.words[b[k] - FJ_REF_BIAS] = tb[k] == FJ_IRT_I64 ? 2 : 1;
+    }
+  }
+  wmachine m;
+  memset(&m, 0, sizeof m);
+  m.ir = &ir;
+  for (unsigned r = 0; r < 16; r++) m.reg[r] = 100 + r, m.slot[r][0] = 200 + r, m.slot[r][1] = 300 + r;
+  wmachine before = m;
+  fj_ra_phi_moves(&ra, &ir, REG(12), wsim_move, &m);
+  assert_int_equal(m.reg[4], before.reg[5]);  /* swapped halves */
+  assert_int_equal(m.reg[5], before.reg[4]);
+  assert_int_equal(m.slot[1][0], before.reg[6]);  /* I32 into a two-word slot: high word 0 */
+  assert_int_equal(m.slot[1][1], 0);
+  assert_int_equal(m.reg[7], 77);
+  assert_int_equal(m.reg[8], before.slot[2][0]);
+  assert_int_equal(m.reg[9], before.reg[9]);  /* dead high word: not moved */
+  assert_int_equal(m.reg[10], 9);
+  assert_int_equal(m.reg[11], 0x12345678);
+  assert_true(m.nmoves <= 9);
+  free(ra.loc);
+  free(ra.end);
+  free(ra.words);
+  free(ra.hi_end);
+  fj_ir_free(&ir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_random_ir_invariants),
@@ -337,6 +492,8 @@ int main(void) {
     cmocka_unit_test(test_phi_chain),
     cmocka_unit_test(test_clobbered_registers),
     cmocka_unit_test(test_phi_moves),
+    cmocka_unit_test(test_words),
+    cmocka_unit_test(test_phi_word_moves),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,8 @@
  *
  * Every trace of the differential generator (gen.h) and of the conformance suite is compiled
  * twice (optimized): as the backend does it (an I32 value takes one register, its upper half
- * is known zero) and without that knowledge (fj_backend_thumbv7em_wide: every value a full
- * register pair, ALU32 results zero-extended into the high register, as a 32-bit eBPF JIT that
+ * is known zero) and without that knowledge (fj_backend_thumbv7em_wide: every value two
+ * registers, ALU32 results zero-extended into the high register, as a 32-bit eBPF JIT that
  * does not know the upper halves must do).  Both are run in Unicorn against the interpreter
  * (diffrun_thumb.h), so the comparison is between two correct compilers.  Prints the code
  * sizes and the instructions executed; fails if the knowledge does not make the code smaller.
