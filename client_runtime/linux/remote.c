@@ -47,6 +47,7 @@ struct fj_remote {
   uint64_t features;
   uint32_t timeout_ms;
   uint32_t ping_ms;
+  bool early;                /* opts.early_submit: report FJ_REMOTE_LINKED, accept early submits */
   uint64_t last_rx, nonce;   /* uv_now of the last message received; pings sent */
 };
 
@@ -173,7 +174,11 @@ static void send_hello(fj_remote *r) {
   env.msg_case = FARJIT__ENVELOPE__MSG_HELLO;
   env.hello = &h;
   r->state = R_HELLO;
-  if (send_env(r, &env)) fail(r, FJ_ECONN, "cannot send Hello");
+  if (send_env(r, &env)) {
+    fail(r, FJ_ECONN, "cannot send Hello");
+    return;
+  }
+  if (r->early) r->state_cb(r, FJ_REMOTE_LINKED, "Hello sent", r->ud);  /* may submit, close */
 }
 
 static bool take_pending(fj_remote *r, uint64_t id) {
@@ -442,6 +447,7 @@ fj_remote *fj_remote_connect(uv_loop_t *loop, const fj_remote_opts *o, fj_remote
   r->abi = o->abi_hash ? o->abi_hash : fj_abi_hash();
   r->timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
   r->ping_ms = o->ping_interval_ms;
+  r->early = o->early_submit;
   snprintf(r->client_id, sizeof r->client_id, "%s", o->client_id ? o->client_id : "farjit");
   if (!o->address || parse_address(r, o->address, err, errlen)) {
     if (!o->address) snprintf(err, errlen, "no server address");
@@ -498,8 +504,9 @@ fj_remote *fj_remote_connect(uv_loop_t *loop, const fj_remote_opts *o, fj_remote
 
 int fj_remote_submit(fj_remote *r, uint64_t id, const void *trace, size_t len, uint32_t target,
                      uint32_t flags) {
-  if (r->state != R_READY || r->closing) return FJ_ECONN;
-  if (r->npending >= r->info.max_inflight) return FJ_EBUSY;
+  const bool early = r->early && r->state == R_HELLO;  /* behind Hello, before HelloAck */
+  if ((r->state != R_READY && !early) || r->closing) return FJ_ECONN;
+  if (r->npending >= (early ? (uint32_t)FJ_REMOTE_EARLY : r->info.max_inflight)) return FJ_EBUSY;
   if (r->info.max_trace && len > r->info.max_trace) return FJ_ERANGE;
   for (uint32_t i = 0; i < r->npending; i++)
     if (r->pending[i] == id) return FJ_EEXIST;

@@ -55,6 +55,12 @@ typedef struct fj_remote_opts {
   uint32_t ping_interval_ms;  /* once connected, Ping this often (keeps idle connections open
                                  past the server's idle_timeout); a server silent for two
                                  intervals ends the connection with FJ_ETIMEDOUT.  0 = never */
+  /* Pipelining before HelloAck: the state callback also reports FJ_REMOTE_LINKED (1) once the
+   * socket (and TLS) is up and Hello is written; from then on up to FJ_REMOTE_EARLY requests
+   * may be submitted and go out right behind Hello, saving the HelloAck round trip for the
+   * first compile.  If the server then refuses the Hello, they fail with its reason like any
+   * outstanding request.  false: status 1 is never reported, submit only after status 0. */
+  bool early_submit;
   /* Tests only: 0 = this build's values. */
   uint32_t proto_version, proto_min_version, abi_hash;
 } fj_remote_opts;
@@ -77,13 +83,15 @@ typedef struct fj_remote_info {
   char server_id[64];
 } fj_remote_info;
 
+enum { FJ_REMOTE_LINKED = 1, FJ_REMOTE_EARLY = 1 };
 typedef void (*fj_remote_state_cb)(fj_remote *r, int status, const char *msg, void *ud);
 typedef void (*fj_remote_result_cb)(fj_remote *r, const fj_remote_result *res, void *ud);
 
 /* Create and start connecting.  NULL with err filled (bad address, unreadable CA, ...). */
 fj_remote *fj_remote_connect(uv_loop_t *loop, const fj_remote_opts *o, fj_remote_state_cb state,
                              fj_remote_result_cb result, void *ud, char *err, size_t errlen);
-/* Queue a compile.  Only after the state callback reported 0.  FJ_EBUSY when the server's
+/* Queue a compile.  Only after the state callback reported 0 (or FJ_REMOTE_LINKED, see
+ * early_submit: then FJ_EBUSY past FJ_REMOTE_EARLY requests until HelloAck).  FJ_EBUSY when the server's
  * max_inflight requests are already outstanding (wait for a result), FJ_EEXIST for an id that is
  * outstanding, FJ_ERANGE for a trace above the server's max_trace, FJ_ECONN when not connected. */
 int fj_remote_submit(fj_remote *r, uint64_t id, const void *trace, size_t len, uint32_t target,
