@@ -12,6 +12,9 @@
  *                            fails (compile_failed, not blacklisted), the runtime interprets,
  *                            the exit is logged, fj_jit_linux_wait(for_connection) and the
  *                            --jit-wait waits return at once instead of timing out
+ *   early submit (fj_remote) with early_submit, FJ_REMOTE_LINKED comes once, one request sent
+ *                            behind Hello is compiled (a second one is FJ_EBUSY until HelloAck);
+ *                            a refused Hello fails it; without the option no LINKED is reported
  *
  * Then file descriptors, threads and child processes must be back to their baseline.
  * Timing numbers are only checked for consistency, never against a bound that load could break
@@ -66,6 +69,8 @@ static int count_threads(void) {
   return n;
 }
 
+static char trace_dir[64];  /* the traces the runtime sent (--save-traces), for the fj_remote case */
+
 /* The runtime with the embedded server (binary farjitd), trace log into *log. */
 static fj_jit_linux *attach_embedded(fj_vm *vm, const char *farjitd, fj_jit_config *c, FILE *log) {
   fj_jit_linux_opts o;
@@ -73,6 +78,7 @@ static fj_jit_linux *attach_embedded(fj_vm *vm, const char *farjitd, fj_jit_conf
   o.farjitd_path = farjitd;
   o.cfg = c;
   o.trace_log = log;
+  o.save_traces = trace_dir[0] ? trace_dir : NULL;
   char err[256];
   fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);
   if (!jl) e2e_failf("attach: %s", err);
@@ -181,6 +187,116 @@ static void case_embedded_dies(void) {
   free(logtext);
 }
 
+/* ---- fj_remote with early_submit -------------------------------------------------------- */
+
+typedef struct early {
+  const uint8_t *trace;
+  size_t len;
+  int linked, ready, results, submit_rc, busy_rc, result_status, end_status;
+  uint64_t result_id;
+  bool ready_before_result;
+} early;
+
+static void early_state(fj_remote *r, int status, const char *msg, void *ud) {
+  (void)msg;
+  early *e = ud;
+  if (status == FJ_REMOTE_LINKED) {
+    e->linked++;
+    e->submit_rc = fj_remote_submit(r, 7, e->trace, e->len, FJ_TARGET_X86_64, 0);
+    e->busy_rc = fj_remote_submit(r, 8, e->trace, e->len, FJ_TARGET_X86_64, 0);
+  } else if (status == 0) {
+    e->ready++;
+    if (!e->linked) e->submit_rc = fj_remote_submit(r, 7, e->trace, e->len, FJ_TARGET_X86_64, 0);
+  } else {
+    e->end_status = status;
+    fj_remote_close(r);
+  }
+}
+
+static void early_result(fj_remote *r, const fj_remote_result *res, void *ud) {
+  early *e = ud;
+  e->results++;
+  e->result_id = res->id;
+  e->result_status = res->status;
+  e->ready_before_result = e->ready > 0;
+  if (res->status == 0) fj_remote_close(r);  /* a failure: the state callback follows, closes */
+}
+
+static early early_run(const char *addr, bool on, uint32_t version, const uint8_t *trace, size_t len) {
+  early e;
+  memset(&e, 0, sizeof e);
+  e.trace = trace;
+  e.len = len;
+  e.submit_rc = e.busy_rc = 1;
+  fj_remote_opts o;
+  memset(&o, 0, sizeof o);
+  o.address = addr;
+  o.target = FJ_TARGET_X86_64;
+  o.early_submit = on;
+  o.proto_version = o.proto_min_version = version;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char err[256];
+  fj_remote *r = fj_remote_connect(&loop, &o, early_state, early_result, &e, err, sizeof err);
+  if (!r) e2e_failf("early: connect: %s", err);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return e;
+}
+
+static uint8_t *saved_trace(size_t *len) {
+  DIR *d = opendir(trace_dir);
+  uint8_t *buf = NULL;
+  for (struct dirent *de; d && !buf && (de = readdir(d));) {
+    if (strncmp(de->d_name, "loop-", 5) != 0) continue;
+    char p[400];
+    snprintf(p, sizeof p, "%s/%s", trace_dir, de->d_name);
+    FILE *f = fopen(p, "rb");
+    if (!f) continue;
+    buf = malloc(1 << 20);
+    *len = buf ? fread(buf, 1, 1 << 20, f) : 0;
+    fclose(f);
+  }
+  if (d) closedir(d);
+  return buf;
+}
+
+static void case_early_submit(void) {
+  size_t len = 0;
+  uint8_t *trace = saved_trace(&len);
+  if (!trace || !len) {
+    e2e_failf("early: no saved loop trace in %s", trace_dir);
+    free(trace);
+    return;
+  }
+  e2e_server srv;
+  if (!e2e_server_start(&srv, NULL)) {
+    e2e_failf("early: cannot start farjitd");
+    e2e_server_stop(&srv, SIGKILL);
+    free(trace);
+    return;
+  }
+  early e = early_run(srv.addr, true, 0, trace, len);
+  E2E_CHECK(e.linked == 1 && e.submit_rc == 0 && e.busy_rc == FJ_EBUSY,
+            "early: linked %d, submit %d, second submit %d (want 1, 0, FJ_EBUSY)", e.linked,
+            e.submit_rc, e.busy_rc);
+  E2E_CHECK(e.results == 1 && e.result_id == 7 && e.result_status == 0 && e.ready == 1 &&
+                e.ready_before_result,
+            "early: %d results (id %llu, status %d), ready %d (before the result: %d)", e.results,
+            (unsigned long long)e.result_id, e.result_status, e.ready, e.ready_before_result);
+  early off = early_run(srv.addr, false, 0, trace, len);
+  E2E_CHECK(off.linked == 0 && off.ready == 1 && off.results == 1 && off.result_status == 0,
+            "without early_submit: linked %d, ready %d, %d results (status %d)", off.linked,
+            off.ready, off.results, off.result_status);
+  early bad = early_run(srv.addr, true, 99, trace, len);
+  E2E_CHECK(bad.linked == 1 && bad.submit_rc == 0 && bad.ready == 0 && bad.results == 1 &&
+                bad.result_status < 0 && bad.end_status < 0,
+            "early, Hello refused: linked %d, submit %d, ready %d, %d results (status %d), end %d",
+            bad.linked, bad.submit_rc, bad.ready, bad.results, bad.result_status, bad.end_status);
+  e2e_server_stop(&srv, SIGTERM);
+  free(trace);
+}
+
 int main(void) {
   if (fj_jit_host_target() != FJ_TARGET_X86_64) {
     printf("skip: machine code runs on x86-64 hosts only\ne2e-latency: 0 passed, 0 failed\n");
@@ -196,8 +312,21 @@ int main(void) {
   if (wl) fj_jit_linux_detach(wl);
   fj_vm_destroy(warm);
   const int fds0 = e2e_count_fds(), threads0 = count_threads();
+  snprintf(trace_dir, sizeof trace_dir, "/tmp/fj-e2e-lat-XXXXXX");
+  if (!mkdtemp(trace_dir)) trace_dir[0] = 0;
   case_embedded_async();
   case_embedded_dies();
+  case_early_submit();
+  if (trace_dir[0]) {  /* the saved traces and their directory */
+    DIR *d = opendir(trace_dir);
+    for (struct dirent *de; d && (de = readdir(d));) {
+      char p[400];
+      snprintf(p, sizeof p, "%s/%s", trace_dir, de->d_name);
+      if (de->d_name[0] != '.') unlink(p);
+    }
+    if (d) closedir(d);
+    rmdir(trace_dir);
+  }
   const int fds1 = e2e_count_fds(), threads1 = count_threads();
   E2E_CHECK(fds1 == fds0, "file descriptors: %d before, %d after", fds0, fds1);
   if (fds1 != fds0) e2e_list_fds();
