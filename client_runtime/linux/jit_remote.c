@@ -119,8 +119,8 @@ struct fj_jit_linux {
   char *save_dir;             /* fj_jit_linux_opts.save_traces (VM thread only) */
   bool save_failed;
 
-  /* embedded server: prepared at attach, started by the first compile request (a program that
-   * never gets hot never pays for a server process) */
+  /* embedded server: prepared at attach, started at the first hot spot (a program that never
+   * gets hot never pays for a server process) */
   bool lazy;
   atomic_int spawned;   /* 0 not yet, 1 running, -1 failed to start or ended before listening */
   char server_bin[4200];
@@ -427,9 +427,9 @@ static void send_items(fj_jit_linux *l, out_item *it) {
       if (rc == FJ_EBUSY) {
         busy_append(l, it);
       } else {
+        const sent_req unsent = {it->id, it->t_submit, 0};
         if (rc == 0) sent_add(l, it, t);
-        sent_req t = {it->id, it->t_submit, 0};
-        if (rc < 0) push_result(l, it->id, rc, fj_strerror(rc), NULL, 0, &t, 0);
+        else push_result(l, it->id, rc, fj_strerror(rc), NULL, 0, &unsent, 0);
         free(it);
       }
     }
@@ -582,9 +582,10 @@ static void on_wake(uv_poll_t *h, int status, int events) {
 /* Ask for a short time slice (EEVDF's custom slice, Linux >= 6.12; older kernels ignore
  * sched_runtime for SCHED_OTHER): the loop thread, and the embedded server, work for
  * microseconds per wake-up, and under load each hand-off otherwise waited for whoever ran to
- * finish a default 3 ms slice (measured: the loop thread ran 1.8-4.7 ms after the VM thread
- * woke it at load 3-5, at once with 100 us; warm-up 6.4-9.7 -> 4.6-6.3 ms).  Best effort: same
- * policy and nice value, no privilege needed; a thread the host made non-SCHED_OTHER is left. */
+ * finish its default slice (1.4 ms here).  Measured at load 3-5: the loop thread ran 1.8-4.7 ms
+ * after the VM thread woke it, at once with 100 us; warm-up 6.4-9.7 -> 4.6-6.3 ms.  Best
+ * effort: same policy and nice value, no privilege needed; a thread the host made
+ * non-SCHED_OTHER is left alone. */
 static void short_slice(void) {
   struct {
     uint32_t size, policy;
