@@ -911,4 +911,12 @@ void fj_jit_linux_print_stats(fj_jit_linux *l, FILE *f) {
   }
   fprintf(f, "jit: server connects %llu, disconnects %llu\n",
           (unsigned long long)atomic_load(&l->connects), (unsigned long long)atomic_load(&l->disconnects));
+  fj_jit_linux_latency lat;
+  fj_jit_linux_get_latency(l, &lat);
+  if (lat.connect_ns) fprintf(f, "jit: latency connect %.3f ms\n", (double)lat.connect_ns / 1e6);
+  for (int i = 0; lat.results && i < FJ_JL__COUNT; i++)
+    fprintf(f, "jit: latency %s ms: first %.3f, mean %.3f, max %.3f over %llu results\n",
+            fj_jit_linux_stage_name(i), (double)lat.first_ns[i] / 1e6,
+            (double)lat.sum_ns[i] / 1e6 / (double)lat.results, (double)lat.max_ns[i] / 1e6,
+            (unsigned long long)lat.results);
 }

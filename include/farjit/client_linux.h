@@ -70,7 +70,7 @@ bool fj_jit_linux_connected(const fj_jit_linux *jl);
 /* Poll until connected (for_connection) or until no compile is outstanding and every result has
  * been installed; 0 or FJ_ETIMEDOUT.  For tests and tools, never needed for correctness. */
 int fj_jit_linux_wait(fj_jit_linux *jl, bool for_connection, uint32_t timeout_ms);
-/* fj_jit_stats_format plus connection counters. */
+/* fj_jit_stats_format plus connection counters and fj_jit_linux_get_latency's stages. */
 void fj_jit_linux_print_stats(fj_jit_linux *jl, FILE *f);
 
 /* Where the time of a compile goes, on this process's CLOCK_MONOTONIC, per stage of a request
