@@ -28,6 +28,23 @@ static int64_t rt_smod64(int64_t a, int64_t b) {
   return a % b;
 }
 
+/* fj_jit_call, inlined into the local-call path (machine code is running: the per-pc tables
+ * are the loaded program's, tables_current).  A function with a trace of its own runs it
+ * straight away, as the interpreter's entry hot event would (its counter fires at every entry
+ * once a trace is there), without the interpreter's entry, hook and final `exit` around it. */
+static FJ_ALWAYS_INLINE int jit_call(fj_jit *jit, fj_exec *ex, bool tables_current) {
+  fj_vm *vm = jit->vm;
+  fj_jtrace *t = (jit->cfg.flags & FJ_JIT_NO_ENTER) ||
+                         (!tables_current && vm->load_gen != jit->load_gen)
+                     ? NULL
+                     : fj_jit_trace_at(jit, ex->pc);
+  if (!t || ex->depth + t->max_depth >= FJ_MAX_CALL_DEPTH) return fj_interp_enter(vm, ex);
+  int rc = fj_jit_enter(jit, ex, t);
+  if (rc == FJ_HOT_DONE) return 0;
+  if (rc < 0) return rc;
+  return vm->stop ? (vm->err ? vm->err : FJ_EUNWIND) : fj_interp_run(vm, ex);
+}
+
 uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc) {
   fj_vm *vm = (fj_vm *)(uintptr_t)st->vm;
   fj_jit *jit = vm->hooks.ud;
@@ -55,18 +72,7 @@ uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc) {
   cx.pc = pc;
   vm->stats.local_calls++;
   vm->cur = &cx;
-  /* A callee with a trace of its own runs it straight away, as the interpreter's entry hot
-   * event would (its counter fires at every entry once a trace is there), without the
-   * interpreter's entry, hook and exit around it. */
-  fj_jtrace *t = (jit->cfg.flags & FJ_JIT_NO_ENTER) ? NULL : fj_jit_trace_at(jit, pc);
-  int rc;  /* a failure sets vm->stop: FJ_RT_CALL deopts */
-  if (t && cx.depth + t->max_depth < FJ_MAX_CALL_DEPTH) {
-    rc = fj_jit_enter(jit, &cx, t);
-    if (rc == FJ_HOT_DONE) rc = 0;
-    else if (rc >= 0 && !vm->stop) rc = fj_interp_run(vm, &cx);
-  } else {
-    rc = fj_interp_enter(vm, &cx);
-  }
+  int rc = jit_call(jit, &cx, true);  /* a failure sets vm->stop: FJ_RT_CALL deopts */
   vm->cur = ex;
   ex->depth = saved;
   st->r[1] = cx.r[1];
@@ -297,6 +303,8 @@ static bool run_ends(fj_vm *vm, const fj_exec *ex) {
   vm->stats.insns_interp++;
   return true;
 }
+
+int fj_jit_call(fj_jit *jit, fj_exec *ex) { return jit_call(jit, ex, false); }
 
 int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
   fj_vm *vm = jit->vm;

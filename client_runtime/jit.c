@@ -744,6 +744,12 @@ static int on_hot(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
   return rc;
 }
 
+/* A helper's callback (fj_vm_call) from its function entry. */
+static int on_call(void *ud, fj_vm *vm, fj_exec *ex) {
+  (void)vm;
+  return fj_jit_call(ud, ex);
+}
+
 int fj_jit_spot_hot(fj_jit *jit, fj_exec *ex, uint32_t pc) {
   fj_vm *vm = jit->vm;
   if (jit->recording || !jit->env.transport.submit || !jit->have_cc) return FJ_HOT_CONTINUE;
@@ -816,6 +822,7 @@ fj_jit *fj_jit_create(fj_vm *vm, const fj_jit_config *cfg, const fj_jit_env *env
     *err = rc;
     goto fail;
   }
+  vm->on_call = on_call;
   *err = 0;
   return jit;
 fail:

@@ -134,6 +134,10 @@ int fj_jit_record(fj_jit *jit, fj_exec *ex, enum fj_trace_kind kind, uint32_t pa
 /* Enter t with the interpreter state ex (at t->start_pc), come back, rebuild ex at the exit's
  * pc.  Returns an FJ_HOT_* for the interpreter or a negative FJ_E* (the VM holds the message). */
 int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t);
+/* Run ex from a function entry (a local call from machine code, a helper's callback): with the
+ * function's installed trace if it has one, else in the interpreter (fj_interp_enter).  Returns
+ * 0 with the result in ex->r[0], or a negative FJ_E* (vm->stop set). */
+int fj_jit_call(fj_jit *jit, fj_exec *ex);
 /* FJ_RT_CALL_LOCAL: run local function pc in the interpreter on the frame after st's. */
 uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc);
 /* Address of runtime entry point rt (enum fj_rt), 0 if unknown. */

@@ -597,7 +597,7 @@ int fj_vm_call(fj_vm *vm, uint32_t func_pc, const uint64_t args[5], uint64_t *r0
   ex.depth = ex.base = frame;
   vm->stats.callbacks++;
   vm->cur = &ex;
-  int rc = fj_interp_enter(vm, &ex);
+  int rc = vm->on_call ? vm->on_call(vm->hooks.ud, vm, &ex) : fj_interp_enter(vm, &ex);
   vm->cur = outer;
   if (rc == 0 && r0) *r0 = ex.r[0];
   return rc;
@@ -616,6 +616,7 @@ int fj_vm_set_jit_hooks(fj_vm *vm, const fj_jit_hooks *hooks) {
   if (vm->cur) return FJ_EBUSY;
   vm_free(vm, vm->hot, (size_t)vm->ninsns * sizeof *vm->hot);
   vm->hot = NULL;
+  vm->on_call = NULL;
   vm->have_hooks = hooks != NULL && hooks->on_hot != NULL;
   if (!vm->have_hooks) {
     memset(&vm->hooks, 0, sizeof vm->hooks);

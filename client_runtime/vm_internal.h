@@ -215,6 +215,11 @@ struct fj_vm {
   fj_jit_hooks hooks;
   bool have_hooks;
   uint16_t *hot;              /* ninsns counters, NULL without hooks */
+  /* Optional, set by the hooks' owner after fj_vm_set_jit_hooks (which clears it): runs a
+   * callback (fj_vm_call) from its function entry instead of fj_interp_enter, with the same
+   * result (0 and r0 in ex->r[0], or a negative FJ_E*); hooks.ud is its ud.  The JIT runtime
+   * enters the function's trace directly when it has one. */
+  int (*on_call)(void *ud, fj_vm *vm, fj_exec *ex);
 };
 
 static inline uint64_t fj_vm_frame_top(const fj_vm *vm, uint32_t frame) {

@@ -216,7 +216,8 @@ static void test_programs(void **state) {
 /* A local call the trace leaves to the interpreter (the callee has a loop, so it is not
  * inlined) runs the callee's own trace straight from machine code (fj_jit_rt_call_local), and
  * the runtime executes the callee's final `exit` itself: no hot event, no interpreter run per
- * call, and still the interpreter's result and instruction count (check_program). */
+ * call, and still the interpreter's result and instruction count (check_program).  Helper
+ * callbacks likewise. */
 static void test_direct_calls(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
@@ -232,6 +233,17 @@ static void test_direct_calls(void **state) {
   assert_true(last_js1.trace_entries - last_js0.trace_entries >= 300);
   assert_true(last_js1.hot_events - last_js0.hot_events < 30);
   assert_true(last_vs.insns_interp < 300 * 2);  /* at most the exits' `exit`s and a few more */
+
+  /* the same for a helper's callbacks (the loop helper, 200 calls per run): fj_vm_call goes
+   * through the runtime's on_call, which enters the callback's trace directly */
+  const char *cb =
+      "mov %r1, 200\nlddw %r2, cb\nmov %r3, 0\nmov %r4, 0\ncall 181\nexit\n"
+      "cb:\nmov %r6, %r1\nmul %r6, 7\nadd %r6, 3\nxor %r6, %r1\nmov %r0, 0\nexit\n";
+  native = check_program("direct-callbacks", cb, 4, 0);
+  assert_true(native > 0);
+  assert_int_equal(last_vs.callbacks, 200);
+  assert_true(last_js1.trace_entries - last_js0.trace_entries >= 200);
+  assert_true(last_js1.hot_events - last_js0.hot_events < 20);
 }
 
 #ifdef FJ_HAVE_EXAMPLES
