@@ -322,10 +322,14 @@ static void hx_guard(hx *h, enum fj_ir_op cond, fj_ref a, fj_ref b) {
     if (!fj_ir_cond(cond, FJ_IRT_I64, fj_ir_kval(h->ir, a), fj_ir_kval(h->ir, b))) h->no = true;
     return;
   }
-  /* the pre-roll's own exit guard often is one of these: it has passed already */
-  for (fj_ref r = h->ir->chain[cond]; r; r = fj_ir_at(h->ir, r)->prev) {
-    const fj_ir_ins *g = fj_ir_at(h->ir, r);
-    if (r < h->loop && g->type == FJ_IRT_I64 && g->a == a && g->b == b) return;
+  /* the pre-roll's own exit guard often is one of these (either way round): it has passed */
+  for (int swap = 0; swap < 2; swap++) {
+    enum fj_ir_op c = swap ? fj_ir_cond_swap(cond) : cond;
+    fj_ref x = swap ? b : a, y = swap ? a : b;
+    for (fj_ref r = h->ir->chain[c]; r; r = fj_ir_at(h->ir, r)->prev) {
+      const fj_ir_ins *g = fj_ir_at(h->ir, r);
+      if (r < h->loop && g->type == FJ_IRT_I64 && g->a == x && g->b == y) return;
+    }
   }
   for (unsigned i = 0; i < h->nadd; i++) {
     const fj_ir_ins *g = &h->add[i];
