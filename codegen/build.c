@@ -612,16 +612,27 @@ static fj_ref rin(fj_ir *ir, int32_t k) {
 
 /* ---- entry speculation -------------------------------------------------------------------- */
 
-/* The registers whose entry value the trace uses where 32-bit knowledge makes code narrower:
- * as an operand of a 64-bit AND, OR, XOR, right shift, unsigned division or modulo, or of a
- * 64-bit compare (directly or through 64-bit moves).  ADD, SUB, MUL, NEG and left shifts are
- * not counted: their low half does not depend on the upper halves, opt_narrow narrows them by
- * what their users read; ALU32 operations read the low half anyway. */
-static uint32_t spec_pays(const fj_trace *t) {
+/* The registers (of `narrow`) whose entry value the trace uses where 32-bit knowledge makes code
+ * narrower, by a pre-scan of the records that follows each register's origin (the entry register
+ * it still holds, through 64-bit moves) and whether its value is known to fit 32 bits (by the
+ * op, or as a speculated entry value).  Paying uses, all 64-bit: AND (one 32-bit operand makes
+ * it I32), right shift by a constant, compares with a constant (32-bit compare, or decided),
+ * OR, XOR, unsigned division/modulo or a compare whose other operand fits 32 bits too, and an
+ * unsigned compare where the register is the upper bound (x < n: x then fits 32 bits too).
+ * ADD, SUB, MUL, NEG and left shifts do not count (their low half never depends on the upper
+ * halves: opt_narrow narrows them by what their users read), nor ALU32 uses (they read the low
+ * half anyway).  A guard per speculated register costs on every entry: where nothing gets
+ * narrower (e.g. a compare with a 64-bit value) it is not worth it. */
+static uint32_t spec_pays(const fj_trace *t, uint32_t narrow) {
   int8_t origin[FJ_NREGS];   /* the entry register a register still holds, or -1 */
+  bool k32[FJ_NREGS];        /* its value is known to fit 32 bits (speculation included) */
   int8_t saved[FJ_MAX_CALL_DEPTH][5];
+  bool saved32[FJ_MAX_CALL_DEPTH][5];
   uint32_t depth = 0, pays = 0;
-  for (unsigned k = 0; k < FJ_NREGS; k++) origin[k] = (int8_t)k;
+  for (unsigned k = 0; k < FJ_NREGS; k++) {
+    origin[k] = (int8_t)k;
+    k32[k] = (narrow >> k & 1) != 0;
+  }
 #define USE(r) (pays |= origin[r] >= 0 ? 1u << origin[r] : 0)
   for (uint32_t i = 0; i < t->nrecs; i++) {
     const fj_trace_rec *r = &t->recs[i];
@@ -629,54 +640,116 @@ static uint32_t spec_pays(const fj_trace *t) {
     fj_insn in = r->insn;
     unsigned dst = fj_insn_dst(in), src = fj_insn_src(in), cls = in.code & FJ_CLS_MASK;
     uint8_t fmt = fj_op_table[op].fmt;
+    bool imm = fmt == FJ_FMT_ALU_IMM || fmt == FJ_FMT_JCOND_IMM;
+    /* the second operand fits 32 bits (an immediate sign-extends: >= 0) */
+    bool b32 = imm ? in.imm >= 0 : fmt == FJ_FMT_ALU_REG || fmt == FJ_FMT_JCOND_REG ? k32[src]
+                                                                                    : false;
     switch (fmt) {
-    case FJ_FMT_ALU_IMM: case FJ_FMT_ALU_REG: case FJ_FMT_ALU_UNARY:
+    case FJ_FMT_ALU_IMM: case FJ_FMT_ALU_REG: case FJ_FMT_ALU_UNARY: {
       if (op == FJ_OP_MOV64_REG) {
         origin[dst] = origin[src];
+        k32[dst] = k32[src];
         break;
       }
+      bool res32 = cls == FJ_CLS_ALU;  /* ALU32 results are zero-extended */
       if (cls == FJ_CLS_ALU64) {
         unsigned c = in.code & 0xf0;
-        if (c == 0x40 || c == 0x50 || c == 0xa0 || c == 0x70 || c == 0xc0 ||
-            ((c == 0x30 || c == 0x90) && in.off == 0)) {
+        bool reg = fmt == FJ_FMT_ALU_REG;
+        switch (c) {
+        case 0x50:  /* AND */
           USE(dst);
-          if (fmt == FJ_FMT_ALU_REG) USE(src);
+          if (reg) USE(src);
+          res32 = k32[dst] || b32;
+          break;
+        case 0x40: case 0xa0:  /* OR, XOR */
+          if (k32[dst] && b32) {
+            USE(dst);
+            if (reg) USE(src);
+          }
+          res32 = k32[dst] && b32;
+          break;
+        case 0x70: case 0xc0:  /* RSH, ARSH */
+          if (imm) USE(dst);
+          res32 = imm && (k32[dst] || (in.imm & 63) >= 32);
+          break;
+        case 0x30: case 0x90:  /* DIV, MOD */
+          if (in.off == 0 && k32[dst] && b32) {
+            USE(dst);
+            if (reg) USE(src);
+          }
+          res32 = in.off == 0 && k32[dst] && b32;
+          break;
+        case 0xb0:  /* MOV imm */
+          res32 = in.imm >= 0;
+          break;
+        default:
+          break;
         }
       }
       origin[dst] = -1;
+      k32[dst] = res32;
       break;
-    case FJ_FMT_JCOND_IMM: case FJ_FMT_JCOND_REG:
-      if (cls == FJ_CLS_JMP) {
+    }
+    case FJ_FMT_JCOND_IMM: case FJ_FMT_JCOND_REG: {
+      if (cls != FJ_CLS_JMP) break;
+      if (imm || (k32[dst] && b32)) {
         USE(dst);
-        if (fmt == FJ_FMT_JCOND_REG) USE(src);
+        if (!imm) USE(src);
+        break;
       }
+      /* An unsigned upper bound of the other operand: past the guard that one fits 32 bits
+       * too (rec_jcond), so a loop counter i < n with a 32-bit n becomes I32. */
+      enum fj_ir_op c = cond_of(op);
+      if (!(r->flags & FJ_REC_TAKEN)) c = fj_ir_cond_invert(c);
+      if (c == FJ_IR_ULT || c == FJ_IR_ULE || c == FJ_IR_EQ) USE(src);
+      if (c == FJ_IR_UGT || c == FJ_IR_UGE || c == FJ_IR_EQ) USE(dst);
       break;
-    case FJ_FMT_END: case FJ_FMT_LDDW: case FJ_FMT_LDDW_FUNC: case FJ_FMT_LDX:
+    }
+    case FJ_FMT_END:
       origin[dst] = -1;
+      k32[dst] = in.imm <= 32;
+      break;
+    case FJ_FMT_LDX:
+      origin[dst] = -1;
+      k32[dst] = fj_code_size_bytes(in.code) <= 4 && (in.code & FJ_MODE_MASK) != FJ_MODE_MEMSX;
+      break;
+    case FJ_FMT_LDDW:
+      origin[dst] = -1;
+      k32[dst] = !(r->flags & FJ_REC_LDDW_REGION) && r->aux == 0;
+      break;
+    case FJ_FMT_LDDW_FUNC:
+      origin[dst] = -1;
+      k32[dst] = true;
       break;
     case FJ_FMT_ATOMIC:
-      origin[src] = -1;
-      origin[0] = -1;
+      origin[src] = origin[0] = -1;
+      k32[src] = k32[0] = false;
       break;
     case FJ_FMT_CALL: case FJ_FMT_CALLX:
       origin[0] = -1;
+      k32[0] = false;
       break;
     case FJ_FMT_CALL_LOCAL:
       if (r->flags & FJ_REC_CALL_INTERP) {
-        for (unsigned k = 0; k <= 5; k++) origin[k] = -1;
+        for (unsigned k = 0; k <= 5; k++) origin[k] = -1, k32[k] = false;
       } else if (depth < FJ_MAX_CALL_DEPTH) {
-        memcpy(saved[depth++], &origin[6], 5);
+        memcpy(saved[depth], &origin[6], 5);
+        memcpy(saved32[depth++], &k32[6], 5);
       }
       break;
     case FJ_FMT_EXIT:
-      if (depth) memcpy(&origin[6], saved[--depth], 5);
+      if (depth) {
+        depth--;
+        memcpy(&origin[6], saved[depth], 5);
+        memcpy(&k32[6], saved32[depth], 5);
+      }
       break;
     default:
       break;
     }
   }
 #undef USE
-  return pays;
+  return pays & narrow;
 }
 
 /* For each register in spec: leave through snapshot sn unless it is still below 2^32, and read
@@ -762,7 +835,7 @@ void fj_ir_build(fj_ir *ir, const fj_trace *t) {
   /* Speculate only with folding (FJ_IR_NOFOLD is the unoptimized reference), on registers read
    * where it pays; r10 is the frame pointer. */
   uint32_t spec = (ir->flags & FJ_IR_NOFOLD) ? 0
-                  : t->h.entry_narrow & spec_pays(t) & ((1u << FJ_REG_FP) - 1);
+                  : spec_pays(t, t->h.entry_narrow & ((1u << FJ_REG_FP) - 1));
   for (uint32_t drop; (drop = build_once(ir, t, spec)) != 0;) {
     /* Build again without them (at most once per register). */
     spec &= ~drop;

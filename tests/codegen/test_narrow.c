@@ -129,6 +129,26 @@ static void test_entry_speculation(void **st) {
   free(spec);
 }
 
+/* Where speculation does not pay, no guard: r4 is only compared with a 64-bit value as its lower
+ * bound; r2 is the upper bound of r3 + 1 (then r3 + 1 fits 32 bits too), so it pays. */
+static void test_speculation_pays(void **st) {
+  (void)st;
+  char *t = text_of("add %r3, 1\n"
+                    "jgt %r2, %r3, l1\n"
+                    "l1:\n"
+                    "jle %r4, %r3, l2\n"
+                    "l2:\n"
+                    "mov %r0, %r3\n"
+                    "exit\n",
+                    "tt", 1u << 2 | 1u << 3 | 1u << 4, false);
+  assert_non_null(strstr(t, "RIN    r2\n"));
+  assert_int_equal(strstr(t, "#0xffffffff") - strstr(t, "ULE"), 12);  /* one guard, r2's */
+  assert_null(strstr(strstr(t, "#0xffffffff") + 1, "#0xffffffff"));
+  /* past r2 > r3 + 1, r3 holds ZEXT 32 of r3 + 1 (and r0 too) */
+  assert_non_null(strstr(t, "i32 ZEXT   0008 32\n"));
+  free(t);
+}
+
 /* Forward rules on values known below 2^32 (ALU32 results, 32-bit loads, small constants). */
 static void test_fold_known32(void **st) {
   (void)st;
@@ -249,7 +269,8 @@ static void test_loop_phi(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_entry_speculation), cmocka_unit_test(test_fold_known32),
+      cmocka_unit_test(test_entry_speculation), cmocka_unit_test(test_speculation_pays),
+      cmocka_unit_test(test_fold_known32),
       cmocka_unit_test(test_guard_known),       cmocka_unit_test(test_demanded_bits),
       cmocka_unit_test(test_loop_phi),
   };
