@@ -6,7 +6,11 @@
  * original, so invariant loads, arithmetic and checks stay in the pre-roll (executed once) and
  * the body keeps only what varies.  The entry values (RIN of registers and of the budget) are
  * substituted by the values at the back edge (ir->loop_snap).  A body reference to a pre-roll
- * ref x whose copy differs (subst[x] != x) is a loop-carried value: PHI x, subst[x].
+ * ref x whose copy differs (subst[x] != x) is a loop-carried value: PHI x, subst[x], typed like
+ * x.  Copies keep their types, and every 32-bit fact the pre-roll folded with (a guard, the
+ * entry speculation's guard) is checked again by the copy of its guard before the back edge,
+ * so an I32 x has a 32-bit subst[x]; should it not be known to fit, a guard at the back edge
+ * checks it (exit: the back edge's state) rather than the next iteration assuming it.
  *
  * Required for END_LOOP traces even without optimizations (it is what makes them loop); with
  * FJ_IR_NOFOLD the copy is raw and nothing is hoisted.  If the copy proves that the second
