@@ -304,6 +304,35 @@ static bool run_ends(fj_vm *vm, const fj_exec *ex) {
   return true;
 }
 
+/* The exit left ex at `exit` of a frame above its run's base (a callee's own trace, the callee
+ * called from interpreted code): return to the caller here as the interpreter would (one
+ * interpreted instruction), so that a trace at the return point can be entered at once. */
+static bool frame_returns(fj_vm *vm, fj_exec *ex) {
+  if (ex->depth <= ex->base || vm->x[ex->pc].op != FJ_OP_EXIT || vm->left == 0) return false;
+  vm->left--;
+  vm->stats.insns_interp++;
+  ex->depth--;
+  const fj_frame *f = &ex->frames[ex->depth];
+  fj_regs_copy4(&ex->r[6], f->saved);
+  ex->r[10] = f->fp;
+  ex->pc = f->ret_pc;
+  return true;
+}
+
+/* A return point the runtime keeps arriving at without a trace there: every hot-threshold
+ * returns count as its hot event (exit_hot_events), so it gets a root trace of its own (the
+ * caller's code from there usually runs on into a loop header that has one: a link). */
+static int return_point_hot(fj_jit *jit, fj_exec *ex) {
+  const uint32_t pc = ex->pc;
+  if (pc >= jit->ninsns || fj_jit_trace_at(jit, pc)) return FJ_HOT_RELOAD;
+  fj_spot *s = &jit->spots[pc];
+  const uint16_t threshold = jit->vm->hooks.threshold ? jit->vm->hooks.threshold : 1;
+  if (++s->returns < threshold) return FJ_HOT_RELOAD;
+  s->returns = 0;
+  jit->stats.exit_hot_events++;
+  return fj_jit_spot_hot(jit, ex, pc);
+}
+
 int fj_jit_call(fj_jit *jit, fj_exec *ex) { return jit_call(jit, ex, false); }
 
 int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
@@ -315,9 +344,17 @@ int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
     int rc = run_trace(jit, ex, t, &xt, &id, &moved);
     if (rc != FJ_HOT_RELOAD || !xt) return rc;
     const uint16_t kind = xt->exits[id].kind;
+    /* Machine code ran: ex changed, so "nothing changed" (FJ_HOT_CONTINUE from a hot spot that
+     * backs off, is pending or cannot record now) must not reach the interpreter. */
     rc = after_exit(jit, ex, xt, id);
+    if (rc == FJ_HOT_CONTINUE) rc = FJ_HOT_RELOAD;
     if (rc != FJ_HOT_RELOAD) return rc;
     if (run_ends(vm, ex)) return FJ_HOT_DONE;
+    if (frame_returns(vm, ex)) {
+      rc = return_point_hot(jit, ex);
+      if (rc == FJ_HOT_CONTINUE) rc = FJ_HOT_RELOAD;
+      if (rc != FJ_HOT_RELOAD) return rc;
+    }
     /* Landed on the head of another root trace: enter it now instead of interpreting until
      * the next hot event.  Only after progress, never after a budget exit. */
     if (!moved || kind == FJ_EXIT_BUDGET || kind == FJ_EXIT_CALL || vm->stop || !vm->left ||

@@ -63,8 +63,9 @@ typedef struct fj_spot {
   uint8_t state;        /* FJ_SPOT_* */
   uint8_t tries;        /* attempts, for the backoff */
   uint8_t no_inline;    /* a function whose loop must not be inlined into traces */
-  uint8_t _pad[2];
+  uint16_t returns;     /* returns the runtime made to this pc since its last hot event */
 } fj_spot;
+_Static_assert(sizeof(fj_spot) == 8, "fj_spot is one per pc");
 
 typedef struct fj_jreq {
   uint32_t id;          /* 0 = free */

@@ -431,6 +431,70 @@ static void test_link_exit_counts_hot(void **state) {
   free(p);
 }
 
+/* pc 2 is the outer loop's header, pc 3 the header of a loop never taken. */
+static const char *PENDING_SRC =
+    "mov %r0, 0\n"
+    "mov %r6, 0\n"
+    "outer:\n"
+    "add %r6, 1\n"            /* 2 */
+    "inner:\n"
+    "add %r0, 1\n"            /* 3 */
+    "jlt %r0, 0, inner\n"     /* 4: never taken */
+    "jlt %r6, 10, outer\n"    /* 5 */
+    "exit\n";
+
+/* The trace at pc 2 of PENDING_SRC does `add r6, 1` and leaves through a LINK exit at pc 3. */
+static bu_blob add_link3_blob(const fj_jit_request *rq) {
+  if (rq->start_pc != 2) return null_blob(rq);
+  bu_x86 a;
+  memset(&a, 0, sizeof a);
+  BX(&a, "\x48\x83\x47\x30\x01");  /* add qword [rdi+48], 1: r6 */
+  BX(&a, "\x48\x83\x6f\x68\x01");  /* sub qword [rdi+104], 1: one instruction */
+  uint32_t f = bx_exit(&a, 0, 3, FJ_EXIT_LINK);
+  bx_fix_jmp(&a, f, a.n);
+  BX(&a, "\xc3");
+  bu_blob b = bx_blob(&a, rq->start_pc, rq->kind);
+  bu_crc(&b);
+  return b;
+}
+
+/* A LINK exit's hot event at a pc whose trace is still being compiled (the spot answers "nothing
+ * to do"): machine code ran all the same, so the interpreter must resume from the exit, not
+ * where it entered the trace (it used to run `add r6, 1` a second time). */
+static void test_link_exit_to_pending_spot(void **state) {
+  (void)state;
+  if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
+  fake_reset(add_link3_blob);
+  F.hold_pc = 3;  /* the trace recorded at pc 3 stays pending */
+  size_t n;
+  fj_insn *p = prog_of(PENDING_SRC, &n);
+  fj_vm_stats ps;
+  uint64_t want = plain(p, n, &ps, NULL);
+  fj_vm *vm = tu_vm();
+  tu_load(vm, p, n);
+  fj_jit_config c = cfg_of(1);
+  fj_jit_env e = env_of(true);
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  int rc;
+  for (int r = 0; r < 3; r++) {
+    fj_vm_reset_stats(vm);
+    assert_int_equal(jrun(vm, &rc), want);
+    assert_int_equal(rc, 0);
+    fj_vm_stats s;
+    fj_vm_get_stats(vm, &s);
+    assert_int_equal(s.insns_interp + s.insns_native, ps.insns_interp);
+  }
+  fj_jit_stats s;
+  fj_jit_get_stats(jit, &s);
+  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  assert_true(s.exit_hot_events >= 2);  /* the exit counted hot events while pc 3 was pending */
+  assert_true(fj_jit_has_trace(jit, 2));
+  assert_false(fj_jit_has_trace(jit, 3));
+  fj_jit_destroy(jit);
+  fj_vm_destroy(vm);
+  free(p);
+}
+
 /* A hot side exit resuming where another root trace starts is patched onto that trace (no
  * bridge); invalidating the target restores the exit. */
 static void test_exit_linked_to_trace(void **state) {
@@ -788,6 +852,7 @@ int main(void) {
       cmocka_unit_test(test_failures_keep_results),
       cmocka_unit_test(test_bridge_patched),
       cmocka_unit_test(test_link_exit_counts_hot),
+      cmocka_unit_test(test_link_exit_to_pending_spot),
       cmocka_unit_test(test_exit_linked_to_trace),
       cmocka_unit_test(test_invalidate_during_call),
       cmocka_unit_test(test_evict_during_callback),
