@@ -231,6 +231,21 @@ static void test_invariant_check_leaves_body(void **st) {
   fj_ir_free(&ir);
 }
 
+/* A helper may change the region table: with a call in the body the body re-reads the table
+ * and checks the region's flags and size again, so the address check stays there too. */
+static void test_call_keeps_checks(void **st) {
+  (void)st;
+  fj_ir ir;
+  cu_build_text("loop:\nmov %r3, %r6\nadd %r3, %r7\nldxb %r4, [%r3+0]\ncall 5\nadd %r7, 1\n"
+                "jlt %r7, %r8, loop\nexit\n", "t", 0, &ir);
+  assert_int_equal(setjmp(ir.abort_jb), 0);
+  fj_opt_run(&ir);
+  assert_true(ir.loop != FJ_REF_NONE);
+  assert_int_equal(body_count(&ir, FJ_IR_ULE), 1);
+  assert_int_equal(cu_count(&ir, FJ_IR_ULE), 2);  /* the pre-roll's own, nothing hoisted */
+  fj_ir_free(&ir);
+}
+
 /* p[i], i += 1 while i < n: the byte check goes in front of the loop as "the first and the
  * last byte fit" (x_0 <= L, n - 1 - i_0 <= L - x_0); the body keeps load, add and exit guard. */
 static const char *k_iv_loop =
@@ -602,6 +617,7 @@ int main(void) {
       cmocka_unit_test(test_aliasing),
       cmocka_unit_test(test_shared_checks),
       cmocka_unit_test(test_invariant_check_leaves_body),
+      cmocka_unit_test(test_call_keeps_checks),
       cmocka_unit_test(test_iv_check_hoisted),
       cmocka_unit_test(test_iv_checks_exact),
   };
