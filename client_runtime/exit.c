@@ -174,7 +174,10 @@ static fj_jtrace *odd_exit(fj_jit *jit, const fj_jentry *e, const fj_jit_state *
     *nframes = e->deopt_nframes;
     return NULL;
   }
-  fj_jtrace *xt = fj_cc_owner_at(&jit->cc, st->exit_code);
+  /* Traces linked to each other tend to leave through the same one again and again. */
+  fj_jtrace *xt = jit->last_owner;
+  if (!xt || !xt->id || xt->va != st->exit_code)
+    xt = jit->last_owner = fj_cc_owner_at(&jit->cc, st->exit_code);
   if (!xt || xt->va != st->exit_code || id >= xt->nexits || id != st->exit_id) {
     *bad = true;
     return NULL;

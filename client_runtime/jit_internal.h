@@ -109,6 +109,8 @@ struct fj_jit {
   uint32_t next_trace_id, next_req_id;
   uint64_t tick;
   fj_jentry *active;
+  fj_jtrace *last_owner;  /* the trace the last exit through a link came from (a hint: checked
+                             against exit_code before use, 0 id once its slot is freed) */
   fj_jit_stats stats;
 };
 
