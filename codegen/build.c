@@ -833,9 +833,14 @@ static uint32_t build_once(fj_ir *ir, const fj_trace *t, uint32_t spec) {
 
 void fj_ir_build(fj_ir *ir, const fj_trace *t) {
   /* Speculate only with folding (FJ_IR_NOFOLD is the unoptimized reference), on registers read
-   * where it pays; r10 is the frame pointer. */
-  uint32_t spec = (ir->flags & FJ_IR_NOFOLD) ? 0
-                  : spec_pays(t, t->h.entry_narrow & ((1u << FJ_REG_FP) - 1));
+   * where it pays; r10 is the frame pointer.  Not in bridges: a bridge is where a failed entry
+   * guard leads (the runtime bridges a root trace's hot exits, its entry guard's too), and an
+   * entry guard of its own could fail as well, with its exit linked back to the root trace at
+   * the same pc (client_runtime/exit.c links a side exit onto another trace's head): both
+   * would leave at once, forever, without executing anything. */
+  uint32_t spec = (ir->flags & FJ_IR_NOFOLD) || t->h.kind == FJ_TRACE_BRIDGE
+                      ? 0
+                      : spec_pays(t, t->h.entry_narrow & ((1u << FJ_REG_FP) - 1));
   for (uint32_t drop; (drop = build_once(ir, t, spec)) != 0;) {
     /* Build again without them (at most once per register). */
     spec &= ~drop;

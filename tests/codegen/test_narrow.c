@@ -110,6 +110,26 @@ static void test_entry_speculation(void **st) {
   fj_snap_format(&ir, 1, line, sizeof line);
   assert_string_equal(line, "snap 1 guard pc 0 [] budget 0002+7");
   fj_ir_free(&ir);
+  /* Nor does a bridge (its own failing entry guard could bounce with the root trace's). */
+  {
+    uint32_t nb;
+    fj_insn *pb = cu_asm(k_entry, &nb);
+    size_t lb;
+    uint8_t *bb = cu_trace(pb, nb, 0, "", 1, 1000, &lb);
+    fj_trace_header hb;
+    memcpy(&hb, bb, sizeof hb);
+    hb.entry_narrow = narrow;
+    hb.kind = FJ_TRACE_BRIDGE;
+    hb.parent_id = 1;
+    memcpy(bb, &hb, sizeof hb);
+    fj_ir bir;
+    assert_int_equal(cu_build(bb, lb, 0, false, &bir), 0);
+    assert_int_equal(cu_count(&bir, FJ_IR_ULE), 0);
+    assert_int_equal(cu_count(&bir, FJ_IR_XOR), 1);
+    fj_ir_free(&bir);
+    free(bb);
+    free(pb);
+  }
   /* The unoptimized reference never speculates. */
   fj_ir raw;
   uint32_t n;
