@@ -186,18 +186,32 @@ static bool two_address(const fj_ir_ins *ins, fj_ref a) {
 /* What keeping value i in a register is worth per instruction of its range: weighted uses
  * over length, so short busy values beat long idle ones (exit-only values cost nothing). */
 static uint64_t spill_cost(const fj_ra *ra, uint32_t i) {
-  return ((uint64_t)ra->weight[i] + 1) * 4096 / (ra->end[i] - i + 1);
+  /* a value split at the loop competes in the body with the body's part of its range */
+  uint32_t from = ra->loc_body && i < ra->loop_at && ra->loc_body[i].kind != FJ_LOC_NONE
+                      ? ra->loop_at : i;
+  return ((uint64_t)ra->weight[i] + 1) * 4096 / (ra->end[i] - from + 1);
 }
 
-/* Give value j a slot for its whole life (the first one free from j's definition on); false
- * when all regs->max_slots are taken. */
-static bool to_slot(fj_ra *ra, const fj_target_regs *regs, uint32_t *slot_end, uint32_t j) {
+/* Where value j is while instruction i runs: a pre-roll value split at the loop (split_loop
+ * targets) has its own location in the body, from the LOOP instruction on. */
+static fj_loc *locp(const fj_ra *ra, uint32_t j, uint32_t i) {
+  return ra->loc_body && i >= ra->loop_at && ra->loc_body[j].kind != FJ_LOC_NONE
+             ? &ra->loc_body[j] : &ra->loc[j];
+}
+
+/* Give value j a slot for the rest of its life as seen from instruction i (its whole life, or
+ * the loop body's part of a split value), the first one free from there on; false when all
+ * regs->max_slots are taken. */
+static bool to_slot(fj_ra *ra, const fj_target_regs *regs, uint32_t *slot_end, uint32_t j,
+                    uint32_t i) {
+  fj_loc *l = locp(ra, j, i);
+  uint32_t from = l == &ra->loc[j] ? j : ra->loop_at;
   uint32_t s = 0;
-  while (s < regs->max_slots && slot_end[s] > j) s++;
+  while (s < regs->max_slots && slot_end[s] > from) s++;
   if (s >= regs->max_slots) return false;
   slot_end[s] = ra->end[j] + 1;
   if (s + 1 > ra->nslots) ra->nslots = s + 1;
-  ra->loc[j] = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s, 0, 0};
+  *l = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s, 0, 0};
   ra->nspilled++;
   return true;
 }
@@ -205,7 +219,7 @@ static bool to_slot(fj_ra *ra, const fj_target_regs *regs, uint32_t *slot_end, u
 /* Registers value j holds while instruction i runs (mask): its register, and a two-word value's
  * high one until the last instruction that reads the high word. */
 static uint32_t loc_mask(const fj_ra *ra, uint32_t j, uint32_t i) {
-  fj_loc l = ra->loc[j];
+  fj_loc l = *locp(ra, j, i);
   if (l.kind != FJ_LOC_REG) return 0;
   return 1u << l.reg | (ra->words && ra->words[j] == 2 && ra->hi_end[j] >= i ? 1u << l.reg_hi : 0);
 }
@@ -255,6 +269,40 @@ static void phi_hints(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   }
 }
 
+typedef struct span_ctx { uint8_t *mark; const fj_ir *ir; } span_ctx;
+static void span_mark(void *ud, fj_ref *ref) {
+  span_ctx *c = ud;
+  if (*ref >= FJ_REF_BIAS && *ref < c->ir->top) c->mark[*ref - FJ_REF_BIAS] = 0;
+}
+
+/* split_ok[j]: pre-roll value j lives into the loop body and may have a body location of its
+ * own.  Not when a snapshot its exit stub reads is used on both sides of LOOP (one stub, one
+ * location).  snap_at[s]: the first instruction using snapshot s (the side its stub reads). */
+static void split_candidates(fj_ra *ra, fj_ir *ir, uint8_t *split_ok) {
+  uint32_t lp = ra->loop_at, n = ra->nins;
+  for (uint32_t s = 0; s < ir->nsnaps; s++) ra->snap_at[s] = UINT32_MAX;
+  for (uint32_t j = 0; j < lp; j++) split_ok[j] = ra->end[j] > lp;
+  uint32_t *last = calloc(ir->nsnaps ? ir->nsnaps : 1, sizeof *last);
+  if (!last) {
+    free(split_ok);
+    fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
+    if (in->op == FJ_IR_NOP || in->op == FJ_IR_PAIR || !fj_ir_has_snap(in->op)) continue;
+    if (ra->snap_at[in->snap] == UINT32_MAX) ra->snap_at[in->snap] = i;
+    last[in->snap] = i;
+  }
+  span_ctx c = {split_ok, ir};
+  for (uint32_t s = 0; s < ir->nsnaps; s++) {
+    if (ra->snap_at[s] == UINT32_MAX || !(ra->snap_at[s] < lp && last[s] > lp)) continue;
+    fj_snap_foreach_ref(ir, s, span_mark, &c);
+    if (ir->snaps[s].nslots && ir->fp0 >= FJ_REF_BIAS && ir->fp0 < ir->top)
+      split_ok[ir->fp0 - FJ_REF_BIAS] = 0;
+  }
+  free(last);
+}
+
 void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   memset(ra, 0, sizeof *ra);
   uint32_t n = fj_ir_nins(ir);
@@ -287,6 +335,20 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   compute_ranges(ra, ir, hi_used);
   free(hi_used);
   phi_hints(ra, ir, regs);
+  uint8_t *split_ok = NULL;
+  if (regs->split_loop && ir->loop != FJ_REF_NONE) {
+    ra->loop_at = ir->loop - FJ_REF_BIAS;
+    ra->loc_body = calloc(n ? n : 1, sizeof *ra->loc_body);
+    ra->snap_at = calloc(ir->nsnaps ? ir->nsnaps : 1, sizeof *ra->snap_at);
+    split_ok = calloc(n ? n : 1, 1);
+    if (!ra->loc_body || !ra->snap_at || !split_ok) {
+      free(split_ok);
+      fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+    }
+    split_candidates(ra, ir, split_ok);
+  } else {
+    ra->loop_at = n;
+  }
   uint32_t *next_call = calloc(n + 1, sizeof *next_call);
   uint32_t *active = calloc(n ? n : 1, sizeof *active);
   /* slot_end[s]: one past the last use of the values given slot s so far (0: never used).  A
@@ -295,7 +357,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   uint32_t *slot_end = calloc(regs->max_slots ? regs->max_slots : 1, sizeof *slot_end);
   uint8_t *pinned = calloc(n ? n : 1, 1);
   if (!next_call || !active || !slot_end || !pinned) {
-    free(next_call); free(active); free(slot_end); free(pinned);
+    free(next_call); free(active); free(slot_end); free(pinned); free(split_ok);
     fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
   }
   next_call[n] = UINT32_MAX;
@@ -331,7 +393,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   if (clob_nomem) {
     free(clob_mask);
     for (unsigned k = 0; k < 8; k++) free(next_clob[k]);
-    free(next_call); free(active); free(slot_end); free(pinned);
+    free(next_call); free(active); free(slot_end); free(pinned); free(split_ok);
     fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
   }
 
@@ -360,6 +422,45 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
         k++;
       }
     }
+    if (ra->loc_body && i == ra->loop_at && i < n) {
+      /* Split every pre-roll value the body uses (split_ok): the body part starts where the
+       * pre-roll part is; one that had to go to a slot in the pre-roll gets free registers
+       * for the body if there are any (most valuable first), its slot then ends here. */
+      for (uint32_t k = 0; k < nactive; k++)
+        if (split_ok[active[k]]) ra->loc_body[active[k]] = ra->loc[active[k]];
+      for (;;) {
+        int best = -1;
+        for (uint32_t k = 0; k < nactive; k++) {
+          uint32_t j = active[k];
+          if (!split_ok[j] || ra->loc[j].kind != FJ_LOC_SLOT ||
+              ra->loc_body[j].kind != FJ_LOC_SLOT || ra->loc_body[j].word)
+            continue;
+          if (best < 0 || spill_cost(ra, j) > spill_cost(ra, active[best])) best = (int)k;
+        }
+        if (best < 0) break;
+        uint32_t j = active[best];
+        ra->loc_body[j].word = 1;  /* tried (reset below) */
+        unsigned need = ra->words && ra->words[j] == 2 && ra->hi_end[j] > i ? 2 : 1;
+        uint32_t ok = i + 1 < n && next_call[i + 1] < ra->end[j] ? regs->callee_saved : ~0u;
+        for (unsigned k = 0; k < nclob; k++)
+          if (next_clob[k][i + 1] <= ra->end[j]) ok &= ~(1u << clob_reg[k]);
+        uint32_t avail = free_regs & ok;
+        if (popcount32(avail) < need) continue;
+        int reg = -1, reg_hi = -1;
+        for (unsigned k = 0; k < regs->nalloc && (reg < 0 || (need == 2 && reg_hi < 0)); k++) {
+          int r = regs->alloc[k];
+          if (!(avail >> r & 1)) continue;
+          if (reg < 0) reg = r;
+          else reg_hi = r;
+        }
+        uint32_t m = 1u << reg | (need == 2 ? 1u << reg_hi : 0);
+        free_regs &= ~m;
+        ra->used_regs |= m;
+        slot_end[ra->loc[j].slot] = i + 1;
+        ra->loc_body[j] = (fj_loc){FJ_LOC_REG, (uint8_t)reg, 0, need == 2 ? (uint8_t)reg_hi : 0, 0};
+      }
+      for (uint32_t k = 0; k < nactive; k++) ra->loc_body[active[k]].word = 0;
+    }
     const fj_ir_ins *in = &ir->buf[FJ_REF_BIAS - ir->lo + i];
     if (!has_value(in) || ra->end[i] == i) continue;  /* unused results need no location */
     unsigned need = ra->words ? ra->words[i] : 1;
@@ -374,7 +475,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       if (ma && (ma & ok) == ma && popcount32(ma) == need) {
         /* Share a's register(s): a is dead in the body from here on.  Both stay put (never
          * evicted), so the registers are never handed out twice. */
-        ra->loc[i] = ra->loc[a];
+        ra->loc[i] = *locp(ra, a, i);
         pinned[i] = pinned[a] = 1;
         active[nactive++] = i;
         continue;
@@ -386,9 +487,9 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       const fj_ir_ins *ins = &ir->buf[FJ_REF_BIAS - ir->lo + i];
       uint32_t a = ins->a >= FJ_REF_BIAS ? ins->a - FJ_REF_BIAS : UINT32_MAX;
       unsigned wa = a < i && ra->words ? ra->words[a] : 1;
-      if (a < i && ra->end[a] == i && ra->loc[a].kind == FJ_LOC_REG && !pinned[a] &&
+      if (a < i && ra->end[a] == i && locp(ra, a, i)->kind == FJ_LOC_REG && !pinned[a] &&
           wa >= need && two_address(ins, ins->a)) {
-        fj_loc la = ra->loc[a];
+        fj_loc la = *locp(ra, a, i);
         uint32_t take = need == 2 ? loc_mask(ra, a, i) : 1u << la.reg;
         if ((take & ok) == take && popcount32(take) == need) {
           for (uint32_t k = 0; k < nactive; k++) {
@@ -413,7 +514,8 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
         int victim = -1;
         for (uint32_t k = 0; k < nactive; k++) {
           uint32_t j = active[k];
-          if (ra->loc[j].kind != FJ_LOC_REG || !(loc_mask(ra, j, i) & ok) || pinned[j]) continue;
+          if (locp(ra, j, i)->kind != FJ_LOC_REG || !(loc_mask(ra, j, i) & ok) || pinned[j])
+            continue;
           if (nch && chosen[0] == k) continue;
           uint32_t v = victim < 0 ? 0 : active[victim];
           if (victim < 0 || spill_cost(ra, j) < spill_cost(ra, v) ||
@@ -428,7 +530,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
         for (uint32_t c = 0; c < nch && !abort_reason; c++) {
           uint32_t j = active[chosen[c]];
           uint32_t mj = loc_mask(ra, j, i);
-          if (!to_slot(ra, regs, slot_end, j)) {
+          if (!to_slot(ra, regs, slot_end, j, i)) {
             abort_reason = FJ_ABORT_SPILL_LIMIT;
             abort_at = i;
           }
@@ -456,7 +558,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       free_regs &= ~m;
       ra->used_regs |= m;
       ra->loc[i] = (fj_loc){FJ_LOC_REG, (uint8_t)reg, 0, need == 2 ? (uint8_t)reg_hi : 0, 0};
-    } else if (!to_slot(ra, regs, slot_end, i)) {
+    } else if (!to_slot(ra, regs, slot_end, i, i)) {
       abort_reason = FJ_ABORT_SPILL_LIMIT;
       abort_at = i;
       break;
@@ -467,6 +569,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   free(active);
   free(slot_end);
   free(pinned);
+  free(split_ok);
   for (unsigned k = 0; k < nclob; k++) free(next_clob[k]);
   free(clob_mask);
   if (abort_reason)
@@ -482,6 +585,8 @@ void fj_ra_free(fj_ra *ra) {
   free(ra->hint);
   free(ra->words);
   free(ra->hi_end);
+  free(ra->loc_body);
+  free(ra->snap_at);
   memset(ra, 0, sizeof *ra);
 }
 
@@ -499,10 +604,11 @@ typedef struct pmove {
   bool done;
 } pmove;
 
-/* Word w (1 = low, 2 = high) of value r's location, as one-word location (registers: the word's
- * own register; slots: the slot and the word).  NONE for a one-word value's high word. */
-static fj_loc word_loc(const fj_ra *ra, fj_ref r, unsigned w) {
-  fj_loc l = fj_ra_loc(ra, r);
+/* Word w (1 = low, 2 = high) of value r's location at instruction `at`, as one-word location
+ * (registers: the word's own register; slots: the slot and the word).  NONE for a one-word
+ * value's high word. */
+static fj_loc word_loc(const fj_ra *ra, fj_ref r, fj_ref at, unsigned w) {
+  fj_loc l = fj_ra_loc_at(ra, r, at);
   if (l.kind == FJ_LOC_NONE || (w == 2 && fj_ra_words(ra, r) == 1))
     return (fj_loc){FJ_LOC_NONE, 0, 0, 0, (uint8_t)w};
   if (l.kind == FJ_LOC_REG && w == 2) l.reg = l.reg_hi;
@@ -511,38 +617,8 @@ static fj_loc word_loc(const fj_ra *ra, fj_ref r, unsigned w) {
   return l;
 }
 
-void fj_ra_phi_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, void *ud) {
-  uint32_t nphi = 0;
-  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++)
-    if (fj_ir_at(ir, r)->op == FJ_IR_PHI) nphi++;
-  if (!nphi) return;
-  pmove *m = calloc(2 * nphi, sizeof *m);
-  if (!m) fj_ir_abort(ir, FJ_ABORT_NOMEM, "phi moves: out of memory");
-  uint32_t n = 0;
-  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
-    const fj_ir_ins *in = fj_ir_at(ir, r);
-    if (in->op != FJ_IR_PHI) continue;
-    fj_loc d = fj_ra_loc(ra, in->a);
-    if (d.kind == FJ_LOC_NONE) {
-      free(m);
-      fj_ir_abort(ir, FJ_ABORT_BACKEND, "PHI %04u: left operand has no location",
-                  r - FJ_REF_BIAS);
-    }
-    if (!ra->words) {
-      fj_loc s = fj_ra_loc(ra, in->b);
-      if (loc_eq(d, s)) continue;
-      m[n++] = (pmove){d, s, in->b, false};
-      continue;
-    }
-    /* Words: as many as the destination has; a one-word source's high word is 0. */
-    unsigned nw = fj_ra_words(ra, in->a) == 2 && ra->hi_end[in->a - FJ_REF_BIAS] >= r - FJ_REF_BIAS
-                      ? 2 : 1;
-    for (unsigned w = 1; w <= nw; w++) {
-      fj_loc dw = word_loc(ra, in->a, w), sw = word_loc(ra, in->b, w);
-      if (loc_eq(dw, sw)) continue;
-      m[n++] = (pmove){dw, sw, in->b, false};
-    }
-  }
+/* Emit the parallel move m[0..n) in a safe order (frees m). */
+static void sequentialize(pmove *m, uint32_t n, fj_loc tmp, fj_ra_move_fn fn, void *ud) {
   uint32_t left = n;
   while (left) {
     bool progress = false;
@@ -579,14 +655,79 @@ void fj_ra_phi_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, v
   free(m);
 }
 
+void fj_ra_phi_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, void *ud) {
+  uint32_t nphi = 0;
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++)
+    if (fj_ir_at(ir, r)->op == FJ_IR_PHI) nphi++;
+  if (!nphi) return;
+  pmove *m = calloc(2 * nphi, sizeof *m);
+  if (!m) fj_ir_abort(ir, FJ_ABORT_NOMEM, "phi moves: out of memory");
+  uint32_t n = 0;
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(ir, r);
+    if (in->op != FJ_IR_PHI) continue;
+    fj_loc d = fj_ra_loc_at(ra, in->a, r);
+    if (d.kind == FJ_LOC_NONE) {
+      free(m);
+      fj_ir_abort(ir, FJ_ABORT_BACKEND, "PHI %04u: left operand has no location",
+                  r - FJ_REF_BIAS);
+    }
+    if (!ra->words) {
+      fj_loc s = fj_ra_loc_at(ra, in->b, r);
+      if (loc_eq(d, s)) continue;
+      m[n++] = (pmove){d, s, in->b, false};
+      continue;
+    }
+    /* Words: as many as the destination has; a one-word source's high word is 0. */
+    unsigned nw = fj_ra_words(ra, in->a) == 2 && ra->hi_end[in->a - FJ_REF_BIAS] >= r - FJ_REF_BIAS
+                      ? 2 : 1;
+    for (unsigned w = 1; w <= nw; w++) {
+      fj_loc dw = word_loc(ra, in->a, r, w), sw = word_loc(ra, in->b, r, w);
+      if (loc_eq(dw, sw)) continue;
+      m[n++] = (pmove){dw, sw, in->b, false};
+    }
+  }
+  sequentialize(m, n, tmp, fn, ud);
+}
+
+void fj_ra_loop_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, void *ud) {
+  if (!ra->loc_body || ir->loop == FJ_REF_NONE) return;
+  uint32_t lp = ra->loop_at;
+  pmove *m = calloc(2 * (size_t)lp + 1, sizeof *m);
+  if (!m) fj_ir_abort(ir, FJ_ABORT_NOMEM, "loop moves: out of memory");
+  uint32_t n = 0;
+  for (uint32_t j = 0; j < lp; j++) {
+    if (ra->loc_body[j].kind == FJ_LOC_NONE) continue;
+    fj_ref r = (fj_ref)(j + FJ_REF_BIAS), pre = ir->loop - 1, body = ir->loop + 1;
+    unsigned nw = !ra->words ? 0 : ra->words[j] == 2 && ra->hi_end[j] > lp ? 2 : 1;
+    for (unsigned w = nw ? 1 : 0; w <= nw; w++) {
+      fj_loc dw = nw ? word_loc(ra, r, body, w) : ra->loc_body[j];
+      fj_loc sw = nw ? word_loc(ra, r, pre, w) : ra->loc[j];
+      if (!loc_eq(dw, sw)) m[n++] = (pmove){dw, sw, r, false};
+    }
+  }
+  sequentialize(m, n, tmp, fn, ud);
+}
+
 char *fj_ra_dump(const fj_ra *ra, const fj_ir *ir, const char *const *reg_names) {
-  size_t cap = 64 + (size_t)ra->nins * 40, len = 0;
+  size_t cap = 64 + (size_t)ra->nins * 80, len = 0;
   char *s = malloc(cap);
   if (!s) return NULL;
   len += (size_t)snprintf(s + len, cap - len, "regalloc: %u slots, %u spilled\n", ra->nslots,
                           ra->nspilled);
   for (uint32_t i = 0; i < ra->nins && len < cap; i++) {
     fj_loc l = ra->loc[i];
+    if (ra->loc_body && ra->loc_body[i].kind != FJ_LOC_NONE) {
+      fj_loc lb = ra->loc_body[i];
+      if (lb.kind == FJ_LOC_REG)
+        len += (size_t)snprintf(s + len, cap - len, "%04u in the loop: %s%s%s\n", i,
+                                reg_names ? reg_names[lb.reg] : "r?",
+                                ra->words && ra->words[i] == 2 && ra->hi_end[i] > ra->loop_at ? ":" : "",
+                                ra->words && ra->words[i] == 2 && ra->hi_end[i] > ra->loop_at
+                                    ? (reg_names ? reg_names[lb.reg_hi] : "r?") : "");
+      else
+        len += (size_t)snprintf(s + len, cap - len, "%04u in the loop: [s%u]\n", i, lb.slot);
+    }
     if (l.kind == FJ_LOC_NONE) continue;
     if (l.kind == FJ_LOC_REG && ra->words && ra->words[i] == 2)
       len += (size_t)snprintf(s + len, cap - len, "%04u %s:%s live to %04u\n", i,

@@ -2,7 +2,13 @@
  *
  * Linear scan over the linear IR (ir.h).  Every instruction that produces a value gets one
  * location for its whole life: a register from the target's allocatable set or an 8-byte spill
- * slot in the trace's fixed frame.  Constants get none: backends rematerialize them (as an
+ * slot in the trace's fixed frame — except, on targets that set fj_target_regs.split_loop, a
+ * pre-roll value the loop body uses: it has a second location for the body (loc_body; the
+ * emitter reads fj_ra_loc_at and moves such values at LOOP with fj_ra_loop_moves).  The body
+ * part starts where the pre-roll part is, or, when the crowded pre-roll put the value in a slot,
+ * in registers free at LOOP; it competes in the body by its body uses over the body's part of
+ * its range.  A value an exit stub reads through a snapshot used on both sides of LOOP is not
+ * split (one stub, one location); snap_at names the side each stub reads.  Constants get none: backends rematerialize them (as an
  * immediate operand or into a scratch register) wherever they are used, snapshots included.
  * Nothing pins eBPF registers: values are SSA refs, and an eBPF register is only a snapshot entry.
  *
@@ -77,6 +83,11 @@ typedef struct fj_ra {
                           target has no widths (fj_target_regs.words NULL: one each) */
   uint32_t *hi_end;    /* [ref - FJ_REF_BIAS] (with words): the last instruction that reads the
                           high word (== own index if none); the high register is free after it */
+  fj_loc *loc_body;    /* [ref - FJ_REF_BIAS] (split_loop targets, loop traces): a pre-roll
+                          value's location in the loop body (kind NONE: loc[] throughout) */
+  uint32_t *snap_at;   /* [snapshot] (with loc_body): first instruction using it (UINT32_MAX:
+                          none); its exit stub reads locations as of there */
+  uint32_t loop_at;    /* index of LOOP (nins when there is no split) */
   uint32_t nins;
   uint32_t nslots;     /* spill slots used (frame size = nslots * 8, plus target needs) */
   uint32_t nspilled;   /* values that live in a slot */
@@ -91,6 +102,15 @@ static inline fj_loc fj_ra_loc(const fj_ra *ra, fj_ref r) {
   fj_loc none = {FJ_LOC_NONE, 0, 0, 0, 0};
   return r >= FJ_REF_BIAS && r - FJ_REF_BIAS < ra->nins ? ra->loc[r - FJ_REF_BIAS] : none;
 }
+/* Where r is while instruction `at` runs: its body location for a pre-roll value split at the
+ * loop (split_loop targets) when `at` is in the loop body, else fj_ra_loc. */
+static inline fj_loc fj_ra_loc_at(const fj_ra *ra, fj_ref r, fj_ref at) {
+  if (ra->loc_body && r >= FJ_REF_BIAS && r - FJ_REF_BIAS < ra->nins && at >= FJ_REF_BIAS &&
+      at - FJ_REF_BIAS > ra->loop_at && ra->loc_body[r - FJ_REF_BIAS].kind != FJ_LOC_NONE)
+    return ra->loc_body[r - FJ_REF_BIAS];
+  return fj_ra_loc(ra, r);
+}
+
 /* Is instruction r still live after instruction `at` (used by a later instruction)? */
 static inline int fj_ra_live_after(const fj_ra *ra, fj_ref r, fj_ref at) {
   return r >= FJ_REF_BIAS && ra->end[r - FJ_REF_BIAS] > at - FJ_REF_BIAS;
@@ -125,6 +145,10 @@ typedef void (*fj_ra_move_fn)(void *ud, fj_loc dst, fj_loc srcloc, fj_ref src);
 /* Emit the PHI copies of ir (all PHIs, b -> loc(a), as one parallel move) in a safe order,
  * using `tmp` (a location the allocator never hands out) to break cycles. */
 void fj_ra_phi_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, void *ud);
+
+/* The moves at LOOP (before the loop label) of a split_loop target: every split pre-roll value
+ * from its pre-roll location to its body location, as one parallel move (words as above). */
+void fj_ra_loop_moves(const fj_ra *ra, fj_ir *ir, fj_loc tmp, fj_ra_move_fn fn, void *ud);
 
 /* "0007 r12" / "0009 [s3]" lines for every located instruction, into a malloc'd string. */
 char *fj_ra_dump(const fj_ra *ra, const fj_ir *ir, const char *const *reg_names);

@@ -42,6 +42,9 @@ typedef struct fj_target_regs {
    * I64 values: the allocator then gives them two registers of alloc[] (fj_loc.reg = low word,
    * reg_hi = high word), or a slot.  NULL: one register per value (64-bit targets). */
   unsigned (*words)(const fj_ir *ir, fj_ref ref);
+  bool split_loop;            /* loop traces: a pre-roll value the body uses gets a location
+                                 of its own for the body (ra.h loc_body; the emitter calls
+                                 fj_ra_loop_moves at LOOP and reads fj_ra_loc_at) */
   bool two_address;           /* the emitter computes ADD..SAR, NEG, ZEXT, SEXT, BSWAP as
                                  "result = a; result op= b": the result may then get the
                                  register of a first operand that dies there (ra.h) */

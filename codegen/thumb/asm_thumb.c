@@ -116,7 +116,7 @@ thm_opd thm_fetch(fj_thm *x, fj_ref ref, unsigned slo, unsigned shi, bool need_h
     o.hi = (thm_half){true, 0, (uint32_t)(k >> 32)};
     return o;
   }
-  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  fj_loc l = fj_ra_loc_at(&x->cg->ra, ref, x->cur);
   bool hz = thm_hi_zero(x, ref);
   if (l.kind == FJ_LOC_REG) {
     o.lo = (thm_half){false, l.reg, 0};
@@ -148,7 +148,7 @@ unsigned thm_reg(fj_thm *x, thm_half h, unsigned scratch) {
 }
 
 void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi) {
-  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  fj_loc l = fj_ra_loc_at(&x->cg->ra, ref, x->cur);
   if (l.kind == FJ_LOC_REG) {
     /* a one-word (I32) result's high half, which some sequences write, goes to scratch */
     *lo = l.reg;
@@ -162,7 +162,7 @@ void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi) {
 void thm_put(fj_thm *x, fj_ref ref, unsigned lo, unsigned hi) {
   bool i32 = is_i32(x, ref);
   if (i32 && x->wide) fj_thm_mov_imm(&x->b, hi, 0); /* without 32-bit knowledge: zero-extend */
-  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  fj_loc l = fj_ra_loc_at(&x->cg->ra, ref, x->cur);
   if (l.kind != FJ_LOC_SLOT) return;
   if (i32 && !x->wide) fj_thm_str(&x->b, lo, FJ_THM_SP, thm_slot_off(l.slot));
   else fj_thm_strd(&x->b, lo, hi, FJ_THM_SP, thm_slot_off(l.slot));
@@ -420,12 +420,14 @@ static void asm_unary(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   switch (in->op) {
   case FJ_IR_NEG: {
     if (!w) { fj_thm_rsb_imm(b, dl, al, 0); break; }
-    unsigned ah = thm_reg(x, a.hi, THM_A1); /* before the flags are set */
+    bool zero_hi = a.hi.k && a.hi.v == 0;  /* an I32 operand: hi = -borrow */
+    unsigned ah = zero_hi ? 0 : thm_reg(x, a.hi, THM_A1); /* before the flags are set */
     bool saved = b->flags_free;
     fj_thm_rsbs_imm(b, dl, al, 0);
     b->flags_free = false;
-    /* hi = 0 - ah - borrow = ah - 2 * ah - !C */
-    fj_thm_dp_shifted(b, FJ_THM_OP_SBC, false, dh, ah, ah, FJ_THM_LSL, 1);
+    /* hi = 0 - ah - borrow = ah - 2 * ah - !C; with ah = 0: dh - dh - !C */
+    if (zero_hi) fj_thm_sbc(b, dh, dh, dh);
+    else fj_thm_dp_shifted(b, FJ_THM_OP_SBC, false, dh, ah, ah, FJ_THM_LSL, 1);
     b->flags_free = saved;
     hi_done = true;
     break;
@@ -433,12 +435,12 @@ static void asm_unary(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   case FJ_IR_ZEXT:
     if (in->aux == 8) fj_thm_uxtb(b, dl, al);
     else if (in->aux == 16) fj_thm_uxth(b, dl, al);
-    else fj_thm_mov(b, dl, al);
+    else if (dl != al) fj_thm_mov(b, dl, al);
     break;
   case FJ_IR_SEXT:
     if (in->aux == 8) fj_thm_sxtb(b, dl, al);
     else if (in->aux == 16) fj_thm_sxth(b, dl, al);
-    else fj_thm_mov(b, dl, al);
+    else if (dl != al) fj_thm_mov(b, dl, al);
     if (w) { fj_thm_asr_imm(b, dh, dl, 31); hi_done = true; }
     break;
   case FJ_IR_BSWAP:
@@ -687,7 +689,7 @@ static void asm_atomic(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   if (in->op == FJ_IR_ATOMIC && kind != 0x00 && kind != 0x40 && kind != 0x50 && kind != 0xa0 &&
       kind != 0xe0)
     fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "thumb: atomic op 0x%x", (unsigned)op);
-  fj_loc lr = fj_ra_loc(&x->cg->ra, ref);
+  fj_loc lr = fj_ra_loc_at(&x->cg->ra, ref, x->cur);
   bool used = lr.kind != FJ_LOC_NONE;
   unsigned dl, dh;
   thm_dst(x, ref, &dl, &dh);
@@ -726,7 +728,7 @@ static void asm_atomic(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
         fj_thm_mov_imm(b, THM_A1, (uint32_t)(fj_ir_kval(x->ir, pair->b) >> 32));
         fj_thm_cmp(b, dh, THM_A1);
       } else {
-        fj_loc le = fj_ra_loc(&x->cg->ra, pair->b);
+        fj_loc le = fj_ra_loc_at(&x->cg->ra, pair->b, x->cur);
         if (le.kind == FJ_LOC_REG && !thm_hi_live(x, pair->b)) thm_hi_dead(x, pair->b);
         if (le.kind == FJ_LOC_REG) fj_thm_cmp(b, dh, le.reg_hi);
         else {
@@ -830,11 +832,74 @@ static bool half_fits(thm_half h, bool test) {
   return !h.k || (test ? fj_thm_modimm(h.v) >= 0 : fj_thm_cmp_imm_fits(h.v));
 }
 
-static void asm_guard(fj_thm *x, const fj_ir_ins *in) {
+/* The next instruction after ref that is not a NOP (FJ_REF_NONE at the end). */
+static fj_ref next_ins(const fj_thm *x, fj_ref ref) {
+  for (fj_ref r = ref + 1; r < x->ir->top; r++)
+    if (fj_ir_at(x->ir, r)->op != FJ_IR_NOP) return r;
+  return FJ_REF_NONE;
+}
+
+/* Budget check `GE.I64 b, #n` followed by `b' = b - n` in b's own two registers (PHI sharing,
+ * two-address): `subs lo, #n; sbcs hi, #0` sets N and V as `cmp lo, #n; sbcs _, hi, #0` would,
+ * and an out-of-line restore adds n back before the exit stub reads b (x86 does the same). */
+static bool asm_guard_sub(fj_thm *x, fj_ref ref, const fj_ir_ins *in, uint32_t target) {
+  fj_thm_buf *b = &x->b;
+  if (in->op != FJ_IR_GE || in->type != FJ_IRT_I64 || fj_ir_is_k(in->a) || !fj_ir_is_k(in->b) ||
+      x->npre >= sizeof x->pre / sizeof x->pre[0])
+    return false;
+  uint64_t n = fj_ir_kval(x->ir, in->b);
+  if (n == 0 || n > 0xffffffu || fj_thm_modimm((uint32_t)n) < 0) return false;
+  fj_ref nx = next_ins(x, ref);
+  if (nx == FJ_REF_NONE) return false;
+  const fj_ir_ins *nin = fj_ir_at(x->ir, nx);
+  if (nin->a != in->a || nin->type != FJ_IRT_I64 || !fj_ir_is_k(nin->b)) return false;
+  uint64_t kb = fj_ir_kval(x->ir, nin->b);
+  if (!((nin->op == FJ_IR_ADD && kb == 0 - n) || (nin->op == FJ_IR_SUB && kb == n))) return false;
+  const fj_ra *ra = &x->cg->ra;
+  fj_loc la = fj_ra_loc_at(ra, in->a, ref), ln = fj_ra_loc_at(ra, nx, nx);
+  if (la.kind != FJ_LOC_REG || ln.kind != FJ_LOC_REG || la.reg != ln.reg ||
+      fj_ra_words(ra, in->a) != 2 || fj_ra_words(ra, nx) != 2 || la.reg_hi != ln.reg_hi ||
+      !thm_hi_live(x, in->a))
+    return false;
+  bool saved = b->flags_free;
+  fj_thm_subs_imm(b, la.reg, la.reg, (uint32_t)n);
+  b->flags_free = false;
+  fj_thm_sbcs_imm(b, la.reg_hi, la.reg_hi, 0);
+  b->flags_free = saved;
+  uint32_t l = fj_label_new(x->mc);
+  if (x->mc->oom) fj_ir_abort(x->ir, FJ_ABORT_NOMEM, "thumb: out of memory");
+  x->pre[x->npre].label = l;
+  x->pre[x->npre].exit_label = target;
+  x->pre[x->npre].lo = la.reg;
+  x->pre[x->npre].hi = la.reg_hi;
+  x->pre[x->npre++].n = (uint32_t)n;
+  thm_jcc(x, FJ_THM_LT, l);
+  x->skip = nx;
+  return true;
+}
+
+/* The restores of fused budget checks (asm_guard_sub), out of line after the body. */
+static void thm_pre_stubs(fj_thm *x) {
+  fj_thm_buf *b = &x->b;
+  for (uint32_t k = 0; k < x->npre; k++) {
+    thm_ensure(x, 32);
+    thm_bind(x, x->pre[k].label);
+    fj_thm_adds_imm(b, x->pre[k].lo, x->pre[k].lo, x->pre[k].n);
+    bool saved = b->flags_free;
+    b->flags_free = false;
+    fj_thm_adc_imm(b, x->pre[k].hi, x->pre[k].hi, 0);
+    b->flags_free = saved;
+    thm_jump(x, x->pre[k].exit_label);
+    thm_check(x);
+  }
+}
+
+static void asm_guard(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
   unsigned op = in->op;
   fj_ref ra = in->a, rb = in->b;
   uint32_t target = thm_exit_label(x, in->snap);
+  if (asm_guard_sub(x, ref, in, target)) return;
   if (fj_ir_is_k(ra) && fj_ir_is_k(rb)) {
     if (!fj_ir_cond(op, in->type, fj_ir_kval(x->ir, ra), fj_ir_kval(x->ir, rb))) thm_jump(x, target);
     return;
@@ -919,34 +984,35 @@ static void asm_ins(fj_thm *x, fj_ref ref) {
   const fj_ir_ins *in = fj_ir_at(x->ir, ref);
   x->cur = ref;
   thm_ensure(x, 256);
+  if (ref == x->skip) return;  /* computed by a fused budget check (asm_guard_sub) */
   switch (in->op) {
   case FJ_IR_NOP: case FJ_IR_PHI: case FJ_IR_PAIR: case FJ_IR_KINT:
     return;
   case FJ_IR_LOOP:
-    thm_bind(x, x->l_loop);
+    thm_loop_entry(x);  /* split values to their body locations, then the loop label */
     return;
   case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_MUL: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR:
-    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return; /* unused */
+    if (fj_ra_loc_at(&x->cg->ra, ref, x->cur).kind == FJ_LOC_NONE) return; /* unused */
     asm_alu(x, ref, in);
     break;
   case FJ_IR_SHL: case FJ_IR_SHR: case FJ_IR_SAR:
-    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    if (fj_ra_loc_at(&x->cg->ra, ref, x->cur).kind == FJ_LOC_NONE) return;
     asm_shift(x, ref, in);
     break;
   case FJ_IR_NEG: case FJ_IR_ZEXT: case FJ_IR_SEXT: case FJ_IR_BSWAP:
-    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    if (fj_ra_loc_at(&x->cg->ra, ref, x->cur).kind == FJ_LOC_NONE) return;
     asm_unary(x, ref, in);
     break;
   case FJ_IR_MULHU: case FJ_IR_MULHS:
-    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    if (fj_ra_loc_at(&x->cg->ra, ref, x->cur).kind == FJ_LOC_NONE) return;
     asm_mulh(x, ref, in);
     break;
   case FJ_IR_UDIV: case FJ_IR_UMOD: case FJ_IR_SDIV: case FJ_IR_SMOD:
-    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    if (fj_ra_loc_at(&x->cg->ra, ref, x->cur).kind == FJ_LOC_NONE) return;
     asm_div(x, ref, in);
     break;
   case FJ_IR_RIN: case FJ_IR_SLD: case FJ_IR_HLD: case FJ_IR_LOAD: case FJ_IR_SLOAD:
-    if (fj_ra_loc(&x->cg->ra, ref).kind == FJ_LOC_NONE) return;
+    if (fj_ra_loc_at(&x->cg->ra, ref, x->cur).kind == FJ_LOC_NONE) return;
     asm_load(x, ref, in);
     break;
   case FJ_IR_STORE: case FJ_IR_SSTORE:
@@ -963,7 +1029,7 @@ static void asm_ins(fj_thm *x, fj_ref ref) {
     break;
   default:
     if (fj_ir_is_guard(in->op)) {
-      asm_guard(x, in);
+      asm_guard(x, ref, in);
       break;
     }
     fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "thumb: ir %04u: op %s", ref - FJ_REF_BIAS,
@@ -979,6 +1045,7 @@ void fj_thm_emit_trace(fj_cg *cg, bool wide) {
   x.ir = cg->ir;
   x.mc = &cg->mc;
   x.wide = wide;
+  x.skip = FJ_REF_NONE;
   fj_thm_buf_init(&x.b, x.mc->p, x.mc->cap);
   x.b.pos = x.mc->len;
   x.l_ret = fj_label_new(x.mc);
@@ -1007,6 +1074,7 @@ void fj_thm_emit_trace(fj_cg *cg, bool wide) {
   } else if (last == FJ_REF_NONE || fj_ir_at(x.ir, last)->op != FJ_IR_EXIT) {
     fj_ir_abort(x.ir, FJ_ABORT_BACKEND, "thumb: trace without a loop does not end in EXIT");
   }
+  thm_pre_stubs(&x);
   thm_exit_stubs(&x);
   thm_check(&x);
   x.mc->len = x.b.pos;
@@ -1029,14 +1097,15 @@ static unsigned thm_words_wide(const fj_ir *ir, fj_ref ref) {
 }
 
 /* The allocator hands out single registers r4-r11 (all callee-saved, so every value survives
- * helper calls; r4-r7 first: they have 16-bit encodings).  The lowering reads every half of a
+ * helper calls; r4-r7 first: they have 16-bit encodings) and splits pre-roll values at the loop
+ * (a location of their own in the body, moved there at LOOP).  The lowering reads every half of a
  * before writing the same half of the result (or builds the result in D), so a two-address
  * result may take over its first operand's registers. */
 #define THM_REGS(words_fn)                                                        \
   {                                                                               \
     .nalloc = 8, .alloc = {4, 5, 6, 7, 8, 9, 10, 11},                             \
     .callee_saved = 0xff0u, .max_slots = THM_MAX_SLOTS, .pair64 = false,          \
-    .words = words_fn, .two_address = true,                                       \
+    .words = words_fn, .split_loop = true, .two_address = true,                   \
   }
 
 const fj_backend fj_backend_thumbv7em = {

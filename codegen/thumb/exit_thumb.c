@@ -30,7 +30,7 @@ void thm_prologue(fj_thm *x) {
  * synced another r10. */
 static unsigned load_fp0(fj_thm *x, unsigned scratch) {
   fj_ir *ir = x->ir;
-  if (fj_ra_loc(&x->cg->ra, ir->fp0).kind != FJ_LOC_NONE || fj_ir_is_k(ir->fp0)) {
+  if (fj_ra_loc_at(&x->cg->ra, ir->fp0, x->cur).kind != FJ_LOC_NONE || fj_ir_is_k(ir->fp0)) {
     thm_opd fp = thm_fetch(x, ir->fp0, scratch, scratch, false);
     return thm_reg(x, fp.lo, scratch);
   }
@@ -161,7 +161,7 @@ void thm_call(fj_thm *x, fj_ref ref) {
   }
   fj_fixup_sym(x->mc, b->pos, FJ_RELOC_THM_CALL, FJ_SYM_RUNTIME, FJ_RT_CALL, 0);
   fj_thm_bl(b, 0);
-  fj_loc l = fj_ra_loc(&x->cg->ra, ref);
+  fj_loc l = fj_ra_loc_at(&x->cg->ra, ref, x->cur);
   if (l.kind == FJ_LOC_REG) {
     fj_thm_mov(b, l.reg, THM_A0);
     if (fj_ra_words(&x->cg->ra, ref) == 2) fj_thm_mov(b, l.reg_hi, THM_A1);
@@ -185,7 +185,12 @@ void thm_exit_stubs(fj_thm *x) {
     fj_blob_exit *ex = &cg->exits[e];
     if (ex->kind == FJ_EXIT_CALL) continue;
     any = true;
-    x->cur = fj_snap_get(x->ir, ex->snap)->ref;
+    /* locations as of the first instruction using the snapshot (ra.h snap_at: a stub of a
+     * snapshot used on both sides of LOOP reads values that are not split) */
+    const fj_ra *ra = &cg->ra;
+    x->cur = ra->snap_at && ra->snap_at[ex->snap] != UINT32_MAX
+                 ? (fj_ref)(ra->snap_at[ex->snap] + FJ_REF_BIAS)
+                 : fj_snap_get(x->ir, ex->snap)->ref;
     thm_ensure(x, 256);
     thm_bind(x, x->l_exit0 + e);
     thm_sync(x, ex->snap);
@@ -217,7 +222,7 @@ void thm_exit_stubs(fj_thm *x) {
 
 /* ---- the back edge: PHI copies, then jump to the loop body ------------------------------- */
 
-/* One word of the back edge's parallel move (ra.h: every location names one word). */
+/* One word of a parallel move at LOOP or the back edge (ra.h: every location names one word). */
 static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
   fj_thm *x = ud;
   fj_thm_buf *b = &x->b;
@@ -237,6 +242,14 @@ static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
   }
   if (dst.kind == FJ_LOC_REG && dst.reg != v) fj_thm_mov(b, dst.reg, v);
   if (dst.kind == FJ_LOC_SLOT) fj_thm_str(b, v, FJ_THM_SP, thm_slot_off(dst.slot) + (dst.word == 2 ? 4 : 0));
+}
+
+/* LOOP: pre-roll values split at the loop move to their body locations (one parallel move),
+ * then the label the back edge jumps to. */
+void thm_loop_entry(fj_thm *x) {
+  fj_loc tmp = {FJ_LOC_REG, THM_D0, 0, 0, 1};
+  fj_ra_loop_moves(&x->cg->ra, x->ir, tmp, phi_move, x);
+  thm_bind(x, x->l_loop);
 }
 
 void thm_back_edge(fj_thm *x) {

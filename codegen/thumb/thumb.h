@@ -7,7 +7,8 @@
  * that need it as 64 bits know it is 0 (ALU32 code is one instruction per operation, not two).
  * A high register holds its word only up to the last instruction that reads it (ra.hi_end);
  * an I64 value whose high word nothing reads takes one register and, for the ops of
- * fj_ra_low_only, only its low word is computed.
+ * fj_ra_low_only, only its low word is computed.  Pre-roll values the loop body uses may have a
+ * body location of their own (split_loop): locations are read with fj_ra_loc_at at x->cur.
  *
  * Scratch (never allocated): A = r0:r1 (first operand), B = r2:r3 (second operand),
  * D = r12:lr (result when the value lives in a spill slot; lr also takes the high half that a
@@ -64,6 +65,10 @@ typedef struct fj_thm {
   bool in_stub;       /* emitting exit stubs (snapshot values are read as of their guards) */
   uint32_t frame_n;   /* N of the frame */
   uint32_t l_ret, l_loop, l_exit0;
+  fj_ref skip;        /* an instruction a fused budget check already computed */
+  /* out-of-line restores of fused budget checks: add n back to (lo, hi), then the exit */
+  struct { uint32_t label, exit_label; uint8_t lo, hi; uint32_t n; } pre[16];
+  uint32_t npre;
 } fj_thm;
 
 /* Emit the whole trace (the backend's emit hook); wide = without 32-bit knowledge. */
@@ -111,6 +116,7 @@ void thm_prologue(fj_thm *x);
 void thm_sync(fj_thm *x, uint32_t snap);
 void thm_call(fj_thm *x, fj_ref ref);
 void thm_exit_stubs(fj_thm *x);
+void thm_loop_entry(fj_thm *x);
 void thm_back_edge(fj_thm *x);
 bool thm_patch(uint8_t *code, const fj_fixup *f, uint32_t to);
 

@@ -191,6 +191,86 @@ static void test_words(void **state) {
   assert_true(early > 10);  /* high registers freed before the low ones */
 }
 
+/* Loop traces on a split_loop target: pre-roll values the body uses get body locations.  At
+ * every instruction the registers of the values live there (body locations in the body, high
+ * registers up to the last high read) are disjoint, and some value that went to a slot in the
+ * crowded pre-roll gets a register in the body. */
+static void random_loop_ir(fj_ir *ir, unsigned npre, unsigned nbody) {
+  fj_ref vals[512];
+  unsigned nv = 0;
+  for (unsigned k = 0; k < 10; k++)
+    vals[nv++] = fj_ir_emit_raw(ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = (int32_t)k});
+  for (unsigned part = 0; part < 2; part++) {
+    if (part) fj_ir_emit_raw(ir, &(fj_ir_ins){.op = FJ_IR_LOOP});
+    for (unsigned i = 0, n = part ? nbody : npre; i < n; i++) {
+      fj_ref a = vals[rnd(nv)], b = rnd(4) ? vals[rnd(nv)] : fj_ir_k64(ir, rnd(1000));
+      if (rnd(8)) {
+        vals[nv++] = fj_ir_emit_raw(ir, &(fj_ir_ins){.op = rnd(2) ? FJ_IR_ADD : FJ_IR_XOR,
+                                                      .type = rnd(3) ? FJ_IRT_I64 : FJ_IRT_I32,
+                                                      .a = a, .b = b});
+      } else {
+        fj_ref keep[2] = {vals[rnd(nv)], vals[rnd(nv)]};
+        fj_ir_ins g = {.op = FJ_IR_NE, .type = FJ_IRT_I64, .a = a, .b = b};
+        g.snap = empty_snap(ir, keep, 2);
+        fj_ir_emit_raw(ir, &g);
+      }
+    }
+  }
+  fj_ref keep[4] = {vals[rnd(nv)], vals[rnd(nv)], vals[nv - 1], vals[0]};
+  fj_ir_ins g = {.op = FJ_IR_NE, .type = FJ_IRT_I64, .a = vals[nv - 1], .b = fj_ir_k64(ir, 7)};
+  g.snap = empty_snap(ir, keep, 4);
+  fj_ir_emit_raw(ir, &g);
+}
+
+static void test_split_loop(void **state) {
+  (void)state;
+  fj_target_regs regs = word_regs;
+  regs.split_loop = true;
+  volatile unsigned reloaded = 0;
+  for (volatile unsigned round = 0; round < 200; round++) {
+    rng_state = 9000 + round;
+    fj_ir ir;
+    fj_ir_init(&ir, FJ_IR_NOFOLD);
+    fj_ra ra;
+    memset(&ra, 0, sizeof ra);
+    if (setjmp(ir.abort_jb)) fail_msg("round %u aborted: %s", round, ir.msg);
+    random_loop_ir(&ir, 10 + rnd(60), 5 + rnd(40));
+    fj_ra_run(&ra, &ir, &regs);
+    uint32_t n = ra.nins, lp = ra.loop_at;
+    assert_true(ra.loc_body != NULL && lp < n);
+    for (uint32_t i = 0; i < lp; i++) {
+      if (ra.loc_body[i].kind == FJ_LOC_NONE) continue;
+      assert_true(ra.end[i] > lp);
+      reloaded += ra.loc[i].kind == FJ_LOC_SLOT && ra.loc_body[i].kind == FJ_LOC_REG;
+    }
+    for (uint32_t t = 0; t < n; t++) {
+      if (t == lp) continue;  /* the LOOP moves */
+      uint32_t busy = 0, owner[32];
+      for (uint32_t i = 0; i <= t; i++) {
+        if (ra.end[i] < t || (ra.end[i] == i && i != t)) continue;
+        fj_loc l = fj_ra_loc_at(&ra, FJ_REF_BIAS + i, FJ_REF_BIAS + t);
+        if (l.kind != FJ_LOC_REG) continue;
+        uint32_t m = 1u << l.reg | (ra.words[i] == 2 && ra.hi_end[i] >= t ? 1u << l.reg_hi : 0);
+        for (unsigned r = 0; r < 32; r++) {
+          if (!(m >> r & 1)) continue;
+          if (busy >> r & 1) {
+            uint32_t o = owner[r];  /* two-address handover: o dies at t, t takes over */
+            const fj_ir_ins *tn = fj_ir_at(&ir, FJ_REF_BIAS + t);
+            bool handover = i == t && ra.end[o] == t && tn->a == FJ_REF_BIAS + o && tn->b != tn->a;
+            if (!handover)
+              fail_msg("round %u: r%u held by %04u and %04u at %04u", round, r, o, i, t);
+          }
+          busy |= 1u << r;
+          owner[r] = i;
+        }
+      }
+    }
+    fj_ra_free(&ra);
+    fj_ir_free(&ir);
+  }
+  assert_true(reloaded > 20);
+}
+
 static void test_random_ir_invariants(void **state) {
   (void)state;
   for (unsigned round = 0; round < 300; round++) {
@@ -493,6 +573,7 @@ int main(void) {
     cmocka_unit_test(test_clobbered_registers),
     cmocka_unit_test(test_phi_moves),
     cmocka_unit_test(test_words),
+    cmocka_unit_test(test_split_loop),
     cmocka_unit_test(test_phi_word_moves),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
