@@ -626,14 +626,16 @@ static fj_ref rin(fj_ir *ir, int32_t k) {
 static uint32_t spec_pays(const fj_trace *t, uint32_t narrow) {
   int8_t origin[FJ_NREGS];   /* the entry register a register still holds, or -1 */
   bool k32[FJ_NREGS];        /* its value is known to fit 32 bits (speculation included) */
+  uint32_t uses[FJ_NREGS];   /* paying uses of each entry register's value */
   int8_t saved[FJ_MAX_CALL_DEPTH][5];
   bool saved32[FJ_MAX_CALL_DEPTH][5];
-  uint32_t depth = 0, pays = 0;
+  uint32_t depth = 0;
   for (unsigned k = 0; k < FJ_NREGS; k++) {
     origin[k] = (int8_t)k;
     k32[k] = (narrow >> k & 1) != 0;
+    uses[k] = 0;
   }
-#define USE(r) (pays |= origin[r] >= 0 ? 1u << origin[r] : 0)
+#define USE(r) (origin[r] >= 0 ? (void)uses[origin[r]]++ : (void)0)
   for (uint32_t i = 0; i < t->nrecs; i++) {
     const fj_trace_rec *r = &t->recs[i];
     enum fj_op op = (enum fj_op)t->ops[i];
@@ -749,6 +751,14 @@ static uint32_t spec_pays(const fj_trace *t, uint32_t narrow) {
     }
   }
 #undef USE
+  /* The guard runs on every entry.  In a loop trace the entry value is that of the first
+   * iteration only, unless the loop leaves the register alone: speculate on such invariant
+   * registers (their uses repeat every iteration).  Elsewhere one narrower compare or AND
+   * hardly pays for the guard: ask for two uses. */
+  bool loop = t->h.end == FJ_TRACE_END_LOOP;
+  uint32_t pays = 0;
+  for (unsigned k = 0; k < FJ_NREGS; k++)
+    if (loop ? uses[k] && origin[k] == (int8_t)k : uses[k] >= 2) pays |= 1u << k;
   return pays & narrow;
 }
 

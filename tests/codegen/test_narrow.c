@@ -49,13 +49,16 @@ static char *text_of(const char *text, const char *path, uint32_t narrow, bool o
 }
 
 /* 64-bit AND, XOR and shift of entry registers: I64 without knowledge; with r1, r4, r6 known
- * below 2^32 at recording, one guard each at entry (leaving at pc 0 with nothing done) and
- * I32 operations. */
+ * below 2^32 at recording (each used twice where it pays), one guard each at entry (leaving at
+ * pc 0 with nothing done) and I32 operations. */
 static const char *k_entry =
+    "mov %r8, %r6\n"
     "xor %r6, %r1\n"
     "and %r6, %r4\n"
     "rsh %r6, 1\n"
     "mov %r0, %r6\n"
+    "and %r8, %r1\n"
+    "xor %r8, %r4\n"
     "add %r2, %r3\n"  /* r2, r3: only an ADD (no speculation: nothing gets narrower) */
     "stxw [%r10-4], %r2\n"
     "exit\n";
@@ -66,26 +69,28 @@ static void test_entry_speculation(void **st) {
   assert_string_equal(wide,
                       "0000   i64 RIN    r10\n"
                       "0001   i64 RIN    budget\n"
-                      "0002   i64 ADD    0001 #-7\n"
-                      "0003 > i64 GE     0001 #7  snap 0\n"
-                      "0004   i64 RIN    r1\n"
-                      "0005   i64 RIN    r6\n"
-                      "0006   i64 XOR    0005 0004\n"
+                      "0002   i64 ADD    0001 #-10\n"
+                      "0003 > i64 GE     0001 #10  snap 0\n"
+                      "0004   i64 RIN    r6\n"
+                      "0005   i64 RIN    r1\n"
+                      "0006   i64 XOR    0004 0005\n"
                       "0007   i64 RIN    r4\n"
                       "0008   i64 AND    0006 0007\n"
                       "0009   i64 SHR    0008 #1\n"
-                      "0010   i64 RIN    r3\n"
-                      "0011   i64 RIN    r2\n"
-                      "0012   i64 ADD    0011 0010\n"
-                      "0013       SSTORE [-4] 0012 w4\n"
-                      "0014       EXIT   kind 3  snap 1\n");
+                      "0010   i64 AND    0004 0005\n"
+                      "0011   i64 XOR    0010 0007\n"
+                      "0012   i64 RIN    r3\n"
+                      "0013   i64 RIN    r2\n"
+                      "0014   i64 ADD    0013 0012\n"
+                      "0015       SSTORE [-4] 0014 w4\n"
+                      "0016       EXIT   kind 3  snap 1\n");
   uint32_t narrow = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 6;
   char *spec = text_of(k_entry, "", narrow, false);
   assert_string_equal(spec,
                       "0000   i64 RIN    r10\n"
                       "0001   i64 RIN    budget\n"
-                      "0002   i64 ADD    0001 #-7\n"
-                      "0003 > i64 GE     0001 #7  snap 0\n"
+                      "0002   i64 ADD    0001 #-10\n"
+                      "0003 > i64 GE     0001 #10  snap 0\n"
                       "0004   i64 RIN    r1\n"
                       "0005 > i64 ULE    0004 #0xffffffff  snap 1\n"
                       "0006   i32 ZEXT   0004 32\n"
@@ -98,17 +103,19 @@ static void test_entry_speculation(void **st) {
                       "0013   i32 XOR    0010 0004\n"
                       "0014   i32 AND    0013 0007\n"
                       "0015   i32 SHR    0014 #1\n"
-                      "0016   i64 RIN    r3\n"
-                      "0017   i64 RIN    r2\n"
-                      "0018   i64 ADD    0017 0016\n"
-                      "0019       SSTORE [-4] 0018 w4\n"
-                      "0020       EXIT   kind 3  snap 2\n");
+                      "0016   i32 AND    0010 0004\n"
+                      "0017   i32 XOR    0016 0007\n"
+                      "0018   i64 RIN    r3\n"
+                      "0019   i64 RIN    r2\n"
+                      "0020   i64 ADD    0019 0018\n"
+                      "0021       SSTORE [-4] 0020 w4\n"
+                      "0022       EXIT   kind 3  snap 2\n");
   /* The entry guards leave at the start with the entry state and the budget untouched. */
   fj_ir ir;
   build(k_entry, "", narrow, false, &ir);
   char line[256];
   fj_snap_format(&ir, 1, line, sizeof line);
-  assert_string_equal(line, "snap 1 guard pc 0 [] budget 0002+7");
+  assert_string_equal(line, "snap 1 guard pc 0 [] budget 0002+10");
   fj_ir_free(&ir);
   /* Nor does a bridge (its own failing entry guard could bounce with the root trace's). */
   {
@@ -125,7 +132,7 @@ static void test_entry_speculation(void **st) {
     fj_ir bir;
     assert_int_equal(cu_build(bb, lb, 0, false, &bir), 0);
     assert_int_equal(cu_count(&bir, FJ_IR_ULE), 0);
-    assert_int_equal(cu_count(&bir, FJ_IR_XOR), 1);
+    assert_int_equal(cu_count(&bir, FJ_IR_XOR), 2);
     fj_ir_free(&bir);
     free(bb);
     free(pb);
@@ -149,24 +156,35 @@ static void test_entry_speculation(void **st) {
   free(spec);
 }
 
-/* Where speculation does not pay, no guard: r4 is only compared with a 64-bit value as its lower
- * bound; r2 is the upper bound of r3 + 1 (then r3 + 1 fits 32 bits too), so it pays. */
+/* Which registers pay for their guard.  In this loop r2 is the invariant upper bound of the
+ * counter r3 + 1 (speculated: then the counter is I32 too), r4 only its lower bound (not), r3
+ * changes every iteration (its entry value serves the first one only: not).  A straight-line
+ * trace asks for two paying uses: one compare with a constant is not worth the guard. */
 static void test_speculation_pays(void **st) {
   (void)st;
-  char *t = text_of("add %r3, 1\n"
-                    "jgt %r2, %r3, l1\n"
+  char *t = text_of("loop:\n"
+                    "add %r3, 1\n"
+                    "jle %r4, %r3, l1\n"
                     "l1:\n"
-                    "jle %r4, %r3, l2\n"
-                    "l2:\n"
-                    "mov %r0, %r3\n"
+                    "jgt %r2, %r3, loop\n"
                     "exit\n",
-                    "tt", 1u << 2 | 1u << 3 | 1u << 4, false);
-  assert_non_null(strstr(t, "RIN    r2\n"));
-  assert_int_equal(strstr(t, "#0xffffffff") - strstr(t, "ULE"), 12);  /* one guard, r2's */
-  assert_null(strstr(strstr(t, "#0xffffffff") + 1, "#0xffffffff"));
-  /* past r2 > r3 + 1, r3 holds ZEXT 32 of r3 + 1 (and r0 too) */
-  assert_non_null(strstr(t, "i32 ZEXT   0008 32\n"));
+                    "tt", 1u << 2 | 1u << 3 | 1u << 4, true);
+  assert_non_null(strstr(t, "0004   i64 RIN    r2\n"
+                            "0005 > i64 ULE    0004 #0xffffffff  snap 1\n"
+                            "0006   i32 ZEXT   0004 32\n"
+                            "0007   i64 RIN    r3\n"
+                            "0008   i64 ADD    0007 #1\n"
+                            "0009   i64 RIN    r4\n"
+                            "0010 > i64 ULE    0009 0008  snap 2\n"
+                            "0011 > i64 UGT    0006 0008  snap 3\n"
+                            "0012   i32 ZEXT   0008 32\n"));
+  assert_non_null(strstr(t, "0016   i32 ADD    0012 #1\n"));       /* the counter */
+  assert_non_null(strstr(t, "0018 > i32 UGT    0006 0016  snap 9\n"));
+  assert_non_null(strstr(t, "0021   i32 PHI    0012 0016\n"));
   free(t);
+  char *one = text_of("jgt %r2, 5, l1\nl1:\nexit\n", "t", 1u << 2, false);
+  assert_null(strstr(one, "#0xffffffff"));
+  free(one);
 }
 
 /* Forward rules on values known below 2^32 (ALU32 results, 32-bit loads, small constants). */
