@@ -717,17 +717,6 @@ char *fj_ra_dump(const fj_ra *ra, const fj_ir *ir, const char *const *reg_names)
                           ra->nspilled);
   for (uint32_t i = 0; i < ra->nins && len < cap; i++) {
     fj_loc l = ra->loc[i];
-    if (ra->loc_body && ra->loc_body[i].kind != FJ_LOC_NONE) {
-      fj_loc lb = ra->loc_body[i];
-      if (lb.kind == FJ_LOC_REG)
-        len += (size_t)snprintf(s + len, cap - len, "%04u in the loop: %s%s%s\n", i,
-                                reg_names ? reg_names[lb.reg] : "r?",
-                                ra->words && ra->words[i] == 2 && ra->hi_end[i] > ra->loop_at ? ":" : "",
-                                ra->words && ra->words[i] == 2 && ra->hi_end[i] > ra->loop_at
-                                    ? (reg_names ? reg_names[lb.reg_hi] : "r?") : "");
-      else
-        len += (size_t)snprintf(s + len, cap - len, "%04u in the loop: [s%u]\n", i, lb.slot);
-    }
     if (l.kind == FJ_LOC_NONE) continue;
     if (l.kind == FJ_LOC_REG && ra->words && ra->words[i] == 2)
       len += (size_t)snprintf(s + len, cap - len, "%04u %s:%s live to %04u\n", i,
@@ -739,6 +728,15 @@ char *fj_ra_dump(const fj_ra *ra, const fj_ir *ir, const char *const *reg_names)
     else
       len += (size_t)snprintf(s + len, cap - len, "%04u [s%u] live to %04u\n", i, l.slot,
                               ra->end[i]);
+    if (len >= cap || !ra->loc_body || ra->loc_body[i].kind == FJ_LOC_NONE) continue;
+    fj_loc lb = ra->loc_body[i];  /* split at the loop: the body's location */
+    bool two = ra->words && ra->words[i] == 2 && ra->hi_end[i] > ra->loop_at;
+    if (lb.kind == FJ_LOC_REG)
+      len += (size_t)snprintf(s + len, cap - len, "     in the loop: %s%s%s\n",
+                              reg_names ? reg_names[lb.reg] : "r?", two ? ":" : "",
+                              two ? (reg_names ? reg_names[lb.reg_hi] : "r?") : "");
+    else
+      len += (size_t)snprintf(s + len, cap - len, "     in the loop: [s%u]\n", lb.slot);
   }
   (void)ir;
   return s;
