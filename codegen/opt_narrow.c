@@ -107,7 +107,8 @@ static void sweep(nctx *c) {
       demand(c, i->a);
     }
   }
-  if (ir->end == FJ_TRACE_END_LOOP) demand_snap(c, ir->loop_snap);  /* the tail exit, unlooped */
+  /* An END_LOOP trace left unlooped leaves through the loop snapshot at its end. */
+  if (ir->end == FJ_TRACE_END_LOOP && ir->loop == FJ_REF_NONE) demand_snap(c, ir->loop_snap);
   for (fj_ref r = ir->top; r-- > FJ_REF_BIAS;) {
     const fj_ir_ins *i = fj_ir_at(ir, r);
     uint32_t x = r - FJ_REF_BIAS;
