@@ -269,6 +269,17 @@ static void phi_hints(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   }
 }
 
+/* The first free register of the preference order for the low word (unless *reg is already
+ * chosen), and for a high word the last one: high words are mostly adc/sbc/orr.w operands,
+ * while low words and one-word values keep the registers with short encodings. */
+static void pick_regs(const fj_target_regs *regs, uint32_t avail, unsigned need, int *reg,
+                      int *reg_hi) {
+  for (unsigned k = 0; k < regs->nalloc && *reg < 0; k++)
+    if (avail >> regs->alloc[k] & 1) *reg = regs->alloc[k];
+  for (unsigned k = regs->nalloc; k-- > 0 && need == 2 && *reg_hi < 0;)
+    if ((avail >> regs->alloc[k] & 1) && regs->alloc[k] != *reg) *reg_hi = regs->alloc[k];
+}
+
 typedef struct span_ctx { uint8_t *mark; const fj_ir *ir; } span_ctx;
 static void span_mark(void *ud, fj_ref *ref) {
   span_ctx *c = ud;
@@ -447,12 +458,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
         uint32_t avail = free_regs & ok;
         if (popcount32(avail) < need) continue;
         int reg = -1, reg_hi = -1;
-        for (unsigned k = 0; k < regs->nalloc && (reg < 0 || (need == 2 && reg_hi < 0)); k++) {
-          int r = regs->alloc[k];
-          if (!(avail >> r & 1)) continue;
-          if (reg < 0) reg = r;
-          else reg_hi = r;
-        }
+        pick_regs(regs, avail, need, &reg, &reg_hi);
         uint32_t m = 1u << reg | (need == 2 ? 1u << reg_hi : 0);
         free_regs &= ~m;
         ra->used_regs |= m;
@@ -546,12 +552,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       uint32_t own = regs->result_pref ? regs->result_pref(ir, (fj_ref)(i + FJ_REF_BIAS)) & avail : 0;
       for (unsigned k = 0; k < regs->nalloc && own; k++)
         if (own >> regs->alloc[k] & 1) { reg = regs->alloc[k]; break; }
-      for (unsigned k = 0; k < regs->nalloc && (reg < 0 || (need == 2 && reg_hi < 0)); k++) {
-        int r = regs->alloc[k];
-        if (!(avail >> r & 1) || r == reg) continue;
-        if (reg < 0) reg = r;
-        else reg_hi = r;
-      }
+      pick_regs(regs, avail, need, &reg, &reg_hi);
     }
     if (reg >= 0 && (need == 1 || reg_hi >= 0)) {
       uint32_t m = 1u << reg | (need == 2 ? 1u << reg_hi : 0);
