@@ -122,6 +122,20 @@ static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 }
 
 /* The JIT image's fj_bench_compile(trace, len, out, cap): compile on the host, return to lr. */
+/* --save-traces DIR: every trace the device sends is also written as DIR/<example>-<n>.trace
+ * (for `farjit compile --target thumbv7em --dump` / `farjit dump`). */
+static const char *save_dir;
+static const char *cur_example;
+
+static void save_trace(const uint8_t *t, uint32_t n) {
+  static unsigned seq;
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s-%u.trace", save_dir, cur_example ? cur_example : "trace", seq++);
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(t, 1, n, f) != n) fprintf(stderr, "bench_cortexm: cannot write %s\n", path);
+  if (f) fclose(f);
+}
+
 static void on_compile(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
   (void)addr, (void)size;
   image *im = ud;
@@ -131,6 +145,7 @@ static void on_compile(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
   uc_reg_read(uc, UC_ARM_REG_LR, &lr);
   uint8_t *trace = malloc(a[1] ? a[1] : 1);
   if (trace && uc_mem_read(uc, a[0], trace, a[1]) == UC_ERR_OK) {
+    if (save_dir) save_trace(trace, a[1]);
     fj_codegen_opts o = {0, 0};
     fj_codegen_result res;
     fj_codegen_compile(trace, a[1], FJ_TARGET_THUMBV7EM, &o, &res);
@@ -407,6 +422,7 @@ int main(int argc, char **argv) {
     if (first + 1 < argc && strcmp(argv[first], "--len") == 0) len = strtoul(argv[first + 1], NULL, 0), first += 2;
     else if (first < argc && strcmp(argv[first], "--profile") == 0) profile = true, first++;
     else if (first < argc && strcmp(argv[first], "--jit-stats") == 0) jit_stats = true, first++;
+    else if (first + 1 < argc && strcmp(argv[first], "--save-traces") == 0) save_dir = argv[first + 1], first += 2;
     else break;
   }
   if (!image_open(&img_o2) || !image_open(&img_os) || !image_open(&img_o2sw) || !image_open(&img_jit))
@@ -432,6 +448,7 @@ int main(int argc, char **argv) {
       for (int i = first; i < argc; i++) want |= strcmp(argv[i], ex->name) == 0;
       if (!want) continue;
     }
+    cur_example = ex->name;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.o", FJ_EXAMPLES_DIR, ex->name);
     size_t elf_len = 0;
