@@ -1,6 +1,6 @@
 /* farjit codegen — the compile driver: fj_codegen_compile (contract in farjit/codegen.h).
  *
- * trace bytes -> fj_trace_read (verify) -> fj_ir_build -> fj_opt_run, fj_opt_narrow, fj_opt_dce
+ * trace bytes -> fj_trace_read (verify) -> fj_ir_build -> fj_opt_run (loop, mem, dce, narrow, dce)
  * (unless FJ_CG_NO_OPT) ->
  * exit numbering -> fj_ra_run -> backend emit -> fixups -> blob (SHA-256 of the trace, CRC).
  * Every phase aborts through fj_ir_abort, which longjmps back here; all state of one compile
@@ -147,9 +147,6 @@ static void run_phases(compile_job *j, const void *trace, size_t len, enum fj_ta
   if (flags & FJ_CG_DUMP) j->dump_before = fj_ir_dump(&j->ir, true);
   if (!(flags & FJ_CG_NO_OPT)) {
     fj_opt_run(&j->ir);
-    /* Narrowing by demanded bits needs the final uses (after DCE), and leaves ZEXTs to DCE. */
-    fj_opt_narrow(&j->ir);
-    fj_opt_dce(&j->ir);
   }
   res->stats.ir_after = count_ins(&j->ir);
   if (flags & FJ_CG_DUMP) j->dump_after = fj_ir_dump(&j->ir, true);

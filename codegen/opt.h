@@ -1,15 +1,16 @@
 /* farjit codegen — the front half's passes (trace -> optimized IR).
  *
- * Order used by the compile driver (codegen/compile.c):
+ * Order used by the compile driver (codegen/compile.c; fj_opt_run is in opt_dce.c):
  *   fj_trace_read   (codegen/trace_read.h)  verify the bytes
  *   fj_ir_build     IR, with folding, CSE, store-to-load forwarding and bounds-check widening
  *                   applied as each instruction is emitted (fj_fold_emit, codegen/opt_mem.h)
  *   fj_opt_run:
  *     fj_opt_loop   END_LOOP traces: peel one iteration, hoist invariants, PHIs (mandatory:
  *                   it closes the loop, so it runs even with FJ_IR_NOFOLD)
- *     fj_opt_mem    dead-store elimination (stack stores sink into exit snapshots)
+ *     fj_opt_mem    bounds checks on induction-variable addresses leave the loop body (one
+ *                   check of the whole range before LOOP); dead-store elimination (stack stores
+ *                   sink into exit snapshots)
  *     fj_opt_dce    remove instructions nobody uses
- *   then (the compile driver, codegen/compile.c):
  *     fj_opt_narrow I64 arithmetic whose users read only the low 32 bits becomes I32 (demanded
  *                   bits, PHIs narrowed as a whole); it needs DCE'd IR (dead users would
  *                   demand upper halves) and leaves redundant ZEXTs to

@@ -77,4 +77,8 @@ void fj_opt_run(fj_ir *ir) {
   if (ir->flags & FJ_IR_NOFOLD) return;
   fj_opt_mem(ir);
   fj_opt_dce(ir);
+  /* Demanded bits need the final uses (dead users would demand upper halves); the ZEXTs it
+   * makes redundant go in a second DCE. */
+  fj_opt_narrow(ir);
+  fj_opt_dce(ir);
 }
