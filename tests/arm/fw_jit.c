@@ -31,41 +31,13 @@
 #include "farjit/target.h"
 #include "farjit/vm.h"
 #include "tests/arm/bundle.h"
+#include "tests/arm/fw_common.h"
 
 extern const uint8_t fj_bundle_start[], fj_bundle_end[];
 extern const uint8_t fj_jit_table_start[], fj_jit_table_end[];
 
 enum { MEM_MAX = 8192 };
 static _Alignas(8) uint8_t run_mem[MEM_MAX];
-
-/* ---- output ------------------------------------------------------------------------------ */
-
-static char line[256];
-static size_t line_len;
-
-static void out_c(char c) {
-  if (line_len < sizeof line) line[line_len++] = c;
-  if (c == '\n' || line_len == sizeof line) {
-    fj_sh_write(line, line_len);
-    line_len = 0;
-  }
-}
-static void out_s(const char *s) {
-  while (*s) out_c(*s++);
-}
-static void out_u(uint64_t v) {
-  char t[20];
-  int n = 0;
-  do t[n++] = (char)('0' + v % 10), v /= 10;
-  while (v);
-  while (n) out_c(t[--n]);
-}
-static void out_x(uint64_t v) {
-  out_s("0x");
-  int i = 60;
-  while (i > 0 && !(v >> i)) i -= 4;
-  for (; i >= 0; i -= 4) out_c("0123456789abcdef"[(v >> i) & 15]);
-}
 
 /* ---- executable memory: one SRAM block (the M4 has no MMU; QEMU executes from SRAM) -------- */
 
@@ -90,23 +62,17 @@ static void ex_flush(void *ud, void *rx, size_t size) {
 
 /* ---- one record --------------------------------------------------------------------------- */
 
-static uint64_t unwind_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, fj_vm *vm) {
-  (void)r2, (void)r3, (void)r4, (void)r5;
-  if (r1 == 0) fj_vm_unwind(vm);
-  return r1;
-}
-
 static fj_replay replay;
 
 /* A trace the table lacks, in hex for the host (run_qemu_jit.sh feeds these lines to mkjit). */
 static void dump_miss(void *ud, const fj_jit_request *rq) {
   (void)ud;
-  out_s("arm-jit-trace: ");
+  fj_out_s("arm-jit-trace: ");
   for (size_t i = 0; i < rq->trace_len; i++) {
-    out_c("0123456789abcdef"[rq->trace[i] >> 4]);
-    out_c("0123456789abcdef"[rq->trace[i] & 15]);
+    fj_out_c("0123456789abcdef"[rq->trace[i] >> 4]);
+    fj_out_c("0123456789abcdef"[rq->trace[i] & 15]);
   }
-  out_c('\n');
+  fj_out_c('\n');
 }
 
 typedef struct jit_run {
@@ -129,15 +95,9 @@ static void run_jit(const fj_bundle_rec *r, const fj_example *ex, jit_run *o, bo
     o->rc = FJ_ENOMEM;
     return;
   }
-  int rc = fj_vm_register_std_helpers(vm);
-  if (rc >= 0) rc = fj_vm_register_helper(vm, 5, "unwind", unwind_helper);
-  if (rc >= 0) {
-    o->stage = "load";
-    rc = ex ? fj_vm_load_elf(vm, fj_bundle_prog(r), r->prog_len) : fj_vm_load(vm, fj_bundle_prog(r), r->prog_len);
-  }
-  if (rc >= 0 && ex) rc = fj_vm_find_entry(vm, "fj_main");
+  int rc = fj_fw_vm_prepare(vm, r, ex, fj_bundle_prog(r), &o->stage);
   fj_jit *jit = NULL;
-  uint32_t entry = ex && rc >= 0 ? (uint32_t)rc : 0;
+  uint32_t entry = rc >= 0 ? (uint32_t)rc : 0;
   if (rc >= 0 && with_jit) {
     o->stage = "jit";
     fj_jit_config c = fj_replay_config(FJ_FW_JIT_HOT);
@@ -151,14 +111,12 @@ static void run_jit(const fj_bundle_rec *r, const fj_example *ex, jit_run *o, bo
   }
   /* Every run must give the expected result: o keeps the first that differs, else the last. */
   for (int run = 0; rc >= 0 && run < FJ_BUNDLE_JIT_RUNS; run++) {
-    if (ex) fj_example_input(ex, run_mem, r->mem_len);
-    else if (r->mem_len) memcpy(run_mem, fj_bundle_mem(r), r->mem_len);
+    fj_fw_input(r, ex, run_mem);
     o->stage = "run";
     o->run = run + 1;
     rc = fj_vm_run(vm, entry, r->mem_len ? run_mem : NULL, r->mem_len, &o->r0);
-    bool want_err = r->flags & FJ_BREC_FLAG_ERROR;
-    if (want_err ? !(rc < 0 && (r->err == 0 || rc == r->err)) : (rc < 0 || o->r0 != r->result)) break;
-    if (want_err && run + 1 < FJ_BUNDLE_JIT_RUNS) rc = 0;  /* expected: run again */
+    if (!fj_fw_expected(r, rc < 0 ? rc : 0, o->r0)) break;
+    if ((r->flags & FJ_BREC_FLAG_ERROR) && run + 1 < FJ_BUNDLE_JIT_RUNS) rc = 0;  /* expected: run again */
   }
   o->rc = rc < 0 ? rc : 0;
   fj_vm_get_stats(vm, &o->vs);
@@ -167,65 +125,59 @@ static void run_jit(const fj_bundle_rec *r, const fj_example *ex, jit_run *o, bo
   o->misses = replay.misses - miss0;
 }
 
-static void fail_head(const fj_bundle_rec *r) {
-  out_s("FAIL ");
-  out_s(r->name);
-  out_s(": ");
-}
-
 static bool check(const fj_bundle_rec *r, const fj_example *ex, const jit_run *o, const jit_run *ref,
                   size_t used0) {
   bool ok = true;
   /* The interpreter's own runs: same outcome, and the JIT accounts every eBPF instruction. */
   if (o->rc != ref->rc || o->r0 != ref->r0 || o->run != ref->run ||
       o->vs.insns_interp + o->vs.insns_native != ref->vs.insns_interp) {
-    fail_head(r);
-    out_s("differs from the interpreter: rc ");
-    out_s(o->rc ? fj_err_name(o->rc) : "0");
-    out_s(" / ");
-    out_s(ref->rc ? fj_err_name(ref->rc) : "0");
-    out_s(", r0 ");
-    out_x(o->r0);
-    out_s(" / ");
-    out_x(ref->r0);
-    out_s(", ebpf insns ");
-    out_u(o->vs.insns_interp + o->vs.insns_native);
-    out_s(" / ");
-    out_u(ref->vs.insns_interp);
-    out_c('\n');
+    fj_fw_fail_head(r);
+    fj_out_s("differs from the interpreter: rc ");
+    fj_out_s(o->rc ? fj_err_name(o->rc) : "0");
+    fj_out_s(" / ");
+    fj_out_s(ref->rc ? fj_err_name(ref->rc) : "0");
+    fj_out_s(", r0 ");
+    fj_out_x(o->r0);
+    fj_out_s(" / ");
+    fj_out_x(ref->r0);
+    fj_out_s(", ebpf insns ");
+    fj_out_u(o->vs.insns_interp + o->vs.insns_native);
+    fj_out_s(" / ");
+    fj_out_u(ref->vs.insns_interp);
+    fj_out_c('\n');
     ok = false;
   }
-  bool want_err = r->flags & FJ_BREC_FLAG_ERROR;
-  if (want_err ? !(o->rc < 0 && (r->err == 0 || o->rc == r->err)) : (o->rc != 0 || o->r0 != r->result)) {
-    fail_head(r);
-    out_s("expected ");
-    if (want_err) out_s(r->err ? fj_err_name(r->err) : "an error");
-    else out_x(r->result);
-    if (o->rc < 0) out_s(", "), out_s(o->stage), out_s(" failed: "), out_s(fj_err_name(o->rc));
-    else out_s(", got "), out_x(o->r0);
-    out_s(" in run "), out_u((uint64_t)o->run);
-    out_c('\n');
+  if (!fj_fw_expected(r, o->rc, o->r0)) {
+    bool want_err = r->flags & FJ_BREC_FLAG_ERROR;
+    fj_fw_fail_head(r);
+    fj_out_s("expected ");
+    if (want_err) fj_out_s(r->err ? fj_err_name(r->err) : "an error");
+    else fj_out_x(r->result);
+    if (o->rc < 0) fj_out_s(", "), fj_out_s(o->stage), fj_out_s(" failed: "), fj_out_s(fj_err_name(o->rc));
+    else fj_out_s(", got "), fj_out_x(o->r0);
+    fj_out_s(" in run "), fj_out_u((uint64_t)o->run);
+    fj_out_c('\n');
     ok = false;
   }
   if (o->misses) {
-    fail_head(r);
-    out_u(o->misses);
-    out_s(" trace(s) recorded here are not in the host's table (recorders disagree)\n");
+    fj_fw_fail_head(r);
+    fj_out_u(o->misses);
+    fj_out_s(" trace(s) recorded here are not in the host's table (recorders disagree)\n");
     ok = false;
   }
   if (ex && (o->js.traces_installed == 0 || o->vs.insns_native == 0)) {
-    fail_head(r);
-    out_s("no machine code ran (installed ");
-    out_u(o->js.traces_installed);
-    out_s(", native insns ");
-    out_u(o->vs.insns_native);
-    out_s(")\n");
+    fj_fw_fail_head(r);
+    fj_out_s("no machine code ran (installed ");
+    fj_out_u(o->js.traces_installed);
+    fj_out_s(", native insns ");
+    fj_out_u(o->vs.insns_native);
+    fj_out_s(")\n");
     ok = false;
   }
   const fj_arena *a = fj_cm_arena();
   if (a->used != used0) {
-    fail_head(r);
-    out_s("arena not whole after the run\n");
+    fj_fw_fail_head(r);
+    fj_out_s("arena not whole after the run\n");
     ok = false;
   }
   return ok;
@@ -238,19 +190,19 @@ int main(void) {
   const fj_bundle_hdr *h = (const fj_bundle_hdr *)fj_bundle_start;
   if ((size_t)(fj_bundle_end - fj_bundle_start) < sizeof *h || h->magic != FJ_BUNDLE_MAGIC ||
       fj_replay_init(&replay, fj_jit_table_start, (size_t)(fj_jit_table_end - fj_jit_table_start)) < 0) {
-    out_s("arm-jit: bad case bundle or replay table linked into the firmware\narm-jit: 0 passed, 1 failed\n");
+    fj_out_s("arm-jit: bad case bundle or replay table linked into the firmware\narm-jit: 0 passed, 1 failed\n");
     return 1;
   }
   replay.on_miss = dump_miss;
   if (fj_jit_host_target() != FJ_TARGET_THUMBV7EM) {
-    out_s("arm-jit: runtime built without the Thumb layer\narm-jit: 0 passed, 1 failed\n");
+    fj_out_s("arm-jit: runtime built without the Thumb layer\narm-jit: 0 passed, 1 failed\n");
     return 1;
   }
-  out_s("arm-jit: Cortex-M4, runtime + Thumb-2 layer, ");
-  out_u(((const fj_replay_hdr *)fj_jit_table_start)->nents);
-  out_s(" traces in the replay table, code memory ");
-  out_u(sizeof code_mem);
-  out_s(" bytes of SRAM\n");
+  fj_out_s("arm-jit: Cortex-M4, runtime + Thumb-2 layer, ");
+  fj_out_u(((const fj_replay_hdr *)fj_jit_table_start)->nents);
+  fj_out_s(" traces in the replay table, code memory ");
+  fj_out_u(sizeof code_mem);
+  fj_out_s(" bytes of SRAM\n");
   int pass = 0, fail = 0, with_code = 0;
   uint64_t installed = 0, native = 0, interp = 0, entries = 0, code_peak = 0;
   const uint8_t *p = fj_bundle_start + sizeof *h;
@@ -272,66 +224,66 @@ int main(void) {
     entries += o.js.trace_entries;
     if (o.js.code_bytes_peak > code_peak) code_peak = o.js.code_bytes_peak;
     if (ex || verbose) {
-      out_s(ok ? "ok   " : "FAIL ");
-      out_s(r->name);
-      out_s(": traces installed ");
-      out_u(o.js.traces_installed);
-      out_s(" (");
-      out_u(o.js.code_bytes_peak);
-      out_s(" bytes), entries ");
-      out_u(o.js.trace_entries);
-      out_s(", ebpf insns native ");
-      out_u(o.vs.insns_native);
-      out_s(" / interpreted ");
-      out_u(o.vs.insns_interp);
-      out_c('\n');
+      fj_out_s(ok ? "ok   " : "FAIL ");
+      fj_out_s(r->name);
+      fj_out_s(": traces installed ");
+      fj_out_u(o.js.traces_installed);
+      fj_out_s(" (");
+      fj_out_u(o.js.code_bytes_peak);
+      fj_out_s(" bytes), entries ");
+      fj_out_u(o.js.trace_entries);
+      fj_out_s(", ebpf insns native ");
+      fj_out_u(o.vs.insns_native);
+      fj_out_s(" / interpreted ");
+      fj_out_u(o.vs.insns_interp);
+      fj_out_c('\n');
     }
   }
   for (uint32_t k = 0; k < replay.misses && k < FJ_REPLAY_MISSES; k++) {
-    out_s("arm-jit: miss: trace at pc ");
-    out_u(replay.miss[k].start_pc);
-    out_s(", kind ");
-    out_u(replay.miss[k].kind);
-    out_s(", ");
-    out_u(replay.miss[k].trace_len);
-    out_s(" bytes, fnv1a ");
-    out_x(replay.miss[k].hash);
+    fj_out_s("arm-jit: miss: trace at pc ");
+    fj_out_u(replay.miss[k].start_pc);
+    fj_out_s(", kind ");
+    fj_out_u(replay.miss[k].kind);
+    fj_out_s(", ");
+    fj_out_u(replay.miss[k].trace_len);
+    fj_out_s(" bytes, fnv1a ");
+    fj_out_x(replay.miss[k].hash);
     if (replay.miss[k].near_off != UINT32_MAX) {
-      out_s("; nearest table trace differs at byte ");
-      out_u(replay.miss[k].near_off);
-      out_s(" (device ");
-      out_x(replay.miss[k].dev_byte);
-      out_s(", host ");
-      out_x(replay.miss[k].host_byte);
-      out_s(")");
+      fj_out_s("; nearest table trace differs at byte ");
+      fj_out_u(replay.miss[k].near_off);
+      fj_out_s(" (device ");
+      fj_out_x(replay.miss[k].dev_byte);
+      fj_out_s(", host ");
+      fj_out_x(replay.miss[k].host_byte);
+      fj_out_s(")");
     } else {
-      out_s("; no table trace of that length starts there");
+      fj_out_s("; no table trace of that length starts there");
     }
-    out_c('\n');
+    fj_out_c('\n');
   }
-  out_s("arm-jit: replay hits ");
-  out_u(replay.hits);
-  out_s(", rejected by the compiler ");
-  out_u(replay.rejected);
-  out_s(", misses ");
-  out_u(replay.misses);
-  out_s("; ");
-  out_u((uint64_t)with_code);
-  out_s(" records ran machine code, ");
-  out_u(installed);
-  out_s(" traces installed, ");
-  out_u(entries);
-  out_s(" entries, ebpf insns native ");
-  out_u(native);
-  out_s(" / interpreted ");
-  out_u(interp);
-  out_s(", code peak ");
-  out_u(code_peak);
-  out_s(" bytes\n");
-  out_s("arm-jit: ");
-  out_u((uint64_t)pass);
-  out_s(" passed, ");
-  out_u((uint64_t)fail);
-  out_s(" failed\n");
+  fj_out_s("arm-jit: replay hits ");
+  fj_out_u(replay.hits);
+  fj_out_s(", rejected by the compiler ");
+  fj_out_u(replay.rejected);
+  fj_out_s(", misses ");
+  fj_out_u(replay.misses);
+  fj_out_s("; ");
+  fj_out_u((uint64_t)with_code);
+  fj_out_s(" records ran machine code, ");
+  fj_out_u(installed);
+  fj_out_s(" traces installed, ");
+  fj_out_u(entries);
+  fj_out_s(" entries, ebpf insns native ");
+  fj_out_u(native);
+  fj_out_s(" / interpreted ");
+  fj_out_u(interp);
+  fj_out_s(", code peak ");
+  fj_out_u(code_peak);
+  fj_out_s(" bytes\n");
+  fj_out_s("arm-jit: ");
+  fj_out_u((uint64_t)pass);
+  fj_out_s(" passed, ");
+  fj_out_u((uint64_t)fail);
+  fj_out_s(" failed\n");
   return fail || pass == 0 || native == 0;
 }

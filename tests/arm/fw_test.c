@@ -26,6 +26,7 @@
 #include "farjit/error.h"
 #include "farjit/vm.h"
 #include "tests/arm/bundle.h"
+#include "tests/arm/fw_common.h"
 
 extern const uint8_t fj_bundle_start[], fj_bundle_end[];
 
@@ -35,48 +36,6 @@ static _Alignas(8) uint8_t run_mem[MEM_MAX];
  * programs are loaded from an odd address, examples once more from one (Cortex-M4 faults on
  * unaligned LDRD/LDM, so a loader that casts the image to wider types would show here). */
 static _Alignas(8) uint8_t load_buf[LOAD_MAX + 8];
-
-/* ---- output: one line buffer, flushed at '\n' through semihosting ---------------------- */
-
-static char line[256];
-static size_t line_len;
-
-static void out_c(char c) {
-  if (line_len < sizeof line) line[line_len++] = c;
-  if (c == '\n' || line_len == sizeof line) {
-    fj_sh_write(line, line_len);
-    line_len = 0;
-  }
-}
-static void out_s(const char *s) {
-  while (*s) out_c(*s++);
-}
-static void out_u(uint64_t v) {
-  char t[20];
-  int n = 0;
-  do t[n++] = (char)('0' + v % 10), v /= 10;
-  while (v);
-  while (n) out_c(t[--n]);
-}
-static void out_i(int64_t v) {
-  if (v < 0) out_c('-');
-  out_u(v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
-}
-static void out_x(uint64_t v) {
-  out_s("0x");
-  int i = 60;
-  while (i > 0 && !(v >> i)) i -= 4;
-  for (; i >= 0; i -= 4) out_c("0123456789abcdef"[(v >> i) & 15]);
-}
-
-/* ---- helpers the suite expects ---------------------------------------------------------- */
-
-/* Helper 5 of the conformance suite (uBPF's unwind): stops the program when r1 == 0. */
-static uint64_t unwind_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, fj_vm *vm) {
-  (void)r2, (void)r3, (void)r4, (void)r5;
-  if (r1 == 0) fj_vm_unwind(vm);
-  return r1;
-}
 
 /* ---- one attempt: create, load, run, destroy ------------------------------------------ */
 
@@ -97,17 +56,10 @@ static void attempt_run(const fj_bundle_rec *r, const fj_example *ex, const void
     at->rc = FJ_ENOMEM;
     return;
   }
-  int rc = fj_vm_register_std_helpers(vm);
-  if (rc >= 0) rc = fj_vm_register_helper(vm, 5, "unwind", unwind_helper);
+  int rc = fj_fw_vm_prepare(vm, r, ex, prog, &at->stage);
   if (rc >= 0) {
-    at->stage = "load";
-    rc = ex ? fj_vm_load_elf(vm, prog, r->prog_len) : fj_vm_load(vm, prog, r->prog_len);
-  }
-  if (rc >= 0 && ex) rc = fj_vm_find_entry(vm, "fj_main");
-  if (rc >= 0) {
-    uint32_t entry = ex ? (uint32_t)rc : 0;
-    if (ex) fj_example_input(ex, run_mem, r->mem_len);
-    else if (r->mem_len) memcpy(run_mem, fj_bundle_mem(r), r->mem_len);
+    uint32_t entry = (uint32_t)rc;
+    fj_fw_input(r, ex, run_mem);
     at->stage = "run";
     uint64_t t0 = fj_cm_clock_ns(NULL);
     rc = fj_vm_run(vm, entry, r->mem_len ? run_mem : NULL, r->mem_len, &at->r0);
@@ -126,25 +78,16 @@ static void attempt_run(const fj_bundle_rec *r, const fj_example *ex, const void
   fj_vm_destroy(vm);
 }
 
-static void fail_head(const fj_bundle_rec *r) {
-  out_s("FAIL ");
-  out_s(r->name);
-  out_s(": ");
-}
-
 /* Did at give what r expects?  Prints why not, with `how` naming the variant. */
 static bool attempt_check(const fj_bundle_rec *r, const attempt *at, const char *how) {
-  bool ok;
-  if (r->flags & FJ_BREC_FLAG_ERROR) ok = at->rc < 0 && (r->err == 0 || at->rc == r->err);
-  else ok = at->rc == 0 && at->r0 == r->result;
-  if (ok) return true;
-  fail_head(r);
-  out_s(how);
-  if (r->flags & FJ_BREC_FLAG_ERROR) out_s("expected "), out_s(r->err ? fj_err_name(r->err) : "an error");
-  else out_s("expected "), out_x(r->result);
-  if (at->rc < 0) out_s(", "), out_s(at->stage), out_s(" failed: "), out_s(fj_err_name(at->rc)), out_s(": "), out_s(at->msg);
-  else out_s(", got r0 = "), out_x(at->r0);
-  out_c('\n');
+  if (fj_fw_expected(r, at->rc, at->r0)) return true;
+  fj_fw_fail_head(r);
+  fj_out_s(how);
+  if (r->flags & FJ_BREC_FLAG_ERROR) fj_out_s("expected "), fj_out_s(r->err ? fj_err_name(r->err) : "an error");
+  else fj_out_s("expected "), fj_out_x(r->result);
+  if (at->rc < 0) fj_out_s(", "), fj_out_s(at->stage), fj_out_s(" failed: "), fj_out_s(fj_err_name(at->rc)), fj_out_s(": "), fj_out_s(at->msg);
+  else fj_out_s(", got r0 = "), fj_out_x(at->r0);
+  fj_out_c('\n');
   return false;
 }
 
@@ -152,13 +95,13 @@ static bool attempt_check(const fj_bundle_rec *r, const attempt *at, const char 
 static bool arena_check(const fj_bundle_rec *r, size_t used0, uint32_t bad0, const char *how) {
   const fj_arena *a = fj_cm_arena();
   if (a->used == used0 && a->bad_frees == bad0) return true;
-  fail_head(r);
-  out_s(how);
-  out_s("arena: ");
-  out_i((int64_t)a->used - (int64_t)used0);
-  out_s(" bytes not freed, ");
-  out_u(a->bad_frees - bad0);
-  out_s(" bad frees\n");
+  fj_fw_fail_head(r);
+  fj_out_s(how);
+  fj_out_s("arena: ");
+  fj_out_i((int64_t)a->used - (int64_t)used0);
+  fj_out_s(" bytes not freed, ");
+  fj_out_u(a->bad_frees - bad0);
+  fj_out_s(" bad frees\n");
   return false;
 }
 
@@ -179,21 +122,21 @@ static void run_rec(const fj_bundle_rec *r, case_result *res) {
   uint32_t bad0 = a->bad_frees;
   fj_arena_reset_peak(a);
   if (r->kind == FJ_BREC_BROKEN) {
-    fail_head(r);
-    out_s("the host could not build this case (see mkbundle's output)\n");
+    fj_fw_fail_head(r);
+    fj_out_s("the host could not build this case (see mkbundle's output)\n");
     return;
   }
   if (r->mem_len > MEM_MAX) {
-    fail_head(r);
-    out_s("input of ");
-    out_u(r->mem_len);
-    out_s(" bytes does not fit the firmware's buffer\n");
+    fj_fw_fail_head(r);
+    fj_out_s("input of ");
+    fj_out_u(r->mem_len);
+    fj_out_s(" bytes does not fit the firmware's buffer\n");
     return;
   }
   const fj_example *ex = NULL;
   if (r->kind == FJ_BREC_EXAMPLE && !(ex = fj_example_find(r->name))) {
-    fail_head(r);
-    out_s("not in examples/catalog.h of this firmware\n");
+    fj_fw_fail_head(r);
+    fj_out_s("not in examples/catalog.h of this firmware\n");
     return;
   }
   /* Examples load in place from flash (as firmware would); raw programs from an odd address. */
@@ -214,12 +157,12 @@ static void run_rec(const fj_bundle_rec *r, case_result *res) {
     fj_example_input(ex, run_mem, r->mem_len);
     uint64_t native = ex->native(run_mem, r->mem_len);
     if (native != r->result) {
-      fail_head(r);
-      out_s("compiled for the Cortex-M4 it returns ");
-      out_x(native);
-      out_s(", the host's build ");
-      out_x(r->result);
-      out_c('\n');
+      fj_fw_fail_head(r);
+      fj_out_s("compiled for the Cortex-M4 it returns ");
+      fj_out_x(native);
+      fj_out_s(", the host's build ");
+      fj_out_x(r->result);
+      fj_out_c('\n');
       res->ok = false;
     }
   }
@@ -254,8 +197,8 @@ static bool oom_sweep(const fj_bundle_rec *r, uint32_t *nattempts) {
     /* The failure was absorbed (e.g. an optional allocation): the outcome must be normal. */
     if (!attempt_check(r, &at, how)) return false;
   }
-  fail_head(r);
-  out_s("more than 100000 allocations in one run\n");
+  fj_fw_fail_head(r);
+  fj_out_s("more than 100000 allocations in one run\n");
   return false;
 }
 
@@ -274,12 +217,12 @@ static void tally_add(tally *t, const fj_bundle_rec *r, const case_result *res) 
 }
 
 static void tally_print(const char *what, const tally *t) {
-  out_s(what);
-  out_s(": ");
-  out_i(t->pass);
-  out_s(" passed, ");
-  out_i(t->fail);
-  out_s(" failed\n");
+  fj_out_s(what);
+  fj_out_s(": ");
+  fj_out_i(t->pass);
+  fj_out_s(" passed, ");
+  fj_out_i(t->fail);
+  fj_out_s(" failed\n");
 }
 
 int main(void) {
@@ -291,16 +234,16 @@ int main(void) {
   size_t avail = (size_t)(fj_bundle_end - fj_bundle_start);
   if (avail < sizeof *h || h->magic != FJ_BUNDLE_MAGIC || h->version != FJ_BUNDLE_VERSION ||
       h->total_size > avail) {
-    out_s("arm: bad case bundle linked into the firmware\narm-conformance: 0 passed, 1 failed\n");
+    fj_out_s("arm: bad case bundle linked into the firmware\narm-conformance: 0 passed, 1 failed\n");
     return 1;
   }
-  out_s("arm: Cortex-M4 firmware, arena ");
-  out_u(fj_cm_arena()->size);
-  out_s(" bytes, stack ");
-  out_u(fj_cm_stack_size());
-  out_s(" bytes, ");
-  out_u(h->nrecs);
-  out_s(" records\n");
+  fj_out_s("arm: Cortex-M4 firmware, arena ");
+  fj_out_u(fj_cm_arena()->size);
+  fj_out_s(" bytes, stack ");
+  fj_out_u(fj_cm_stack_size());
+  fj_out_s(" bytes, ");
+  fj_out_u(h->nrecs);
+  fj_out_s(" records\n");
 
   tally conf = {0, 0, 0, NULL}, exs = {0, 0, 0, NULL}, oom = {0, 0, 0, NULL};
   uint32_t oom_attempts = 0;
@@ -317,55 +260,55 @@ int main(void) {
     if (oom_sweep(r, &oom_attempts)) oom.pass++;
     else oom.fail++;
     if (is_ex || verbose) {
-      out_s(res.ok ? "ok   " : "FAIL ");
-      out_s(r->name);
-      out_s(": arena peak ");
-      out_u(res.arena_peak);
-      out_s(" bytes, ");
-      out_u(res.at.insns);
-      out_s(" insns");
-      if (is_ex) out_s(", "), out_u(res.at.ns / 1000000u), out_s(" ms (QEMU clock)");
-      out_c('\n');
+      fj_out_s(res.ok ? "ok   " : "FAIL ");
+      fj_out_s(r->name);
+      fj_out_s(": arena peak ");
+      fj_out_u(res.arena_peak);
+      fj_out_s(" bytes, ");
+      fj_out_u(res.at.insns);
+      fj_out_s(" insns");
+      if (is_ex) fj_out_s(", "), fj_out_u(res.at.ns / 1000000u), fj_out_s(" ms (QEMU clock)");
+      fj_out_c('\n');
     }
     p += r->size;
     seen++;
   }
   if (seen != h->nrecs) {
-    out_s("arm: bundle record ");
-    out_u(seen);
-    out_s(" is malformed\n");
+    fj_out_s("arm: bundle record ");
+    fj_out_u(seen);
+    fj_out_s(" is malformed\n");
     conf.fail++;
   }
   /* The platform clock must move (SysTick wrap counting); timing itself decides nothing. */
   uint64_t clock1 = fj_cm_clock_ns(NULL);
-  out_s("arm: platform clock (SysTick) advanced ");
-  out_u((clock1 - clock0) / 1000000u);
-  out_s(" ms over the run\n");
+  fj_out_s("arm: platform clock (SysTick) advanced ");
+  fj_out_u((clock1 - clock0) / 1000000u);
+  fj_out_s(" ms over the run\n");
   if (clock1 <= clock0) {
-    out_s("FAIL clock: the SysTick clock did not advance\n");
+    fj_out_s("FAIL clock: the SysTick clock did not advance\n");
     conf.fail++;
   }
   if (conf.peak_name) {
-    out_s("arm: conformance arena peak ");
-    out_u(conf.peak_max);
-    out_s(" bytes (");
-    out_s(conf.peak_name);
-    out_s("); examples arena peak ");
-    out_u(exs.peak_max);
-    out_s(" bytes (");
-    out_s(exs.peak_name ? exs.peak_name : "-");
-    out_s(")\n");
+    fj_out_s("arm: conformance arena peak ");
+    fj_out_u(conf.peak_max);
+    fj_out_s(" bytes (");
+    fj_out_s(conf.peak_name);
+    fj_out_s("); examples arena peak ");
+    fj_out_u(exs.peak_max);
+    fj_out_s(" bytes (");
+    fj_out_s(exs.peak_name ? exs.peak_name : "-");
+    fj_out_s(")\n");
   }
-  out_s("arm: main stack peak ");
-  out_u(fj_cm_stack_peak());
-  out_s(" of ");
-  out_u(fj_cm_stack_size());
-  out_s(" bytes\n");
+  fj_out_s("arm: main stack peak ");
+  fj_out_u(fj_cm_stack_peak());
+  fj_out_s(" of ");
+  fj_out_u(fj_cm_stack_size());
+  fj_out_s(" bytes\n");
   tally_print("arm-conformance", &conf);
   tally_print("arm-examples", &exs);
-  out_s("arm: ");
-  out_u(oom_attempts);
-  out_s(" runs with one allocation failing\n");
+  fj_out_s("arm: ");
+  fj_out_u(oom_attempts);
+  fj_out_s(" runs with one allocation failing\n");
   tally_print("arm-oom", &oom);
   return conf.fail || exs.fail || oom.fail || conf.pass + exs.pass == 0;
 }

@@ -13,12 +13,18 @@
  * succeeded: both sides install the same traces, so exits, bridges and later recordings agree.
  * DEVICE_TRACES: lines "arm-jit-trace: HEX" that fw_jit printed for traces the table lacked
  * (traces with data-section addresses, see replay.h): each is compiled and added too.
+ * The VM's memory (frames, regions, the input) comes from a bump arena below 2^32 (MAP_32BIT), as
+ * every address is on the device: a trace's entry_narrow (farjit/trace.h, v3) records which
+ * registers held a value below 2^32, and r1 (input) and r10 (frame pointer) are addresses, so a
+ * host heap above 2^32 would record traces the device never submits.
  * Prints one summary line; per record with -v.
  */
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "client_runtime/cortexm/replay.h"
 #include "examples/catalog.h"
@@ -163,11 +169,39 @@ static uint8_t *read_file(const char *path, size_t *len) {
   return buf;
 }
 
+/* ---- memory below 2^32: a bump arena, emptied after each record ------------------------ */
+
+enum { LOW_SIZE = 64u << 20 };
+static uint8_t *low_base;
+static size_t low_used;
+
+static void *low_alloc(void *ud, size_t size, size_t align) {
+  (void)ud;
+  if (align < 16) align = 16;
+  size_t at = (low_used + align - 1) & ~(align - 1);
+  if (at > LOW_SIZE || size > LOW_SIZE - at) return NULL;
+  low_used = at + size;
+  return memset(low_base + at, 0, size);
+}
+static void low_free(void *ud, void *ptr, size_t size) { (void)ud, (void)ptr, (void)size; }
+
+static fj_platform low_platform;
+
+static bool low_init(void) {
+  void *m = mmap(NULL, LOW_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (m == MAP_FAILED || (uintptr_t)m + LOW_SIZE > (uintptr_t)1 << 32) return false;
+  low_base = m;
+  low_platform = *fj_platform_linux();
+  low_platform.mem = (fj_allocator){low_alloc, low_free, NULL};
+  return true;
+}
+
 /* Run record r as the device will; returns traces installed (< 0: could not run). */
 static int run_rec(const fj_bundle_rec *r) {
   const fj_example *ex = r->kind == FJ_BREC_EXAMPLE ? fj_example_find(r->name) : NULL;
   if (r->kind == FJ_BREC_BROKEN || (r->kind == FJ_BREC_EXAMPLE && !ex)) return -1;
-  fj_vm *vm = fj_vm_create(fj_platform_linux());
+  low_used = 0;
+  fj_vm *vm = fj_vm_create(&low_platform);
   if (!vm) return -1;
   int rc = fj_vm_register_std_helpers(vm);
   if (rc >= 0) rc = fj_vm_register_helper(vm, 5, "unwind", unwind_helper);
@@ -184,7 +218,7 @@ static int run_rec(const fj_bundle_rec *r) {
     int jerr = 0;
     fj_jit *jit = fj_jit_create(vm, &c, &env, &jerr);
     if (jit) {
-      uint8_t *mem = calloc(1, r->mem_len ? r->mem_len : 1);
+      uint8_t *mem = low_alloc(NULL, r->mem_len ? r->mem_len : 1, 8);
       if (!mem) exit(2);
       for (int run = 0; run < FJ_BUNDLE_JIT_RUNS; run++) {
         if (ex) fj_example_input(ex, mem, r->mem_len);
@@ -192,7 +226,6 @@ static int run_rec(const fj_bundle_rec *r) {
         uint64_t r0 = 0;
         fj_vm_run(vm, entry, r->mem_len ? mem : NULL, r->mem_len, &r0);
       }
-      free(mem);
       fj_jit_stats st;
       fj_jit_get_stats(jit, &st);
       installed = (int)st.traces_installed;
@@ -259,6 +292,10 @@ int main(int argc, char **argv) {
   const fj_bundle_hdr *h = (const fj_bundle_hdr *)b;
   if (!b || blen < sizeof *h || h->magic != FJ_BUNDLE_MAGIC || h->total_size > blen) {
     fprintf(stderr, "mkjit: %s is not a case bundle\n", argv[2]);
+    return 1;
+  }
+  if (!low_init()) {
+    fprintf(stderr, "mkjit: no memory below 2^32 (mmap MAP_32BIT)\n");
     return 1;
   }
   fj_replay_hdr th = {FJ_REPLAY_MAGIC, FJ_REPLAY_VERSION, 0, 0};

@@ -2,10 +2,10 @@
 #
 # The freestanding core (every client_runtime/*.c, unchanged) and the bare-metal platform layer
 # (client_runtime/cortexm/) are cross-compiled with arm-none-eabi-gcc into $(B)/arm/, linked with
-# the firmware test (tests/arm/fw_test.c), the examples compiled for the Cortex-M4 and a case
-# bundle the host builds with the project's assembler (tests/arm/mkbundle.c), into an ELF for
-# QEMU's mps2-an386.  tests/arm/run_qemu.sh builds it (make fj-arm-firmware) and runs it; the
-# firmware is not part of `all`, so a machine without the Arm toolchain still builds the rest.
+# the firmware test (tests/arm/fw_test.c, fw_common.c), the examples compiled for the Cortex-M4
+# and a case bundle the host builds with the project's assembler (tests/arm/mkbundle.c), into an
+# ELF for QEMU's mps2-an386.  tests/arm/run_qemu.sh builds it (make fj-arm-firmware) and runs it;
+# the firmware is not part of `all`, so a machine without the Arm toolchain still builds the rest.
 
 FJ_ARM_CC   ?= arm-none-eabi-gcc
 FJ_ARM_AR   ?= arm-none-eabi-ar
@@ -48,7 +48,8 @@ $(FJ_ARM_B)/obj/tests/arm/bundle.o: tests/arm/bundle.S $(FJ_ARM_B)/bundle.bin
 	@mkdir -p $(dir $@)
 	$(FJ_ARM_CC) $(FJ_ARM_CPU) -DFJ_BUNDLE_FILE='"$(abspath $(FJ_ARM_B)/bundle.bin)"' -c $< -o $@
 
-FJ_ARM_FW_OBJS := $(call fj_arm_objs,tests/arm/fw_test.c $(FJ_ARM_PLAT_SRCS) $(FJ_ARM_EX_SRCS)) \
+FJ_ARM_FW_OBJS := $(call fj_arm_objs,tests/arm/fw_test.c tests/arm/fw_common.c $(FJ_ARM_PLAT_SRCS) \
+                                $(FJ_ARM_EX_SRCS)) \
                   $(FJ_ARM_B)/obj/tests/arm/bundle.o
 
 # newlib-nano supplies memcpy/memset/memcmp/strlen/strcmp, libgcc the 64-bit division; the
@@ -92,7 +93,7 @@ TEST_BINS += $(B)/tests/test_arm_arena
 FJ_ARM_JB        := $(FJ_ARM_B)/jit
 FJ_ARM_JIT_DEFS  := -DFJ_ARCH_THUMB -DFJ_CM_ARENA_SIZE=98304u
 FJ_ARM_JIT_SRCS  := $(FJ_ARM_CORE_SRCS) $(wildcard client_runtime/thumb/*.c) $(FJ_ARM_PLAT_SRCS) \
-                    $(FJ_ARM_EX_SRCS) tests/arm/fw_jit.c
+                    $(FJ_ARM_EX_SRCS) tests/arm/fw_jit.c tests/arm/fw_common.c
 
 $(FJ_ARM_JB)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -104,11 +105,9 @@ $(FJ_ARM_B)/mkjit: $(call objs,tests/arm/mkjit.c) $(B)/lib/libfj_codegen.a $(B)/
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FJ_CLIENT_LDLIBS) -lmbedcrypto -lm
 
-# Traces the device recorded and the table lacked (run_qemu_jit.sh collects them from fw_jit's
-# output; lddw of data-section addresses: client_runtime/cortexm/replay.h).
-FJ_ARM_JIT_DEV := $(wildcard $(FJ_ARM_B)/jit_device_traces.txt)
-$(FJ_ARM_B)/jit_table.bin: $(FJ_ARM_B)/mkjit $(FJ_ARM_B)/bundle.bin $(FJ_ARM_JIT_DEV)
-	$(FJ_ARM_B)/mkjit $@ $(FJ_ARM_B)/bundle.bin $(FJ_ARM_JIT_DEV)
+# Recorded on the host only: host and device record the same traces (tests/arm/mkjit.c).
+$(FJ_ARM_B)/jit_table.bin: $(FJ_ARM_B)/mkjit $(FJ_ARM_B)/bundle.bin
+	$(FJ_ARM_B)/mkjit $@ $(FJ_ARM_B)/bundle.bin
 
 $(FJ_ARM_JB)/obj/tests/arm/jit_table.o: tests/arm/jit_table.S $(FJ_ARM_B)/jit_table.bin
 	@mkdir -p $(dir $@)
