@@ -104,17 +104,32 @@ static inline uint64_t e2e_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Can a client connect to path yet? */
-static inline bool e2e_unix_up(const char *path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
+/* The address of Unix socket path. */
+static inline struct sockaddr_un e2e_unix_sockaddr(const char *path) {
   struct sockaddr_un sa;
   memset(&sa, 0, sizeof sa);
   sa.sun_family = AF_UNIX;
   snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-  bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+  return sa;
+}
+
+/* A connected stream socket to path, or -1. */
+static inline int e2e_unix_connect(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa = e2e_unix_sockaddr(path);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+/* Can a client connect to path yet? */
+static inline bool e2e_unix_up(const char *path) {
+  int fd = e2e_unix_connect(path);
+  if (fd < 0) return false;
   close(fd);
-  return ok;
+  return true;
 }
 
 /* Start $FJ_BUILD/bin/farjitd on a fresh Unix socket with extra arguments (NULL-terminated

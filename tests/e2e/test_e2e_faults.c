@@ -58,23 +58,26 @@ static uint64_t expected(void) {
   return s;
 }
 
-static fj_vm *loop_vm(void) {
+/* src assembled and loaded into a fresh VM, with the helper when with_helper; exits on failure. */
+static fj_vm *asm_vm(const char *src, bool with_helper) {
   fj_insn *p = NULL;
   size_t n;
   char err[128];
-  if (fj_asm(LOOP_SRC, &p, &n, err, sizeof err)) {
+  if (fj_asm(src, &p, &n, err, sizeof err)) {
     fprintf(stderr, "asm: %s\n", err);
     exit(1);
   }
   fj_vm *vm = fj_vm_create(fj_platform_linux());
-  if (!vm || fj_vm_register_helper(vm, HELPER_ID, "triple", helper) < 0 ||
+  if (!vm || (with_helper && fj_vm_register_helper(vm, HELPER_ID, "triple", helper) < 0) ||
       fj_vm_load(vm, p, n * sizeof *p)) {
-    fprintf(stderr, "cannot load the loop program\n");
+    fprintf(stderr, "cannot load the test program\n");
     exit(1);
   }
   free(p);
   return vm;
 }
+
+static fj_vm *loop_vm(void) { return asm_vm(LOOP_SRC, true); }
 
 /* ---- the proxy ------------------------------------------------------------------------------ */
 
@@ -101,26 +104,10 @@ typedef struct proxy {
 
 static int unix_listen(const char *path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sun_family = AF_UNIX;
-  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+  struct sockaddr_un sa = e2e_unix_sockaddr(path);
   if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 8)) {
     if (fd >= 0) close(fd);
     return -1;
-  }
-  return fd;
-}
-
-static int unix_connect(const char *path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sun_family = AF_UNIX;
-  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
-    close(fd);
-    fd = -1;
   }
   return fd;
 }
@@ -227,7 +214,7 @@ static void serve(proxy *px, int cfd) {
     }
     return;
   }
-  int ufd = unix_connect(px->upstream);
+  int ufd = e2e_unix_connect(px->upstream);
   if (ufd < 0) return;
   fj_frame_reader rd;
   fj_frame_reader_init(&rd, FJ_FRAME_MAX, frame_buf, sizeof frame_buf);
@@ -317,18 +304,26 @@ static run_out run_case(const char *servers, uint32_t wait_ms, uint32_t code_siz
   return o;
 }
 
+/* run_case through a proxy in mode (to farjitd at upstream, a socket path; NULL: none); false,
+ * with a failure counted, if the proxy could not start. */
+static bool run_proxied(px_mode mode, const char *upstream, uint32_t wait_ms, proxy *px, run_out *o) {
+  if (!proxy_start(px, mode, upstream)) {
+    e2e_failf("proxy");
+    return false;
+  }
+  *o = run_case(px->addr, wait_ms, 0, NULL);
+  proxy_stop(px);
+  return true;
+}
+
 #define CHECK_RESULT(o, what)                                                                   \
   E2E_CHECK((o).rc == 0 && (o).r0 == expected(), "%s: rc %d r0 %llu, want %llu", what, (o).rc, \
             (unsigned long long)(o).r0, (unsigned long long)expected())
 
 static void case_pass(const e2e_server *srv) {
   proxy px;
-  if (!proxy_start(&px, PX_PASS, srv->addr + 5)) {
-    e2e_failf("proxy");
-    return;
-  }
-  run_out o = run_case(px.addr, 10000, 0, NULL);
-  proxy_stop(&px);
+  run_out o;
+  if (!run_proxied(PX_PASS, srv->addr + 5, 10000, &px, &o)) return;
   CHECK_RESULT(o, "through the proxy");
   E2E_CHECK(o.js.traces_installed > 0 && o.vs.insns_native > 0,
             "through the proxy: %llu installed, %llu native", (unsigned long long)o.js.traces_installed,
@@ -347,12 +342,8 @@ static void case_no_server(void) {
 
 static void case_garbage_hello(void) {
   proxy px;
-  if (!proxy_start(&px, PX_GARBAGE_HELLO, NULL)) {
-    e2e_failf("proxy");
-    return;
-  }
-  run_out o = run_case(px.addr, 300, 0, NULL);
-  proxy_stop(&px);
+  run_out o;
+  if (!run_proxied(PX_GARBAGE_HELLO, NULL, 300, &px, &o)) return;
   CHECK_RESULT(o, "garbage server");
   E2E_CHECK(o.js.send_failed > 0 && o.js.traces_sent == 0 && o.js.traces_installed == 0,
             "garbage server: send_failed %llu, sent %llu, installed %llu",
@@ -363,12 +354,8 @@ static void case_garbage_hello(void) {
 /* Modes where the result never arrives intact: the request fails (compile_failed). */
 static void case_lost_result(const e2e_server *srv, px_mode mode, const char *what) {
   proxy px;
-  if (!proxy_start(&px, mode, srv->addr + 5)) {
-    e2e_failf("proxy");
-    return;
-  }
-  run_out o = run_case(px.addr, 5000, 0, NULL);
-  proxy_stop(&px);
+  run_out o;
+  if (!run_proxied(mode, srv->addr + 5, 5000, &px, &o)) return;
   CHECK_RESULT(o, what);
   E2E_CHECK(px.results_seen > 0 && o.js.compile_failed > 0 && o.js.traces_installed == 0,
             "%s: %d results at the proxy, compile_failed %llu, installed %llu", what, px.results_seen,
@@ -377,12 +364,8 @@ static void case_lost_result(const e2e_server *srv, px_mode mode, const char *wh
 
 static void case_stall(const e2e_server *srv) {
   proxy px;
-  if (!proxy_start(&px, PX_STALL, srv->addr + 5)) {
-    e2e_failf("proxy");
-    return;
-  }
-  run_out o = run_case(px.addr, 200, 0, NULL);
-  proxy_stop(&px);
+  run_out o;
+  if (!run_proxied(PX_STALL, srv->addr + 5, 200, &px, &o)) return;
   CHECK_RESULT(o, "server never answers");
   E2E_CHECK(px.mutated > 0 && o.js.wait_timeouts > 0 && o.js.wait_timeouts == o.js.traces_sent &&
                 o.js.traces_installed == 0,
@@ -395,12 +378,8 @@ static void case_stall(const e2e_server *srv) {
 
 static void case_bad_blob(const e2e_server *srv, px_mode mode, int reason, const char *what) {
   proxy px;
-  if (!proxy_start(&px, mode, srv->addr + 5)) {
-    e2e_failf("proxy");
-    return;
-  }
-  run_out o = run_case(px.addr, 5000, 0, NULL);
-  proxy_stop(&px);
+  run_out o;
+  if (!run_proxied(mode, srv->addr + 5, 5000, &px, &o)) return;
   CHECK_RESULT(o, what);
   E2E_CHECK(px.mutated > 0 && o.js.rejected_by[reason] > 0 && o.js.traces_installed == 0,
             "%s: %d blobs corrupted, rejected as %s %llu, rejected %llu, installed %llu", what,
@@ -416,17 +395,8 @@ static fj_vm *big_loop_vm(void) {
   for (int i = 0; i < 900; i++)
     n += (size_t)snprintf(src + n, cap - n, i % 2 ? "add %%r6, %%r7\n" : "mul %%r6, %d\n", 2 * i + 3);
   snprintf(src + n, cap - n, "add %%r7, 1\njlt %%r7, 200, l\nmov %%r0, %%r6\nexit\n");
-  fj_insn *p = NULL;
-  size_t np;
-  char err[128];
-  if (fj_asm(src, &p, &np, err, sizeof err)) {
-    fprintf(stderr, "asm: %s\n", err);
-    exit(1);
-  }
+  fj_vm *vm = asm_vm(src, false);
   free(src);
-  fj_vm *vm = fj_vm_create(fj_platform_linux());
-  if (!vm || fj_vm_load(vm, p, np * sizeof *p)) exit(1);
-  free(p);
   return vm;
 }
 

@@ -39,6 +39,32 @@ static int expected_status(const char *addr) {
   return (targets & (1 << FJ_TARGET_X86_64)) ? 0 : FJ_ENOTSUP;
 }
 
+/* A connection to addr that has said Hello (the server's targets bits in *targets, if given). */
+static int hello_fd(const char *addr, int *targets) {
+  int fd = raw_connect(addr);
+  int t = raw_hello(fd);
+  assert_true(t >= 0);
+  if (targets) *targets = t;
+  return fd;
+}
+
+/* The next message on fd, which must come; of msg_case want unless want is 0 (any). */
+static fj_envelope *recv_env(int fd, int want) {
+  fj_envelope *e = raw_recv(fd);
+  assert_non_null(e);
+  if (want) assert_int_equal(e->msg_case, want);
+  return e;
+}
+
+/* For tests that need x86-64 compiles: false, with s stopped and the test skipped, if s cannot
+ * compile them. */
+static bool x86_or_skip(srv *s) {
+  if (expected_status(s->tcp) == 0) return true;
+  assert_int_equal(srv_stop(s), 0);
+  skip();
+  return false;
+}
+
 static int compile_once(const fj_remote_opts *o, const uint8_t *t, size_t n, uint32_t target,
                         bool *hit, char *msg, size_t ml, uint8_t **blob_out) {
   uint8_t *blob = NULL;
@@ -113,9 +139,8 @@ static void test_targets_and_traces(void **st) {
   srv s;
   const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--max_trace", "1000", NULL};
   assert_int_equal(srv_start(&s, args), 0);
-  int fd = raw_connect(s.tcp);
-  int targets = raw_hello(fd);
-  assert_true(targets >= 0);
+  int targets;
+  int fd = hello_fd(s.tcp, &targets);
   uint8_t t[2048];
   size_t n = make_trace(t, 5);
   struct {
@@ -137,9 +162,7 @@ static void test_targets_and_traces(void **st) {
     memcpy(buf, t, sizeof buf);
     if (cases[i].mutate == 1) buf[0] ^= 0xff;
     assert_int_equal(raw_compile(fd, 100 + i, buf, cases[i].len, cases[i].target), 0);
-    fj_envelope *e = raw_recv(fd);
-    assert_non_null(e);
-    assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
+    fj_envelope *e = recv_env(fd, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
     assert_int_equal(e->compile_result->id, 100 + i);
     assert_int_equal(e->compile_result->status, cases[i].status);
     if (!strstr(e->compile_result->message, cases[i].text))
@@ -149,8 +172,7 @@ static void test_targets_and_traces(void **st) {
   /* Thumb: "unsupported target" if this server cannot compile it. */
   if (!(targets & (1 << FJ_TARGET_THUMBV7EM))) {
     raw_compile(fd, 7, t, n, FJ_TARGET_THUMBV7EM);
-    fj_envelope *e = raw_recv(fd);
-    assert_non_null(e);
+    fj_envelope *e = recv_env(fd, 0);
     int want = targets ? FJ_ETARGET : FJ_ENOTSUP;
     assert_int_equal(e->compile_result->status, want);
     if (want == FJ_ETARGET) assert_non_null(strstr(e->compile_result->message, "unsupported target thumbv7em"));
@@ -161,8 +183,7 @@ static void test_targets_and_traces(void **st) {
     fj_trace_rec *r = (fj_trace_rec *)(t + sizeof(fj_trace_header));
     r[1].pc = 7;
     raw_compile(fd, 8, t, n, FJ_TARGET_X86_64);
-    fj_envelope *e = raw_recv(fd);
-    assert_non_null(e);
+    fj_envelope *e = recv_env(fd, 0);
     assert_int_equal(e->compile_result->status, FJ_EBADTRACE);
     fj_msg_free(e);
   }
@@ -173,9 +194,7 @@ static void test_targets_and_traces(void **st) {
   env.msg_case = FARJIT__ENVELOPE__MSG_PING;
   env.ping = &p;
   raw_send_env(fd, &env);
-  fj_envelope *e = raw_recv(fd);
-  assert_non_null(e);
-  assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_PONG);
+  fj_envelope *e = recv_env(fd, FARJIT__ENVELOPE__MSG_PONG);
   assert_int_equal(e->pong->nonce, 42);
   fj_msg_free(e);
   close(fd);
@@ -244,9 +263,7 @@ static void test_version_mismatch(void **st) {
 }
 
 static void expect_error_then_eof(int fd, int code, const char *text) {
-  fj_envelope *e = raw_recv(fd);
-  assert_non_null(e);
-  assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_ERROR);
+  fj_envelope *e = recv_env(fd, FARJIT__ENVELOPE__MSG_ERROR);
   assert_int_equal(e->error->code, code);
   if (text && !strstr(e->error->message, text))
     fail_msg("error '%s' lacks '%s'", e->error->message, text);
@@ -263,8 +280,7 @@ static void test_bad_input(void **st) {
   assert_int_equal(srv_start(&s, args), 0);
   int base = srv_nfds(&s);
   /* An innocent client connected through all of it. */
-  int good = raw_connect(s.tcp);
-  assert_true(raw_hello(good) >= 0);
+  int good = hello_fd(s.tcp, NULL);
 
   int fd = raw_connect(s.tcp);  /* HTTP to the protocol port */
   raw_send(fd, "GET / HTTP/1.1\r\n\r\n", 18);
@@ -277,8 +293,7 @@ static void test_bad_input(void **st) {
   raw_send(fd, f, FJ_FRAME_HDR + 4);
   expect_error_then_eof(fd, FJ_EPROTO, "CRC");
 
-  fd = raw_connect(s.tcp);  /* frame over the limit */
-  assert_true(raw_hello(fd) >= 0);
+  fd = hello_fd(s.tcp, NULL);  /* frame over the limit */
   uint8_t big[FJ_FRAME_HDR] = {'F', 'J', 'W', 'F', 0, 0, 0x10, 0, 0, 0, 0, 0};
   raw_send(fd, big, sizeof big);
   expect_error_then_eof(fd, FJ_ERANGE, "limit 65536");
@@ -301,8 +316,7 @@ static void test_bad_input(void **st) {
   raw_compile(fd, 1, t, n, FJ_TARGET_X86_64);
   expect_error_then_eof(fd, FJ_EPROTO, "expected Hello, got compile_request");
 
-  fd = raw_connect(s.tcp);  /* a server-only message from a client */
-  assert_true(raw_hello(fd) >= 0);
+  fd = hello_fd(s.tcp, NULL);  /* a server-only message from a client */
   Farjit__Pong pong = FARJIT__PONG__INIT;
   fj_envelope env = FARJIT__ENVELOPE__INIT;
   env.msg_case = FARJIT__ENVELOPE__MSG_PONG;
@@ -310,14 +324,12 @@ static void test_bad_input(void **st) {
   raw_send_env(fd, &env);
   expect_error_then_eof(fd, FJ_EPROTO, "unexpected pong");
 
-  fd = raw_connect(s.tcp);  /* unknown message type: FJ_ENOTSUP, connection stays */
-  assert_true(raw_hello(fd) >= 0);
+  fd = hello_fd(s.tcp, NULL);  /* unknown message type: FJ_ENOTSUP, connection stays */
   const uint8_t newer[] = {0x7a, 0x00};
   fj_frame_header(f, newer, sizeof newer);
   memcpy(f + FJ_FRAME_HDR, newer, sizeof newer);
   raw_send(fd, f, FJ_FRAME_HDR + sizeof newer);
-  fj_envelope *e = raw_recv(fd);
-  assert_non_null(e);
+  fj_envelope *e = recv_env(fd, 0);
   assert_int_equal(e->error->code, FJ_ENOTSUP);
   fj_msg_free(e);
   Farjit__Cancel cancel = FARJIT__CANCEL__INIT;  /* cancel of an unknown id: harmless */
@@ -329,15 +341,12 @@ static void test_bad_input(void **st) {
   env.msg_case = FARJIT__ENVELOPE__MSG_STATS_QUERY;
   env.stats_query = &sq;
   raw_send_env(fd, &env);
-  e = raw_recv(fd);
-  assert_non_null(e);
-  assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_STATS_REPLY);
+  e = recv_env(fd, FARJIT__ENVELOPE__MSG_STATS_REPLY);
   assert_true(e->stats_reply->connections >= 2);
   fj_msg_free(e);
   close(fd);
 
-  fd = raw_connect(s.tcp);  /* disconnect mid-request */
-  assert_true(raw_hello(fd) >= 0);
+  fd = hello_fd(s.tcp, NULL);  /* disconnect mid-request */
   raw_compile(fd, 9, t, n, FJ_TARGET_X86_64);
   close(fd);
   fd = raw_connect(s.tcp);  /* disconnect mid-frame */
@@ -345,13 +354,10 @@ static void test_bad_input(void **st) {
   raw_send(fd, f, FJ_FRAME_HDR + 2);
   close(fd);
 
-  fd = raw_connect(s.tcp);  /* half-close after the request: still answered, then closed */
-  assert_true(raw_hello(fd) >= 0);
+  fd = hello_fd(s.tcp, NULL);  /* half-close after the request: still answered, then closed */
   raw_compile(fd, 10, t, n, FJ_TARGET_X86_64);
   shutdown(fd, SHUT_WR);
-  e = raw_recv(fd);
-  assert_non_null(e);
-  assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
+  e = recv_env(fd, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
   assert_int_equal(e->compile_result->id, 10);
   fj_msg_free(e);
   assert_true(raw_wait_eof(fd));
@@ -359,8 +365,7 @@ static void test_bad_input(void **st) {
 
   /* The innocent client is unaffected. */
   assert_int_equal(raw_compile(good, 77, t, n, FJ_TARGET_X86_64), 0);
-  e = raw_recv(good);
-  assert_non_null(e);
+  e = recv_env(good, 0);
   assert_int_equal(e->compile_result->id, 77);
   fj_msg_free(e);
   close(good);
@@ -381,13 +386,11 @@ static void test_slowloris_and_limits(void **st) {
                         "--frame_timeout_ms", "300", "--max_connections", "3", NULL};
   assert_int_equal(srv_start(&s, args), 0);
   int silent = raw_connect(s.tcp);           /* never says Hello */
-  int slow = raw_connect(s.tcp);             /* Hello, then a frame that never completes */
-  assert_true(raw_hello(slow) >= 0);
+  int slow = hello_fd(s.tcp, NULL);          /* Hello, then a frame that never completes */
   uint8_t f[64];
   fj_frame_header(f, "abcdefgh", 8);
   raw_send(slow, f, FJ_FRAME_HDR + 3);
-  int ok = raw_connect(s.tcp);
-  assert_true(raw_hello(ok) >= 0);
+  int ok = hello_fd(s.tcp, NULL);
   int extra = raw_connect(s.tcp);            /* the fourth: refused */
   expect_error_then_eof(extra, FJ_EBUSY, "max_connections (3)");
   expect_error_then_eof(silent, FJ_ETIMEDOUT, "handshake not completed within 400 ms");
@@ -396,8 +399,7 @@ static void test_slowloris_and_limits(void **st) {
   uint8_t t[128];
   size_t n = make_trace(t, 4);
   raw_compile(ok, 5, t, n, FJ_TARGET_X86_64);
-  fj_envelope *e = raw_recv(ok);
-  assert_non_null(e);
+  fj_envelope *e = recv_env(ok, 0);
   assert_int_equal(e->compile_result->id, 5);
   fj_msg_free(e);
   close(ok);
@@ -735,13 +737,8 @@ static void test_backpressure_cancel(void **st) {
   const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--max_inflight", "2", "--threads", "1",
                         "--http", "127.0.0.1:0", NULL};
   assert_int_equal(srv_start(&s, args), 0);
-  if (expected_status(s.tcp) != 0) {
-    assert_int_equal(srv_stop(&s), 0);
-    skip();
-    return;
-  }
-  int fd = raw_connect(s.tcp);
-  assert_true(raw_hello(fd) >= 0);
+  if (!x86_or_skip(&s)) return;
+  int fd = hello_fd(s.tcp, NULL);
   /* 40 requests in one burst, 2 allowed in flight: the server stops reading and resumes. */
   uint8_t t[128];
   enum { N = 40 };
@@ -759,9 +756,7 @@ static void test_backpressure_cancel(void **st) {
   }
   int seen[N] = {0}, ok = 0, canceled = 0;
   for (int i = 0; i < N; i++) {
-    fj_envelope *e = raw_recv(fd);
-    assert_non_null(e);
-    assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
+    fj_envelope *e = recv_env(fd, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
     Farjit__CompileResult *r = e->compile_result;
     assert_true(r->id < N);
     assert_int_equal(seen[r->id]++, 0);  /* exactly one result per request */
@@ -814,13 +809,8 @@ static void test_compile_budget(void **st) {
   const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--threads", "1", "--max_inflight", "8",
                         "--compile_budget_ms", "20", "--http", "127.0.0.1:0", NULL};
   assert_int_equal(srv_start(&s, args), 0);
-  if (expected_status(s.tcp) != 0) {
-    assert_int_equal(srv_stop(&s), 0);
-    skip();
-    return;
-  }
-  int fd = raw_connect(s.tcp);
-  assert_true(raw_hello(fd) >= 0);
+  if (!x86_or_skip(&s)) return;
+  int fd = hello_fd(s.tcp, NULL);
   size_t cap = fj_trace_size(FJ_TRACE_MAX_RECS);
   uint8_t *t = malloc(cap);
   enum { N = 8 };
@@ -831,8 +821,7 @@ static void test_compile_budget(void **st) {
   free(t);
   int seen[N] = {0}, timeouts = 0;
   for (int i = 0; i < N; i++) {
-    fj_envelope *e = raw_recv(fd);
-    assert_non_null(e);
+    fj_envelope *e = recv_env(fd, 0);
     Farjit__CompileResult *r = e->compile_result;
     assert_true(r->id < N);
     assert_int_equal(seen[r->id]++, 0);
@@ -861,11 +850,7 @@ static void test_disk_cache(void **st) {
   const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0",
                         "--cache_dir", dir, "--cache_mem_bytes", "0", NULL};
   assert_int_equal(srv_start(&s, args), 0);
-  if (expected_status(s.tcp) != 0) {
-    assert_int_equal(srv_stop(&s), 0);
-    skip();
-    return;
-  }
+  if (!x86_or_skip(&s)) return;
   uint8_t t[128];
   size_t n = make_trace(t, 31337);
   char msg[256];
@@ -982,11 +967,9 @@ static void test_drain(void **st) {
   srv s;
   const char *args[] = {"--listen", "tcp://127.0.0.1:0", "--drain_timeout_ms", "20000", NULL};
   assert_int_equal(srv_start(&s, args), 0);
-  int fd = raw_connect(s.tcp);
-  int targets = raw_hello(fd);
-  assert_true(targets >= 0);
-  int busy = raw_connect(s.tcp);
-  assert_true(raw_hello(busy) >= 0);
+  int targets;
+  int fd = hello_fd(s.tcp, &targets);
+  int busy = hello_fd(s.tcp, NULL);
   if (targets & (1 << FJ_TARGET_X86_64)) {
     /* A compile in flight when SIGTERM arrives still gets its result. */
     size_t cap = fj_trace_size(FJ_TRACE_MAX_RECS);
@@ -999,9 +982,7 @@ static void test_drain(void **st) {
   pid_t pid = s.pid;
   srv_signal(&s, SIGTERM);
   if (targets & (1 << FJ_TARGET_X86_64)) {
-    fj_envelope *e = raw_recv(busy);
-    assert_non_null(e);
-    assert_int_equal(e->msg_case, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
+    fj_envelope *e = recv_env(busy, FARJIT__ENVELOPE__MSG_COMPILE_RESULT);
     assert_int_equal(e->compile_result->id, 5);
     assert_int_equal(e->compile_result->status, 0);
     fj_msg_free(e);
