@@ -81,6 +81,35 @@ static outcome run_once(fj_vm *vm, const uint8_t *mem0) {
   return o;
 }
 
+/* A runtime on vm that compiles in process (lt_submit) and runs the code (W^X flipping). */
+static fj_jit *local_jit(fj_vm *vm, uint16_t hot_threshold, uint16_t exit_threshold) {
+  fj_jit_config c;
+  memset(&c, 0, sizeof c);
+  c.hot_threshold = hot_threshold;
+  c.exit_threshold = exit_threshold;
+  fj_jit_env e;
+  memset(&e, 0, sizeof e);
+  e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
+  e.transport = (fj_jit_transport){.submit = lt_submit, .poll = lt_poll, .release = lt_release};
+  e.log = lt_log;
+  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
+  assert_non_null(jit);
+  return jit;
+}
+
+/* Every eBPF instruction the interpreter ran (sa) accounted by the JIT's run (sb)? */
+static void check_insns(const char *name, int run, const fj_vm_stats *sa, const fj_vm_stats *sb) {
+  if (sa->insns_interp != sb->insns_interp + sb->insns_native)
+    fail_msg("%s run %d: %llu instructions interpreted, JIT %llu + %llu native", name, run,
+             (unsigned long long)sa->insns_interp, (unsigned long long)sb->insns_interp,
+             (unsigned long long)sb->insns_native);
+}
+
+/* Machine code runs on x86-64 hosts only (cmocka's skip() leaves the test). */
+static void skip_unless_x86(void) {
+  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+}
+
 /* Helper 0x55: returns r1 + 1000, and unwinds the program when r1 == 150 (from machine code,
  * from a recording, or inside a callback's nested run: the run must end exactly as the
  * interpreter's, with r0 = 1150). */
@@ -88,6 +117,15 @@ static uint64_t unwind_at(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, ui
   (void)r2, (void)r3, (void)r4, (void)r5;
   if (r1 == 150) fj_vm_unwind(vm);
   return r1 + 1000;
+}
+
+/* p loaded, with helper 0x55 and the instruction limit. */
+static fj_vm *unwind_vm(const fj_insn *p, size_t n, uint64_t limit) {
+  fj_vm *vm = tu_vm();
+  fj_vm_set_insn_limit(vm, limit);
+  assert_true(fj_vm_register_helper(vm, 0x55, "unwind_at", unwind_at) >= 0);
+  tu_load(vm, p, n);
+  return vm;
 }
 
 /* The runtime's counters around the last run of check_program, and the VM's for that run. */
@@ -103,26 +141,8 @@ static uint64_t check_program(const char *name, const char *src, int runs, uint6
   uint8_t mem0[64];
   for (int i = 0; i < 64; i++) mem0[i] = (uint8_t)(i * 7 + 3);
 
-  fj_vm *ref = tu_vm();
-  fj_vm_set_insn_limit(ref, limit);
-  assert_true(fj_vm_register_helper(ref, 0x55, "unwind_at", unwind_at) >= 0);
-  tu_load(ref, p, n);
-  fj_vm *vm = tu_vm();
-  fj_vm_set_insn_limit(vm, limit);
-  assert_true(fj_vm_register_helper(vm, 0x55, "unwind_at", unwind_at) >= 0);
-  tu_load(vm, p, n);
-  fj_jit_config c;
-  memset(&c, 0, sizeof c);
-  c.hot_threshold = 2;
-  c.exit_threshold = 3;
-  fj_jit_env e;
-  memset(&e, 0, sizeof e);
-  e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
-  e.transport = (fj_jit_transport){.submit = lt_submit, .poll = lt_poll, .release = lt_release};
-  e.log = lt_log;
-  int jerr;
-  fj_jit *jit = fj_jit_create(vm, &c, &e, &jerr);
-  assert_non_null(jit);
+  fj_vm *ref = unwind_vm(p, n, limit), *vm = unwind_vm(p, n, limit);
+  fj_jit *jit = local_jit(vm, 2, 3);
   for (int r = 0; r < runs; r++) {
     fj_vm_reset_stats(ref);
     fj_vm_reset_stats(vm);
@@ -137,10 +157,7 @@ static uint64_t check_program(const char *name, const char *src, int runs, uint6
       fail_msg("%s run %d: interpreter rc %d r0 0x%llx \"%s\", JIT rc %d r0 0x%llx \"%s\"%s", name, r,
                a.rc, (unsigned long long)a.r0, a.msg, b.rc, (unsigned long long)b.r0, b.msg,
                memcmp(a.mem, b.mem, sizeof a.mem) ? " (memory differs)" : "");
-    if (sa.insns_interp != sb.insns_interp + sb.insns_native)
-      fail_msg("%s run %d: %llu instructions interpreted, JIT %llu + %llu native", name, r,
-               (unsigned long long)sa.insns_interp, (unsigned long long)sb.insns_interp,
-               (unsigned long long)sb.insns_native);
+    check_insns(name, r, &sa, &sb);
   }
   fj_vm_stats s;
   fj_vm_get_stats(vm, &s);
@@ -158,7 +175,7 @@ static uint64_t check_program(const char *name, const char *src, int runs, uint6
 
 static void test_programs(void **state) {
   (void)state;
-  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  skip_unless_x86();
   verbose = getenv("FJ_TEST_LOG") != NULL;
   struct { const char *name, *src; bool native; } progs[] = {
       {"sum", "mov %r0, 0\nmov %r1, 0\nl:\nadd %r0, %r1\nadd %r1, 1\njlt %r1, 1000, l\nexit\n", true},
@@ -220,7 +237,7 @@ static void test_programs(void **state) {
  * callbacks likewise. */
 static void test_direct_calls(void **state) {
   (void)state;
-  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  skip_unless_x86();
   verbose = getenv("FJ_TEST_LOG") != NULL;
   const char *src =
       "mov %r6, 0\nmov %r7, 0\nl:\nmov %r1, %r6\nand %r1, 7\ncall local f\nadd %r7, %r0\n"
@@ -272,7 +289,7 @@ static void check_selection(const char *name, const fj_jit *jit, const fj_vm *vm
 /* The example programs (ELF objects from clang -target bpf) on their inputs, 3 runs each. */
 static void test_examples(void **state) {
   (void)state;
-  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  skip_unless_x86();
   verbose = getenv("FJ_TEST_LOG") != NULL;
   const char *b = getenv("FJ_BUILD");
   uint64_t native_total = 0;
@@ -297,16 +314,7 @@ static void test_examples(void **state) {
     fj_vm *ref = tu_vm(), *vm = tu_vm();
     assert_int_equal(fj_vm_load_elf(ref, elf, elf_len), 0);
     assert_int_equal(fj_vm_load_elf(vm, elf, elf_len), 0);
-    fj_jit_config c;
-    memset(&c, 0, sizeof c);
-    c.hot_threshold = hot;
-    fj_jit_env e;
-    memset(&e, 0, sizeof e);
-    e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
-    e.transport = (fj_jit_transport){.submit = lt_submit, .poll = lt_poll, .release = lt_release};
-    e.log = lt_log;
-    fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-    assert_non_null(jit);
+    fj_jit *jit = local_jit(vm, hot, 0);
     uint32_t entry = (uint32_t)fj_vm_default_entry(vm);
     for (int r = 0; r < 3; r++) {
       memcpy(m1, in, ex->len);
@@ -323,10 +331,7 @@ static void test_examples(void **state) {
                  (unsigned long long)a, rb, (unsigned long long)bres,
                  memcmp(m1, m2, ex->len) ? ", memory differs" : "", fj_vm_errmsg(vm));
       assert_int_equal(a, ex->native(in, ex->len));
-      if (sa.insns_interp != sb.insns_interp + sb.insns_native)
-        fail_msg("%s run %d: %llu instructions interpreted, JIT %llu + %llu native", ex->name, r,
-                 (unsigned long long)sa.insns_interp, (unsigned long long)sb.insns_interp,
-                 (unsigned long long)sb.insns_native);
+      check_insns(ex->name, r, &sa, &sb);
       if (r == 2) {
         native_total += sb.insns_native;
         fprintf(stderr, "example %-8s hot %2u interpreted %9llu  native %9llu\n", ex->name, hot,
@@ -366,7 +371,7 @@ static fj_vm *conf_vm(void) {
  * runs so that installed code runs): same outcome and instruction count. */
 static void test_conformance(void **state) {
   (void)state;
-  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  skip_unless_x86();
   const char *dir = fj_data_dir();
   if (!dir) {
     fprintf(stderr, "skip: ../shared/conformance not found (set FJ_SHARED)\n");
@@ -395,17 +400,7 @@ static void test_conformance(void **state) {
       continue;
     }
     assert_int_equal(fj_vm_load(vm, prog, np * sizeof *prog), 0);
-    fj_jit_config c;
-    memset(&c, 0, sizeof c);
-    c.hot_threshold = 0;
-    c.exit_threshold = 2;
-    fj_jit_env e;
-    memset(&e, 0, sizeof e);
-    e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
-    e.transport = (fj_jit_transport){.submit = lt_submit, .poll = lt_poll, .release = lt_release};
-    e.log = lt_log;
-    fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-    assert_non_null(jit);
+    fj_jit *jit = local_jit(vm, 0, 2);
     uint8_t m1[4096], m2[4096];
     size_t ml = dc.mem_len < sizeof m1 ? dc.mem_len : sizeof m1;
     uint64_t native = 0;
@@ -465,7 +460,7 @@ static uint64_t reload_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4
 
 static void test_reload_while_running(void **state) {
   (void)state;
-  if (fj_jit_host_target() != FJ_TARGET_X86_64 || !fj_codegen_supports(FJ_TARGET_X86_64)) skip();
+  skip_unless_x86();
   const char *a_src = "mov %r6, 0\nmov %r7, 0\nl:\ncall 0x56\nadd %r7, %r6\nadd %r6, 1\n"
                       "jlt %r6, 300, l\nmov %r0, %r7\nexit\n";
   const char *b_src = "mov %r6, 0\nmov %r7, 0\nl:\ncall 0x56\nadd %r7, 2\nadd %r6, 1\n"
@@ -479,16 +474,7 @@ static void test_reload_while_running(void **state) {
   fj_vm *vm = tu_vm();
   assert_true(fj_vm_register_helper(vm, 0x56, "reload", reload_helper) >= 0);
   tu_load(vm, a, an);
-  fj_jit_config c;
-  memset(&c, 0, sizeof c);
-  c.hot_threshold = 2;
-  fj_jit_env e;
-  memset(&e, 0, sizeof e);
-  e.exec = fj_jit_linux_exec(FJ_JIT_EXEC_FLIP);
-  e.transport = (fj_jit_transport){.submit = lt_submit, .poll = lt_poll, .release = lt_release};
-  e.log = lt_log;
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  assert_non_null(jit);
+  fj_jit *jit = local_jit(vm, 2, 0);
   reload_busy = reload_calls = 0;
   for (int r = 0; r < 3; r++) {
     uint64_t r0 = 0;
