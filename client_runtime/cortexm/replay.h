@@ -11,11 +11,11 @@
  * as a miss with its start pc, kind, length and FNV-1a hash so the mismatch can be named).
  * Either failure only means interpreting on.  Results are available at once (wait() = 1).
  *
- * Traces are target-independent except for one thing: an ELF program's lddw of a data section
- * carries the section's address after loading (client_runtime/vm.c), which is the device's
- * arena address on the device and a heap address on the host.  Such traces cannot be recorded
- * on the host; on_miss hands them back so the host can compile the device's own trace (the test
- * script iterates: tests/arm/run_qemu_jit.sh).
+ * Traces hold no addresses (format v3: a data-section lddw is recorded as region + offset), but
+ * they do record which entry registers were below 2^32 (entry_narrow), and pointers are below
+ * 2^32 on the device.  The host therefore gives its VM memory mapped below 2^32 as well
+ * (tests/arm/mkjit.c), records byte-identical traces in one pass, and the test script fails on
+ * any miss, naming it (tests/arm/run_qemu_jit.sh).
  *
  * Table layout (little-endian, 8-aligned, bundle-style):
  *   fj_replay_hdr                       magic "FJRP", version, entries, total bytes
