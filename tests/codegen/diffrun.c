@@ -15,6 +15,7 @@
 #include "client_runtime/record.h"
 #include "client_runtime/vm_internal.h"
 #include "codegen/opt.h"
+#include "codegen/snap.h"
 #include "farjit/blob.h"
 #include "farjit/platform_linux.h"
 #include "farjit/trace.h"
@@ -34,6 +35,8 @@ typedef struct diff_ctx {
   uint32_t max_recs;
   uint8_t *trace;
   uint32_t last_exit, last_kind;  /* the exit the last compiled run took */
+  uint32_t hoist_snap[8], nhoist;  /* the current trace's hoisted checks' snapshots (opt) */
+  bool widened;                   /* running from a widened entry (not counted as hoisting) */
 } diff_ctx;
 
 typedef struct state {
@@ -124,6 +127,45 @@ static void dump_ir(const uint8_t *trace, size_t tlen, uint32_t flags) {
   free(d);
   fj_ir_free(&ir);
   fj_trace_release(&t);
+}
+
+/* The snapshots of the bounds checks fj_opt_mem hoisted in front of LOOP in the optimized IR
+ * of trace (the compiler's pipeline, so the indices are those of its blob's exits): copies of
+ * the loop snapshot as GUARD exits, belonging to guards before LOOP (opt_mem.c, hx_commit).
+ * Returns the number of such guards. */
+static uint32_t find_hoisted(diff_ctx *c, const uint8_t *trace, size_t tlen) {
+  c->nhoist = 0;
+  fj_trace t;
+  char msg[192];
+  if (fj_trace_read(trace, tlen, 0, &t, msg, sizeof msg) != 0) return 0;
+  static fj_ir ir;
+  static uint32_t guards;
+  guards = 0;
+  fj_ir_init(&ir, 0);
+  if (setjmp(ir.abort_jb) == 0) {
+    fj_ir_build(&ir, &t);
+    fj_opt_run(&ir);
+    if (ir.loop != FJ_REF_NONE && ir.loop_snap < ir.nsnaps) {
+      const fj_snap *ls = fj_snap_get(&ir, ir.loop_snap);
+      for (uint32_t q = 0; q < ir.nsnaps && c->nhoist < 8; q++) {
+        const fj_snap *s = fj_snap_get(&ir, q);
+        if (q == ir.loop_snap || s->kind != FJ_EXIT_GUARD || s->pc != ls->pc || !s->ref ||
+            s->ref >= ir.loop || memcmp(s->regs, ls->regs, sizeof s->regs) != 0)
+          continue;
+        uint32_t n = 0;
+        for (fj_ref r = FJ_REF_BIAS; r < ir.loop; r++) {
+          const fj_ir_ins *i = fj_ir_at(&ir, r);
+          n += i->op != FJ_IR_NOP && fj_ir_is_guard(i->op) && i->snap == q;
+        }
+        if (!n) continue;
+        c->hoist_snap[c->nhoist++] = q;
+        guards += n;
+      }
+    }
+  }
+  fj_ir_free(&ir);
+  fj_trace_release(&t);
+  return guards;
 }
 
 /* Compile, validate, load and run one variant from S0.  0: ran, its exit in *x and *idp;
@@ -262,6 +304,10 @@ static int variant(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s0, const u
   if (data_copy(vm, now, true) != s1.ndata || memcmp(now, s1.data, s1.ndata) != 0)
     return failf(c, "%s: exit %u pc %u: data sections differ from the interpreter's", vname, id, x.pc);
   c->res->ran_native++;
+  if (!(flags & FJ_CG_NO_OPT) && c->nhoist && !c->widened) {
+    c->res->hoisted_runs++;
+    for (uint32_t k = 0; k < c->nhoist; k++) c->res->hoisted_failed += x.snap == c->hoist_snap[k];
+  }
   return 0;
 }
 
@@ -283,6 +329,7 @@ static void check_widened(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s, c
   if (!narrow) return;
   static state w;
   int compiled = c->res->compiled, ran = c->res->ran_native, done = 0;
+  c->widened = true;
   for (int round = 0; round < 2 && !c->res->failed; round++) {
     uint32_t regs = round == 0 ? narrow : narrow & (0u - narrow);
     if (round == 1 && regs == narrow) break;
@@ -304,6 +351,7 @@ static void check_widened(diff_ctx *c, fj_vm *vm, fj_exec *ex, const state *s, c
   }
   c->res->compiled = compiled;
   c->res->ran_native = ran;
+  c->widened = false;
 }
 
 /* Record a trace of `kind` from the state here (s: where to save it) and check every selected
@@ -323,6 +371,12 @@ static int check_trace(diff_ctx *c, fj_vm *vm, fj_exec *ex, state *s, enum fj_tr
   else c->res->traced = 1;
   size_t tlen;
   const uint8_t *tr = fj_rec_bytes(&rec, &tlen);
+  c->nhoist = 0;
+  if (!c->cfg->variants || (c->cfg->variants & 2)) {
+    uint32_t g = find_hoisted(c, tr, tlen);
+    c->res->hoisted_guards += g;
+    c->res->hoisted_traces += g != 0;
+  }
   check_widened(c, vm, ex, s, tr, tlen);
   for (int v = 0; v < 2 && !c->res->failed; v++) {
     uint32_t flags = v == 0 ? FJ_CG_NO_OPT : 0;
@@ -334,15 +388,41 @@ static int check_trace(diff_ctx *c, fj_vm *vm, fj_exec *ex, state *s, enum fj_tr
   return FJ_HOT_RELOAD;
 }
 
+/* cfg->ret_point: the hook is at a local function's entry (its frame pushed); step the
+ * interpreter until that call returns.  0 there, FJ_STEP_DONE if the program ended, or the
+ * step's error. */
+static int step_to_return(fj_vm *vm, fj_exec *ex) {
+  const uint32_t depth = ex->depth;
+  for (unsigned k = 0; k < 100000 && ex->depth >= depth; k++) {
+    int sr = fj_interp_step(vm, ex);
+    if (sr != FJ_STEP_OK) return sr;
+  }
+  return 0;  /* still inside after that many steps: trace from here */
+}
+
 static int hot_hook(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
   diff_ctx *c = ud;
-  if (c->done || (c->cfg->at_pc != FJ_DIFF_ANY_PC && pc != c->cfg->at_pc)) return FJ_HOT_CONTINUE;
+  if (c->done) return FJ_HOT_CONTINUE;
+  bool moved = false;
+  if (c->cfg->ret_point) {
+    if (ex->depth <= ex->base || (vm->x[pc].flags & FJ_XF_LOOP)) return FJ_HOT_CONTINUE;
+    c->done = true;
+    int sr = step_to_return(vm, ex);
+    if (sr < 0) return sr;  /* the interpreter failed (fj_vm_fail): the run ends there */
+    if (sr == FJ_STEP_DONE) return FJ_HOT_DONE;
+    pc = ex->pc;
+    moved = true;
+  } else if (c->cfg->at_pc != FJ_DIFF_ANY_PC && pc != c->cfg->at_pc) {
+    return FJ_HOT_CONTINUE;
+  }
   c->done = true;
   static state s0, s1;
   int done = 0;
   enum fj_trace_kind kind = (vm->x[pc].flags & FJ_XF_LOOP) ? FJ_TRACE_LOOP : FJ_TRACE_ENTRY;
   int rc = check_trace(c, vm, ex, &s0, kind, 0, &done);
-  if (rc == FJ_HOT_CONTINUE || !c->res->traced || c->res->failed) return rc;
+  if (rc == FJ_HOT_CONTINUE) return moved ? FJ_HOT_RELOAD : rc;
+  if (moved && c->res->traced) c->res->ret_points++;
+  if (!c->res->traced || c->res->failed) return rc;
   /* A side exit was taken: the interpreter is now exactly at it.  Record a bridge there (as the
    * runtime does for hot exits) and check it the same way, from this state. */
   if (!done && c->last_kind == FJ_EXIT_GUARD && c->cfg->bridges) {
@@ -361,7 +441,7 @@ int fj_diff_run_with(const fj_diff_runner *rn, const fj_diff_prog *prog, void *m
   memset(res, 0, sizeof *res);
   if (mem_len > MAX_MEM) return FJ_EINVAL;
   diff_ctx c = {rn, cfg, res, NULL, mem_len, NULL, false, cfg->max_recs ? cfg->max_recs : 1024,
-                NULL, 0, 0};
+                NULL, 0, 0, {0}, 0, false};
   fj_vm *vm = NULL;
   if (rn->open(rn->self, &vm, &c.mem, mem_len ? mem_len : 1, &c.st, res->message,
                sizeof res->message)) {

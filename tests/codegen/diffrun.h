@@ -45,6 +45,9 @@ typedef struct fj_diff_cfg {
   uint32_t variants;    /* bit 0: FJ_CG_NO_OPT, bit 1: optimized (0 = both) */
   uint64_t insn_limit;  /* the run's instruction budget (0: the VM's default) */
   int bridges;          /* after a side exit, also record and check a bridge trace there */
+  int ret_point;        /* instead of at_pc: at the first hot local-function entry, step the
+                           interpreter until that call returns and trace from the return point
+                           (the runtime's return-point ENTRY traces); at_pc is then ignored */
 } fj_diff_cfg;
 
 typedef struct fj_diff_result {
@@ -60,6 +63,13 @@ typedef struct fj_diff_result {
   uint32_t bridges;                  /* bridge traces recorded (and checked) */
   uint64_t native_insns;             /* eBPF instructions the compiled code executed */
   uint64_t guest_insns;              /* target instructions that took (runners that count) */
+  /* Bounds checks fj_opt_mem hoisted in front of LOOP (seen in the optimized IR of each trace;
+   * runs from widened entries not counted): */
+  uint32_t hoisted_traces;           /* traces (and bridges) with hoisted checks */
+  uint32_t hoisted_guards;           /* the guards hoisted in them */
+  uint32_t hoisted_runs;             /* optimized runs of such traces that matched */
+  uint32_t hoisted_failed;           /* ... that left through a hoisted check */
+  uint32_t ret_points;               /* traces recorded at a return point (cfg->ret_point) */
   int run_status;       /* fj_vm_run's return */
   uint64_t r0;
 } fj_diff_result;

@@ -26,8 +26,10 @@ static void on_signal(int sig) {
 static void make_case(const fj_diff_target *t, uint64_t seed, fj_gen_prog *p, uint8_t *mem,
                       fj_diff_cfg *cfg) {
   bool straight = seed % 4 == 3;
+  /* 40% of the loops are induction-variable loops (gen.h), the rest the old r8 countdown */
+  bool iv = !straight && (seed >> 2) % 5 >= 3;
   fj_gen_opts o = {.calls = seed % 5 == 0, .local_calls = seed % t->local_calls_every == 0,
-                   .atomics = seed % 3 != 1, .straight = straight,
+                   .atomics = seed % 3 != 1, .straight = straight, .iv_loops = iv,
                    .body = straight ? 40 + (uint32_t)(seed % 160)
                            : t->spill_loops && seed % 16 == 9 ? 100 + (uint32_t)(seed % 120)
                            : 8 + (uint32_t)(seed % 40)};
@@ -41,6 +43,9 @@ static void make_case(const fj_diff_target *t, uint64_t seed, fj_gen_prog *p, ui
   cfg->entry = 0;
   if (seed % 8 == 5) cfg->insn_limit = 30 + seed % 300;  /* budget exits inside traces */
   cfg->bridges = 1;
+  /* half the programs with local calls: an ENTRY trace at the return point of the first call
+   * that gets hot (the runtime traces return points it keeps arriving at) */
+  cfg->ret_point = o.local_calls && (seed / t->local_calls_every) % 2 == 1;
   if (straight) {  /* whole path from the entry */
     cfg->at_pc = 0;
     cfg->threshold = 1;
@@ -126,6 +131,7 @@ static int run_asm_file(const fj_diff_target *t, const char *path, uint32_t vari
 typedef struct totals {
   uint64_t traced, compiled, ran, native, guest, bridges;
   uint32_t aborts[FJ_ABORT__COUNT], kinds[8], frame_exits, spilled;
+  uint64_t hoisted_traces, hoisted_guards, hoisted_runs, hoisted_failed, ret_points;
 } totals;
 
 static void add(totals *s, const fj_diff_result *r) {
@@ -139,6 +145,11 @@ static void add(totals *s, const fj_diff_result *r) {
   for (int k = 0; k < 8; k++) s->kinds[k] += r->exit_kinds[k];
   s->frame_exits += r->frame_exits;
   s->spilled += r->spilled;
+  s->hoisted_traces += r->hoisted_traces;
+  s->hoisted_guards += r->hoisted_guards;
+  s->hoisted_runs += r->hoisted_runs;
+  s->hoisted_failed += r->hoisted_failed;
+  s->ret_points += r->ret_points;
 }
 
 int fj_diff_random_main(const fj_diff_target *t) {
@@ -206,6 +217,11 @@ int fj_diff_random_main(const fj_diff_target *t) {
          s.frame_exits, s.spilled);
   for (int k = 1; k < FJ_ABORT__COUNT; k++)
     if (s.aborts[k]) printf("compile aborts %s: %u\n", fj_abort_name(k), s.aborts[k]);
+  printf("bounds checks hoisted before LOOP: %llu guards in %llu traces; %llu optimized runs of "
+         "them matched, %llu left through a hoisted check; %llu traces at return points\n",
+         (unsigned long long)s.hoisted_guards, (unsigned long long)s.hoisted_traces,
+         (unsigned long long)s.hoisted_runs, (unsigned long long)s.hoisted_failed,
+         (unsigned long long)s.ret_points);
   printf("%llu runs entered with registers wider than at recording matched; left at entry: %llu "
          "optimized, %llu unoptimized\n", (unsigned long long)fj_diff_widened_runs,
          (unsigned long long)fj_diff_widened_at_entry[1],

@@ -9,6 +9,15 @@
  * inlined local calls, then a short tail and `exit`.  r8, r9 and r10 are never written by
  * random instructions, so every program terminates and never faults.
  *
+ * With iv_loops the loop is instead one of the shapes bounds-check hoisting (codegen/opt_mem.c)
+ * works on: a pointer r7 stepping through the context or the stack, index addresses from the
+ * counter r8 (shifted, 64- or 32-bit), r8 counting up or down in 64- or 32-bit arithmetic,
+ * tested (signed or unsigned) at the top or the bottom of the body, against an immediate or r6,
+ * or the pointer tested against an end pointer in r6; optionally an early exit on the count.
+ * Such programs terminate (the loop control is simulated when drawn) but often fault: trip
+ * counts ignore the region's end, so the interpreter runs off it where a hoisted check must
+ * have failed before the loop.  r6 and r7 are then kept from random writes too.
+ *
  * fixed[i] marks instructions a shrinker must keep (setup and loop control); the others may be
  * replaced by `ja +0` without changing any jump target.
  */
@@ -34,6 +43,8 @@ typedef struct fj_gen_opts {
   bool local_calls;   /* inlined local calls */
   bool atomics;
   bool straight;      /* no loop: one long straight-line body (traced from the entry) */
+  bool iv_loops;      /* the loop is an induction-variable loop (gen.c: pointer and index
+                         addresses, counter tests of every kind, runs off the region) */
   uint32_t body;      /* random body instructions (upper bound), 0 = default */
 } fj_gen_opts;
 
