@@ -24,6 +24,11 @@ fj_insn *cu_asm(const char *text, uint32_t *n) {
 
 uint8_t *cu_trace(const fj_insn *prog, uint32_t n, uint32_t start, const char *path,
                   uint8_t region, uint32_t max, size_t *len) {
+  return cu_trace_narrow(prog, n, start, path, region, max, 0, len);
+}
+
+uint8_t *cu_trace_narrow(const fj_insn *prog, uint32_t n, uint32_t start, const char *path,
+                         uint8_t region, uint32_t max, uint32_t entry_narrow, size_t *len) {
   fj_trace_rec *recs = calloc(max, sizeof *recs);
   assert_non_null(recs);
   uint32_t pc = start, depth = 0, nrec = 0, ret[FJ_MAX_CALL_DEPTH];
@@ -79,7 +84,7 @@ done:;
   fj_trace_header h = {.magic = FJ_TRACE_MAGIC, .version = FJ_TRACE_VERSION,
                        .kind = end == FJ_TRACE_END_LOOP ? FJ_TRACE_LOOP : FJ_TRACE_ENTRY,
                        .start_pc = start, .nrecs = nrec, .end = end, .end_pc = end_pc,
-                       .prog_ninsns = n, .nregions = 4};
+                       .prog_ninsns = n, .nregions = 4, .entry_narrow = entry_narrow};
   memcpy(b, &h, sizeof h);
   memcpy(b + sizeof h, recs, nrec * sizeof *recs);
   free(recs);

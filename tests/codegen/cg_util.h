@@ -21,6 +21,10 @@ fj_insn *cu_asm(const char *text, uint32_t *n);
  * Returns malloc'd bytes (size in *len). */
 uint8_t *cu_trace(const fj_insn *prog, uint32_t n, uint32_t start, const char *path,
                   uint8_t region, uint32_t max, size_t *len);
+/* cu_trace with header.entry_narrow = entry_narrow (bit i: r_i below 2^32 when recording
+ * began; the recorder's job, which cu_trace does not model). */
+uint8_t *cu_trace_narrow(const fj_insn *prog, uint32_t n, uint32_t start, const char *path,
+                         uint8_t region, uint32_t max, uint32_t entry_narrow, size_t *len);
 
 /* Read + build (+ fj_opt_run if opt) a trace into ir.  Returns the abort reason (0 = ok); on
  * an abort ir->msg says why.  flags: FJ_IR_*.  The caller calls fj_ir_free. */

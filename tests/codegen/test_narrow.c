@@ -22,11 +22,7 @@ static void build(const char *text, const char *path, uint32_t narrow, bool opt,
   uint32_t n;
   fj_insn *p = cu_asm(text, &n);
   size_t len;
-  uint8_t *b = cu_trace(p, n, 0, path, 1, 1000, &len);
-  fj_trace_header h;
-  memcpy(&h, b, sizeof h);
-  h.entry_narrow = narrow;
-  memcpy(b, &h, sizeof h);
+  uint8_t *b = cu_trace_narrow(p, n, 0, path, 1, 1000, narrow, &len);
   int rc = cu_build(b, len, 0, opt, ir);
   if (rc) fail_msg("%s: %s", fj_abort_name(rc), ir->msg);
   free(b);
@@ -128,10 +124,9 @@ static void test_entry_speculation(void **st) {
     uint32_t nb;
     fj_insn *pb = cu_asm(k_entry, &nb);
     size_t lb;
-    uint8_t *bb = cu_trace(pb, nb, 0, "", 1, 1000, &lb);
+    uint8_t *bb = cu_trace_narrow(pb, nb, 0, "", 1, 1000, narrow, &lb);
     fj_trace_header hb;
     memcpy(&hb, bb, sizeof hb);
-    hb.entry_narrow = narrow;
     hb.kind = FJ_TRACE_BRIDGE;
     hb.parent_id = 1;
     memcpy(bb, &hb, sizeof hb);
@@ -148,11 +143,7 @@ static void test_entry_speculation(void **st) {
   uint32_t n;
   fj_insn *p = cu_asm(k_entry, &n);
   size_t len;
-  uint8_t *b = cu_trace(p, n, 0, "", 1, 1000, &len);
-  fj_trace_header h;
-  memcpy(&h, b, sizeof h);
-  h.entry_narrow = narrow;
-  memcpy(b, &h, sizeof h);
+  uint8_t *b = cu_trace_narrow(p, n, 0, "", 1, 1000, narrow, &len);
   assert_int_equal(cu_build(b, len, FJ_IR_NOFOLD, false, &raw), 0);
   assert_int_equal(cu_count(&raw, FJ_IR_ULE), 0);
   fj_ir_free(&raw);
