@@ -259,9 +259,10 @@ static void iv_draw(rng *r, ivshape *s) {
   s->pstep = psteps[below(r, 6)];
   unsigned trips = chance(r, 50) ? 1 + below(r, 40) : 2 + below(r, 8);
   int64_t span = FJ_GEN_MEM;
-  if (s->stack) s->start = -(int64_t)(8 + below(r, chance(r, 50) ? 64 : 400));
+  /* starts mostly where the loop gets hot before it runs off (else nothing is traced) */
+  if (s->stack) s->start = -(int64_t)(8 + below(r, s->pstep < 0 || chance(r, 25) ? 64 : 400));
   else if (s->pstep < 0) s->start = span - (int64_t)s->w - below(r, 24);
-  else s->start = chance(r, 60) ? (int64_t)(below(r, FJ_GEN_MEM) & ~(s->w - 1)) : below(r, 12);
+  else s->start = chance(r, 40) ? (int64_t)(below(r, FJ_GEN_MEM) & ~(s->w - 1)) : below(r, 12);
   if (s->on_ptr) {  /* unsigned pointer compares: the base may be anywhere */
     static const enum fj_op up[] = {FJ_OP_JLT64_IMM, FJ_OP_JLE64_IMM, FJ_OP_JNE64_IMM};
     static const enum fj_op down[] = {FJ_OP_JGT64_IMM, FJ_OP_JGE64_IMM, FJ_OP_JNE64_IMM};
@@ -298,6 +299,11 @@ static void iv_access(builder *b) {
   if (chance(r, 45)) {  /* index address in r5 */
     base = IV_T;
     op(b, s->idx32 ? FJ_OP_MOV32_REG : FJ_OP_MOV64_REG, IV_T, IV_C, 0, 0);
+    if (s->cstep > 0 && s->c0) {  /* from the counter's start: in the region at first */
+      bool fits = (uint64_t)(int64_t)(int32_t)(uint32_t)s->c0 == s->c0;
+      op(b, fits && !s->idx32 ? FJ_OP_ADD64_IMM : FJ_OP_ADD32_IMM, IV_T, 0, 0,
+         (int32_t)(0u - (uint32_t)s->c0));
+    }
     if (s->k) op(b, FJ_OP_LSH64_IMM, IV_T, 0, 0, (int32_t)s->k);
     if (s->stack) {
       op(b, FJ_OP_NEG64, IV_T, 0, 0, 0);
