@@ -12,7 +12,11 @@
  * On a failure it prints the seed, the message and a minimized program (instructions replaced
  * by `ja +0` while it still fails, printed as assemblable text), then continues.  At least 90%
  * of the compiled variants (two per trace and bridge) must have run and matched.  Ends with
- * "N passed, M failed"; returns the exit status.
+ * "N passed, M failed"; returns the exit status.  40% of the loop programs are induction-variable
+ * loops (gen.h iv_loops: what bounds-check hoisting works on, often running off their region);
+ * half the programs with local calls are traced at a return point instead (diffrun.h
+ * ret_point).  The summary counts the bounds checks hoisted before LOOP and the optimized runs
+ * that left through one.
  *
  * fj_diff_conf_main: the bpf_conformance suite (../shared/conformance, or $FJ_SHARED): every
  * case the interpreter runs without an expected error is traced (a) from its entry (threshold
