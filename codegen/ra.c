@@ -205,6 +205,19 @@ static fj_loc *locp(const fj_ra *ra, uint32_t j, uint32_t i) {
 static bool to_slot(fj_ra *ra, const fj_target_regs *regs, uint32_t *slot_end, uint32_t j,
                     uint32_t i) {
   fj_loc *l = locp(ra, j, i);
+  if (l == &ra->loc[j] && ra->phi_a && ra->phi_a[j]) {
+    /* PHI a b (phi_slots): b takes a's slot (a's body location) when a is done by b's
+     * definition — read for the last time before it or by b itself, whose code writes the slot
+     * after reading its operands.  The slot is a's until the end of the loop (slot_end), so
+     * only a and b ever hold it; the back edge copies nothing. */
+    uint32_t a = ra->phi_a[j] - 1;
+    fj_loc la = *locp(ra, a, j);
+    if (la.kind == FJ_LOC_SLOT && slot_end[la.slot] >= ra->end[j] + 1) {
+      *l = la;
+      ra->nspilled++;
+      return true;
+    }
+  }
   uint32_t from = l == &ra->loc[j] ? j : ra->loop_at;
   uint32_t s = 0;
   while (s < regs->max_slots && slot_end[s] > from) s++;
@@ -267,6 +280,33 @@ static void phi_hints(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       ra->hint[b] = a + 1;
     }
   }
+}
+
+/* phi_a[b] = a + 1 for PHI a b (phi_slots targets) when b may take a's slot: a is done by b's
+ * definition (its last read comes before b or is b itself: the emitter writes a slot result
+ * after reading operands and snapshot) and a is no other PHI's destination. */
+static void phi_slot_pairs(fj_ra *ra, fj_ir *ir) {
+  uint32_t n = ra->nins;
+  ra->phi_a = calloc(n ? n : 1, sizeof *ra->phi_a);
+  uint8_t *dst = calloc(n ? n : 1, 1);
+  if (!ra->phi_a || !dst) {
+    free(dst);
+    fj_ir_abort(ir, FJ_ABORT_NOMEM, "register allocation: out of memory");
+  }
+  for (fj_ref r = ir->loop; r < ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(ir, r);
+    if (in->op == FJ_IR_PHI && in->a >= FJ_REF_BIAS && in->a < ir->top && dst[in->a - FJ_REF_BIAS] < 2)
+      dst[in->a - FJ_REF_BIAS]++;
+  }
+  for (fj_ref r = ir->loop; r < ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(ir, r);
+    if (in->op != FJ_IR_PHI || in->a < FJ_REF_BIAS || in->b < FJ_REF_BIAS) continue;
+    if (in->a >= ir->loop || in->b <= ir->loop || in->b >= ir->top) continue;
+    uint32_t a = in->a - FJ_REF_BIAS, b = in->b - FJ_REF_BIAS;
+    if (dst[a] != 1 || ra->phi_a[b]) continue;
+    if (ra->last_use[a] <= b) ra->phi_a[b] = a + 1;
+  }
+  free(dst);
 }
 
 /* The first free register of the preference order for the low word (unless *reg is already
@@ -346,6 +386,7 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
   compute_ranges(ra, ir, hi_used);
   free(hi_used);
   phi_hints(ra, ir, regs);
+  if (regs->phi_slots && ir->loop != FJ_REF_NONE) phi_slot_pairs(ra, ir);
   uint8_t *split_ok = NULL;
   if (regs->split_loop && ir->loop != FJ_REF_NONE) {
     ra->loop_at = ir->loop - FJ_REF_BIAS;
@@ -475,6 +516,20 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     if (regs->pair64 && in->type == FJ_IRT_I64) ok = 0;  /* 32-bit target: I64 values in slots */
     for (unsigned k = 0; k < nclob; k++)  /* written by an instruction in (i, end] */
       if (next_clob[k][i + 1] <= ra->end[i]) ok &= ~(1u << clob_reg[k]);
+    if (ra->phi_a && ra->phi_a[i] && ra->weight[i] <= 8 && ra->words &&
+        ra->words[ra->phi_a[i] - 1] == 2 && ra->hi_end[ra->phi_a[i] - 1] > ra->loop_at &&
+        locp(ra, ra->phi_a[i] - 1, i)->kind == FJ_LOC_SLOT) {
+      /* Nothing but the back edge reads b (weight: the PHI's 8) and a lives in a slot whose
+       * both words the copy would write: a register would only cost two stores there, the
+       * slot one strd (a one-word copy is one str either way). */
+      if (!to_slot(ra, regs, slot_end, i, i)) {
+        abort_reason = FJ_ABORT_SPILL_LIMIT;
+        abort_at = i;
+        break;
+      }
+      active[nactive++] = i;
+      continue;
+    }
     if (ra->hint[i] && ok) {
       uint32_t a = ra->hint[i] - 1;
       uint32_t ma = loc_mask(ra, a, i);
@@ -588,6 +643,7 @@ void fj_ra_free(fj_ra *ra) {
   free(ra->hi_end);
   free(ra->loc_body);
   free(ra->snap_at);
+  free(ra->phi_a);
   memset(ra, 0, sizeof *ra);
 }
 

@@ -44,6 +44,9 @@
  * targets) is the first operand of b's own two-address instruction, b takes a's register(s) (if
  * a has them and both have the same width) and the copy disappears.  On two_address targets a whole chain c1 = a op x,
  * c2 = c1 op y, ..., b = ck op z (each link the last use of the one before) takes a's register.
+ * On targets that set fj_target_regs.phi_slots the same holds for slots: a b that goes to a
+ * slot takes a's slot when a's body location is one and a is done by b's definition (last read
+ * before it or by b itself: the target's code writes a result's slot after reading operands).
  * Otherwise the back edge copies: the emitter calls fj_ra_phi_moves() there; it sequentializes
  * the parallel copy b -> loc(a) of all PHIs (breaking cycles through a temporary the target
  * names).  On targets with widths the parallel move is one of words: every PHI moves as many
@@ -87,6 +90,8 @@ typedef struct fj_ra {
                           value's location in the loop body (kind NONE: loc[] throughout) */
   uint32_t *snap_at;   /* [snapshot] (with loc_body): first instruction using it (UINT32_MAX:
                           none); its exit stub reads locations as of there */
+  uint32_t *phi_a;     /* [ref - FJ_REF_BIAS] (phi_slots targets): PHI b -> a + 1 when b may
+                          take a's slot (a done by b's definition); NULL otherwise */
   uint32_t loop_at;    /* index of LOOP (nins when there is no split) */
   uint32_t nins;
   uint32_t nslots;     /* spill slots used (frame size = nslots * 8, plus target needs) */

@@ -48,6 +48,10 @@ typedef struct fj_target_regs {
   bool two_address;           /* the emitter computes ADD..SAR, NEG, ZEXT, SEXT, BSWAP as
                                  "result = a; result op= b": the result may then get the
                                  register of a first operand that dies there (ra.h) */
+  bool phi_slots;             /* the emitter writes a result's slot only after it has read
+                                 every operand and synced its snapshot: a PHI's b that goes
+                                 to a slot may take a's slot (ra.h), the back edge copies
+                                 nothing */
   /* Registers (mask) the code of instruction ref may write besides its result, before or
    * after reading its operands (e.g. x86 rdx for mul/div): no value live at ref, operands
    * included, is given one of them; the result may be.  NULL: none. */

@@ -841,7 +841,8 @@ static fj_ref next_ins(const fj_thm *x, fj_ref ref) {
 
 /* Budget check `GE.I64 b, #n` followed by `b' = b - n` in b's own two registers (PHI sharing,
  * two-address): `subs lo, #n; sbcs hi, #0` sets N and V as `cmp lo, #n; sbcs _, hi, #0` would,
- * and an out-of-line restore adds n back before the exit stub reads b (x86 does the same). */
+ * and an out-of-line restore adds n back before the exit stub reads b (x86 does the same).
+ * With b in a slot the same pair computes b' into scratch, and nothing needs restoring. */
 static bool asm_guard_sub(fj_thm *x, fj_ref ref, const fj_ir_ins *in, uint32_t target) {
   fj_thm_buf *b = &x->b;
   if (in->op != FJ_IR_GE || in->type != FJ_IRT_I64 || fj_ir_is_k(in->a) || !fj_ir_is_k(in->b) ||
@@ -857,6 +858,31 @@ static bool asm_guard_sub(fj_thm *x, fj_ref ref, const fj_ir_ins *in, uint32_t t
   if (!((nin->op == FJ_IR_ADD && kb == 0 - n) || (nin->op == FJ_IR_SUB && kb == n))) return false;
   const fj_ra *ra = &x->cg->ra;
   fj_loc la = fj_ra_loc_at(ra, in->a, ref), ln = fj_ra_loc_at(ra, nx, nx);
+  if (la.kind == FJ_LOC_SLOT && ln.kind != FJ_LOC_NONE && fj_ra_words(ra, in->a) == 2 &&
+      fj_ra_words(ra, nx) == 2) {
+    /* b in a slot: `subs`/`sbcs` from the loaded copy into D, branch straight to the exit (b's
+     * slot is intact), then b' to its location (its slot may be b's: PHI slot sharing). */
+    int32_t off = thm_slot_off(la.slot);
+    fj_thm_ldrd(b, THM_A0, THM_A1, FJ_THM_SP, off);
+    bool saved = b->flags_free;
+    fj_thm_subs_imm(b, THM_D0, THM_A0, (uint32_t)n);
+    b->flags_free = false;
+    fj_thm_sbcs_imm(b, THM_D1, THM_A1, 0);
+    b->flags_free = saved;
+    thm_jcc(x, FJ_THM_LT, target);
+    x->cur = nx;
+    unsigned dl, dh;
+    thm_dst(x, nx, &dl, &dh);
+    if (ln.kind == FJ_LOC_REG) {
+      fj_thm_mov(b, dl, THM_D0);
+      if (dh != THM_D1) fj_thm_mov(b, dh, THM_D1);
+    } else {
+      thm_put(x, nx, THM_D0, THM_D1);
+    }
+    x->cur = ref;
+    x->skip = nx;
+    return true;
+  }
   if (la.kind != FJ_LOC_REG || ln.kind != FJ_LOC_REG || la.reg != ln.reg ||
       fj_ra_words(ra, in->a) != 2 || fj_ra_words(ra, nx) != 2 || la.reg_hi != ln.reg_hi ||
       !thm_hi_live(x, in->a))
@@ -1106,6 +1132,7 @@ static unsigned thm_words_wide(const fj_ir *ir, fj_ref ref) {
     .nalloc = 8, .alloc = {4, 5, 6, 7, 8, 9, 10, 11},                             \
     .callee_saved = 0xff0u, .max_slots = THM_MAX_SLOTS, .pair64 = false,          \
     .words = words_fn, .split_loop = true, .two_address = true,                   \
+    .phi_slots = true,                                                            \
   }
 
 const fj_backend fj_backend_thumbv7em = {

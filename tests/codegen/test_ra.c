@@ -564,6 +564,89 @@ static void test_phi_word_moves(void **state) {
   fj_ir_free(&ir);
 }
 
+/* phi_slots: with two registers, the loop-carried I64 values live in slots; a PHI's b that only
+ * the back edge reads (b0 = a0 - 11, the budget's shape) and one read in the body (b1) take
+ * their a's slot, and the back edge then moves nothing.  Random loops: two values share a slot
+ * at once only as such a pair, a done by b's definition. */
+static void test_phi_slots(void **state) {
+  (void)state;
+  fj_target_regs regs = word_regs;
+  regs.nalloc = 2;
+  regs.split_loop = true;
+  regs.phi_slots = true;
+  fj_ir ir;
+  fj_ir_init(&ir, FJ_IR_NOFOLD);
+  if (setjmp(ir.abort_jb)) fail_msg("%s", ir.msg);
+  fj_ref a[4];
+  for (unsigned k = 0; k < 4; k++)
+    a[k] = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = (int32_t)k});
+  fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_LOOP});
+  fj_ref keep[3] = {a[1], a[2], a[3]};
+  fj_ir_ins g = {.op = FJ_IR_GE, .type = FJ_IRT_I64, .a = a[0], .b = fj_ir_k64(&ir, 11)};
+  g.snap = empty_snap(&ir, keep, 3);
+  fj_ir_emit_raw(&ir, &g);
+  fj_ref b0 = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ADD, .type = FJ_IRT_I64, .a = a[0],
+                                               .b = fj_ir_k64(&ir, (uint64_t)-11)});
+  fj_ref c = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ADD, .type = FJ_IRT_I64, .a = a[2], .b = a[3]});
+  fj_ref b1 = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_XOR, .type = FJ_IRT_I64, .a = a[1], .b = c});
+  fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_PHI, .type = FJ_IRT_I64, .a = a[0], .b = b0});
+  fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_PHI, .type = FJ_IRT_I64, .a = a[1], .b = b1});
+  fj_ra ra;
+  fj_ra_run(&ra, &ir, &regs);
+  /* a0 (read twice per iteration) keeps the two registers; a1 is in a slot and b1 takes it */
+  fj_loc l0 = fj_ra_loc_at(&ra, a[0], b0), l1 = fj_ra_loc_at(&ra, a[1], b1);
+  assert_int_equal(l0.kind, FJ_LOC_REG);
+  assert_int_equal(l1.kind, FJ_LOC_SLOT);
+  assert_int_equal(ra.loc[b1 - FJ_REF_BIAS].kind, FJ_LOC_SLOT);
+  assert_int_equal(ra.loc[b1 - FJ_REF_BIAS].slot, l1.slot);
+  wmachine m;
+  memset(&m, 0, sizeof m);
+  m.ir = &ir;
+  fj_ra_phi_moves(&ra, &ir, REG(12), wsim_move, &m);
+  assert_int_equal(m.nmoves, 0);  /* b0 shares a0's registers, b1 a1's slot */
+  fj_ra_free(&ra);
+  fj_ir_free(&ir);
+
+  volatile unsigned shared = 0;
+  for (volatile unsigned round = 0; round < 300; round++) {
+    rng_state = 4242 + round;
+    fj_ir_init(&ir, FJ_IR_NOFOLD);
+    memset(&ra, 0, sizeof ra);
+    if (setjmp(ir.abort_jb)) fail_msg("round %u aborted: %s", round, ir.msg);
+    random_loop_ir(&ir, 5 + rnd(30), 5 + rnd(30));
+    /* PHIs: pre-roll RINs (a) <- random body values (b) */
+    uint32_t lp = ir.loop - FJ_REF_BIAS, top = fj_ir_nins(&ir);
+    for (unsigned k = 0; k < 4; k++) {
+      fj_ref pa = FJ_REF_BIAS + k, pb = FJ_REF_BIAS + lp + 1 + rnd(top - lp - 1);
+      const fj_ir_ins *bi = fj_ir_at(&ir, pb);
+      if (bi->op != FJ_IR_ADD && bi->op != FJ_IR_XOR) continue;
+      fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_PHI, .type = bi->type, .a = pa, .b = pb});
+    }
+    regs.nalloc = (uint8_t)(2 + rnd(7));
+    fj_ra_run(&ra, &ir, &regs);
+    uint32_t n = ra.nins;
+    for (uint32_t t = 0; t < n; t++) {
+      for (uint32_t i = 0; i <= t; i++) {
+        if (ra.end[i] < t || ra.loc[i].kind == FJ_LOC_NONE) continue;
+        fj_loc li = fj_ra_loc_at(&ra, FJ_REF_BIAS + i, FJ_REF_BIAS + t);
+        if (li.kind != FJ_LOC_SLOT) continue;
+        for (uint32_t j = i + 1; j <= t; j++) {
+          if (ra.end[j] < t || ra.loc[j].kind == FJ_LOC_NONE) continue;
+          fj_loc lj = fj_ra_loc_at(&ra, FJ_REF_BIAS + j, FJ_REF_BIAS + t);
+          if (lj.kind != FJ_LOC_SLOT || lj.slot != li.slot) continue;
+          /* only a PHI pair, a's last read at or before b's definition */
+          if (!ra.phi_a || ra.phi_a[j] != i + 1 || ra.last_use[i] > j)
+            fail_msg("round %u: %04u and %04u share slot %u at %04u", round, i, j, li.slot, t);
+          shared++;
+        }
+      }
+    }
+    fj_ra_free(&ra);
+    fj_ir_free(&ir);
+  }
+  assert_true(shared > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_random_ir_invariants),
@@ -575,6 +658,7 @@ int main(void) {
     cmocka_unit_test(test_words),
     cmocka_unit_test(test_split_loop),
     cmocka_unit_test(test_phi_word_moves),
+    cmocka_unit_test(test_phi_slots),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
