@@ -7,6 +7,7 @@
  *   FJ_DIFF_SEED=<n>   first seed (default 1)      FJ_DIFF_CASES=<n>  cases (default: t->cases)
  *   FJ_DIFF_ONE=<seed> run only that seed, verbosely
  *   FJ_DIFF_VARIANTS=1 only FJ_CG_NO_OPT, 2 only optimized, 3 both (default)
+ *   FJ_DIFF_IV=1       every loop program an induction-variable loop (0: none; unset: 40%)
  *   FJ_DIFF_ASM=<file> assemble the file and run it verbosely (the loop at label `loop`, else
  *                      the whole path from pc 0): for debugging a minimized reproducer
  * On a failure it prints the seed, the message and a minimized program (instructions replaced

@@ -23,11 +23,14 @@ static void on_signal(int sig) {
   _exit(1);
 }
 
+/* FJ_DIFF_IV: -1 (unset) the mix below, 0 no IV loops, 1 every loop one. */
+static int iv_mode = -1;
+
 static void make_case(const fj_diff_target *t, uint64_t seed, fj_gen_prog *p, uint8_t *mem,
                       fj_diff_cfg *cfg) {
   bool straight = seed % 4 == 3;
   /* 40% of the loops are induction-variable loops (gen.h), the rest the old r8 countdown */
-  bool iv = !straight && (seed >> 2) % 5 >= 3;
+  bool iv = !straight && (iv_mode < 0 ? (seed >> 2) % 5 >= 3 : iv_mode == 1);
   fj_gen_opts o = {.calls = seed % 5 == 0, .local_calls = seed % t->local_calls_every == 0,
                    .atomics = seed % 3 != 1, .straight = straight, .iv_loops = iv,
                    .body = straight ? 40 + (uint32_t)(seed % 160)
@@ -156,6 +159,7 @@ int fj_diff_random_main(const fj_diff_target *t) {
   const char *e;
   uint32_t variants = (e = getenv("FJ_DIFF_VARIANTS")) ? (uint32_t)strtoul(e, NULL, 0) : 3;
   if ((e = getenv("FJ_DIFF_ASM")) != NULL) return run_asm_file(t, e, variants);
+  if ((e = getenv("FJ_DIFF_IV")) != NULL) iv_mode = atoi(e) != 0;
   uint64_t seed0 = (e = getenv("FJ_DIFF_SEED")) ? strtoull(e, NULL, 0) : 1;
   uint64_t ncases = (e = getenv("FJ_DIFF_CASES")) ? strtoull(e, NULL, 0) : t->cases;
   int one = (e = getenv("FJ_DIFF_ONE")) != NULL;

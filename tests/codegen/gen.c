@@ -425,8 +425,11 @@ static void iv_loop(builder *b, const fj_gen_opts *o, uint32_t len, uint32_t *ca
 static void random_block(builder *b, const fj_gen_opts *o, uint32_t len, bool in_callee,
                          uint32_t *call_sites, uint32_t *ncalls) {
   rng *r = b->r;
-  uint32_t end = b->p->n + len;
-  while (b->p->n < end && b->p->n < FJ_GEN_MAX - 8) {
+  /* room for the loop's end, the tail's exit and an IV access's few instructions: a jump
+   * never targets past the block's last slot */
+  const uint32_t lim = FJ_GEN_MAX - (b->iv ? 24 : 8);
+  uint32_t end = b->p->n + len < lim ? b->p->n + len : lim;
+  while (b->p->n < end) {
     uint32_t left = end - b->p->n;
     if (b->iv && !in_callee && chance(r, 30)) {
       iv_access(b);
