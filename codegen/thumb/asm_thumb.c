@@ -213,6 +213,23 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       unsigned ah = a.hi.k && a.hi.v == 0 ? 0xff : thm_reg(x, a.hi, THM_A1);
       bool alias = dl == al || dl == ah || dh == al || dh == ah || dl == bl || dh == bl ||
                    dl == bh || dh == bh;
+      /* Sharing: the cross terms first, into a scratch register no operand or result uses;
+       * then umull, which reads al and bl before it writes dl and dh. */
+      unsigned t = 0xff;
+      static const uint8_t cand[] = {THM_D1, THM_D0, THM_B1, THM_A1, THM_B0, THM_A0};
+      for (unsigned k = 0; alias && k < sizeof cand && t == 0xff; k++)
+        if (cand[k] != al && cand[k] != ah && cand[k] != bl && cand[k] != bh && cand[k] != dl &&
+            cand[k] != dh)
+          t = cand[k];
+      if (alias && t != 0xff && (ah != 0xff || bh != 0xff)) {
+        if (ah != 0xff) fj_thm_mul(b, t, ah, bl);
+        if (bh != 0xff && ah != 0xff) fj_thm_mla(b, t, al, bh, t);
+        else if (bh != 0xff) fj_thm_mul(b, t, al, bh);
+        fj_thm_umull(b, dl, dh, al, bl);
+        fj_thm_add(b, dh, dh, t);
+        thm_put(x, ref, dl, dh);
+        return;
+      }
       unsigned tl = alias ? THM_D0 : dl, th = alias ? THM_D1 : dh;
       fj_thm_umull(b, tl, th, al, bl);
       if (bh != 0xff) fj_thm_mla(b, th, al, bh, th);

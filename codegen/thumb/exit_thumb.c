@@ -222,26 +222,71 @@ void thm_exit_stubs(fj_thm *x) {
 
 /* ---- the back edge: PHI copies, then jump to the loop body ------------------------------- */
 
-/* One word of a parallel move at LOOP or the back edge (ra.h: every location names one word). */
-static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
-  fj_thm *x = ud;
+/* The register holding word src of a parallel move: its register, or scratch loaded from its
+ * slot / set to the constant's word (0: the high word of a one-word value). */
+static unsigned move_src(fj_thm *x, fj_loc src, fj_ref ref, unsigned scratch) {
   fj_thm_buf *b = &x->b;
-  thm_ensure(x, 64);
-  unsigned v = dst.kind == FJ_LOC_REG ? dst.reg : THM_A0;
-  if (src.kind == FJ_LOC_REG) {
-    v = src.reg;
-  } else if (src.kind == FJ_LOC_SLOT) {
-    fj_thm_ldr(b, v, FJ_THM_SP, thm_slot_off(src.slot) + (src.word == 2 ? 4 : 0));
+  if (src.kind == FJ_LOC_REG) return src.reg;
+  if (src.kind == FJ_LOC_SLOT) {
+    fj_thm_ldr(b, scratch, FJ_THM_SP, thm_slot_off(src.slot) + (src.word == 2 ? 4 : 0));
   } else if (fj_ir_is_k(ref)) {
     uint64_t k = fj_ir_kval(x->ir, ref);
-    fj_thm_mov_imm(b, v, (uint32_t)(src.word == 2 ? k >> 32 : k));
+    fj_thm_mov_imm(b, scratch, (uint32_t)(src.word == 2 ? k >> 32 : k));
   } else if (src.word == 2) {
-    fj_thm_mov_imm(b, v, 0);  /* the high word of a one-word (I32) value */
+    fj_thm_mov_imm(b, scratch, 0);  /* the high word of a one-word (I32) value */
   } else {
     fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: PHI source %04u has no location", ref - FJ_REF_BIAS);
   }
+  return scratch;
+}
+
+/* One word move, emitted now. */
+static void move_word(fj_thm *x, fj_loc dst, fj_loc src, fj_ref ref) {
+  fj_thm_buf *b = &x->b;
+  unsigned v = move_src(x, src, ref, dst.kind == FJ_LOC_REG ? dst.reg : THM_A0);
   if (dst.kind == FJ_LOC_REG && dst.reg != v) fj_thm_mov(b, dst.reg, v);
   if (dst.kind == FJ_LOC_SLOT) fj_thm_str(b, v, FJ_THM_SP, thm_slot_off(dst.slot) + (dst.word == 2 ? 4 : 0));
+}
+
+/* Emit a held-back low-word move. */
+static void move_flush(fj_thm *x) {
+  if (!x->pm.on) return;
+  x->pm.on = false;
+  thm_ensure(x, 64);
+  move_word(x, x->pm.dst, x->pm.src, x->pm.ref);
+}
+
+/* One word of a parallel move at LOOP or the back edge (ra.h: every location names one word).
+ * A slot's low word is held back: when the very next move writes the same slot's high word,
+ * both go out as one strd (two words of one slot as ldrd/strd) — the next move cannot read the
+ * low word it would have followed (a slot's other word, or a register). */
+static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
+  fj_thm *x = ud;
+  fj_thm_buf *b = &x->b;
+  if (x->pm.on && dst.kind == FJ_LOC_SLOT && dst.word == 2 && dst.slot == x->pm.dst.slot) {
+    x->pm.on = false;
+    thm_ensure(x, 64);
+    fj_loc s1 = x->pm.src;
+    int32_t off = thm_slot_off(dst.slot);
+    if (s1.kind == FJ_LOC_SLOT && src.kind == FJ_LOC_SLOT && s1.slot == src.slot && s1.word == 1 &&
+        src.word == 2) {
+      fj_thm_ldrd(b, THM_A0, THM_A1, FJ_THM_SP, thm_slot_off(src.slot));
+      fj_thm_strd(b, THM_A0, THM_A1, FJ_THM_SP, off);
+      return;
+    }
+    unsigned v1 = move_src(x, s1, x->pm.ref, THM_A0);
+    unsigned v2 = move_src(x, src, ref, THM_A1);
+    fj_thm_strd(b, v1, v2, FJ_THM_SP, off);
+    return;
+  }
+  move_flush(x);
+  if (dst.kind == FJ_LOC_SLOT && dst.word == 1) {
+    x->pm.on = true;
+    x->pm.dst = dst, x->pm.src = src, x->pm.ref = ref;
+    return;
+  }
+  thm_ensure(x, 64);
+  move_word(x, dst, src, ref);
 }
 
 /* LOOP: pre-roll values split at the loop move to their body locations (one parallel move),
@@ -249,12 +294,14 @@ static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
 void thm_loop_entry(fj_thm *x) {
   fj_loc tmp = {FJ_LOC_REG, THM_D0, 0, 0, 1};
   fj_ra_loop_moves(&x->cg->ra, x->ir, tmp, phi_move, x);
+  move_flush(x);
   thm_bind(x, x->l_loop);
 }
 
 void thm_back_edge(fj_thm *x) {
   fj_loc tmp = {FJ_LOC_REG, THM_D0, 0, 0, 1};
   fj_ra_phi_moves(&x->cg->ra, x->ir, tmp, phi_move, x);
+  move_flush(x);
   thm_ensure(x, 16);
   thm_jump(x, x->l_loop);
   thm_check(x);

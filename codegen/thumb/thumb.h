@@ -69,6 +69,8 @@ typedef struct fj_thm {
   /* out-of-line restores of fused budget checks: add n back to (lo, hi), then the exit */
   struct { uint32_t label, exit_label; uint8_t lo, hi; uint32_t n; } pre[16];
   uint32_t npre;
+  /* a parallel move's low word into a slot, held back in case its high word follows (strd) */
+  struct { bool on; fj_loc dst, src; fj_ref ref; } pm;
 } fj_thm;
 
 /* Emit the whole trace (the backend's emit hook); wide = without 32-bit knowledge. */

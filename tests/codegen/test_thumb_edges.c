@@ -172,6 +172,56 @@ int main(void) {
           free(code);
         }
   }
+  /* Loops that crowd the registers: seven loop-carried 64-bit values and the budget (more words
+   * than r4-r11 hold), products by constants and registers whose result shares an operand's
+   * registers, over the value table, traced at different iterations: PHIs in slots (shared
+   * with their a), the budget checked from a slot, strd/ldrd back-edge moves. */
+  {
+    enum { NV = 15 };
+    static uint8_t mem[NV * NV * 16];
+    uint64_t v[NV];
+    for (int i = 0; i < NV; i++) v[i] = strtoull(vals[i], NULL, 0);
+    v[2] = ~0ull;
+    for (int i = 0; i < NV * NV; i++) {
+      memcpy(mem + 16 * i, &v[i / NV], 8);
+      memcpy(mem + 16 * i + 8, &v[i % NV], 8);
+    }
+    static const char *const mk[] = {"3", "-1", "0x7fffffff", "%r9", "-3"};
+    for (size_t k = 0; k < sizeof mk / sizeof mk[0]; k++) {
+      snprintf(text, sizeof text,
+               "mov %%r6, %%r1\nmov %%r7, 0\nmov %%r0, 0\nmov %%r8, 1\nmov %%r9, 7\n"
+               "mov %%r4, 0\nmov %%r5, 0\nloop:\nldxdw %%r2, [%%r6+0]\nldxdw %%r3, [%%r6+8]\n"
+               "mul %%r2, %s\nadd %%r2, 1\nmul %%r3, %%r2\nadd %%r0, %%r3\nxor %%r4, %%r2\n"
+               "lddw %%r1, 0x100000001\nmul %%r8, %%r1\nadd %%r9, %%r8\nadd %%r5, %%r3\n"
+               "add %%r6, 16\nadd %%r7, 1\njlt %%r7, %d, loop\nadd %%r0, %%r4\nadd %%r0, %%r5\n"
+               "add %%r0, %%r8\nadd %%r0, %%r9\nexit\n",
+               mk[k], NV * NV);
+      fj_insn *code;
+      size_t n;
+      char err[160];
+      if (fj_asm(text, &code, &n, err, sizeof err) != 0) {
+        printf("FAIL assembling: %s\n%s", err, text);
+        failed++;
+        continue;
+      }
+      for (unsigned th = 2; th < NV * NV; th += 23) {
+        static uint8_t m[sizeof mem];
+        memcpy(m, mem, sizeof m);
+        fj_diff_cfg cfg = {.at_pc = 7, .threshold = (uint16_t)th, .max_recs = 1024, .bridges = 1};
+        fj_diff_result r;
+        int rc = fj_diff_run_thumb(code, n, m, sizeof m, &cfg, &r, NULL);
+        ran += (unsigned)r.ran_native;
+        if (rc != 0 || r.run_status != 0 || r.ran_native == 0) {
+          printf("FAIL (%s; %d native runs) at threshold %u:\n%s", r.message, r.ran_native, th,
+                 text);
+          failed++;
+        } else {
+          passed++;
+        }
+      }
+      free(code);
+    }
+  }
   printf("thumb_edges: %u programs, %u compiled variants ran in Unicorn and matched\n",
          passed + failed, ran);
   printf("%u passed, %u failed\n", passed, failed);
