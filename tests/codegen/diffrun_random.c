@@ -198,14 +198,16 @@ int fj_diff_random_main(const fj_diff_target *t) {
       continue;
     }
     failed++;
-    fprintf(stderr, "FAIL seed %llu (rerun: FJ_DIFF_ONE=%llu): %s\n", (unsigned long long)seed,
-            (unsigned long long)seed, r.message);
+    const char *ivk = iv_mode < 0 ? "" : iv_mode ? " FJ_DIFF_IV=1" : " FJ_DIFF_IV=0";
+    fprintf(stderr, "FAIL seed %llu (rerun: FJ_DIFF_ONE=%llu%s): %s\n", (unsigned long long)seed,
+            (unsigned long long)seed, ivk, r.message);
     alarm(60);
     shrink(t, &p, seed, variants);
     fj_diff_result r2;
     run_prog(t, &p, seed, variants, &r2);
-    fprintf(stderr, "  minimized (%s); exact replay FJ_DIFF_ONE=%llu, or save the text below and "
-                    "run it with FJ_DIFF_ASM=<file>:\n", r2.message, (unsigned long long)seed);
+    fprintf(stderr, "  minimized (%s); exact replay FJ_DIFF_ONE=%llu%s, or save the text below "
+                    "and run it with FJ_DIFF_ASM=<file>:\n", r2.message, (unsigned long long)seed,
+            ivk);
     print_prog(&p);
   }
   alarm(0);
