@@ -183,13 +183,16 @@ static bool two_address(const fj_ir_ins *ins, fj_ref a) {
   }
 }
 
-/* What keeping value i in a register is worth per instruction of its range: weighted uses
- * over length, so short busy values beat long idle ones (exit-only values cost nothing). */
+/* What keeping value i in a register is worth per instruction of its range and per register
+ * it takes: weighted uses over length and width, so short busy values beat long idle ones and
+ * a one-word value used as often as a two-word one keeps its single register (exit-only values
+ * cost nothing). */
 static uint64_t spill_cost(const fj_ra *ra, uint32_t i) {
   /* a value split at the loop competes in the body with the body's part of its range */
   uint32_t from = ra->loc_body && i < ra->loop_at && ra->loc_body[i].kind != FJ_LOC_NONE
                       ? ra->loop_at : i;
-  return ((uint64_t)ra->weight[i] + 1) * 4096 / (ra->end[i] - from + 1);
+  uint64_t words = ra->words ? ra->words[i] : 1;
+  return ((uint64_t)ra->weight[i] + 1) * 4096 / ((uint64_t)(ra->end[i] - from + 1) * words);
 }
 
 /* Where value j is while instruction i runs: a pre-roll value split at the loop (split_loop

@@ -37,7 +37,8 @@
  * its code leaves it in (fj_target_regs.result_pref; x86: mul-high's rdx).
  * When registers run out the cheapest live value goes to a slot (for its whole life: the
  * emitter has not run yet): cost = weighted operand uses (x8 inside the loop body, snapshot
- * uses free: exit stubs are cold) per instruction of the range; ties spill the longest.
+ * uses free: exit stubs are cold) per instruction of the range and per register it takes;
+ * ties spill the longest.
  * More than regs->max_slots slots aborts SPILL_LIMIT.
  *
  * PHI a b: when the body's last use of a comes before b's definition, or (two_address
