@@ -17,6 +17,7 @@
 
 #include "examples/catalog.h"
 #include "farjit/vm.h"
+#include "tools/file.h"
 
 #ifndef FJ_EXAMPLES_DIR
 #error "FJ_EXAMPLES_DIR must name the directory of the eBPF example objects"
@@ -40,18 +41,6 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint8_t *read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-  *n = b ? fread(b, 1, (size_t)sz, f) : 0;
-  fclose(f);
-  return b;
-}
-
 typedef struct result {
   uint64_t insns;      /* eBPF instructions per run */
   uint64_t interp_ns;  /* best interpreted run */
@@ -63,7 +52,7 @@ static int bench_one(const fj_example *ex, size_t len, int repeats, result *res)
   char path[512];
   snprintf(path, sizeof path, "%s/%s.o", FJ_EXAMPLES_DIR, ex->name);
   size_t n = 0;
-  uint8_t *elf = read_file(path, &n);
+  uint8_t *elf = fj_file_read(path, &n);
   if (!elf) {
     fprintf(stderr, "%s: cannot read %s\n", ex->name, path);
     return -1;

@@ -10,6 +10,7 @@
 
 #include "examples/catalog.h"
 #include "farjit/vm.h"
+#include "tools/file.h"
 
 #ifndef FJ_EXAMPLES_DIR
 #error "FJ_EXAMPLES_DIR must name the directory of the eBPF example objects"
@@ -39,24 +40,12 @@ static void check(int ok, const char *what, const char *name, const char *detail
   }
 }
 
-static uint8_t *read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-  *n = b ? fread(b, 1, (size_t)sz, f) : 0;
-  fclose(f);
-  return b;
-}
-
 /* Load examples/<name>.o into a fresh VM; NULL (and a FAIL line) on error. */
 static fj_vm *load(const char *name, int *entry) {
   char path[512], msg[512];
   snprintf(path, sizeof path, "%s/%s.o", FJ_EXAMPLES_DIR, name);
   size_t n = 0;
-  uint8_t *elf = read_file(path, &n);
+  uint8_t *elf = fj_file_read(path, &n);
   if (!elf) {
     check(0, "load", name, "cannot read the eBPF object (built by examples/module.mk)");
     return NULL;

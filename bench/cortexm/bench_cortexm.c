@@ -31,6 +31,7 @@
 #include "examples/catalog.h"
 #include "farjit/codegen.h"
 #include "farjit/target.h"
+#include "tools/file.h"
 
 #ifndef FJ_EXAMPLES_DIR
 #error "FJ_EXAMPLES_DIR must name the directory of the eBPF example objects"
@@ -71,18 +72,6 @@ typedef struct image {
 } image;
 
 static const char *const watch_names[3] = {"memcpy", "memset", "interp"};
-
-static uint8_t *read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-  *n = b && sz > 0 ? fread(b, 1, (size_t)sz, f) : 0;
-  fclose(f);
-  return b;
-}
 
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
@@ -161,7 +150,7 @@ static void on_compile(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 }
 
 static bool image_open(image *im) {
-  im->file = read_file(im->path, &im->len);
+  im->file = fj_file_read(im->path, &im->len);
   if (!im->file || im->len < 52 || memcmp(im->file, "\177ELF\1\1", 6) != 0 || rd16(im->file + 18) != 40) {
     fprintf(stderr, "bench_cortexm: %s is not a 32-bit little-endian Arm ELF\n", im->path);
     return false;
@@ -452,7 +441,7 @@ int main(int argc, char **argv) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.o", FJ_EXAMPLES_DIR, ex->name);
     size_t elf_len = 0;
-    uint8_t *elf = read_file(path, &elf_len);
+    uint8_t *elf = fj_file_read(path, &elf_len);
     if (!elf || elf_len > ELF_MAX) {
       fprintf(stderr, "bench_cortexm: cannot use %s\n", path);
       free(elf);

@@ -32,6 +32,7 @@
 #include "farjit/client.h"
 #include "farjit/client_linux.h"
 #include "farjit/platform_linux.h"
+#include "tools/file.h"
 
 enum { REPS = 3, COLD = 5 };
 
@@ -90,22 +91,6 @@ static ssize_t log_write(void *c, const char *buf, size_t n) {
 
 /* ---- one example -------------------------------------------------------------------------- */
 
-static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
-  if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
-
 static fj_platform count_platform(void) {
   fj_platform p = *fj_platform_linux();
   p.mem = (fj_allocator){count_alloc, count_free, NULL};
@@ -152,7 +137,7 @@ static void bench_one(const char *build, const char *farjitd, const fj_example *
   char path[600];
   snprintf(path, sizeof path, "%s/examples/%s.o", build, ex->name);
   size_t elf_len;
-  uint8_t *elf = read_file(path, &elf_len);
+  uint8_t *elf = fj_file_read(path, &elf_len);
   if (!elf) {
     fprintf(stderr, "bench_e2e: %s not built\n", path);
     return;

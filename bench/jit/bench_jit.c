@@ -37,6 +37,7 @@
 #include "farjit/platform_linux.h"
 #include "farjit/trace.h"
 #include "farjit/vm.h"
+#include "tools/file.h"
 
 #ifndef FJ_EXAMPLES_DIR
 #error "FJ_EXAMPLES_DIR must name the directory of the eBPF example objects"
@@ -94,18 +95,6 @@ static double pct(const double *v, size_t n, double p) {
   if (k < 1) k = 1;
   if (k > n) k = n;
   return v[k - 1];
-}
-
-static uint8_t *read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-  *n = b ? fread(b, 1, (size_t)sz, f) : 0;
-  fclose(f);
-  return b;
 }
 
 static void write_file(const char *path, const void *p, size_t n) {
@@ -300,7 +289,7 @@ static void bench_prog(const fj_example *ex, const char *dir, const opts *o, pro
   char path[512];
   snprintf(path, sizeof path, "%s/%s.o", dir, ex->name);
   size_t n = 0;
-  uint8_t *elf = read_file(path, &n);
+  uint8_t *elf = fj_file_read(path, &n);
   if (!elf) {
     fprintf(stderr, "%s: cannot read %s\n", ex->name, path);
     return;

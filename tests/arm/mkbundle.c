@@ -17,6 +17,7 @@
 #include "farjit/error.h"
 #include "tests/arm/bundle.h"
 #include "tests/conformance/data_file.h"
+#include "tools/file.h"
 
 typedef struct out_buf {
   uint8_t *p;
@@ -107,27 +108,12 @@ static void add_case(out_buf *o, const char *path, uint16_t kind) {
   fj_data_case_free(&c);
 }
 
-static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  uint8_t *buf = NULL;
-  size_t cap = 0, n = 0, got;
-  do {
-    if (n == cap) buf = xrealloc(buf, cap = cap ? cap * 2 : 65536);
-    got = fread(buf + n, 1, cap - n, f);
-    n += got;
-  } while (got > 0);
-  fclose(f);
-  *len = n;
-  return buf;
-}
-
 static void add_example(out_buf *o, const char *dir, const fj_example *ex) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s.o", dir, ex->name);
   fj_bundle_rec rec = {0};
   size_t len = 0;
-  uint8_t *elf = read_file(path, &len);
+  uint8_t *elf = fj_file_read(path, &len);
   if (!elf) {
     fprintf(stderr, "mkbundle: cannot read %s\n", path);
     rec.kind = FJ_BREC_BROKEN;
@@ -173,7 +159,7 @@ int main(int argc, char **argv) {
   /* Leave an identical bundle untouched: the build regenerates it every time (the case list
    * may have lost a file) and only a changed bundle should relink the firmware. */
   size_t old_len = 0;
-  uint8_t *old = read_file(argv[1], &old_len);
+  uint8_t *old = fj_file_read(argv[1], &old_len);
   bool same = old && old_len == o.len && memcmp(old, o.p, o.len) == 0;
   free(old);
   FILE *f = same ? NULL : fopen(argv[1], "wb");

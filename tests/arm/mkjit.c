@@ -34,6 +34,7 @@
 #include "farjit/platform_linux.h"
 #include "farjit/target.h"
 #include "tests/arm/bundle.h"
+#include "tools/file.h"
 
 typedef struct table {
   uint8_t *p;
@@ -154,21 +155,6 @@ static uint64_t unwind_helper(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4
   return r1;
 }
 
-static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  uint8_t *buf = NULL;
-  size_t cap = 0, n = 0, got;
-  do {
-    if (n == cap && !(buf = realloc(buf, cap = cap ? cap * 2 : 65536))) exit(2);
-    got = fread(buf + n, 1, cap - n, f);
-    n += got;
-  } while (got > 0);
-  fclose(f);
-  *len = n;
-  return buf;
-}
-
 /* ---- memory below 2^32: a bump arena, emptied after each record ------------------------ */
 
 enum { LOW_SIZE = 64u << 20 };
@@ -246,7 +232,7 @@ static int hexval(int c) {
 /* Lines "arm-jit-trace: HEX" of path: compile and add each.  Returns the number added. */
 static int add_device_traces(const char *path) {
   size_t len = 0;
-  uint8_t *text = read_file(path, &len);
+  uint8_t *text = fj_file_read(path, &len);
   if (!text) return 0;
   static const char tag[] = "arm-jit-trace: ";
   int added = 0;
@@ -288,7 +274,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   size_t blen = 0;
-  uint8_t *b = read_file(argv[2], &blen);
+  uint8_t *b = fj_file_read(argv[2], &blen);
   const fj_bundle_hdr *h = (const fj_bundle_hdr *)b;
   if (!b || blen < sizeof *h || h->magic != FJ_BUNDLE_MAGIC || h->total_size > blen) {
     fprintf(stderr, "mkjit: %s is not a case bundle\n", argv[2]);

@@ -484,14 +484,3 @@ uint32_t fj_diff_loop_headers(const fj_diff_prog *prog, uint32_t *pcs, uint32_t 
   return n;
 }
 
-uint8_t *fj_diff_read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-  *n = b ? fread(b, 1, (size_t)sz, f) : 0;
-  fclose(f);
-  return b;
-}

@@ -126,7 +126,5 @@ int fj_diff_run(const fj_insn *code, size_t n, void *mem, size_t mem_len, const 
 
 /* Loop headers (targets of backward jumps: FJ_XF_LOOP) of a program, at most max, into pcs. */
 uint32_t fj_diff_loop_headers(const fj_diff_prog *prog, uint32_t *pcs, uint32_t max);
-/* A whole file in malloc'd memory (NULL if unreadable); *n its size. */
-uint8_t *fj_diff_read_file(const char *path, size_t *n);
 
 #endif /* FJ_TESTS_CODEGEN_DIFFRUN_H */

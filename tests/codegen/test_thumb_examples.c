@@ -10,6 +10,7 @@
 
 #include "examples/catalog.h"
 #include "tests/codegen/diffrun_thumb.h"
+#include "tools/file.h"
 
 #ifndef FJ_EXAMPLES_DIR
 #error "FJ_EXAMPLES_DIR must name the directory of the eBPF example objects"
@@ -25,7 +26,7 @@ int main(void) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.o", FJ_EXAMPLES_DIR, ex->name);
     size_t n = 0;
-    uint8_t *elf = fj_diff_read_file(path, &n);
+    uint8_t *elf = fj_file_read(path, &n);
     if (!elf) {
       printf("FAIL %s: cannot read %s\n", ex->name, path);
       failed++;

@@ -22,6 +22,7 @@
 #include "farjit/target.h"
 #include "tests/codegen/gen.h"
 #include "tests/conformance/data_file.h"
+#include "tools/file.h"
 
 enum { WAIT_MS = 10000 };
 
@@ -163,22 +164,6 @@ static void conformance(void) {
 
 /* ---- examples ----------------------------------------------------------------------------- */
 
-static uint8_t *read_whole(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
-  if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
-
 static void examples(void) {
   e2e_pass = e2e_fail = 0;
   for (size_t i = 0; i < fj_nexamples; i++) {
@@ -186,7 +171,7 @@ static void examples(void) {
     char path[512];
     snprintf(path, sizeof path, "%s/examples/%s.o", e2e_build(), ex->name);
     size_t elf_len;
-    uint8_t *elf = read_whole(path, &elf_len);
+    uint8_t *elf = fj_file_read(path, &elf_len);
     if (!elf) {
       e2e_failf("%s: %s not built", ex->name, path);
       continue;
