@@ -877,9 +877,11 @@ int fj_jit_linux_wait(fj_jit_linux *l, bool for_connection, uint32_t timeout_ms)
     if (for_connection ? fj_jit_linux_connected(l) : fj_jit_pending(l->jit) == 0) return 0;
     uint64_t t = now_ns();
     if (t >= deadline) return FJ_ETIMEDOUT;
-    /* sleep until a result or a connection change arrives (both signal cond under mu) */
+    /* sleep until a result or a connection change arrives (both signal cond under mu); what
+     * ends the wait is checked again under mu, or a signal sent since the checks above is lost */
     uv_mutex_lock(&l->mu);
-    if (!atomic_load(&l->results_queued) && !(for_connection && atomic_load(&l->connected)))
+    if (!atomic_load(&l->results_queued) &&
+        !(for_connection && (atomic_load(&l->connected) || atomic_load(&l->spawned) < 0)))
       (void)uv_cond_timedwait(&l->cond, &l->mu, deadline - t);
     uv_mutex_unlock(&l->mu);
   }

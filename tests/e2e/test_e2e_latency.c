@@ -8,8 +8,10 @@
  *                            first <= max <= sum per stage, the server stage contains the
  *                            server's compile time, and --trace-log has one line per request
  *                            and no failed connection attempt while the server started
- *   embedded server dies     a "server" that exits at once (/bin/false): the trace queued for it
- *                            fails (compile_failed, not blacklisted), the runtime interprets,
+ *   embedded server dies     a "server" that exits with status 1 as soon as the first trace is
+ *                            queued for it (a script that waits for the saved trace, so the order
+ *                            is fixed): the trace fails (compile_failed, not blacklisted), the
+ *                            runtime interprets,
  *                            the exit is logged, fj_jit_linux_wait(for_connection) and the
  *                            --jit-wait waits return at once instead of timing out
  *   early submit (fj_remote) with early_submit, FJ_REMOTE_LINKED comes once, one request sent
@@ -72,13 +74,14 @@ static int count_threads(void) {
 static char trace_dir[64];  /* the traces the runtime sent (--save-traces), for the fj_remote case */
 
 /* The runtime with the embedded server (binary farjitd), trace log into *log. */
-static fj_jit_linux *attach_embedded(fj_vm *vm, const char *farjitd, fj_jit_config *c, FILE *log) {
+static fj_jit_linux *attach_embedded(fj_vm *vm, const char *farjitd, fj_jit_config *c, FILE *log,
+                                     const char *save_dir) {
   fj_jit_linux_opts o;
   memset(&o, 0, sizeof o);
   o.farjitd_path = farjitd;
   o.cfg = c;
   o.trace_log = log;
-  o.save_traces = trace_dir[0] ? trace_dir : NULL;
+  o.save_traces = save_dir;
   char err[256];
   fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);
   if (!jl) e2e_failf("attach: %s", err);
@@ -95,7 +98,7 @@ static void case_embedded_async(void) {
   fj_jit_config c;
   memset(&c, 0, sizeof c);
   c.hot_threshold = 8;
-  fj_jit_linux *jl = attach_embedded(vm, farjitd, &c, log);
+  fj_jit_linux *jl = attach_embedded(vm, farjitd, &c, log, trace_dir[0] ? trace_dir : NULL);
   if (!jl) {
     fj_vm_destroy(vm);
     fclose(log);
@@ -148,7 +151,40 @@ static void case_embedded_async(void) {
   free(logtext);
 }
 
+/* A "server" that exits with status 1 once a trace is saved in <trace_dir>/dies (the runtime
+ * saves a trace right after queueing it), or after 10 s.  A server that died before anything
+ * was queued would leave nothing to fail: the runtime stops recording once it knows there is
+ * no server.  /bin/false raced that way, and CI once caught it. */
+static bool dies_script(char *script, size_t n, char *dir, size_t dn) {
+  snprintf(dir, dn, "%s/dies", trace_dir);
+  snprintf(script, n, "%s/dies-server.sh", trace_dir);
+  if (mkdir(dir, 0700)) return false;
+  FILE *f = fopen(script, "w");
+  if (!f) return false;
+  fprintf(f,
+          "#!/bin/sh\ni=0\nwhile [ -z \"$(ls '%s')\" ] && [ $i -lt 1000 ]; do\n"
+          "  sleep 0.01; i=$((i + 1))\ndone\nexit 1\n",
+          dir);
+  return fclose(f) == 0 && chmod(script, 0700) == 0;
+}
+
+static void rm_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  for (struct dirent *de; d && (de = readdir(d));) {
+    char p[400];
+    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+    if (de->d_name[0] != '.') unlink(p);
+  }
+  if (d) closedir(d);
+  rmdir(dir);
+}
+
 static void case_embedded_dies(void) {
+  char script[200], dir[200];
+  if (!trace_dir[0] || !dies_script(script, sizeof script, dir, sizeof dir)) {
+    e2e_failf("server dies: cannot make the script in %s", trace_dir);
+    return;
+  }
   char *logtext = NULL;
   size_t loglen = 0;
   FILE *log = open_memstream(&logtext, &loglen);
@@ -157,11 +193,12 @@ static void case_embedded_dies(void) {
   memset(&c, 0, sizeof c);
   c.hot_threshold = 8;
   c.wait_ms = 3000;
-  fj_jit_linux *jl = attach_embedded(vm, "/bin/false", &c, log);
+  fj_jit_linux *jl = attach_embedded(vm, script, &c, log, dir);
   if (!jl) {
     fj_vm_destroy(vm);
     fclose(log);
     free(logtext);
+    rm_dir(dir);
     return;
   }
   uint64_t t0 = e2e_now_ms(), r0 = 0;
@@ -185,6 +222,7 @@ static void case_embedded_dies(void) {
   E2E_CHECK(logtext && strstr(logtext, "embedded farjitd ended (exit status 1)"),
             "server dies: not logged:\n%s", logtext ? logtext : "");
   free(logtext);
+  rm_dir(dir);
 }
 
 /* ---- fj_remote with early_submit -------------------------------------------------------- */
@@ -317,16 +355,7 @@ int main(void) {
   case_embedded_async();
   case_embedded_dies();
   case_early_submit();
-  if (trace_dir[0]) {  /* the saved traces and their directory */
-    DIR *d = opendir(trace_dir);
-    for (struct dirent *de; d && (de = readdir(d));) {
-      char p[400];
-      snprintf(p, sizeof p, "%s/%s", trace_dir, de->d_name);
-      if (de->d_name[0] != '.') unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(trace_dir);
-  }
+  if (trace_dir[0]) rm_dir(trace_dir);  /* the saved traces and their directory */
   const int fds1 = e2e_count_fds(), threads1 = count_threads();
   E2E_CHECK(fds1 == fds0, "file descriptors: %d before, %d after", fds0, fds1);
   if (fds1 != fds0) e2e_list_fds();
