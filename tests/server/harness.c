@@ -199,7 +199,7 @@ bool srv_log_has(const srv *s, const char *needle) {
 }
 
 bool srv_log_wait(const srv *s, const char *needle) {
-  for (int i = 0; i < 200; i++) {
+  for (int i = 0; i < 500; i++) {  /* 5 s: CI machines can be slow and loaded */
     if (srv_log_has(s, needle)) return true;
     sleep_ms(10);
   }
