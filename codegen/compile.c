@@ -40,6 +40,12 @@ const fj_backend *fj_backend_get(enum fj_target target) {
 
 int fj_codegen_supports(enum fj_target target) { return fj_backend_get(target) != NULL; }
 
+/* IR flags the target's address width implies (codegen/ir.h): 32-bit targets address memory
+ * with the low word of an address, and every region they run on lies below 2^32. */
+static uint32_t addr_flags(enum fj_target target) {
+  return target == FJ_TARGET_THUMBV7EM ? FJ_IR_ADDR32 : 0;
+}
+
 /* ---- exits ------------------------------------------------------------------------------- */
 
 void fj_cg_exits_build(fj_cg *cg) {
@@ -210,7 +216,7 @@ int fj_codegen_compile(const void *trace, size_t len, enum fj_target target,
     return fail(res, rc, rc == FJ_EBADTRACE ? FJ_ABORT_BADTRACE : FJ_ABORT_NOMEM, res->message);
   }
   res->stats.nrecs = j->trace.nrecs;
-  fj_ir_init(&j->ir, (flags & FJ_CG_NO_OPT) ? FJ_IR_NOFOLD : 0);
+  fj_ir_init(&j->ir, ((flags & FJ_CG_NO_OPT) ? FJ_IR_NOFOLD : 0) | addr_flags(target));
   j->cg.ir = &j->ir;
   j->cg.be = be;
   fj_mcode_init(&j->cg.mc);

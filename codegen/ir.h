@@ -195,6 +195,12 @@ typedef struct fj_snap_frame fj_snap_frame;
 /* ir->flags */
 enum {
   FJ_IR_NOFOLD = 1u << 0,   /* emit raw: no folding, no CSE (FJ_CG_NO_OPT) */
+  FJ_IR_ADDR32 = 1u << 1,   /* the target's eBPF addresses are 32-bit (thumbv7em; set by the
+                               compile driver, codegen/compile.c): every region lies below
+                               2^32 and the backend addresses memory with the low word of a
+                               LOAD/STORE/ATOMIC/CMPXCHG address.  Lets fj_opt_narrow treat
+                               addresses as low-half readers and fj_opt_mem narrow pointer
+                               induction variables (behind guards); never set for x86-64 */
 };
 
 typedef struct fj_ir {

@@ -6,13 +6,17 @@
  *                   applied as each instruction is emitted (fj_fold_emit, codegen/opt_mem.h)
  *   fj_opt_run:
  *     fj_opt_loop   END_LOOP traces: peel one iteration, hoist invariants, PHIs (mandatory:
- *                   it closes the loop, so it runs even with FJ_IR_NOFOLD)
+ *                   it closes the loop, so it runs even with FJ_IR_NOFOLD); with folding it
+ *                   also makes equality-bounded counters (`k += 4` until k == 64) I32 behind
+ *                   pre-roll guards
  *     fj_opt_mem    bounds checks on induction-variable addresses leave the loop body (one
- *                   check of the whole range before LOOP); dead-store elimination (stack stores
- *                   sink into exit snapshots)
+ *                   check of the whole range before LOOP; with FJ_IR_ADDR32 their pointer
+ *                   induction variables become I32 behind guards); dead-store elimination
+ *                   (stack stores sink into exit snapshots)
  *     fj_opt_dce    remove instructions nobody uses
  *     fj_opt_narrow I64 arithmetic whose users read only the low 32 bits becomes I32 (demanded
- *                   bits, PHIs narrowed as a whole); it needs DCE'd IR (dead users would
+ *                   bits, PHIs narrowed as a whole; with FJ_IR_ADDR32 memory addresses are
+ *                   read in their low half); it needs DCE'd IR (dead users would
  *                   demand upper halves) and leaves redundant ZEXTs to
  *     fj_opt_dce    once more
  * Every pass aborts through fj_ir_abort on failure and keeps the IR valid (SSA, refs

@@ -16,6 +16,17 @@
  * FJ_IR_NOFOLD the copy is raw and nothing is hoisted.  If the copy proves that the second
  * iteration always leaves (a guard folds to false), the IR is rolled back to the pre-roll and
  * ir->loop stays FJ_REF_NONE: the end of the IR then leaves through ir->loop_snap.
+ *
+ * Equality-bounded counters (codegen/README.md, "32-bit knowledge").  A register whose value at
+ * the back edge is y = x + t (x its entry value, t > 0 a power of two) with a guard y != n (n a
+ * constant below 2^32): `k += 4; if (k == 64) break`.  The iteration gives no bound on y, but
+ * the loop does: if y <u n and t divides n - y when the body is entered, every iteration's
+ * counter lies in [y, n - t] (it steps by t and leaves when it reaches n, before it could pass
+ * it), so it fits 32 bits.  Those two guards go at the end of the pre-roll (not copied into
+ * the body; exit: the loop snapshot as a GUARD, the interpreter runs the loop itself), then
+ * z = ZEXT 32 y, and the body reads z as the register's value: fold's loop-counter rule (the
+ * guard y <u n bounds z, here by induction rather than by a copy of the guard in the body)
+ * makes z + t an I32 ADD, its guard an I32 NE, and PHI z (z + t) an I32 PHI.
  */
 #include <setjmp.h>
 #include <string.h>
@@ -34,6 +45,12 @@ typedef struct lctx {
    * body exits name their previous-iteration value, so fj_opt_mem can sink their stores. */
   fj_snap_slot carried[FJ_SNAP_MAX_SLOTS];
   uint32_t ncarried;
+  /* refs [lend, pend) were added to the pre-roll after the iteration (counter guards, not
+   * copied); cur[k] is register k's value in the body while the iteration has not changed it
+   * (the loop snapshot's, or a counter's z) */
+  fj_ref pend;
+  fj_ref cur[FJ_NREGS];
+  fj_ref cnt_y[FJ_NREGS], cnt_z[FJ_NREGS];  /* equality-bounded counters: y, z (or 0) */
 } lctx;
 
 static fj_ref S(const lctx *c, fj_ref r) {
@@ -49,7 +66,56 @@ static bool known32(const fj_ir *ir, fj_ref r) {
 
 static void mark_ref(void *ud, fj_ref *r) {
   lctx *c = ud;
-  if (*r >= FJ_REF_BIAS && *r < c->lend) c->used[*r - FJ_REF_BIAS] = 1;
+  if (*r >= FJ_REF_BIAS && *r < c->pend) c->used[*r - FJ_REF_BIAS] = 1;
+}
+
+static fj_ref raw2(fj_ir *ir, enum fj_ir_op op, enum fj_irt t, fj_ref a, fj_ref b, uint32_t sn) {
+  fj_ir_ins ins = {.op = (uint8_t)op, .type = (uint8_t)t, .a = a, .b = b};
+  ins.snap = sn;
+  return fj_ir_emit_raw(ir, &ins);
+}
+
+/* The equality-bounded counters described at the top: guards and z appended to the pre-roll
+ * (raw, in the form fj_opt_mem's trip bound uses, so that its guards find them). */
+static void eq_counters(lctx *c, const fj_snap *ls) {
+  fj_ir *ir = c->ir;
+  uint32_t sn = UINT32_MAX;
+  for (unsigned k = 0; k < FJ_REG_FP; k++) {
+    fj_ref y = ls->regs[k];
+    if (!y || fj_ir_is_k(y)) continue;
+    const fj_ir_ins yi = *fj_ir_at(ir, y);
+    if (yi.op != FJ_IR_ADD || yi.type != FJ_IRT_I64 || !fj_ir_is_k(yi.b) || fj_ir_is_k(yi.a))
+      continue;
+    const fj_ir_ins xi = *fj_ir_at(ir, yi.a);
+    uint64_t t = fj_ir_kval(ir, yi.b);
+    if (xi.op != FJ_IR_RIN || xi.lit != (int32_t)k || !t || (t & (t - 1)) || t > (1u << 30))
+      continue;
+    fj_ref n = FJ_REF_NONE;
+    for (fj_ref r = ir->chain[FJ_IR_NE]; r && !n; r = fj_ir_at(ir, r)->prev) {
+      const fj_ir_ins *g = fj_ir_at(ir, r);
+      if (g->type == FJ_IRT_I64 && g->a == y && fj_ir_is_k(g->b) &&
+          fj_ir_kval(ir, g->b) <= 0xffffffffu)
+        n = g->b;
+    }
+    if (!n) continue;
+    if (sn == UINT32_MAX) {
+      fj_snap s = *ls;
+      fj_snap_slot slots[FJ_SNAP_MAX_SLOTS];
+      fj_snap_frame frames[FJ_MAX_CALL_DEPTH];
+      if (s.nslots > FJ_SNAP_MAX_SLOTS || s.nframes > FJ_MAX_CALL_DEPTH) return;
+      memcpy(slots, &ir->slots[s.slot0], s.nslots * sizeof *slots);
+      memcpy(frames, &ir->frames[s.frame0], s.nframes * sizeof *frames);
+      s.kind = FJ_EXIT_GUARD;
+      s.ref = ir->top;
+      sn = fj_snap_add(ir, &s, slots, frames);
+    }
+    raw2(ir, FJ_IR_ULT, FJ_IRT_I64, y, n, sn);
+    fj_ref d = raw2(ir, FJ_IR_SUB, FJ_IRT_I64, n, y, 0);
+    if (t > 1) raw2(ir, FJ_IR_NTEST, FJ_IRT_I64, d, fj_ir_k64(ir, t - 1), sn);
+    fj_ir_ins z = {.op = FJ_IR_ZEXT, .type = FJ_IRT_I32, .aux = 32, .a = y};
+    c->cnt_y[k] = y;
+    c->cnt_z[k] = c->cur[k] = fj_ir_emit_raw(ir, &z);
+  }
 }
 
 /* Stack slots the loop reads and writes only as whole slots (same offset and width), with no
@@ -104,7 +170,7 @@ static uint32_t copy_snap(lctx *c, uint32_t sn, const fj_snap *ls) {
   /* A register unchanged since entry in the pre-roll holds, in the body, the value it had at
    * the back edge (a pre-roll ref: the value of the current iteration). */
   for (unsigned k = 0; k < FJ_NREGS; k++)
-    if (!ir->snaps[sn].regs[k] && ls->regs[k]) s.regs[k] = ls->regs[k];
+    if (!ir->snaps[sn].regs[k] && ls->regs[k]) s.regs[k] = c->cur[k];
   /* Likewise a carried slot not yet stored in this iteration holds the previous iteration's
    * value; such entries go first (this iteration's stores come later and win). */
   uint32_t add = 0;
@@ -131,21 +197,24 @@ void fj_opt_loop(fj_ir *ir) {
   memset(&c, 0, sizeof c);
   c.ir = ir;
   c.lend = ir->top;
+  const fj_snap ls = ir->snaps[ir->loop_snap];
+  memcpy(c.cur, ls.regs, sizeof c.cur);
+  if (!(ir->flags & FJ_IR_NOFOLD)) carried_slots(&c, &ls);
+  const uint32_t nsnaps0 = ir->nsnaps, nslots0 = ir->nslots, nframes0 = ir->nframes;
+  if (!(ir->flags & FJ_IR_NOFOLD)) eq_counters(&c, &ls);
+  c.pend = ir->top;
   uint32_t n = ir->top - FJ_REF_BIAS;
   c.subst = fj_ir_scratch(ir, (size_t)(n ? n : 1) * sizeof *c.subst);
   c.used = fj_ir_scratch(ir, n ? n : 1);
   fj_ref *subst = c.subst;
   uint8_t *used = c.used;
   for (uint32_t i = 0; i < n; i++) subst[i] = FJ_REF_BIAS + i;
-  const fj_snap ls = ir->snaps[ir->loop_snap];
-  if (!(ir->flags & FJ_IR_NOFOLD)) carried_slots(&c, &ls);
 
   /* A copied guard may fold to "always fails" (the second iteration provably leaves).  Then
    * the trace stays unlooped: roll back to the pre-roll, whose end leaves through the loop
    * snapshot (a LINK to the trace's own start, codegen/PORTING.md). */
   jmp_buf outer;
   memcpy(&outer, &ir->abort_jb, sizeof outer);
-  const uint32_t nsnaps0 = ir->nsnaps, nslots0 = ir->nslots, nframes0 = ir->nframes;
   if (setjmp(ir->abort_jb)) {
     memcpy(&ir->abort_jb, &outer, sizeof outer);
     if (ir->reason != FJ_ABORT_GUARD_FAIL) longjmp(ir->abort_jb, 1);
@@ -169,7 +238,7 @@ void fj_opt_loop(fj_ir *ir) {
     if (ins.op == FJ_IR_NOP) continue;
     if (ins.op == FJ_IR_RIN) {
       fj_ref e = FJ_REF_NONE;
-      if (ins.lit >= 0 && ins.lit < FJ_NREGS) e = ls.regs[ins.lit];
+      if (ins.lit >= 0 && ins.lit < FJ_NREGS) e = c.cur[ins.lit];
       else if (ins.lit == FJ_RIN_BUDGET && ls.budget_adj == 0) e = ls.budget;
       else if (ins.lit == FJ_RIN_BUDGET)
         e = fj_ir_op2(ir, FJ_IR_ADD, FJ_IRT_I64, ls.budget, fj_ir_k64(ir, (uint64_t)(int64_t)ls.budget_adj));
@@ -187,21 +256,25 @@ void fj_opt_loop(fj_ir *ir) {
     subst[r - FJ_REF_BIAS] = nr;
   }
 
+  /* A counter's z carries the counter's next value. */
+  for (unsigned k = 0; k < FJ_REG_FP; k++)
+    if (c.cnt_z[k]) subst[c.cnt_z[k] - FJ_REF_BIAS] = S(&c, c.cnt_y[k]);
+
   /* Which pre-roll refs does the body use? */
   for (fj_ref r = body0; r < ir->top; r++) {
     const fj_ir_ins *i = fj_ir_at(ir, r);
     if (i->op == FJ_IR_NOP) continue;
-    if (i->a >= FJ_REF_BIAS && i->a < c.lend) used[i->a - FJ_REF_BIAS] = 1;
-    if (i->b >= FJ_REF_BIAS && i->b < c.lend) used[i->b - FJ_REF_BIAS] = 1;
+    if (i->a >= FJ_REF_BIAS && i->a < c.pend) used[i->a - FJ_REF_BIAS] = 1;
+    if (i->b >= FJ_REF_BIAS && i->b < c.pend) used[i->b - FJ_REF_BIAS] = 1;
     if (fj_ir_has_snap(i->op)) fj_snap_foreach_ref(ir, i->snap, mark_ref, &c);
   }
   /* PHIs may need more PHIs: b of a PHI can itself be a variant pre-roll ref (a copy that
    * CSE'd to another pre-roll instruction), earlier or later than a. */
   for (bool more = true; more;) {
     more = false;
-    for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
+    for (fj_ref r = FJ_REF_BIAS; r < c.pend; r++) {
       uint32_t i = r - FJ_REF_BIAS;
-      if (used[i] && subst[i] != r && subst[i] >= FJ_REF_BIAS && subst[i] < c.lend &&
+      if (used[i] && subst[i] != r && subst[i] >= FJ_REF_BIAS && subst[i] < c.pend &&
           !used[subst[i] - FJ_REF_BIAS]) {
         used[subst[i] - FJ_REF_BIAS] = 1;
         more = true;
@@ -214,7 +287,7 @@ void fj_opt_loop(fj_ir *ir) {
    * edge: if it does not fit, leave with the state of the back edge (the interpreter resumes
    * at the loop's start, where a hot exit gets a bridge).  Guards first: PHIs end the IR. */
   uint32_t wsnap = UINT32_MAX;
-  for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
+  for (fj_ref r = FJ_REF_BIAS; r < c.pend; r++) {
     uint32_t i = r - FJ_REF_BIAS;
     if (!used[i] || subst[i] == r || subst[i] == FJ_REF_NONE) continue;
     if (fj_ir_at(ir, r)->type != FJ_IRT_I32 || known32(ir, subst[i])) continue;
@@ -225,7 +298,7 @@ void fj_opt_loop(fj_ir *ir) {
     fj_ref g = fj_ir_guard(ir, FJ_IR_ULE, FJ_IRT_I64, subst[i], fj_ir_k64(ir, 0xffffffffu), wsnap);
     if (g >= body0) ir->snaps[wsnap].ref = g;
   }
-  for (fj_ref r = FJ_REF_BIAS; r < c.lend; r++) {
+  for (fj_ref r = FJ_REF_BIAS; r < c.pend; r++) {
     uint32_t i = r - FJ_REF_BIAS;
     if (!used[i] || subst[i] == r || subst[i] == FJ_REF_NONE) continue;
     fj_ir_ins phi = {.op = FJ_IR_PHI, .type = fj_ir_at(ir, r)->type, .a = r, .b = subst[i]};

@@ -235,7 +235,8 @@ static void hx_find_ivs(hx *h) {
 /* Per-iteration increment of x (mod 2^64) if x is linear in the induction variables; *nodes
  * counts the body instructions visited, *m32 collects the I32 induction variables x uses (bit
  * k: a, bit 32 + k: b), linear only while they do not wrap. */
-static bool hx_deriv(const hx *h, fj_ref x, unsigned *nodes, uint64_t *m32, uint64_t *d) {
+static bool hx_deriv(const hx *h, fj_ref x, unsigned *nodes, uint64_t *m32, uint32_t *mall,
+                     uint64_t *d) {
   const fj_ir *ir = h->ir;
   if (fj_ir_is_k(x)) { *d = 0; return true; }
   if (x < FJ_REF_BIAS) return false;
@@ -243,6 +244,7 @@ static bool hx_deriv(const hx *h, fj_ref x, unsigned *nodes, uint64_t *m32, uint
     const hx_iv *v = &h->iv[k];
     if (x != v->a && !(v->w32 && x == v->b)) continue;
     if (v->w32) *m32 |= 1ull << (x == v->a ? k : 32 + k);
+    *mall |= 1u << k;
     *d = v->step;
     return true;
   }
@@ -256,10 +258,10 @@ static bool hx_deriv(const hx *h, fj_ref x, unsigned *nodes, uint64_t *m32, uint
   uint64_t da = 0, db = 0;
   switch (i->op) {
   case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_MUL: case FJ_IR_SHL:
-    if (!hx_deriv(h, i->b, nodes, m32, &db)) return false;
+    if (!hx_deriv(h, i->b, nodes, m32, mall, &db)) return false;
     /* fall through */
   case FJ_IR_NEG:
-    if (!hx_deriv(h, i->a, nodes, m32, &da)) return false;
+    if (!hx_deriv(h, i->a, nodes, m32, mall, &da)) return false;
     break;
   default:
     return false;
@@ -296,6 +298,12 @@ static bool hx_is_limit(const hx *h, fj_ref l) {
 /* ---- the new pre-roll code (refs loop + i once inserted) ---- */
 
 static fj_ref hx_put(hx *h, enum fj_ir_op op, fj_ref a, fj_ref b) {
+  if (!fj_ir_is_guard(op)) {  /* the same value computed in the pre-roll (fj_opt_loop's) */
+    for (fj_ref r = h->ir->chain[op]; r; r = fj_ir_at(h->ir, r)->prev) {
+      const fj_ir_ins *i = fj_ir_at(h->ir, r);
+      if (r < h->loop && i->type == FJ_IRT_I64 && i->a == a && i->b == b) return r;
+    }
+  }
   if (h->nadd >= HX_MAX_NEW) {
     h->no = true;
     return a;
@@ -362,6 +370,24 @@ static fj_ref hx_trips(hx *h, fj_ref d, uint64_t t) {
   return t > 1 ? hx_op(h, FJ_IR_SHR, d, hx_k(h, hx_log2(t))) : d;
 }
 
+/* Does a pre-roll guard keep y below 2^32 (y < n, y <= n, y == n, n > y, n >= y, n a value
+ * below 2^32)? */
+static bool hx_below32(const hx *h, fj_ref y) {
+  static const uint8_t ops[] = {FJ_IR_ULT, FJ_IR_ULE, FJ_IR_EQ, FJ_IR_UGT, FJ_IR_UGE};
+  const fj_ir *ir = h->ir;
+  for (unsigned o = 0; o < sizeof ops; o++) {
+    bool rev = ops[o] == FJ_IR_UGT || ops[o] == FJ_IR_UGE;
+    for (fj_ref r = ir->chain[ops[o]]; r > y; r = fj_ir_at(ir, r)->prev) {
+      const fj_ir_ins *g = fj_ir_at(ir, r);
+      fj_ref n = rev ? g->a : g->b;
+      bool n32 = fj_ir_is_k(n) ? fj_ir_kval(ir, n) <= 0xffffffffu
+                               : fj_ir_at(ir, n)->type == FJ_IRT_I32;
+      if (r < h->loop && g->type == FJ_IRT_I64 && (rev ? g->b : g->a) == y && n32) return true;
+    }
+  }
+  return false;
+}
+
 /* Bound on the body iterations from guard g (cond(a, b) with one side an induction variable's
  * next value, the other invariant): emits the guards that make it exact and returns J (every
  * body iteration that can run has j <= J) and in *ivx the variable's index, or FJ_REF_NONE if
@@ -389,6 +415,13 @@ static fj_ref hx_trip_bound(hx *h, fj_ref g, uint64_t used32, unsigned *ivx) {
   const uint64_t top = v->w32 ? 0xffffffffu : ~0ull;  /* a's range is [0, top] */
   if (!hx_pow2(t) || t > (1u << 30)) return FJ_REF_NONE;
   fj_ref a = v->a;
+  if (v->w32) {  /* a counter's z = ZEXT 32 y after a guard keeps y below 2^32 (build.c,
+                    fj_opt_loop): y is the same value, and the guards on y are then shared */
+    const fj_ir_ins *ai = fj_ir_at(h->ir, a);
+    if (ai->op == FJ_IR_ZEXT && ai->aux == 32 && !fj_ir_is_k(ai->a) &&
+        fj_ir_at(h->ir, ai->a)->type == FJ_IRT_I64 && hx_below32(h, ai->a))
+      a = ai->a;
+  }
   const fj_ref kt = hx_k(h, t), kmask = hx_k(h, 0xffffffffu);
   if (v->w32 && fj_ir_is_k(n)) n = hx_k(h, fj_ir_kval(h->ir, n) & 0xffffffffu);
   else if (v->w32 && fj_ir_at(h->ir, n)->type != FJ_IRT_I32)
@@ -476,7 +509,7 @@ static fj_ref hx_shift(fj_ref r, fj_ref loop, uint32_t k) { return r >= loop ? r
 
 /* Put h->add in front of LOOP (every ref from LOOP on moves up by nadd) and turn the checks
  * in h->kill into NOPs.  The new guards share one snapshot: the loop snapshot as a GUARD. */
-static void hx_commit(hx *h) {
+static bool hx_commit(hx *h) {
   fj_ir *ir = h->ir;
   const fj_ref loop = h->loop;
   const uint32_t k = h->nadd;
@@ -485,7 +518,7 @@ static void hx_commit(hx *h) {
   fj_snap_frame frames[FJ_MAX_CALL_DEPTH];
   if (s.nslots > FJ_SNAP_MAX_SLOTS || s.nframes > FJ_MAX_CALL_DEPTH ||
       fj_ir_nins(ir) + k >= FJ_IR_MAX_INS)
-    return;  /* keep the checks rather than abort the trace */
+    return false;  /* keep the checks rather than abort the trace */
   memcpy(slots, &ir->slots[s.slot0], s.nslots * sizeof *slots);
   memcpy(frames, &ir->frames[s.frame0], s.nframes * sizeof *frames);
   s.kind = FJ_EXIT_GUARD;
@@ -525,6 +558,84 @@ static void hx_commit(hx *h) {
   ir->snaps[sn].ref = first;
   ir->loop = loop + k;
   fj_ir_rechain(ir);
+  return true;
+}
+
+/* ---- pointer induction variables on a 32-bit-address target ---------------------------------
+ * With FJ_IR_ADDR32 every address that passed a bounds check is below 2^32, so an induction
+ * variable whose checks left the body (a pointer p += D) would fit 32 bits -- but its value after
+ * the last iteration's step is checked by nothing (one past a row may be 2^32 and more), and a
+ * value near 2^32 must not wrap.  So the range is made explicit: with J the trip bound (every
+ * body iteration has j <= J), the values the PHI's a and b take lie between a_0 and
+ * a_0 + D * (J + 1); guards a_0 <= 0xffffffff and |D| * (J + 1) <= room (0xffffffff - a_0 up,
+ * a_0 down) before LOOP put all of them in [0, 2^32).  Then z = ZEXT 32 a_0 replaces a in the
+ * body, b = z + D becomes an I32 ADD and the PHI an I32 PHI (one register on Thumb instead of
+ * two, no carries).  On a 64-bit target the guards would fail on real addresses: never tried. */
+
+typedef struct hx_nar {
+  fj_ref from[HX_MAX_IV], to[HX_MAX_IV];
+  unsigned n;
+} hx_nar;
+
+static void hx_nar_ref(void *ud, fj_ref *r) {
+  const hx_nar *m = ud;
+  for (unsigned k = 0; k < m->n; k++)
+    if (*r == m->from[k]) *r = m->to[k];
+}
+
+/* The guards and z for induction variable v (pre-roll code); false (nothing added) if v does
+ * not qualify. */
+static bool hx_narrow_iv(hx *h, const hx_iv *v, fj_ref j, fj_ref *z) {
+  uint64_t e = (int64_t)v->step > 0 ? v->step : 0 - v->step;
+  if (v->w32 || !hx_pow2(e) || e > (1u << 30)) return false;
+  unsigned nadd = h->nadd, nmemo = h->nmemo;
+  const fj_ref kmax = hx_k(h, 0xffffffffu);
+  hx_guard(h, FJ_IR_ULE, v->a, kmax);
+  fj_ref room = (int64_t)v->step > 0 ? hx_op(h, FJ_IR_SUB, kmax, v->a) : v->a;
+  hx_guard(h, FJ_IR_ULT, j, hx_op(h, FJ_IR_SHR, room, hx_k(h, hx_log2(e))));
+  if (!h->no && h->nadd < HX_MAX_NEW) {
+    fj_ir_ins ins = {.op = FJ_IR_ZEXT, .type = FJ_IRT_I32, .aux = 32, .a = v->a};
+    h->add[h->nadd] = ins;
+    *z = h->loop + h->nadd++;
+    return true;
+  }
+  h->no = false;
+  h->nadd = nadd;
+  h->nmemo = nmemo;
+  return false;
+}
+
+/* After hx_commit (body refs moved up by `shift`): the body reads m->to[k] for m->from[k], the
+ * PHIs of those become I32 with their steps b. */
+static void hx_narrow_apply(fj_ir *ir, const hx_nar *m, const fj_ref *bs, uint32_t shift) {
+  uint8_t *seen = fj_ir_scratch(ir, ir->nsnaps ? ir->nsnaps : 1);
+  for (fj_ref r = ir->loop + 1; r < ir->top; r++) {
+    fj_ir_ins *i = fj_ir_at(ir, r);
+    if (i->op == FJ_IR_NOP) continue;
+    if (i->op == FJ_IR_PHI) {
+      for (unsigned k = 0; k < m->n; k++)
+        if (i->a == m->from[k]) {
+          i->a = m->to[k];
+          i->type = FJ_IRT_I32;
+        }
+      hx_nar_ref((void *)m, &i->b);  /* a PHI carrying the current value on */
+      continue;
+    }
+    if (fj_ir_op_table[i->op].mode_a == FJ_IRM_R) hx_nar_ref((void *)m, &i->a);
+    if (fj_ir_op_table[i->op].mode_b == FJ_IRM_R) hx_nar_ref((void *)m, &i->b);
+    if (fj_ir_has_snap(i->op) && i->snap < ir->nsnaps && !seen[i->snap]) {
+      seen[i->snap] = 1;
+      fj_snap_foreach_ref(ir, i->snap, hx_nar_ref, (void *)m);
+    }
+  }
+  for (unsigned k = 0; k < m->n; k++) {
+    fj_ref b = bs[k] + shift;
+    fj_ir_ins bi = *fj_ir_at(ir, b);
+    fj_ref *kp = fj_ir_is_k(bi.a) ? &bi.a : &bi.b;
+    *kp = fj_ir_kint(ir, FJ_IRT_I32, fj_ir_kval(ir, *kp));
+    bi.type = FJ_IRT_I32;
+    *fj_ir_at(ir, b) = bi;
+  }
 }
 
 /* Does the body leave on data: a guard (other than budget and bounds checks) on a value that
@@ -572,7 +683,7 @@ static void hx_run(fj_ir *ir) {
   if (hx_data_exit(h)) return;
 
   /* candidates: body checks "x <= lim" whose x is linear in the induction variables */
-  struct { fj_ref g, x, lim; uint64_t dx, m32; } c[HX_MAX_CHECKS];
+  struct { fj_ref g, x, lim; uint64_t dx, m32; uint32_t mall; } c[HX_MAX_CHECKS];
   unsigned nc = 0;
   bool moving = false;
   uint64_t used32 = 0;
@@ -582,8 +693,10 @@ static void hx_run(fj_ir *ir) {
     fj_ref x = i->op == FJ_IR_ULE ? i->a : i->b, lim = i->op == FJ_IR_ULE ? i->b : i->a;
     unsigned nodes = 0;
     uint64_t m32 = 0, dx;
-    if (!hx_is_limit(h, lim) || !hx_deriv(h, x, &nodes, &m32, &dx)) continue;
+    uint32_t mall = 0;
+    if (!hx_is_limit(h, lim) || !hx_deriv(h, x, &nodes, &m32, &mall, &dx)) continue;
     c[nc].m32 = m32;
+    c[nc].mall = mall;
     used32 |= m32;
     c[nc].g = r;
     c[nc].x = x;
@@ -623,6 +736,7 @@ static void hx_run(fj_ir *ir) {
     jm1 = hx_op(h, FJ_IR_SUB, j, nz);
   }
   if (h->no) return;
+  uint32_t ptr_ivs = 0;
   for (unsigned k = 0; k < nc; k++) {
     unsigned nadd = h->nadd, nmemo = h->nmemo;
     if (c[k].m32 & ~(j ? 0x100000001ull << jv : 0)) continue;  /* an I32 one that may wrap */
@@ -635,8 +749,22 @@ static void hx_run(fj_ir *ir) {
       continue;
     }
     h->kill[h->nkill++] = c[k].g;
+    ptr_ivs |= c[k].mall;
   }
-  if (h->nkill) hx_commit(h);
+  if (!h->nkill) return;
+  /* 32-bit addresses: the induction variables of the checks that left the body */
+  hx_nar m = {.n = 0};
+  fj_ref bs[HX_MAX_IV];
+  for (unsigned k = 0; k < h->niv && j && (ir->flags & FJ_IR_ADDR32); k++) {
+    fj_ref z;
+    if ((ptr_ivs >> k & 1) && hx_narrow_iv(h, &h->iv[k], j, &z)) {
+      m.from[m.n] = h->iv[k].a;
+      m.to[m.n] = z;
+      bs[m.n++] = h->iv[k].b;
+    }
+  }
+  uint32_t shift = h->nadd;
+  if (hx_commit(h) && m.n) hx_narrow_apply(ir, &m, bs, shift);
 }
 
 /* ---- dead-store elimination --------------------------------------------------------------- */

@@ -11,7 +11,9 @@
  *
  * Low-half readers: operands of I32 arithmetic (shift counts too), ZEXT/SEXT/BSWAP of at most
  * 32 bits, I32 guards, the value of a store of at most 4 bytes, a snapshot's stack-slot entry
- * of at most 4 bytes (the exit writes the low `width` bytes, codegen/snap.h).  Everything else
+ * of at most 4 bytes (the exit writes the low `width` bytes, codegen/snap.h), and with
+ * FJ_IR_ADDR32 the address of LOAD/STORE/ATOMIC/CMPXCHG (a 32-bit target addresses memory with
+ * the low word; the bounds checks that read the address in full keep it).  Everything else
  * reads all 64 bits: snapshot registers, frames and budget, addresses, HLD, calls, I64 ops and
  * guards, PHIs that stay I64.
  *
@@ -118,12 +120,17 @@ static void sweep(nctx *c) {
       continue;  /* an I32 op reads the low halves */
     }
     if (reads_low(i)) continue;
-    if (fj_ir_op_table[i->op].flags & FJ_IRF_STORE && fj_mem_width(i->aux) <= 4 &&
-        (i->op == FJ_IR_STORE || i->op == FJ_IR_SSTORE)) {
-      demand(c, i->a);
+    /* With 32-bit addresses (FJ_IR_ADDR32) memory is addressed by the low word */
+    bool addr_low = (ir->flags & FJ_IR_ADDR32) &&
+                    (i->op == FJ_IR_LOAD || i->op == FJ_IR_STORE || i->op == FJ_IR_ATOMIC ||
+                     i->op == FJ_IR_CMPXCHG);
+    if (!addr_low) demand(c, i->a);
+    if (i->op == FJ_IR_LOAD) continue;
+    if ((i->op == FJ_IR_STORE || i->op == FJ_IR_SSTORE) && fj_mem_width(i->aux) <= 4) continue;
+    if (i->op == FJ_IR_ATOMIC || i->op == FJ_IR_CMPXCHG) {
+      demand(c, i->b);
       continue;
     }
-    demand(c, i->a);
     if (fj_ir_op_table[i->op].mode_b == FJ_IRM_R) demand(c, i->b);
   }
 }

@@ -169,7 +169,8 @@ static void random_insn(builder *b, const fj_gen_opts *o, bool in_callee) {
  * addresses are (r8 << k) + r9 or r10 - (r8 << k) (64-bit, or from a 32-bit copy).  Trip counts
  * and starts are drawn without regard to FJ_GEN_MEM, so about half the loops run off their
  * region (the interpreter faults there; a hoisted check must fail before the loop instead).  An
- * optional early exit on the counter leaves such a loop before it would fault.  r6, r7 and r8
+ * optional early exit on the counter leaves such a loop before it would fault; a != test whose
+ * distance the counter's step does not divide is always left that way.  r6, r7 and r8
  * are never written by random instructions; the loop control always ends within IV_MAX_TRIPS. */
 enum { IV_P = 7, IV_B = 6, IV_T = 5, IV_C = 8, IV_MAX_TRIPS = 200, IV_MAX_OUT = 2 };
 
@@ -188,6 +189,8 @@ typedef struct ivshape {
   int64_t bound;    /* immediate / r6 (on_ptr: r6 - base) */
   int64_t start;    /* r7 - base */
   uint64_t c0;      /* r8 on entry */
+  unsigned early;   /* != 0: the bound is missed (a != whose distance the step does not
+                       divide) and an early exit leaves after this many steps */
 } ivshape;
 
 static const enum fj_op iv_up[] = {FJ_OP_JLT64_IMM, FJ_OP_JLE64_IMM, FJ_OP_JNE64_IMM,
@@ -233,6 +236,7 @@ static bool iv_cond(enum fj_op o, bool w32, uint64_t a, uint64_t b) {
 
 /* Body iterations of the shape's loop control, or 0 if it runs longer than IV_MAX_TRIPS. */
 static unsigned iv_trips(const ivshape *s) {
+  if (s->early) return s->early + 1;
   uint64_t v = s->on_ptr ? (uint64_t)s->start : s->c0;
   uint64_t step = (uint64_t)(int64_t)(s->on_ptr ? s->pstep : s->cstep);
   bool w32 = s->w32 && !s->on_ptr;
@@ -287,6 +291,13 @@ static void iv_draw(rng *r, ivshape *s) {
   s->c0 = c0;
   int64_t b = (int64_t)(c0 + (uint64_t)((int64_t)s->cstep * trips));
   s->bound = (int64_t)(int32_t)(uint32_t)b;  /* an imm32 or r6 = mov64 imm: sign-extended */
+  /* Equality-bounded counters (codegen/opt_loop.c) guard that the step divides the distance
+   * to the bound: sometimes it does not (the counter steps past the bound), and an early exit
+   * ends the loop instead. */
+  if (s->cont == FJ_OP_JNE64_IMM && (s->cstep > 1 || s->cstep < -1) && chance(r, 30)) {
+    s->bound += 1;
+    s->early = 2 + below(r, 6);
+  }
 }
 
 /* An access through r7 or an index address: the body slots of an IV loop. */
@@ -399,9 +410,9 @@ static void iv_loop(builder *b, const fj_gen_opts *o, uint32_t len, uint32_t *ca
     iv_test(b, &s, true, 0);
   }
   if (ptr_first && !s.on_ptr) iv_step(b, &s, true);
-  if (chance(r, 20)) {  /* leaves at a count it reaches, maybe before the loop runs off */
+  if (s.early || chance(r, 20)) {  /* leaves at a count it reaches, maybe before it runs off */
     out[nout++] = p->n;
-    uint64_t at = s.c0 + (uint64_t)((int64_t)s.cstep * (2 + below(r, 6)));
+    uint64_t at = s.c0 + (uint64_t)((int64_t)s.cstep * (s.early ? s.early : 2 + below(r, 6)));
     put(b, fj_asm_encode(s.w32 ? FJ_OP_JEQ32_IMM : FJ_OP_JEQ64_IMM, IV_C, 0, 0,
                          (int32_t)(uint32_t)at), false);
   }

@@ -109,16 +109,20 @@ static void test_variant_load(void **st) {
   /* The address moves with r3, but the loop's bound (r1 < 100) bounds it: opt_mem checks the
    * whole range before LOOP, the body keeps only the load. */
   assert_null(strstr(body, "ULE"));
-  assert_non_null(strstr(body, "0037   i32 LOAD   0021 w4 reg1\n"));
-  assert_non_null(strstr(body, "0045   i32 PHI    0015 0037\n"));  /* r2 keeps 32-bit type */
-  assert_non_null(strstr(body, "0047   i64 PHI    0021 0041\n"));
+  assert_non_null(strstr(body, "0036   i32 LOAD   0021 w4 reg1\n"));
+  /* The trip count works on 0020 (= ZEXT 0023's value, below 100 by 0022): 0022 is the
+   * range check's own guard, not repeated before LOOP. */
+  assert_non_null(strstr(txt, "0026   i64 SUB    #100 0020\n"));
+  assert_null(strstr(txt, "ULT    0023"));
+  assert_non_null(strstr(body, "0044   i32 PHI    0015 0036\n"));  /* r2 keeps 32-bit type */
+  assert_non_null(strstr(body, "0046   i64 PHI    0021 0040\n"));
   /* r1 < 100 makes r1 (ZEXT 0023 in the pre-roll) 32-bit: the body's r1 + 1 and its compare
    * are I32, and so is the counter's PHI. */
   assert_non_null(strstr(txt, "0022 > i64 ULT    0020 #100  snap 2\n"
                               "0023   i32 ZEXT   0020 32\n"));
-  assert_non_null(strstr(body, "0040   i32 ADD    0023 #1\n"));
-  assert_non_null(strstr(body, "0042 > i32 ULT    0040 #100  snap 9\n"));
-  assert_non_null(strstr(body, "0048   i32 PHI    0023 0040\n"));
+  assert_non_null(strstr(body, "0039   i32 ADD    0023 #1\n"));
+  assert_non_null(strstr(body, "0041 > i32 ULT    0039 #100  snap 9\n"));
+  assert_non_null(strstr(body, "0047   i32 PHI    0023 0039\n"));
   free(txt);
 }
 
@@ -186,11 +190,79 @@ static void test_call_in_loop(void **st) {
   free(txt);
 }
 
+
+/* Equality-bounded counters (opt_loop.c): `r1 += 4` until r1 == 64.  With a bound >= 2^32 the
+ * counter stays I64 (before); with 64, guards at the end of the pre-roll (r1 <u 64 and 4
+ * dividing 64 - r1, exit: the loop snapshot as a GUARD) bound every iteration's counter, and
+ * the body reads ZEXT 32 of it: I32 step, I32 compare, I32 PHI (after). */
+static void test_eq_counter(void **st) {
+  (void)st;
+  char *before = cu_ir_text("loop:\nadd %r0, 1\nadd %r1, 4\njne %r1, -4, loop\nexit\n", "t",
+                            true, false);
+  assert_non_null(strstr(before, "0013   i64 ADD    0007 #4\n"
+                                 "0014 > i64 NE     0013 #-4  snap 5\n"));
+  assert_non_null(strstr(before, "0018   i64 PHI    0007 0013\n"));
+  assert_null(strstr(before, "ZEXT"));
+  fj_ir ir;
+  cu_build_text("loop:\nadd %r0, 1\nadd %r1, 4\njne %r1, 64, loop\nexit\n", "t", 0, &ir);
+  if (setjmp(ir.abort_jb)) fail_msg("opt: %s", ir.msg);
+  fj_opt_run(&ir);
+  char *after = cu_dump(&ir);
+  assert_string_equal(after,
+                      "0000   i64 RIN    r10\n"
+                      "0001   i64 RIN    budget\n"
+                      "0002   i64 ADD    0001 #-3\n"
+                      "0003 > i64 GE     0001 #3  snap 0\n"
+                      "0004   i64 RIN    r0\n"
+                      "0005   i64 ADD    0004 #1\n"
+                      "0006   i64 RIN    r1\n"
+                      "0007   i64 ADD    0006 #4\n"
+                      "0008 > i64 NE     0007 #64  snap 1\n"
+                      "0009 > i64 GE     0002 #3  snap 2\n"
+                      "0010   i64 ADD    0002 #-3\n"
+                      "0011 > i64 ULT    0007 #64  snap 4\n"
+                      "0012   i64 SUB    #64 0007\n"
+                      "0013 > i64 NTEST  0012 #3  snap 4\n"
+                      "0014   i32 ZEXT   0007 32\n"
+                      "0015       LOOP   \n"
+                      "0016   i64 ADD    0005 #1\n"
+                      "0017   i32 ADD    0014 #4\n"
+                      "0018 > i32 NE     0017 #64  snap 6\n"
+                      "0019 > i64 GE     0010 #3  snap 7\n"
+                      "0020   i64 ADD    0010 #-3\n"
+                      "0021   i64 PHI    0005 0016\n"
+                      "0022   i64 PHI    0010 0020\n"
+                      "0023   i32 PHI    0014 0017\n");
+  char line[256];
+  fj_snap_format(&ir, 4, line, sizeof line);  /* the back edge's state, resuming at the top */
+  assert_string_equal(line, "snap 4 guard pc 0 [r0=0005 r1=0007] budget 0002+0");
+  /* The guards on entry values of r1: 0 and 56 enter the loop; 2 (4 does not divide 62: the
+   * counter would step past 64), 60 (r1 + 4 = 64: left by 0008 already, and 0011 too) and 100
+   * and 2^63 (above the bound: they would wrap around 2^64) leave before LOOP. */
+  static const struct { uint64_t r1; bool ok; } cases[] = {
+      {0, true}, {56, true}, {UINT64_MAX - 3, true} /* r1 + 4 = 0 */, {2, false}, {60, false},
+      {100, false}, {1ull << 63, false}};
+  for (unsigned k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    uint64_t in[16] = {0};
+    in[1] = cases[k].r1;
+    bool ok = true;
+    for (fj_ref r = FJ_REF_BIAS + 11; r <= FJ_REF_BIAS + 13; r += 2) {
+      const fj_ir_ins *g = fj_ir_at(&ir, r);
+      ok &= fj_ir_cond((enum fj_ir_op)g->op, FJ_IRT_I64, cu_eval(&ir, g->a, in),
+                       cu_eval(&ir, g->b, in));
+    }
+    if (ok != cases[k].ok) fail_msg("r1 = %llu", (unsigned long long)cases[k].r1);
+  }
+  free(before);
+  free(after);
+  fj_ir_free(&ir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hoisting),     cmocka_unit_test(test_variant_load),
       cmocka_unit_test(test_stack_carried), cmocka_unit_test(test_nofold_loop),
-      cmocka_unit_test(test_call_in_loop),
+      cmocka_unit_test(test_call_in_loop),  cmocka_unit_test(test_eq_counter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

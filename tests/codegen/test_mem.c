@@ -609,6 +609,78 @@ static void test_iv_checks_exact(void **st) {
   assert_true(same > 1000);
 }
 
+
+/* Pointer induction variables on a 32-bit-address target (FJ_IR_ADDR32, opt_mem.c): after the
+ * range check left the body, guards before LOOP keep every value the pointer takes (the last
+ * step included) below 2^32, and the body reads it as ZEXT 32: I32 step, I32 PHI, and the
+ * address p + 8 (read only by the load) an I32 ADD.  Without the flag (x86-64) all stay I64. */
+static const char *k_ptr_loop =
+    "loop:\n"
+    "ldxw %r2, [%r3+8]\n"
+    "add %r0, %r2\n"
+    "add %r1, 1\n"
+    "add %r3, 4\n"
+    "jlt %r1, 100, loop\n"
+    "exit\n";
+
+static char *ptr_loop_text(uint32_t flags, fj_ir *ir) {
+  cu_build_text(k_ptr_loop, "t", flags, ir);
+  if (setjmp(ir->abort_jb)) fail_msg("opt: %s", ir->msg);
+  fj_opt_run(ir);
+  return cu_dump(ir);
+}
+
+static fj_ref find_line(const fj_ir *ir, const char *text) {
+  char line[128];
+  for (fj_ref r = FJ_REF_BIAS; r < ir->top; r++) {
+    if (fj_ir_at(ir, r)->op == FJ_IR_NOP) continue;
+    fj_ir_format(ir, r, line, sizeof line);
+    if (strstr(line, text)) return r;
+  }
+  fail_msg("no line with %s", text);
+  return FJ_REF_NONE;
+}
+
+static void test_ptr_iv_addr32(void **st) {
+  (void)st;
+  fj_ir wide_ir, ir;
+  char *wide = ptr_loop_text(0, &wide_ir);
+  const char *wb = strstr(wide, "LOOP");
+  assert_non_null(wb);
+  assert_non_null(strstr(wb, "   i64 ADD    0021 #8\n"));
+  assert_non_null(strstr(wb, "   i64 PHI    0021 "));
+  assert_null(strstr(wide, "#0xffffffff"));
+  char *t = ptr_loop_text(FJ_IR_ADDR32, &ir);
+  assert_non_null(strstr(t, "0033 > i64 ULE    0027 0032  snap 11\n"  /* the range check */
+                            "0034 > i64 ULE    0021 #0xffffffff  snap 11\n"
+                            "0035   i64 SUB    #0xffffffff 0021\n"
+                            "0036   i64 SHR    0035 #2\n"
+                            "0037 > i64 ULT    0027 0036  snap 11\n"  /* J < room / 4 */
+                            "0038   i32 ZEXT   0021 32\n"
+                            "0039       LOOP   \n"));
+  const char *body = strstr(t, "LOOP");
+  assert_non_null(strstr(body, "0043   i32 ADD    0038 #8\n"
+                               "0044   i32 LOAD   0043 w4 reg1\n"));
+  assert_non_null(strstr(body, "0047   i32 ADD    0038 #4\n"));
+  assert_non_null(strstr(body, "0053   i32 PHI    0038 0047\n"));
+  assert_null(strstr(body, "0021"));  /* the body reads only the ZEXT */
+  /* The guard J < room / 4 with r1 = 0 (J = 98): a pointer whose 99 steps of 4 stay below
+   * 2^32 passes; one whose last step reaches 2^32 leaves before LOOP. */
+  fj_ref g = find_line(&ir, "> i64 ULT    0027 0036");
+  const fj_ir_ins *gi = fj_ir_at(&ir, g);
+  uint64_t in[16] = {0};
+  in[3] = 0x40000000u;
+  assert_true(fj_ir_cond(FJ_IR_ULT, FJ_IRT_I64, cu_eval(&ir, gi->a, in), cu_eval(&ir, gi->b, in)));
+  in[3] = 0xffffffffu - 4 - 99 * 4;  /* a_0 = r3 + 4, the last b = a_0 + 396 = 0xffffffff */
+  assert_true(fj_ir_cond(FJ_IR_ULT, FJ_IRT_I64, cu_eval(&ir, gi->a, in), cu_eval(&ir, gi->b, in)));
+  in[3]++;                           /* ... = 2^32 */
+  assert_false(fj_ir_cond(FJ_IR_ULT, FJ_IRT_I64, cu_eval(&ir, gi->a, in), cu_eval(&ir, gi->b, in)));
+  free(wide);
+  free(t);
+  fj_ir_free(&wide_ir);
+  fj_ir_free(&ir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_forwarding_and_widening),
@@ -620,6 +692,7 @@ int main(void) {
       cmocka_unit_test(test_call_keeps_checks),
       cmocka_unit_test(test_iv_check_hoisted),
       cmocka_unit_test(test_iv_checks_exact),
+      cmocka_unit_test(test_ptr_iv_addr32),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
