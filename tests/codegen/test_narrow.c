@@ -302,12 +302,59 @@ static void test_loop_phi(void **st) {
   free(t);
 }
 
+
+/* FJ_IR_ADDR32 (a 32-bit target addresses memory with the low word): an index address
+ * (r1 << 2) + r9 whose range check left the loop body and that only the load reads narrows to
+ * I32 with the flag (after) and stays I64 without it (before, x86-64).  The same address kept
+ * in a register that an exit writes back would stay I64 (snapshot registers read 64 bits). */
+static const char *k_index =
+    "loop:\n"
+    "mov %r5, %r1\n"
+    "lsh %r5, 2\n"
+    "add %r5, %r9\n"
+    "ldxw %r2, [%r5+0]\n"
+    "mov %r5, 0\n"
+    "add %r0, %r2\n"
+    "add %r1, 1\n"
+    "jlt %r1, 100, loop\n"
+    "exit\n";
+
+static char *text_flags(const char *text, uint32_t flags) {
+  fj_ir ir;
+  cu_build_text(text, "t", flags, &ir);
+  if (setjmp(ir.abort_jb)) fail_msg("opt: %s", ir.msg);
+  fj_opt_run(&ir);
+  char *d = cu_dump(&ir);
+  fj_ir_free(&ir);
+  return d;
+}
+
+static void test_addr32(void **st) {
+  (void)st;
+  char *before = text_flags(k_index, 0), *after = text_flags(k_index, FJ_IR_ADDR32);
+  assert_non_null(strstr(before, "0036   i64 SHL    0023 #2\n"
+                                 "0037   i64 ADD    0036 0006\n"
+                                 "0040   i32 LOAD   0037 w4 reg1\n"));
+  assert_non_null(strstr(after, "0036   i32 SHL    0023 #2\n"
+                                "0037   i32 ADD    0036 0006\n"
+                                "0040   i32 LOAD   0037 w4 reg1\n"));
+  free(before);
+  free(after);
+  /* Without `mov r5, 0` the exits write r5 back: the address stays I64 even with the flag. */
+  const char *keep = strstr(k_index, "mov %r5, 0\n");
+  char text[256];
+  snprintf(text, sizeof text, "%.*s%s", (int)(keep - k_index), k_index, keep + 11);
+  char *kept = text_flags(text, FJ_IR_ADDR32);
+  assert_non_null(strstr(kept, "i64 ADD    0036 0006\n"));
+  free(kept);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_entry_speculation), cmocka_unit_test(test_speculation_pays),
       cmocka_unit_test(test_fold_known32),
       cmocka_unit_test(test_guard_known),       cmocka_unit_test(test_demanded_bits),
-      cmocka_unit_test(test_loop_phi),
+      cmocka_unit_test(test_loop_phi),          cmocka_unit_test(test_addr32),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
