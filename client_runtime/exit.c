@@ -34,6 +34,7 @@ static int64_t rt_smod64(int64_t a, int64_t b) {
  * once a trace is there), without the interpreter's entry, hook and final `exit` around it. */
 static FJ_ALWAYS_INLINE int jit_call(fj_jit *jit, fj_exec *ex, bool tables_current) {
   fj_vm *vm = jit->vm;
+  fj_jit_nested_begin(jit);
   fj_jtrace *t = (jit->cfg.flags & FJ_JIT_NO_ENTER) ||
                          (!tables_current && vm->load_gen != jit->load_gen)
                      ? NULL
@@ -189,7 +190,9 @@ static fj_jtrace *odd_exit(fj_jit *jit, const fj_jentry *e, const fj_jit_state *
 
 /* Run t once from ex and rebuild ex at the exit.  *xt / *xid name the exit taken (NULL after a
  * deopt), *moved says whether any instruction ran.  Returns FJ_HOT_RELOAD or what the
- * interpreter must report.  Inlined into fj_jit_enter: this is the cost of every entry. */
+ * interpreter must report.  Inlined into fj_jit_enter: this is the cost of every entry, so
+ * what only matters on rare paths (nested runs' counts, the public entry and exit counters, odd
+ * exits) is not done here. */
 static FJ_ALWAYS_INLINE int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj_jtrace **xtp,
                                       uint32_t *xid, bool *moved) {
   fj_vm *vm = jit->vm;
@@ -197,28 +200,27 @@ static FJ_ALWAYS_INLINE int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj
    * entry, plus the exit fields zeroed; frames[] is written by the code before the runtime reads
    * it (nframes says how many). */
   fj_jit_state *const st = &ex->js;
+  const int64_t b0 = vm->left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)vm->left;
   st->regions = (uint64_t)(uintptr_t)vm->regions;
   st->vm = (uint64_t)(uintptr_t)vm;
-  st->budget = vm->left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)vm->left;
+  st->budget = b0;
   st->exit_code = 0;
   st->call_ret = 0;
   st->exit_id = 0;
   st->call_exit = 0;
   st->nframes = 0;
   st->nregions = vm->nregions;
-  const int64_t b0 = st->budget;
-  const uint64_t counted0 = vm->stats.insns_interp + vm->stats.insns_native;
 
   fj_jentry e;
   e.prev = jit->active;
   e.st = st;
   e.base_depth = ex->depth;
   e.deopted = false;
+  e.nested = false;
   jit->active = &e;
   fj_jtrace *const entered = t;
   t->entries++;
-  jit->stats.trace_entries++;
-  t->last_use = ++jit->tick;
+  t->last_use = ++jit->tick;  /* also counts the entry (stats.trace_entries) */
   uint32_t id = fj_arch_enter(st, (const void *)(uintptr_t)(t->va + t->entry_off), &vm->stop,
                               &vm->left);
   jit->active = e.prev;
@@ -227,27 +229,37 @@ static FJ_ALWAYS_INLINE int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj
   /* Budget: what the code used, minus what nested interpreter runs and traces counted. */
   const int64_t b1 = st->budget < 0 ? 0 : st->budget;
   vm->left = (uint64_t)b1;
-  const uint64_t used = b0 > b1 ? (uint64_t)(b0 - b1) : 0;
-  const uint64_t nested = vm->stats.insns_interp + vm->stats.insns_native - counted0;
-  if (used > nested) fj_vm_add_native(vm, used - nested);
+  uint64_t used = b0 > b1 ? (uint64_t)(b0 - b1) : 0;
   *moved = used != 0;
+  if (FJ_UNLIKELY(e.nested)) {
+    const uint64_t nested = vm->stats.insns_interp + vm->stats.insns_native - e.counted0;
+    used = used > nested ? used - nested : 0;
+  }
+  fj_vm_add_native(vm, used);
 
   /* Usually the trace entered left (no link taken, no deopt); an installed trace owns the
    * block at its va, so this is what fj_cc_owner_at would return.  entered->id is 0 if it was
    * evicted meanwhile. */
   fj_jtrace *xt = entered;
   uint32_t pc, nframes;
-  if (FJ_LIKELY(!e.deopted && entered->id && entered->va == st->exit_code &&
+  /* An exit of the entered trace needs no checks: blob_check bounded its pc, and the entry
+   * checked depth + max_depth, which covers its exits' frames (install). */
+  if (FJ_LIKELY(!e.deopted && entered->id && (uintptr_t)entered->va == (uintptr_t)st->exit_code &&
                 id < entered->nexits && id == st->exit_id)) {
     pc = entered->exits[id].pc;
     nframes = entered->exits[id].nframes;
   } else {
     bool bad;
     xt = odd_exit(jit, &e, st, id, &pc, &nframes, &bad);
-    if (bad) return fj_vm_fail(vm, FJ_EBADBLOB, "machine code left through an unknown exit");
+    if (bad) {
+      jit->exits_failed++;
+      return fj_vm_fail(vm, FJ_EBADBLOB, "machine code left through an unknown exit");
+    }
+    if (pc >= vm->ninsns || ex->depth + nframes >= FJ_MAX_CALL_DEPTH) {
+      jit->exits_failed++;
+      return fj_vm_fail(vm, FJ_EBADBLOB, "machine code exit with a bad pc or too many frames");
+    }
   }
-  if (pc >= vm->ninsns || ex->depth + nframes >= FJ_MAX_CALL_DEPTH)
-    return fj_vm_fail(vm, FJ_EBADBLOB, "machine code exit with a bad pc or too many frames");
 
   /* ex->r is the exit's registers already */
   for (uint32_t i = 0; i < nframes; i++) {
@@ -258,7 +270,6 @@ static FJ_ALWAYS_INLINE int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj
     ex->depth++;
   }
   ex->pc = pc;
-  jit->stats.exits_taken++;
   *xtp = NULL;
   if (FJ_UNLIKELY(vm->stop)) return stopped(vm, ex, ex->r[0], pc);
   *xtp = xt;
@@ -271,7 +282,9 @@ static int after_exit(fj_jit *jit, fj_exec *ex, fj_jtrace *xt, uint32_t id) {
   fj_vm *vm = jit->vm;
   fj_jexit *x = &xt->exits[id];
   x->taken++;
-  if (x->nframes != 0) return FJ_HOT_RELOAD;
+  /* STOP, CALL and BUDGET exits (and any exit inside inlined frames) only count */
+  if (x->nframes != 0 || (x->kind != FJ_EXIT_GUARD && x->kind != FJ_EXIT_LINK))
+    return FJ_HOT_RELOAD;
   fj_jtrace *to = fj_jit_trace_at(jit, x->pc);
   if (x->kind == FJ_EXIT_GUARD) {
     /* A side exit onto the head of another root trace: patch it there instead of bridging,
@@ -287,8 +300,7 @@ static int after_exit(fj_jit *jit, fj_exec *ex, fj_jtrace *xt, uint32_t id) {
   }
   /* A link to a pc nobody compiled yet (e.g. an outer loop's header, whose back edge is inside
    * a bridge): the interpreter never sees that jump, so count it here as its hot event. */
-  if (x->kind == FJ_EXIT_LINK && !to && vm->hot && (vm->x[x->pc].flags & FJ_XF_HOT) &&
-      --vm->hot[x->pc] == 0) {
+  if (!to && vm->hot && (vm->x[x->pc].flags & FJ_XF_HOT) && --vm->hot[x->pc] == 0) {
     vm->hot[x->pc] = vm->hooks.threshold ? vm->hooks.threshold : 1;
     jit->stats.exit_hot_events++;
     return fj_jit_spot_hot(jit, ex, x->pc);
@@ -337,6 +349,11 @@ static int return_point_hot(fj_jit *jit, fj_exec *ex) {
 }
 
 int fj_jit_call(fj_jit *jit, fj_exec *ex) { return jit_call(jit, ex, false); }
+
+int fj_jit_on_call(void *ud, fj_vm *vm, fj_exec *ex) {
+  (void)vm;
+  return jit_call(ud, ex, false);
+}
 
 int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
   fj_vm *vm = jit->vm;

@@ -89,7 +89,9 @@ static uint64_t h_LOOP(uint64_t nr, uint64_t cb, uint64_t ctx, uint64_t flags, u
   uint64_t i = 0;
   while (i < nr) {
     uint64_t args[5] = {i, ctx, 0, 0, 0}, ret = 0;
-    int rc = fj_vm_call(vm, (uint32_t)cb, args, &ret);
+    /* the first call checks the callback; the others only run it */
+    int rc = i == 0 ? fj_vm_call(vm, (uint32_t)cb, args, &ret)
+                    : fj_vm_call_again(vm, (uint32_t)cb, args, &ret);
     if (rc < 0) return RET_ERR(rc);  /* the run is already stopped */
     i++;
     if (ret != 0) break;

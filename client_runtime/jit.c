@@ -546,8 +546,11 @@ static int install(fj_jit *jit, const fj_jreq *rq, const uint8_t *blob, size_t l
     j->kind = x.kind;
     j->nframes = x.nframes;
     if (x.patch_off != FJ_BLOB_NO_PATCH) memcpy(j->orig, v.code + x.patch_off, 4);
+    /* entries check depth + max_depth, so the entered trace's own exits need no check */
+    if (x.nframes > t->max_depth) t->max_depth = (uint16_t)x.nframes;
   }
   t->last_use = ++jit->tick;
+  jit->tick_installs++;
   fj_cc_touch(cc, off, t->last_use);
   if (!bridge) jit->pc_trace[t->start_pc] = (uint16_t)(t - jit->traces + 1);
   link_trace(jit, t);
@@ -744,12 +747,6 @@ static int on_hot(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
   return rc;
 }
 
-/* A helper's callback (fj_vm_call) from its function entry. */
-static int on_call(void *ud, fj_vm *vm, fj_exec *ex) {
-  (void)vm;
-  return fj_jit_call(ud, ex);
-}
-
 int fj_jit_spot_hot(fj_jit *jit, fj_exec *ex, uint32_t pc) {
   fj_vm *vm = jit->vm;
   if (jit->recording || !jit->env.transport.submit || !jit->have_cc) return FJ_HOT_CONTINUE;
@@ -822,7 +819,7 @@ fj_jit *fj_jit_create(fj_vm *vm, const fj_jit_config *cfg, const fj_jit_env *env
     *err = rc;
     goto fail;
   }
-  vm->on_call = on_call;
+  vm->on_call = fj_jit_on_call;
   *err = 0;
   return jit;
 fail:
@@ -879,12 +876,18 @@ int fj_jit_invalidate(fj_jit *jit, uint32_t pc) {
   return n;
 }
 
-void fj_jit_get_stats(const fj_jit *jit, fj_jit_stats *out) { *out = jit->stats; }
+void fj_jit_get_stats(const fj_jit *jit, fj_jit_stats *out) {
+  *out = jit->stats;
+  out->trace_entries = jit->tick - jit->tick_installs;
+  out->exits_taken = out->trace_entries - jit->exits_failed;
+}
 
 size_t fj_jit_stats_format(const fj_jit *jit, char *buf, size_t cap) {
   char dummy[1];
   fj_sb sb = cap ? fj_sb_init(buf, cap) : fj_sb_init(dummy, 1);
-  const fj_jit_stats *s = &jit->stats;
+  fj_jit_stats js;
+  fj_jit_get_stats(jit, &js);
+  const fj_jit_stats *s = &js;
   fj_vm_stats vs;
   fj_vm_get_stats(jit->vm, &vs);
   fj_sb_puts(&sb, "jit: instructions interpreted ");

@@ -79,8 +79,13 @@ typedef struct fj_jentry {
   fj_jit_state *st;
   uint32_t base_depth;  /* interpreter frame the trace was entered in */
   bool deopted;         /* its trace left while the call was live: resume from deopt_* */
+  bool nested;          /* a nested run started in a call out of it: counted0 is set */
   uint16_t deopt_nframes;
   uint32_t deopt_pc;
+  /* vm insns_interp + insns_native when the first nested run (fj_jit_nested_begin) started:
+   * only nested runs count instructions while the trace runs, so the exit subtracts what they
+   * counted from the budget used without reading the counters on entries that made no call. */
+  uint64_t counted0;
 } fj_jentry;
 
 struct fj_jit {
@@ -107,7 +112,11 @@ struct fj_jit {
   bool recording;
 
   uint32_t next_trace_id, next_req_id;
+  /* LRU clock: +1 per trace entry and per install.  stats.trace_entries and stats.exits_taken
+   * are not counted on the entry path: fj_jit_get_stats derives them from the clock. */
   uint64_t tick;
+  uint64_t tick_installs;  /* ticks taken by installs */
+  uint64_t exits_failed;   /* entries that came back through no valid exit */
   fj_jentry *active;
   fj_jtrace *last_owner;  /* the trace the last exit through a link came from (a hint: checked
                              against exit_code before use, 0 id once its slot is freed) */
@@ -141,8 +150,21 @@ int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t);
  * function's installed trace if it has one, else in the interpreter (fj_interp_enter).  Returns
  * 0 with the result in ex->r[0], or a negative FJ_E* (vm->stop set). */
 int fj_jit_call(fj_jit *jit, fj_exec *ex);
+/* vm->on_call (a helper's callback, fj_vm_call): fj_jit_call with ud = the runtime. */
+int fj_jit_on_call(void *ud, fj_vm *vm, fj_exec *ex);
 /* FJ_RT_CALL_LOCAL: run local function pc in the interpreter on the frame after st's. */
 uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc);
+/* A nested run (interpreter or trace) starts inside a call out of the innermost active trace:
+ * the first one takes the instruction counters' snapshot that trace's exit subtracts.  Every
+ * nested run out of machine code goes through fj_jit_call or fj_jit_rt_call_local, which call
+ * this; nothing else counts instructions while a trace runs. */
+static FJ_ALWAYS_INLINE void fj_jit_nested_begin(fj_jit *jit) {
+  fj_jentry *e = jit->active;
+  if (e && !e->nested) {
+    e->nested = true;
+    e->counted0 = jit->vm->stats.insns_interp + jit->vm->stats.insns_native;
+  }
+}
 /* Address of runtime entry point rt (enum fj_rt), 0 if unknown. */
 uint64_t fj_jit_rt_addr(uint32_t rt);
 

@@ -585,22 +585,8 @@ int fj_vm_call(fj_vm *vm, uint32_t func_pc, const uint64_t args[5], uint64_t *r0
   if (vm->stop) return vm->err ? vm->err : FJ_EUNWIND;
   if (func_pc >= vm->ninsns || !(vm->x[func_pc].flags & FJ_XF_FUNC))
     return fj_vm_fail(vm, FJ_EINVAL, "callback target is not a function of the program");
-  uint32_t frame = outer->depth + 1;
-  if (frame >= FJ_MAX_CALL_DEPTH) return fj_vm_fail(vm, FJ_EDEPTH, "callback would exceed the call depth limit");
-
-  fj_exec ex;  /* frames[] is written before it is read: only registers need setting */
-  ex.r[0] = ex.r[6] = ex.r[7] = ex.r[8] = ex.r[9] = 0;
-  if (args) ex.r[1] = args[0], ex.r[2] = args[1], ex.r[3] = args[2], ex.r[4] = args[3], ex.r[5] = args[4];
-  else ex.r[1] = ex.r[2] = ex.r[3] = ex.r[4] = ex.r[5] = 0;
-  ex.r[10] = fj_vm_frame_top(vm, frame);
-  ex.pc = func_pc;
-  ex.depth = ex.base = frame;
-  vm->stats.callbacks++;
-  vm->cur = &ex;
-  int rc = vm->on_call ? vm->on_call(vm->hooks.ud, vm, &ex) : fj_interp_enter(vm, &ex);
-  vm->cur = outer;
-  if (rc == 0 && r0) *r0 = ex.r[0];
-  return rc;
+  if (outer->depth + 1 >= FJ_MAX_CALL_DEPTH) return fj_vm_fail(vm, FJ_EDEPTH, "callback would exceed the call depth limit");
+  return fj_vm_call_again(vm, func_pc, args, r0);
 }
 
 void fj_vm_unwind(fj_vm *vm) {

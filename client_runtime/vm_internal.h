@@ -222,8 +222,9 @@ struct fj_vm {
   int (*on_call)(void *ud, fj_vm *vm, fj_exec *ex);
 };
 
+/* In the host's pointer width: a 64-bit multiply on a 32-bit core costs a umlal per call. */
 static inline uint64_t fj_vm_frame_top(const fj_vm *vm, uint32_t frame) {
-  return (uint64_t)(uintptr_t)vm->stack + (uint64_t)(FJ_MAX_CALL_DEPTH - frame) * FJ_STACK_SIZE;
+  return (uint64_t)(uintptr_t)(vm->stack + (size_t)(FJ_MAX_CALL_DEPTH - frame) * FJ_STACK_SIZE);
 }
 
 /* ---- interpreter (interp.c) ------------------------------------------------------------ */
@@ -264,6 +265,30 @@ int fj_vm_set_jit_hooks(fj_vm *vm, const fj_jit_hooks *hooks);
 static inline void fj_vm_add_native(fj_vm *vm, uint64_t n) { vm->stats.insns_native += n; }
 /* Current innermost execution state (inside helpers / hooks), or NULL. */
 static inline fj_exec *fj_vm_exec(fj_vm *vm) { return vm->cur; }
+
+/* fj_vm_call again from the same helper call, after fj_vm_call(vm, func_pc, ...) returned 0
+ * there: the target and the frame were checked then and cannot have changed (loops over a
+ * callback, e.g. bpf_loop).  Same results and counters as fj_vm_call, which ends in it; inline
+ * so that a loop's arguments go straight into the callee's registers. */
+static FJ_ALWAYS_INLINE int fj_vm_call_again(fj_vm *vm, uint32_t func_pc, const uint64_t args[5],
+                                             uint64_t *r0) {
+  if (FJ_UNLIKELY(vm->stop)) return vm->err ? vm->err : FJ_EUNWIND;
+  fj_exec *const outer = vm->cur;
+  const uint32_t frame = outer->depth + 1;
+  fj_exec ex;  /* frames[] is written before it is read: only registers need setting */
+  ex.r[0] = ex.r[6] = ex.r[7] = ex.r[8] = ex.r[9] = 0;
+  if (args) ex.r[1] = args[0], ex.r[2] = args[1], ex.r[3] = args[2], ex.r[4] = args[3], ex.r[5] = args[4];
+  else ex.r[1] = ex.r[2] = ex.r[3] = ex.r[4] = ex.r[5] = 0;
+  ex.r[10] = fj_vm_frame_top(vm, frame);
+  ex.pc = func_pc;
+  ex.depth = ex.base = frame;
+  vm->stats.callbacks++;
+  vm->cur = &ex;
+  int rc = vm->on_call ? vm->on_call(vm->hooks.ud, vm, &ex) : fj_interp_enter(vm, &ex);
+  vm->cur = outer;
+  if (rc == 0 && r0) *r0 = ex.r[0];
+  return rc;
+}
 
 /* ---- small text builder (no stdio): used for messages and trace_printk ------------------ */
 

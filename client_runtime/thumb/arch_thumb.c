@@ -52,18 +52,14 @@ __asm__(
   "  movw r4, #:lower16:fj_thm_cur\n"
   "  movt r4, #:upper16:fj_thm_cur\n"
   "  ldr r4, [r4]\n"                     /* record */
-  "  str lr, [r4, #16]\n"
-  "  str r12, [r4, #20]\n"
-  "  ldr lr, [r4, #4]\n"                 /* st */
-  "  ldr r12, [r4, #16]\n"
-  "  str r12, [lr, #120]\n"              /* st->call_ret = return address */
-  "  mov r12, #0\n"
-  "  str r12, [lr, #124]\n"
-  "  ldr r4, [r4, #12]\n"                /* vm->left = st->budget */
-  "  ldr r12, [lr, #104]\n"
-  "  str r12, [r4]\n"
-  "  ldr r12, [lr, #108]\n"
-  "  str r12, [r4, #4]\n"
+  "  str r12, [r4, #20]\n"               /* the callee, until the arguments are back */
+  "  ldr r12, [r4, #4]\n"                /* st */
+  "  str lr, [r12, #120]\n"              /* st->call_ret = return address */
+  "  mov lr, #0\n"
+  "  str lr, [r12, #124]\n"
+  "  ldrd r12, lr, [r12, #104]\n"        /* vm->left = st->budget */
+  "  ldr r4, [r4, #12]\n"
+  "  strd r12, lr, [r4]\n"
   "  movw r4, #:lower16:fj_thm_cur\n"
   "  movt r4, #:upper16:fj_thm_cur\n"
   "  ldr r4, [r4]\n"
@@ -75,10 +71,8 @@ __asm__(
   "  ldr r12, [r12]\n"
   "  ldr r2, [r12, #12]\n"
   "  ldr r3, [r12, #4]\n"
-  "  ldr lr, [r2]\n"                     /* st->budget = vm->left */
-  "  str lr, [r3, #104]\n"
-  "  ldr lr, [r2, #4]\n"
-  "  str lr, [r3, #108]\n"
+  "  ldrd r2, lr, [r2]\n"                /* st->budget = vm->left */
+  "  strd r2, lr, [r3, #104]\n"
   "  ldr r2, [r12, #8]\n"
   "  ldrb r2, [r2]\n"
   "  cmp r2, #0\n"
