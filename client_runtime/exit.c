@@ -35,15 +35,24 @@ static int64_t rt_smod64(int64_t a, int64_t b) {
 static FJ_ALWAYS_INLINE int jit_call(fj_jit *jit, fj_exec *ex, bool tables_current) {
   fj_vm *vm = jit->vm;
   fj_jit_nested_begin(jit);
+  /* the target is a function entry of the program: fj_vm_call checked a callback's, and
+   * blob_check a local call's */
   fj_jtrace *t = (jit->cfg.flags & FJ_JIT_NO_ENTER) ||
-                         (!tables_current && vm->load_gen != jit->load_gen)
+                         (!tables_current && (vm->load_gen != jit->load_gen || !jit->pc_trace))
                      ? NULL
-                     : fj_jit_trace_at(jit, ex->pc);
-  if (!t || ex->depth + t->max_depth >= FJ_MAX_CALL_DEPTH) return fj_interp_enter(vm, ex);
-  int rc = fj_jit_enter(jit, ex, t);
-  if (rc == FJ_HOT_DONE) return 0;
-  if (rc < 0) return rc;
-  return vm->stop ? (vm->err ? vm->err : FJ_EUNWIND) : fj_interp_run(vm, ex);
+                     : fj_jit_trace_at_valid(jit, ex->pc);
+  fj_jentry *const caller = jit->active;  /* the trace whose call runs this, if any */
+  int rc;
+  if (!t || ex->depth + t->max_depth >= FJ_MAX_CALL_DEPTH) {
+    rc = fj_interp_enter(vm, ex);
+  } else {
+    rc = fj_jit_enter(jit, ex, t);
+    if (rc == FJ_HOT_DONE) rc = 0;
+    else if (rc >= 0) rc = vm->stop ? (vm->err ? vm->err : FJ_EUNWIND) : fj_interp_run(vm, ex);
+  }
+  /* an error here already names the nested run's pc: the caller's exit must not rename it */
+  if (FJ_UNLIKELY(vm->stop) && caller) caller->nested_failed = true;
+  return rc;
 }
 
 uint64_t fj_jit_rt_call_local(fj_jit_state *st, uint32_t pc) {
@@ -128,9 +137,9 @@ static void fix_error_pc(fj_vm *vm, uint32_t call_pc) {
 
 /* After a call out of machine code stopped the program (the exit is that call's CALL exit,
  * resuming at call pc + 1): report it exactly as the interpreter does. */
-static int stopped(fj_vm *vm, fj_exec *ex, uint64_t r0, uint32_t resume_pc) {
+static int stopped(fj_vm *vm, fj_exec *ex, uint64_t r0, uint32_t resume_pc, bool nested_failed) {
   if (vm->err) {
-    if (resume_pc > 0) fix_error_pc(vm, resume_pc - 1);
+    if (resume_pc > 0 && !nested_failed) fix_error_pc(vm, resume_pc - 1);
     return vm->err;
   }
   if (!vm->unwind_have_r0) {
@@ -167,18 +176,25 @@ static bool bridge_wanted(fj_jit *jit, fj_jexit *x) {
 /* The exit the code reports when it is not the usual one (the entered trace left through a
  * valid exit without a deopt): a deopt, a link into another trace, or a broken blob.  Sets *pc
  * and *nframes; returns the trace that left (NULL after a deopt) or NULL with *bad set. */
-static fj_jtrace *odd_exit(fj_jit *jit, const fj_jentry *e, const fj_jit_state *st, uint32_t id,
-                           uint32_t *pc, uint32_t *nframes, bool *bad) {
+static fj_jtrace *odd_exit(fj_jit *jit, fj_jtrace *entered, const fj_jentry *e,
+                           const fj_jit_state *st, uint32_t id, uint32_t *pc, uint32_t *nframes,
+                           bool *bad) {
   *bad = false;
   if (e->deopted) {
     *pc = e->deopt_pc;
     *nframes = e->deopt_nframes;
     return NULL;
   }
-  /* Traces linked to each other tend to leave through the same one again and again. */
-  fj_jtrace *xt = jit->last_owner;
-  if (!xt || !xt->id || xt->va != st->exit_code)
-    xt = jit->last_owner = fj_cc_owner_at(&jit->cc, st->exit_code);
+  /* Traces linked to each other tend to leave through the same one again and again: the one
+   * this entry's trace led to last time, else the last one any entry led to, else a search.
+   * (entered may have been evicted meanwhile: its slot is zeroed or reused, the hint checked.) */
+  fj_jtrace *xt = entered->link_owner;
+  if (!xt || !xt->id || xt->va != st->exit_code) {
+    xt = jit->last_owner;
+    if (!xt || !xt->id || xt->va != st->exit_code)
+      xt = jit->last_owner = fj_cc_owner_at(&jit->cc, st->exit_code);
+    entered->link_owner = xt;
+  }
   if (!xt || xt->va != st->exit_code || id >= xt->nexits || id != st->exit_id) {
     *bad = true;
     return NULL;
@@ -215,8 +231,8 @@ static FJ_ALWAYS_INLINE int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj
   e.prev = jit->active;
   e.st = st;
   e.base_depth = ex->depth;
-  e.deopted = false;
-  e.nested = false;
+  e.deopted = e.nested = e.nested_failed = false;
+  e.unused_ = 0;
   jit->active = &e;
   fj_jtrace *const entered = t;
   t->entries++;
@@ -238,19 +254,19 @@ static FJ_ALWAYS_INLINE int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj
   fj_vm_add_native(vm, used);
 
   /* Usually the trace entered left (no link taken, no deopt); an installed trace owns the
-   * block at its va, so this is what fj_cc_owner_at would return.  entered->id is 0 if it was
-   * evicted meanwhile. */
+   * block at its va, so this is what fj_cc_owner_at would return.  A slot evicted meanwhile is
+   * zeroed (nexits 0); one reused meanwhile names the trace now at the same va. */
   fj_jtrace *xt = entered;
   uint32_t pc, nframes;
   /* An exit of the entered trace needs no checks: blob_check bounded its pc, and the entry
    * checked depth + max_depth, which covers its exits' frames (install). */
-  if (FJ_LIKELY(!e.deopted && entered->id && (uintptr_t)entered->va == (uintptr_t)st->exit_code &&
+  if (FJ_LIKELY(!e.deopted && (uintptr_t)entered->va == (uintptr_t)st->exit_code &&
                 id < entered->nexits && id == st->exit_id)) {
     pc = entered->exits[id].pc;
     nframes = entered->exits[id].nframes;
   } else {
     bool bad;
-    xt = odd_exit(jit, &e, st, id, &pc, &nframes, &bad);
+    xt = odd_exit(jit, entered, &e, st, id, &pc, &nframes, &bad);
     if (bad) {
       jit->exits_failed++;
       return fj_vm_fail(vm, FJ_EBADBLOB, "machine code left through an unknown exit");
@@ -271,7 +287,7 @@ static FJ_ALWAYS_INLINE int run_trace(fj_jit *jit, fj_exec *ex, fj_jtrace *t, fj
   }
   ex->pc = pc;
   *xtp = NULL;
-  if (FJ_UNLIKELY(vm->stop)) return stopped(vm, ex, ex->r[0], pc);
+  if (FJ_UNLIKELY(vm->stop)) return stopped(vm, ex, ex->r[0], pc, e.nested_failed);
   *xtp = xt;
   *xid = id;
   return FJ_HOT_RELOAD;
@@ -282,10 +298,19 @@ static int after_exit(fj_jit *jit, fj_exec *ex, fj_jtrace *xt, uint32_t id) {
   fj_vm *vm = jit->vm;
   fj_jexit *x = &xt->exits[id];
   x->taken++;
-  /* STOP, CALL and BUDGET exits (and any exit inside inlined frames) only count */
-  if (x->nframes != 0 || (x->kind != FJ_EXIT_GUARD && x->kind != FJ_EXIT_LINK))
+  /* STOP, CALL and BUDGET exits only count */
+  if (x->kind != FJ_EXIT_GUARD && x->kind != FJ_EXIT_LINK) return FJ_HOT_RELOAD;
+  fj_jtrace *to = fj_jit_trace_at_valid(jit, x->pc);
+  if (x->nframes != 0) {
+    /* A side exit inside inlined frames cannot have a bridge (the frames exist only in the
+     * exit state): a root trace recorded from its pc, in the callee's frame, does the same job
+     * one entry later (fj_jit_enter enters it right after such exits instead of interpreting
+     * the rest of the callee). */
+    if (x->kind == FJ_EXIT_GUARD && !to && x->taken >= jit->cfg.exit_threshold &&
+        !(jit->cfg.flags & FJ_JIT_NO_BRIDGES) && vm->x[x->pc].op != FJ_OP_EXIT)
+      return fj_jit_spot_hot(jit, ex, x->pc);
     return FJ_HOT_RELOAD;
-  fj_jtrace *to = fj_jit_trace_at(jit, x->pc);
+  }
   if (x->kind == FJ_EXIT_GUARD) {
     /* A side exit onto the head of another root trace: patch it there instead of bridging,
      * so bridges never chain back to a loop's start through copies of it.  Never onto its own
@@ -338,8 +363,8 @@ static bool frame_returns(fj_vm *vm, fj_exec *ex) {
  * returns count as its hot event (exit_hot_events), so it gets a root trace of its own (the
  * caller's code from there usually runs on into a loop header that has one: a link). */
 static int return_point_hot(fj_jit *jit, fj_exec *ex) {
-  const uint32_t pc = ex->pc;
-  if (pc >= jit->ninsns || fj_jit_trace_at(jit, pc)) return FJ_HOT_RELOAD;
+  const uint32_t pc = ex->pc;  /* a frame's ret_pc: machine code may have written it */
+  if (pc >= jit->ninsns || fj_jit_trace_at_valid(jit, pc)) return FJ_HOT_RELOAD;
   fj_spot *s = &jit->spots[pc];
   const uint16_t threshold = jit->vm->hooks.threshold ? jit->vm->hooks.threshold : 1;
   if (++s->returns < threshold) return FJ_HOT_RELOAD;

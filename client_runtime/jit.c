@@ -731,7 +731,7 @@ static int on_hot(void *ud, fj_vm *vm, fj_exec *ex, uint32_t pc) {
     return FJ_HOT_CONTINUE;
   jit->stats.hot_events++;
   if (jit->ninflight) poll_results(jit);  /* results come only for requests in flight */
-  fj_jtrace *t = trace_at_pc(jit, pc);
+  fj_jtrace *t = fj_jit_trace_at_valid(jit, pc);  /* the interpreter's pc; tables current */
   if (t) {
     if (vm->hot) vm->hot[pc] = 1;  /* arrive here natively every time from now on */
     if ((jit->cfg.flags & FJ_JIT_NO_ENTER) || ex->depth + t->max_depth >= FJ_MAX_CALL_DEPTH)

@@ -51,6 +51,8 @@ typedef struct fj_jtrace {
   fj_jexit *exits;
   fj_link_site *sites;  /* TRACE relocations: links to other traces */
   uint64_t entries;
+  struct fj_jtrace *link_owner;  /* the trace an exit after entering this one last came from,
+                                  * through links (a hint, checked against exit_code) */
   uint64_t last_use;    /* jit->tick of the last entry; given to the code cache before it
                          * picks a victim (a store per entry instead of a block search) */
 } fj_jtrace;
@@ -80,6 +82,8 @@ typedef struct fj_jentry {
   uint32_t base_depth;  /* interpreter frame the trace was entered in */
   bool deopted;         /* its trace left while the call was live: resume from deopt_* */
   bool nested;          /* a nested run started in a call out of it: counted0 is set */
+  bool nested_failed;   /* a nested run stopped the program: its error names its own pc */
+  uint8_t unused_;      /* the four flags are cleared with one store */
   uint16_t deopt_nframes;
   uint32_t deopt_pc;
   /* vm insns_interp + insns_native when the first nested run (fj_jit_nested_begin) started:
@@ -129,6 +133,12 @@ struct fj_jit {
 static inline fj_jtrace *fj_jit_trace_at(const fj_jit *jit, uint32_t pc) {
   if (!jit->pc_trace || pc >= jit->ninsns || !jit->pc_trace[pc]) return NULL;
   return &jit->traces[jit->pc_trace[pc] - 1];
+}
+/* The same for a pc known to be inside the program the tables were built for (an exit's pc,
+ * a validated call target) while they are current (machine code ran, or load_gen matched). */
+static inline fj_jtrace *fj_jit_trace_at_valid(const fj_jit *jit, uint32_t pc) {
+  const uint16_t slot = jit->pc_trace[pc];
+  return slot ? &jit->traces[slot - 1] : NULL;
 }
 fj_jtrace *fj_jit_trace_by_id(fj_jit *jit, uint32_t id);
 /* pc (no trace there) got hot: backoff, blacklist, transport checks, then record a root trace

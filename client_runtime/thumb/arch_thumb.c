@@ -23,22 +23,18 @@ __asm__(
   "  .thumb_func\n"
   "fj_arch_enter:\n"                     /* r0 = st, r1 = entry, r2 = &stop, r3 = &left */
   "  push {r4-r11, lr}\n"
-  "  sub sp, #28\n"
-  "  str r0, [sp, #4]\n"
-  "  str r2, [sp, #8]\n"
-  "  str r3, [sp, #12]\n"
+  "  sub sp, #12\n"                      /* record [16..27] */
+  "  orr r12, r1, #1\n"                  /* Thumb code */
   "  movw r4, #:lower16:fj_thm_cur\n"
   "  movt r4, #:upper16:fj_thm_cur\n"
-  "  ldr r5, [r4]\n"
-  "  str r5, [sp]\n"
-  "  mov r5, sp\n"
-  "  str r5, [r4]\n"
-  "  orr r1, r1, #1\n"                   /* Thumb code */
-  "  blx r1\n"
+  "  ldr r1, [r4]\n"                     /* the previous record */
+  "  push {r0-r3}\n"                     /* record [0..15]: st, previous, &stop, &left */
+  "  str sp, [r4]\n"
+  "  blx r12\n"
   "fj_thm_leave:\n"                      /* sp = record, r0 = exit id */
   "  movw r4, #:lower16:fj_thm_cur\n"
   "  movt r4, #:upper16:fj_thm_cur\n"
-  "  ldr r5, [sp]\n"
+  "  ldr r5, [sp, #4]\n"
   "  str r5, [r4]\n"
   "  add sp, #28\n"
   "  pop {r4-r11, pc}\n"
@@ -53,7 +49,7 @@ __asm__(
   "  movt r4, #:upper16:fj_thm_cur\n"
   "  ldr r4, [r4]\n"                     /* record */
   "  str r12, [r4, #20]\n"               /* the callee, until the arguments are back */
-  "  ldr r12, [r4, #4]\n"                /* st */
+  "  ldr r12, [r4]\n"                    /* st */
   "  str lr, [r12, #120]\n"              /* st->call_ret = return address */
   "  mov lr, #0\n"
   "  str lr, [r12, #124]\n"
@@ -70,7 +66,7 @@ __asm__(
   "  movt r12, #:upper16:fj_thm_cur\n"
   "  ldr r12, [r12]\n"
   "  ldr r2, [r12, #12]\n"
-  "  ldr r3, [r12, #4]\n"
+  "  ldr r3, [r12]\n"
   "  ldrd r2, lr, [r2]\n"                /* st->budget = vm->left */
   "  strd r2, lr, [r3, #104]\n"
   "  ldr r2, [r12, #8]\n"
@@ -89,7 +85,7 @@ __asm__(
   "  movt r12, #:upper16:fj_thm_cur\n"
   "  ldr r12, [r12]\n"
   "  mov sp, r12\n"                      /* drop the trace's frame */
-  "  ldr r3, [sp, #4]\n"
+  "  ldr r3, [sp]\n"
   "  strd r0, r1, [r3]\n"                /* st->r[0] */
   "  ldr r0, [r3, #132]\n"               /* st->call_exit */
   "  str r0, [r3, #128]\n"               /* st->exit_id */

@@ -2,7 +2,7 @@
  *
  * fj_arch_enter builds an entry record on the native stack and calls the trace; fj_thm_cur
  * points at the innermost record (a plain global: the M4 runs one thread of eBPF).
- *   record: [0] previous record  [4] st  [8] &vm->stop  [12] &vm->left
+ *   record: [0] st  [4] previous record  [8] &vm->stop  [12] &vm->left
  *           [16] pad  [20] the callee of the current call out (the trampoline's)  [24] pad
  *   then r4-r11, lr as pushed on entry (28 + 36 bytes: sp stays 8-aligned).
  *

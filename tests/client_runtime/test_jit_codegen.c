@@ -131,6 +131,8 @@ static fj_vm *unwind_vm(const fj_insn *p, size_t n, uint64_t limit) {
 /* The runtime's counters around the last run of check_program, and the VM's for that run. */
 static fj_jit_stats last_js0, last_js1;
 static fj_vm_stats last_vs;
+/* A pc that must have a trace after check_program's runs (UINT32_MAX: none). */
+static uint32_t want_trace_at = UINT32_MAX;
 
 /* Interpreted vs JIT over `runs` runs; returns native instructions executed. */
 static uint64_t check_program(const char *name, const char *src, int runs, uint64_t limit) {
@@ -161,6 +163,8 @@ static uint64_t check_program(const char *name, const char *src, int runs, uint6
   }
   fj_vm_stats s;
   fj_vm_get_stats(vm, &s);
+  if (want_trace_at != UINT32_MAX && !fj_jit_has_trace(jit, want_trace_at))
+    fail_msg("%s: no trace at pc %u", name, want_trace_at);
   if (verbose) {
     char text[4096];
     fj_jit_stats_format(jit, text, sizeof text);
@@ -261,6 +265,39 @@ static void test_direct_calls(void **state) {
   assert_int_equal(last_vs.callbacks, 200);
   assert_true(last_js1.trace_entries - last_js0.trace_entries >= 200);
   assert_true(last_js1.hot_events - last_js0.hot_events < 20);
+
+  /* Calls out of machine code that run nested code two levels deep (a loop trace calls the
+   * loop helper, whose callback calls it again): the instructions the nested runs count are
+   * taken off the outer trace's budget use once (the first nested run of an entry snapshots the
+   * counters), exactly, also when the budget ends in the middle (check_program compares the
+   * counts, results and errors with the interpreter's). */
+  const char *nest =
+      "mov %r9, %r1\nmov %r6, 0\nl:\nmov %r1, 3\nlddw %r2, cb1\nmov %r3, %r9\nmov %r4, 0\n"
+      "call 181\nldxdw %r5, [%r9+0]\nadd %r5, %r0\nstxdw [%r9+0], %r5\nadd %r6, 1\n"
+      "jlt %r6, 60, l\nldxdw %r0, [%r9+8]\nexit\n"
+      "cb1:\nmov %r6, %r2\nmov %r7, %r1\nmov %r1, 4\nlddw %r2, cb2\nmov %r3, %r6\nmov %r4, 0\n"
+      "call 181\nldxdw %r5, [%r6+8]\nadd %r5, %r7\nstxdw [%r6+8], %r5\nmov %r0, 0\nexit\n"
+      "cb2:\nldxdw %r5, [%r2+16]\nmul %r5, 3\nadd %r5, %r1\nstxdw [%r2+16], %r5\nmov %r0, 0\nexit\n";
+  native = check_program("nested-callbacks", nest, 4, 0);
+  assert_true(native > 0);
+  assert_int_equal(last_vs.callbacks, 60 * 3 + 60 * 3 * 4);
+  assert_true(last_js1.trace_entries - last_js0.trace_entries >= 60 * 3);
+  for (uint64_t limit = 2000; limit < 2600; limit += 97) check_program("nested-callbacks-budget", nest, 3, limit);
+
+  /* A side exit inside an inlined call (f's jeq, taken every 8th iteration) cannot get a
+   * bridge: once hot, a root trace recorded at its pc (14, in f's frame) runs the rest of f and
+   * is entered right after each such exit, so only the runtime's `exit`s are interpreted. */
+  const char *side =
+      "mov %r6, 0\nmov %r7, 0\nl:\nmov %r1, %r6\ncall local f\nadd %r7, %r0\nadd %r6, 1\n"
+      "jlt %r6, 400, l\nmov %r0, %r7\nexit\n"
+      "f:\nmov %r0, %r1\nand %r0, 7\njeq %r0, 0, z\nmul %r0, 3\nexit\n"
+      "z:\nmov %r0, 100\nadd %r0, %r1\nexit\n";
+  want_trace_at = 14;
+  native = check_program("inlined-side-exit", side, 4, 0);
+  want_trace_at = UINT32_MAX;
+  assert_true(native > 0);
+  assert_true(last_js1.reentries - last_js0.reentries >= 400 / 8);
+  assert_true(last_vs.insns_interp <= 2 * (400 / 8) + 8);  /* was 7 per exit: 14-16, 4-6 */
 }
 
 #ifdef FJ_HAVE_EXAMPLES
