@@ -1,6 +1,8 @@
 /* farjit codegen — memory optimizations: store-to-load forwarding and load CSE (called by fold
  * as loads are emitted), bounds-check widening (called by the builder), bounds checks out of
- * loop bodies and dead-store elimination (fj_opt_mem pass).  Alias model in codegen/opt_mem.h. */
+ * loop bodies -- with the budget guard of such counted loops and, on 32-bit-address targets,
+ * their pointer induction variables narrowed -- and dead-store elimination (fj_opt_mem pass).
+ * Alias model in codegen/opt_mem.h. */
 #include "codegen/opt_mem.h"
 
 #include <stdlib.h>
@@ -667,6 +669,40 @@ static bool hx_data_exit(hx *h) {
   return false;
 }
 
+/* ---- the budget guard of counted loops ------------------------------------------------------
+ * Every iteration ends with `GE b #N` (BUDGET exit) and b' = b - N, PHI b b' (codegen/build.c):
+ * on the j-th body iteration b = b_0 - N * j.  With a trip bound J that guard holds on every
+ * iteration it runs if b_0 >= N * J, which is checked once before LOOP (exit: the loop snapshot,
+ * with the exact budget; the interpreter then spends the rest).  The decrement stays, so every
+ * snapshot's budget is exact as before.  A call in the body reloads the budget: then b is not
+ * b_0 - N * j and nothing is done.  Done only where bounds checks left the body too (see
+ * hx_run): then J is bounded by a region, and the guard fails only when the budget is nearly
+ * spent, where the interpreter finishes the loop (up to the budget) instead of the trace. */
+static fj_ref hx_budget_guard(const hx *h) {
+  const fj_ir *ir = h->ir;
+  fj_ref bg = FJ_REF_NONE;
+  for (fj_ref r = h->loop + 1; r < h->phi0; r++) {
+    const fj_ir_ins *i = fj_ir_at(ir, r);
+    if (i->op == FJ_IR_CALL || i->op == FJ_IR_CALLL) return FJ_REF_NONE;
+    if (i->op == FJ_IR_GE && i->type == FJ_IRT_I64 && fj_ir_is_k(i->b) &&
+        fj_snap_get(ir, i->snap)->kind == FJ_EXIT_BUDGET)
+      bg = r;
+  }
+  if (!bg) return FJ_REF_NONE;
+  const fj_ir_ins *g = fj_ir_at(ir, bg);
+  uint64_t nb = fj_ir_kval(ir, g->b);
+  if (g->a < FJ_REF_BIAS || g->a >= h->loop || !nb || nb > 0xffffu) return FJ_REF_NONE;
+  for (fj_ref q = h->phi0; q < ir->top; q++) {
+    const fj_ir_ins *p = fj_ir_at(ir, q);
+    if (p->op != FJ_IR_PHI || p->a != g->a) continue;
+    const fj_ir_ins *d = fj_ir_at(ir, p->b);
+    if (p->b > h->loop && d->op == FJ_IR_ADD && d->type == FJ_IRT_I64 && d->a == g->a &&
+        fj_ir_is_kval(ir, d->b, 0 - nb))
+      return bg;
+  }
+  return FJ_REF_NONE;
+}
+
 /* Bounds checks out of the body of ir's loop (no-op without LOOP). */
 static void hx_run(fj_ir *ir) {
   if (ir->loop == FJ_REF_NONE || ir->loop_snap >= ir->nsnaps) return;
@@ -704,12 +740,13 @@ static void hx_run(fj_ir *ir) {
     c[nc++].dx = dx;
     moving |= dx != 0;
   }
-  if (!nc) return;
+  fj_ref bg = hx_budget_guard(h);
+  if (!nc && !bg) return;
 
   /* the trip bound: the first guard that gives one, preferring </<= over != */
   fj_ref j = FJ_REF_NONE, jg = FJ_REF_NONE;
   unsigned jv = 0;
-  for (int pass = 0; pass < 2 && moving && !j; pass++) {
+  for (int pass = 0; pass < 2 && (moving || bg) && !j; pass++) {
     for (fj_ref r = ir->loop + 1; r < h->phi0 && !j; r++) {
       uint8_t op = fj_ir_at(ir, r)->op;
       if (!fj_ir_is_guard(op) || op == FJ_IR_EQ || op == FJ_IR_TEST || op == FJ_IR_NTEST ||
@@ -750,6 +787,25 @@ static void hx_run(fj_ir *ir) {
     }
     h->kill[h->nkill++] = c[k].g;
     ptr_ivs |= c[k].mall;
+  }
+  if (bg && j && bg > jg && h->nkill) {
+    /* the budget guard runs on iterations j <= J - 1 (the bound guard leaves at J first) and
+     * sees b_0 - N * j there: b_0 >= N * J before LOOP covers them all.  Only where a moving
+     * check left the body: J is then bounded by its region (a loop with a huge J that leaves
+     * early would otherwise fail the guard on every entry and run interpreted) */
+    unsigned nadd = h->nadd, nmemo = h->nmemo;
+    const fj_ir_ins *gi = fj_ir_at(ir, bg);
+    fj_ref b0 = gi->a;
+    uint64_t nb = fj_ir_kval(ir, gi->b);
+    hx_guard(h, FJ_IR_ULE, j, hx_k(h, 0xffffffffu));  /* N * J < 2^63: a signed compare */
+    hx_guard(h, FJ_IR_GE, b0, hx_op(h, FJ_IR_MUL, j, hx_k(h, nb)));
+    if (h->no || h->nkill >= HX_MAX_CHECKS) {
+      h->no = false;
+      h->nadd = nadd;
+      h->nmemo = nmemo;
+    } else {
+      h->kill[h->nkill++] = bg;
+    }
   }
   if (!h->nkill) return;
   /* 32-bit addresses: the induction variables of the checks that left the body */

@@ -109,20 +109,27 @@ static void test_variant_load(void **st) {
   /* The address moves with r3, but the loop's bound (r1 < 100) bounds it: opt_mem checks the
    * whole range before LOOP, the body keeps only the load. */
   assert_null(strstr(body, "ULE"));
-  assert_non_null(strstr(body, "0036   i32 LOAD   0021 w4 reg1\n"));
+  assert_non_null(strstr(body, "0039   i32 LOAD   0021 w4 reg1\n"));
   /* The trip count works on 0020 (= ZEXT 0023's value, below 100 by 0022): 0022 is the
    * range check's own guard, not repeated before LOOP. */
   assert_non_null(strstr(txt, "0026   i64 SUB    #100 0020\n"));
   assert_null(strstr(txt, "ULT    0023"));
-  assert_non_null(strstr(body, "0044   i32 PHI    0015 0036\n"));  /* r2 keeps 32-bit type */
-  assert_non_null(strstr(body, "0046   i64 PHI    0021 0040\n"));
+  /* The trip count also covers the budget: b_0 >= 6 * J before LOOP, and the body only
+   * decrements it (the exits still restore it exactly). */
+  assert_non_null(strstr(txt, "0034   i64 MUL    0027 #6\n"
+                              "0035 > i64 GE     0025 0034  snap 11\n"
+                              "0036       LOOP   \n"));
+  assert_null(strstr(body, "GE "));
+  assert_non_null(strstr(body, "0046   i64 ADD    0025 #-6\n"));
+  assert_non_null(strstr(body, "0047   i32 PHI    0015 0039\n"));  /* r2 keeps 32-bit type */
+  assert_non_null(strstr(body, "0049   i64 PHI    0021 0043\n"));
   /* r1 < 100 makes r1 (ZEXT 0023 in the pre-roll) 32-bit: the body's r1 + 1 and its compare
    * are I32, and so is the counter's PHI. */
   assert_non_null(strstr(txt, "0022 > i64 ULT    0020 #100  snap 2\n"
                               "0023   i32 ZEXT   0020 32\n"));
-  assert_non_null(strstr(body, "0039   i32 ADD    0023 #1\n"));
-  assert_non_null(strstr(body, "0041 > i32 ULT    0039 #100  snap 9\n"));
-  assert_non_null(strstr(body, "0047   i32 PHI    0023 0039\n"));
+  assert_non_null(strstr(body, "0042   i32 ADD    0023 #1\n"));
+  assert_non_null(strstr(body, "0044 > i32 ULT    0042 #100  snap 9\n"));
+  assert_non_null(strstr(body, "0050   i32 PHI    0023 0042\n"));
   free(txt);
 }
 

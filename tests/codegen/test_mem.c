@@ -302,29 +302,32 @@ static void test_iv_check_hoisted(void **st) {
                       "0029 > i64 ULE    0028 0013  snap 11\n"   /* first byte */
                       "0030   i64 SUB    0013 0028\n"
                       "0031 > i64 ULE    0026 0030  snap 11\n"   /* J more bytes fit after it */
-                      "0032       LOOP   \n"
-                      "0033   i64 ADD    0004 0020\n"
-                      "0036   i32 LOAD   0033 w1 reg1\n"
-                      "0037   i64 ADD    0019 0036\n"
-                      "0038   i64 ADD    0020 #1\n"
-                      "0039 > i64 ULT    0038 0021  snap 9\n"
-                      "0040 > i64 GE     0024 #6  snap 10\n"
-                      "0041   i64 ADD    0024 #-6\n"
-                      "0042   i32 PHI    0017 0036\n"
-                      "0043   i64 PHI    0019 0037\n"
-                      "0044   i64 PHI    0020 0038\n"
-                      "0045   i64 PHI    0024 0041\n"
+                      /* the budget guard of iterations 0 .. J - 1: b_0 >= 6 * J */
+                      "0032 > i64 ULE    0026 #0xffffffff  snap 11\n"
+                      "0033   i64 MUL    0026 #6\n"
+                      "0034 > i64 GE     0024 0033  snap 11\n"
+                      "0035       LOOP   \n"
+                      "0036   i64 ADD    0004 0020\n"
+                      "0039   i32 LOAD   0036 w1 reg1\n"
+                      "0040   i64 ADD    0019 0039\n"
+                      "0041   i64 ADD    0020 #1\n"
+                      "0042 > i64 ULT    0041 0021  snap 9\n"
+                      "0044   i64 ADD    0024 #-6\n"      /* the budget stays exact */
+                      "0045   i32 PHI    0017 0039\n"
+                      "0046   i64 PHI    0019 0040\n"
+                      "0047   i64 PHI    0020 0041\n"
+                      "0048   i64 PHI    0024 0044\n"
                       "snap 0 budget pc 0 [] budget 0002+6\n"
                       "snap 1 guard pc 2 [r3=0006] budget 0002+4\n"
                       "snap 2 guard pc 6 [r0=0019 r2=0020 r3=0006 r4=0017] budget 0002+0\n"
                       "snap 3 budget pc 0 [r0=0019 r2=0020 r3=0006 r4=0017] budget 0002+0\n"
                       "snap 4 link pc 0 [r0=0019 r2=0020 r3=0006 r4=0017] budget 0002+0\n"
                       "snap 5 budget pc 0 [r0=0019 r2=0020 r3=0006 r4=0017] budget 0024+6\n"
-                      "snap 6 guard pc 2 [r0=0019 r2=0020 r3=0033 r4=0017] budget 0024+4\n"
-                      "snap 7 guard pc 2 [r0=0019 r2=0020 r3=0033 r4=0017] budget 0024+4\n"
-                      "snap 8 guard pc 2 [r0=0019 r2=0020 r3=0033 r4=0017] budget 0024+4\n"
-                      "snap 9 guard pc 6 [r0=0037 r2=0038 r3=0033 r4=0036] budget 0024+0\n"
-                      "snap 10 budget pc 0 [r0=0037 r2=0038 r3=0033 r4=0036] budget 0024+0\n"
+                      "snap 6 guard pc 2 [r0=0019 r2=0020 r3=0036 r4=0017] budget 0024+4\n"
+                      "snap 7 guard pc 2 [r0=0019 r2=0020 r3=0036 r4=0017] budget 0024+4\n"
+                      "snap 8 guard pc 2 [r0=0019 r2=0020 r3=0036 r4=0017] budget 0024+4\n"
+                      "snap 9 guard pc 6 [r0=0040 r2=0041 r3=0036 r4=0039] budget 0024+0\n"
+                      "snap 10 budget pc 0 [r0=0040 r2=0041 r3=0036 r4=0039] budget 0024+0\n"
                       /* the hoisted guards leave with the loop snapshot's state */
                       "snap 11 guard pc 0 [r0=0019 r2=0020 r3=0006 r4=0017] budget 0002+0\n");
   free(after);
@@ -551,7 +554,7 @@ static uint64_t pick(uint64_t *s, uint64_t near) {
 static void test_iv_checks_exact(void **st) {
   (void)st;
   uint64_t seed = 0x9e3779b97f4a7c15ull;
-  unsigned hoisted_exits = 0, same = 0;
+  unsigned hoisted_exits = 0, same = 0, budget_exits = 0;
   for (size_t c = 0; c < sizeof k_iv_cases / sizeof k_iv_cases[0]; c++) {
     const iv_case *ic = &k_iv_cases[c];
     ev_case = ic->name;
@@ -576,21 +579,26 @@ static void test_iv_checks_exact(void **st) {
       in[1] = MEM_BASE + xs(&seed) % 80 - 8;
       in[2] = i0;
       in[5] = xs(&seed) % 3 ? pick(&seed, i0 + 32) : in[1] + xs(&seed) % 96;
+      /* a third of the runs have a budget that may end inside the loop */
+      int64_t budget = xs(&seed) % 3 ? 100000 : (int64_t)(xs(&seed) % 400);
       ev_out ro, oo;
-      ev_run(&ref, in, 100000, mem, &ro);
-      ev_run(&opt, in, 100000, mem, &oo);
+      ev_run(&ref, in, budget, mem, &ro);
+      ev_run(&opt, in, budget, mem, &oo);
       bool eq = ro.pc == oo.pc && ro.kind == oo.kind && ro.budget == oo.budget &&
                 !memcmp(ro.r, oo.r, sizeof ro.r) && !memcmp(ro.mem, oo.mem, MEM_SIZE);
       if (eq) {
         same++;
         continue;
       }
-      /* a hoisted exit: the pre-roll's back-edge state, and the loop would have faulted (or,
-       * where the loop has other exits, left before its bound) */
+      /* a hoisted exit: the pre-roll's back-edge state, with the exact budget, and the loop
+       * would have faulted, run out of budget (the budget guard before LOOP) or, where the
+       * loop has other exits, left before its bound */
       bool early = oo.guard < opt.loop && oo.kind == FJ_EXIT_GUARD && oo.pc == 0 &&
                    ro.at_loop && oo.budget == ro.loop_budget &&
                    !memcmp(oo.r, ro.loop_r, sizeof oo.r) && !memcmp(oo.mem, ro.loop_mem, MEM_SIZE) &&
-                   (is_bounds_guard(&ref, ro.guard) || ic->early) && ro.guard > ref.loop;
+                   (is_bounds_guard(&ref, ro.guard) || ro.kind == FJ_EXIT_BUDGET || ic->early) &&
+                   ro.guard > ref.loop;
+      budget_exits += early && ro.kind == FJ_EXIT_BUDGET;
       if (!early)
         fail_msg("%s: p=base%+lld i=0x%llx n=0x%llx: optimized exits at pc %u (ir %04u) with "
                  "r0=0x%llx, per-iteration checks at pc %u (ir %04u) with r0=0x%llx", ic->name,
@@ -606,6 +614,7 @@ static void test_iv_checks_exact(void **st) {
     free(p);
   }
   assert_true(hoisted_exits > 100);
+  assert_true(budget_exits > 10);
   assert_true(same > 1000);
 }
 
@@ -649,24 +658,27 @@ static void test_ptr_iv_addr32(void **st) {
   assert_non_null(wb);
   assert_non_null(strstr(wb, "   i64 ADD    0021 #8\n"));
   assert_non_null(strstr(wb, "   i64 PHI    0021 "));
-  assert_null(strstr(wide, "#0xffffffff"));
+  assert_null(strstr(wide, "ZEXT   0021"));
   char *t = ptr_loop_text(FJ_IR_ADDR32, &ir);
   assert_non_null(strstr(t, "0033 > i64 ULE    0027 0032  snap 11\n"  /* the range check */
-                            "0034 > i64 ULE    0021 #0xffffffff  snap 11\n"
-                            "0035   i64 SUB    #0xffffffff 0021\n"
-                            "0036   i64 SHR    0035 #2\n"
-                            "0037 > i64 ULT    0027 0036  snap 11\n"  /* J < room / 4 */
-                            "0038   i32 ZEXT   0021 32\n"
-                            "0039       LOOP   \n"));
+                            "0034 > i64 ULE    0027 #0xffffffff  snap 11\n"  /* the budget's */
+                            "0035   i64 MUL    0027 #5\n"
+                            "0036 > i64 GE     0025 0035  snap 11\n"
+                            "0037 > i64 ULE    0021 #0xffffffff  snap 11\n"
+                            "0038   i64 SUB    #0xffffffff 0021\n"
+                            "0039   i64 SHR    0038 #2\n"
+                            "0040 > i64 ULT    0027 0039  snap 11\n"  /* J < room / 4 */
+                            "0041   i32 ZEXT   0021 32\n"
+                            "0042       LOOP   \n"));
   const char *body = strstr(t, "LOOP");
-  assert_non_null(strstr(body, "0043   i32 ADD    0038 #8\n"
-                               "0044   i32 LOAD   0043 w4 reg1\n"));
-  assert_non_null(strstr(body, "0047   i32 ADD    0038 #4\n"));
-  assert_non_null(strstr(body, "0053   i32 PHI    0038 0047\n"));
+  assert_non_null(strstr(body, "0046   i32 ADD    0041 #8\n"
+                               "0047   i32 LOAD   0046 w4 reg1\n"));
+  assert_non_null(strstr(body, "0050   i32 ADD    0041 #4\n"));
+  assert_non_null(strstr(body, "0056   i32 PHI    0041 0050\n"));
   assert_null(strstr(body, "0021"));  /* the body reads only the ZEXT */
   /* The guard J < room / 4 with r1 = 0 (J = 98): a pointer whose 99 steps of 4 stay below
    * 2^32 passes; one whose last step reaches 2^32 leaves before LOOP. */
-  fj_ref g = find_line(&ir, "> i64 ULT    0027 0036");
+  fj_ref g = find_line(&ir, "> i64 ULT    0027 0039");
   const fj_ir_ins *gi = fj_ir_at(&ir, g);
   uint64_t in[16] = {0};
   in[3] = 0x40000000u;
