@@ -298,7 +298,7 @@ static int after_exit(fj_jit *jit, fj_exec *ex, fj_jtrace *xt, uint32_t id) {
   fj_vm *vm = jit->vm;
   fj_jexit *x = &xt->exits[id];
   x->taken++;
-  /* STOP, CALL and BUDGET exits only count */
+  /* CALL and BUDGET exits only count (STOP exits are counted by fj_jit_enter) */
   if (x->kind != FJ_EXIT_GUARD && x->kind != FJ_EXIT_LINK) return FJ_HOT_RELOAD;
   fj_jtrace *to = fj_jit_trace_at_valid(jit, x->pc);
   if (x->nframes != 0) {
@@ -388,13 +388,25 @@ int fj_jit_enter(fj_jit *jit, fj_exec *ex, fj_jtrace *t) {
     bool moved;
     int rc = run_trace(jit, ex, t, &xt, &id, &moved);
     if (rc != FJ_HOT_RELOAD || !xt) return rc;
-    const uint16_t kind = xt->exits[id].kind;
-    /* Machine code ran: ex changed, so "nothing changed" (FJ_HOT_CONTINUE from a hot spot that
-     * backs off, is pending or cannot record now) must not reach the interpreter. */
-    rc = after_exit(jit, ex, xt, id);
-    if (rc == FJ_HOT_CONTINUE) rc = FJ_HOT_RELOAD;
-    if (rc != FJ_HOT_RELOAD) return rc;
-    if (run_ends(vm, ex)) return FJ_HOT_DONE;
+    fj_jexit *const x = &xt->exits[id];
+    const uint16_t kind = x->kind;
+    if (kind == FJ_EXIT_STOP) {
+      /* the usual end of a function's trace: nothing to link or bridge; onto its `exit`
+       * (x->at_exit, install) in the run's base frame it ends the run (run_ends) */
+      x->taken++;
+      if (x->at_exit && ex->depth == ex->base && vm->left) {
+        vm->left--;
+        vm->stats.insns_interp++;
+        return FJ_HOT_DONE;
+      }
+    } else {
+      /* Machine code ran: ex changed, so "nothing changed" (FJ_HOT_CONTINUE from a hot spot
+       * that backs off, is pending or cannot record now) must not reach the interpreter. */
+      rc = after_exit(jit, ex, xt, id);
+      if (rc == FJ_HOT_CONTINUE) rc = FJ_HOT_RELOAD;
+      if (rc != FJ_HOT_RELOAD) return rc;
+      if (run_ends(vm, ex)) return FJ_HOT_DONE;
+    }
     if (frame_returns(vm, ex)) {
       rc = return_point_hot(jit, ex);
       if (rc == FJ_HOT_CONTINUE) rc = FJ_HOT_RELOAD;

@@ -545,6 +545,7 @@ static int install(fj_jit *jit, const fj_jreq *rq, const uint8_t *blob, size_t l
     j->patch_off = x.patch_off;
     j->kind = x.kind;
     j->nframes = x.nframes;
+    j->at_exit = vm->x[x.pc].op == FJ_OP_EXIT;  /* blob_check bounded x.pc */
     if (x.patch_off != FJ_BLOB_NO_PATCH) memcpy(j->orig, v.code + x.patch_off, 4);
     /* entries check depth + max_depth, so the entered trace's own exits need no check */
     if (x.nframes > t->max_depth) t->max_depth = (uint16_t)x.nframes;

@@ -35,6 +35,7 @@ typedef struct fj_jexit {
   uint8_t state;        /* FJ_EXIT_* (bridge lifecycle) */
   uint8_t fails;        /* failed bridge attempts (towards the blacklist) */
   uint8_t tries;        /* attempts, for the backoff */
+  uint8_t at_exit;      /* its pc is an `exit` instruction (set at install) */
   uint8_t orig[4];      /* the patch field as compiled (restored when the bridge leaves) */
   uint16_t skip;        /* backoff: takes to ignore before trying again */
 } fj_jexit;

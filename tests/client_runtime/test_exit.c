@@ -220,6 +220,9 @@ static void test_unknown_exit(void **state) {
   res got = run_with(bad_exit_blob, true, 3);
   assert_int_equal(got.rc, FJ_EBADBLOB);
   assert_contains(got.msg, "machine code left through an unknown exit");
+  /* the entry counted, the exit did not (fj_jit_get_stats derives both) */
+  assert_true(got.js.trace_entries > 0);
+  assert_int_equal(got.js.exits_taken, got.js.trace_entries - 1);
 }
 
 static void test_division_entries(void **state) {
