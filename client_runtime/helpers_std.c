@@ -86,17 +86,19 @@ static uint64_t h_LOOP(uint64_t nr, uint64_t cb, uint64_t ctx, uint64_t flags, u
     fj_vm_fail(vm, FJ_EINVAL, "loop: callback is not a function of the program");
     return RET_ERR(FJ_EINVAL);
   }
-  uint64_t i = 0;
-  while (i < nr) {
-    uint64_t args[5] = {i, ctx, 0, 0, 0}, ret = 0;
-    /* the first call checks the callback; the others only run it */
-    int rc = i == 0 ? fj_vm_call(vm, (uint32_t)cb, args, &ret)
-                    : fj_vm_call_again(vm, (uint32_t)cb, args, &ret);
-    if (rc < 0) return RET_ERR(rc);  /* the run is already stopped */
+  if (nr == 0) return 0;
+  /* The first call checks the callback; the others only run it (with the arguments in
+   * registers: no array in memory per iteration).  A callback returning non-zero stops. */
+  const uint64_t first[5] = {0, ctx, 0, 0, 0};
+  uint64_t ret = 0;
+  int rc = fj_vm_call(vm, (uint32_t)cb, first, &ret);
+  uint32_t i = 1;
+  while (rc >= 0 && ret == 0 && i < nr) {
+    const uint64_t args[5] = {i, ctx, 0, 0, 0};
+    rc = fj_vm_call_again(vm, (uint32_t)cb, args, &ret);
     i++;
-    if (ret != 0) break;
   }
-  return i;
+  return rc < 0 ? RET_ERR(rc) : i;  /* after an error the run is already stopped */
 }
 
 /* ---- trace_printk ------------------------------------------------------------------------- */
