@@ -185,14 +185,15 @@ static fj_jtrace *odd_exit(fj_jit *jit, fj_jtrace *entered, const fj_jentry *e,
     *nframes = e->deopt_nframes;
     return NULL;
   }
-  /* Traces linked to each other tend to leave through the same one again and again: the one
-   * this entry's trace led to last time, else the last one any entry led to, else a search.
+  /* Traces linked to each other tend to leave through the same few again and again: the one
+   * this entry's trace led to last time, else the cache by code address, else a search.
    * (entered may have been evicted meanwhile: its slot is zeroed or reused, the hint checked.) */
   fj_jtrace *xt = entered->link_owner;
   if (!xt || !xt->id || xt->va != st->exit_code) {
-    xt = jit->last_owner;
-    if (!xt || !xt->id || xt->va != st->exit_code)
-      xt = jit->last_owner = fj_cc_owner_at(&jit->cc, st->exit_code);
+    const uint64_t va = st->exit_code;
+    fj_jtrace **slot = &jit->owner_cache[((va >> 4) ^ (va >> 11)) & (FJ_JIT_OWNER_CACHE - 1)];
+    xt = *slot;
+    if (!xt || !xt->id || xt->va != va) xt = *slot = fj_cc_owner_at(&jit->cc, va);
     entered->link_owner = xt;
   }
   if (!xt || xt->va != st->exit_code || id >= xt->nexits || id != st->exit_id) {

@@ -59,6 +59,7 @@ typedef struct fj_jtrace {
 } fj_jtrace;
 
 enum { FJ_SPOT_IDLE = 0, FJ_SPOT_PENDING = 1, FJ_SPOT_BLACK = 2 };
+enum { FJ_JIT_OWNER_CACHE = 8 };  /* a power of two */
 
 typedef struct fj_spot {
   uint16_t skip;        /* hot events to ignore (exponential backoff) */
@@ -123,8 +124,9 @@ struct fj_jit {
   uint64_t tick_installs;  /* ticks taken by installs */
   uint64_t exits_failed;   /* entries that came back through no valid exit */
   fj_jentry *active;
-  fj_jtrace *last_owner;  /* the trace the last exit through a link came from (a hint: checked
-                             against exit_code before use, 0 id once its slot is freed) */
+  /* The traces exits through links came from, by a hash of their code address (hints: checked
+   * against exit_code before use; a freed slot has id 0). */
+  fj_jtrace *owner_cache[FJ_JIT_OWNER_CACHE];
   fj_jit_stats stats;
 };
 
