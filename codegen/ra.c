@@ -170,11 +170,15 @@ static void compute_ranges(fj_ra *ra, fj_ir *ir, const uint8_t *hi_used) {
 
 /* Is `ins` a two-address operation whose first operand is a (and only the first)?  Every
  * backend computes those as "result = a; result op= b", so the result may reuse a's register
- * when this is a's last read: the loop counter i = i + 1 then needs no back-edge copy. */
-static bool two_address(const fj_ir_ins *ins, fj_ref a) {
+ * when this is a's last read: the loop counter i = i + 1 then needs no back-edge copy.  On
+ * targets with regs->commute, a commutative one (ADD AND OR XOR MUL) may reuse its second
+ * operand's register the same way (result = b op a). */
+static bool two_address_on(const fj_ir_ins *ins, fj_ref a, bool commute) {
   switch (ins->op) {
-  case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR: case FJ_IR_MUL:
-  case FJ_IR_SHL: case FJ_IR_SHR: case FJ_IR_SAR:
+  case FJ_IR_ADD: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR: case FJ_IR_MUL:
+    if (commute && ins->b == a && ins->a != a) return true;
+    return ins->a == a && ins->b != a;
+  case FJ_IR_SUB: case FJ_IR_SHL: case FJ_IR_SHR: case FJ_IR_SAR:
     return ins->a == a && ins->b != a;
   case FJ_IR_NEG: case FJ_IR_ZEXT: case FJ_IR_SEXT: case FJ_IR_BSWAP:
     return ins->a == a;
@@ -223,6 +227,16 @@ static bool to_slot(fj_ra *ra, const fj_target_regs *regs, uint32_t *slot_end, u
   }
   uint32_t from = l == &ra->loc[j] ? j : ra->loop_at;
   uint32_t s = 0;
+  if (l != &ra->loc[j] && ra->loc[j].kind == FJ_LOC_SLOT &&
+      slot_end[ra->loc[j].slot] <= ra->loop_at + 1) {
+    /* the body part of a split value whose pre-roll part was in a slot, released at LOOP and
+     * taken by nothing since: back into it (no slot-to-slot move at LOOP) */
+    s = ra->loc[j].slot;
+    slot_end[s] = ra->end[j] + 1;
+    *l = (fj_loc){FJ_LOC_SLOT, 0, (uint16_t)s, 0, 0};
+    ra->nspilled++;
+    return true;
+  }
   while (s < regs->max_slots && slot_end[s] > from) s++;
   if (s >= regs->max_slots) return false;
   slot_end[s] = ra->end[j] + 1;
@@ -262,23 +276,29 @@ static void phi_hints(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
     uint32_t a = in->a - FJ_REF_BIAS, b = in->b - FJ_REF_BIAS;
     if (in->a >= ir->loop || in->b <= ir->loop || b >= n) continue;
     /* A chain of two-address ops from a to b (c1 = a op x, c2 = c1 op y, ..., b = ck op z),
-     * each link the last use of the one before: the whole chain works in a's register. */
-    uint32_t c = b, len = 0;
+     * each link the last use of the one before: the whole chain works in a's register.  With
+     * regs->commute a link may continue through either operand of a commutative op (a itself
+     * first, else the first operand that qualifies). */
+    uint32_t c = b, len = 0, path[64];
     bool chain = false;
-    while (regs->two_address && len++ < 64) {
+    while (regs->two_address && len < 64) {
+      path[len++] = c;
       const fj_ir_ins *ci = fj_ir_at(ir, (fj_ref)(c + FJ_REF_BIAS));
-      if (!two_address(ci, ci->a) || ci->a < FJ_REF_BIAS) break;
-      uint32_t t = ci->a - FJ_REF_BIAS;
-      if (ra->last_use[t] != c) break;
-      if (t == a) { chain = true; break; }
-      if (t + FJ_REF_BIAS <= ir->loop || ra->hint[t] || ra->end[t] != c) break;
-      c = t;
+      fj_ref cand[2] = {ci->a, regs->commute ? ci->b : FJ_REF_NONE};
+      uint32_t next = UINT32_MAX;
+      for (unsigned k = 0; k < 2 && !chain; k++) {
+        fj_ref o = cand[k];
+        if (o < FJ_REF_BIAS || o >= ir->top || !two_address_on(ci, o, regs->commute)) continue;
+        uint32_t t = o - FJ_REF_BIAS;
+        if (ra->last_use[t] != c) continue;
+        if (t == a) chain = true;
+        else if (next == UINT32_MAX && o > ir->loop && !ra->hint[t] && ra->end[t] == c) next = t;
+      }
+      if (chain || next == UINT32_MAX) break;
+      c = next;
     }
     if (chain) {
-      for (uint32_t k = b;; k = fj_ir_at(ir, (fj_ref)(k + FJ_REF_BIAS))->a - FJ_REF_BIAS) {
-        ra->hint[k] = a + 1;
-        if (k == c) break;
-      }
+      for (uint32_t k = 0; k < len; k++) ra->hint[path[k]] = a + 1;
     } else if (ra->last_use[a] < b) {
       ra->hint[b] = a + 1;
     }
@@ -546,13 +566,17 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
       }
     }
     /* Two-address form whose first operand dies here: take over its register(s) (x = x op y);
-     * a one-word result takes a two-word a's low register and frees the high one. */
-    if (ok && regs->two_address) {
+     * a one-word result takes a two-word a's low register and frees the high one.  With
+     * regs->commute, a commutative op's second operand likewise (x = y op x). */
+    bool took = false;
+    for (unsigned side = 0; side < 2 && ok && regs->two_address && !took; side++) {
       const fj_ir_ins *ins = &ir->buf[FJ_REF_BIAS - ir->lo + i];
-      uint32_t a = ins->a >= FJ_REF_BIAS ? ins->a - FJ_REF_BIAS : UINT32_MAX;
+      fj_ref o = side ? ins->b : ins->a;
+      if (side && (!regs->commute || fj_ir_op_table[ins->op].mode_b != FJ_IRM_R)) break;
+      uint32_t a = o >= FJ_REF_BIAS && o < ir->top ? o - FJ_REF_BIAS : UINT32_MAX;
       unsigned wa = a < i && ra->words ? ra->words[a] : 1;
       if (a < i && ra->end[a] == i && locp(ra, a, i)->kind == FJ_LOC_REG && !pinned[a] &&
-          wa >= need && two_address(ins, ins->a)) {
+          wa >= need && two_address_on(ins, o, regs->commute)) {
         fj_loc la = *locp(ra, a, i);
         uint32_t take = need == 2 ? loc_mask(ra, a, i) : 1u << la.reg;
         if ((take & ok) == take && popcount32(take) == need) {
@@ -565,10 +589,11 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
           free_regs |= loc_mask(ra, a, i) & ~take;
           ra->loc[i] = la;
           active[nactive++] = i;
-          continue;
+          took = true;
         }
       }
     }
+    if (took) continue;
     /* Registers free for i, and (when short) the victims that free enough of them: each one
      * cheaper than i (spill_cost; among equals the one that lives longest). */
     uint32_t avail = free_regs & ok;

@@ -29,9 +29,11 @@
  * that declare fj_target_regs.two_address, for the two-address ops (ADD SUB AND OR XOR MUL SHL
  * SHR SAR NEG ZEXT SEXT BSWAP), whose result takes the register of its first operand `a` when
  * this is a's last use (and a is not also `b`): such emitters compute them as
- * "result = a; result op= b".  With widths: a two-word result takes both of a's registers in
- * the same roles (only from a two-word a), a one-word result a's low register (a's high one is
- * freed).
+ * "result = a; result op= b".  With fj_target_regs.commute, a commutative one (ADD AND OR XOR
+ * MUL) may likewise take the register of its second operand b when this is b's last use (and
+ * b is not also a).  With widths: a two-word result takes both of a's (b's) registers in
+ * the same roles (only from a two-word operand), a one-word result its low register (the high
+ * one is freed).
  * A target's clobbered registers (fj_target_regs.clobbers) hold no value live at the
  * instruction that writes them (its own result may be there); a result prefers the register
  * its code leaves it in (fj_target_regs.result_pref; x86: mul-high's rdx).
@@ -44,7 +46,8 @@
  * PHI a b: when the body's last use of a comes before b's definition, or (two_address
  * targets) is the first operand of b's own two-address instruction, b takes a's register(s) (if
  * a has them and both have the same width) and the copy disappears.  On two_address targets a whole chain c1 = a op x,
- * c2 = c1 op y, ..., b = ck op z (each link the last use of the one before) takes a's register.
+ * c2 = c1 op y, ..., b = ck op z (each link the last use of the one before; with commute also
+ * through a commutative op's second operand) takes a's register.
  * On targets that set fj_target_regs.phi_slots the same holds for slots: a b that goes to a
  * slot takes a's slot when a's body location is one and a is done by b's definition (last read
  * before it or by b itself: the target's code writes a result's slot after reading operands).

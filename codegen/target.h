@@ -48,6 +48,12 @@ typedef struct fj_target_regs {
   bool two_address;           /* the emitter computes ADD..SAR, NEG, ZEXT, SEXT, BSWAP as
                                  "result = a; result op= b": the result may then get the
                                  register of a first operand that dies there (ra.h) */
+  bool commute;               /* (with two_address) the commutative ones among them, ADD AND
+                                 OR XOR MUL, are computed so that the result may also share
+                                 the register(s) of its second operand b ("result = b op a",
+                                 each half of both operands read before that half is
+                                 written): the result may take b's register(s) when that is
+                                 b's last use (ra.h) */
   bool phi_slots;             /* the emitter writes a result's slot only after it has read
                                  every operand and synced its snapshot: a PHI's b that goes
                                  to a slot may take a's slot (ra.h), the back edge copies

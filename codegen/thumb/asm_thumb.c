@@ -45,6 +45,7 @@ void thm_jump(fj_thm *x, uint32_t label) {
 }
 
 void thm_jcc(fj_thm *x, enum fj_thm_cond c, uint32_t label) {
+  x->jcc.pos = x->b.pos, x->jcc.fix = x->mc->nfix, x->jcc.label = label, x->jcc.cond = c;
   fj_fixup_label(x->mc, x->b.pos, THM_FIX_BCOND, label);
   fj_thm_bcond_w(&x->b, c, 0);
 }
@@ -63,6 +64,7 @@ static uint32_t skip_begin(fj_thm *x, enum fj_thm_cond c) {
   return at;
 }
 static void skip_end(fj_thm *x, uint32_t at) {
+  if (x->b.pos > x->skip_to) x->skip_to = x->b.pos;
   int32_t off = (int32_t)x->b.pos - (int32_t)(at + 4);
   if (off > 254) { x->b.bad = true; return; }
   if (!x->b.overflow) x->b.p[at] = (uint8_t)(off >> 1);
@@ -71,6 +73,171 @@ static void skip_end(fj_thm *x, uint32_t at) {
 /* ---- operands ----------------------------------------------------------------------------- */
 
 int32_t thm_slot_off(unsigned slot) { return (int32_t)(THM_FR_SPILL + 8 * slot); }
+int32_t thm_slot_at(const fj_thm *x, unsigned slot) { return thm_slot_off(slot) + x->sp_bias; }
+
+/* Registers a location takes (both words of a two-word value). */
+static uint32_t loc_regs(const fj_ra *ra, fj_ref r, fj_loc l) {
+  if (l.kind != FJ_LOC_REG) return 0;
+  return 1u << l.reg | (fj_ra_words(ra, r) == 2 ? 1u << l.reg_hi : 0);
+}
+
+/* x->live: for every instruction, the allocatable registers some value's location names while
+ * it runs: every register of every value whose range [definition, last use] contains it, both
+ * its pre-roll and its loop-body location, its high register for the whole range.  A superset
+ * of what is live, so a register outside it is free for temporaries. */
+static void live_masks(fj_thm *x) {
+  const fj_ra *ra = &x->cg->ra;
+  uint32_t n = ra->nins;
+  uint32_t *live = fj_ir_scratch(x->ir, (size_t)(n + 1) * sizeof *live);
+  int32_t *cnt = fj_ir_scratch(x->ir, (size_t)(n + 1) * 16 * sizeof *cnt);
+  for (uint32_t j = 0; j < n; j++) {
+    fj_ref r = (fj_ref)(j + FJ_REF_BIAS);
+    uint32_t m = loc_regs(ra, r, ra->loc[j]);
+    if (ra->loc_body) m |= loc_regs(ra, r, ra->loc_body[j]);
+    if (ra->words && ra->words[j] == 1) {  /* a trimmed high word may still name a register */
+      if (ra->loc[j].kind == FJ_LOC_REG) m |= 1u << ra->loc[j].reg_hi;
+      if (ra->loc_body && ra->loc_body[j].kind == FJ_LOC_REG) m |= 1u << ra->loc_body[j].reg_hi;
+    }
+    m &= THM_ALLOC_MASK;
+    uint32_t e = ra->end[j] < n ? ra->end[j] : n - 1;
+    for (unsigned k = 0; k < 16; k++) {
+      if (!(m >> k & 1)) continue;
+      cnt[(size_t)j * 16 + k]++;
+      cnt[(size_t)(e + 1) * 16 + k]--;
+    }
+  }
+  int32_t run[16] = {0};
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t m = 0;
+    for (unsigned k = 0; k < 16; k++) {
+      run[k] += cnt[(size_t)i * 16 + k];
+      if (run[k] > 0) m |= 1u << k;
+    }
+    live[i] = m;
+  }
+  x->live = live;
+}
+
+static bool loc_same(fj_loc a, fj_loc b) {
+  return a.kind == b.kind && (a.kind != FJ_LOC_REG || (a.reg == b.reg && a.reg_hi == b.reg_hi)) &&
+         (a.kind != FJ_LOC_SLOT || a.slot == b.slot);
+}
+
+/* Is value v in the same place at instruction `at` as at `from` and still live there? */
+static bool kept_until(const fj_thm *x, fj_ref v, fj_ref from, fj_ref at) {
+  const fj_ra *ra = &x->cg->ra;
+  if (fj_ir_is_k(v)) return true;
+  if (v < FJ_REF_BIAS || v >= x->ir->top || ra->end[v - FJ_REF_BIAS] < at - FJ_REF_BIAS) return false;
+  fj_loc l = fj_ra_loc_at(ra, v, at);
+  return l.kind != FJ_LOC_NONE && loc_same(l, fj_ra_loc_at(ra, v, from));
+}
+
+/* x->afold: an ADD whose only use (operands and snapshots: cg->uses) is the address of a LOAD
+ * or STORE, of a value and a constant (any width) or of two values (loads/stores of up to 4
+ * bytes) that are still where they were when the access runs: the access adds them itself. */
+static void addr_folds(fj_thm *x) {
+  const fj_ra *ra = &x->cg->ra;
+  x->afold = fj_ir_scratch(x->ir, ra->nins + 1);
+  if (!x->cg->uses || x->wide) return;
+  for (fj_ref r = FJ_REF_BIAS; r < x->ir->top; r++) {
+    const fj_ir_ins *in = fj_ir_at(x->ir, r);
+    if (in->op != FJ_IR_LOAD && in->op != FJ_IR_STORE) continue;
+    fj_ref ad = in->a;
+    if (fj_ir_is_k(ad) || ad < FJ_REF_BIAS || ad >= r || (in->op == FJ_IR_STORE && in->b == ad))
+      continue;
+    const fj_ir_ins *ai = fj_ir_at(x->ir, ad);
+    if (ai->op != FJ_IR_ADD || x->cg->uses[ad - FJ_REF_BIAS] != 1 ||
+        ra->end[ad - FJ_REF_BIAS] != r - FJ_REF_BIAS)
+      continue;
+    fj_ref p = ai->a, q = ai->b;
+    if (fj_ir_is_k(p)) { fj_ref t = p; p = q; q = t; }
+    if (fj_ir_is_k(p) || !kept_until(x, p, ad, r)) continue;
+    if (!fj_ir_is_k(q) && (fj_mem_width(in->aux) >= 8 || !kept_until(x, q, ad, r))) continue;
+    x->afold[ad - FJ_REF_BIAS] = 1;
+  }
+}
+
+/* The address of a LOAD/STORE as base register + offset, or base + index register (*idx; 0xff:
+ * none), with an ADD x->afold left to it; the base in A0, the index in A1 when not in registers. */
+static unsigned addr_base(fj_thm *x, fj_ref ad, int32_t *off, unsigned *idx) {
+  *idx = 0xff;
+  if (fj_ir_is_k(ad) || !x->afold[ad - FJ_REF_BIAS]) {
+    thm_opd a = thm_fetch(x, ad, THM_A0, THM_A1, false);
+    return thm_reg(x, a.lo, THM_A0);
+  }
+  const fj_ir_ins *ai = fj_ir_at(x->ir, ad);
+  fj_ref p = ai->a, q = ai->b;
+  if (fj_ir_is_k(p)) { fj_ref t = p; p = q; q = t; }
+  thm_opd a = thm_fetch(x, p, THM_A0, THM_A1, false);
+  unsigned base = thm_reg(x, a.lo, THM_A0);
+  if (fj_ir_is_k(q)) {
+    *off += (int32_t)(uint32_t)fj_ir_kval(x->ir, q);  /* addresses wrap at 32 bits */
+  } else {
+    thm_opd o = thm_fetch(x, q, THM_A1, THM_A1, false);
+    *idx = thm_reg(x, o.lo, THM_A1);
+  }
+  return base;
+}
+
+/* Registers of the operands and result of the instruction being lowered (PAIRs looked through). */
+static uint32_t own_regs(const fj_thm *x) {
+  const fj_ra *ra = &x->cg->ra;
+  const fj_ir_ins *in = fj_ir_at(x->ir, x->cur);
+  fj_ref ops[5] = {x->cur, FJ_REF_NONE, FJ_REF_NONE, FJ_REF_NONE, FJ_REF_NONE};
+  unsigned n = 1;
+  if (fj_ir_op_table[in->op].mode_a == FJ_IRM_R) ops[n++] = in->a;
+  if (fj_ir_op_table[in->op].mode_b == FJ_IRM_R) {
+    if (in->b >= FJ_REF_BIAS && in->b < x->ir->top && fj_ir_at(x->ir, in->b)->op == FJ_IR_PAIR) {
+      ops[n++] = fj_ir_at(x->ir, in->b)->a;
+      ops[n++] = fj_ir_at(x->ir, in->b)->b;
+    } else {
+      ops[n++] = in->b;
+    }
+  }
+  uint32_t m = 0;
+  for (unsigned k = 0; k < n; k++) {
+    fj_ref r = ops[k];
+    if (r < FJ_REF_BIAS || r >= x->ir->top) continue;
+    m |= loc_regs(ra, r, fj_ra_loc_at(ra, r, x->cur));
+  }
+  return m;
+}
+
+unsigned thm_tmp(fj_thm *x, uint32_t avoid) {
+  avoid |= x->claimed | own_regs(x);
+  static const uint8_t scratch[] = {THM_A0, THM_A1, THM_B0, THM_B1};
+  for (unsigned k = 0; k < sizeof scratch; k++) {
+    if (avoid >> scratch[k] & 1) continue;
+    x->claimed |= 1u << scratch[k];
+    return scratch[k];
+  }
+  /* a register no value is live in here; else save one of r4-r11 around the instruction */
+  static const uint8_t order[] = {12, 14, 4, 5, 6, 7, 8, 9, 10, 11};
+  uint32_t live = x->live ? x->live[x->cur - FJ_REF_BIAS] : THM_ALLOC_MASK;
+  for (unsigned k = 0; k < sizeof order; k++) {
+    if ((avoid | live) >> order[k] & 1) continue;
+    x->claimed |= 1u << order[k];
+    return order[k];
+  }
+  for (unsigned r = 4; r <= 11 && x->nborrow < sizeof x->borrow; r++) {
+    if (avoid >> r & 1) continue;
+    fj_thm_push(&x->b, 1u << r);
+    x->claimed |= 1u << r;
+    x->borrow[x->nborrow++] = (uint8_t)r;
+    x->sp_bias += 4;
+    return r;
+  }
+  fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: ir %04u: no temporary register",
+              x->cur - FJ_REF_BIAS);
+}
+
+void thm_tmp_release(fj_thm *x) {
+  while (x->nborrow) {
+    fj_thm_pop(&x->b, 1u << x->borrow[--x->nborrow]);
+    x->sp_bias -= 4;
+  }
+  x->claimed = 0;
+}
 
 static bool is_i32(const fj_thm *x, fj_ref ref) {
   return !fj_ir_is_k(ref) && fj_ir_at(x->ir, ref)->type == FJ_IRT_I32;
@@ -125,7 +292,7 @@ thm_opd thm_fetch(fj_thm *x, fj_ref ref, unsigned slo, unsigned shi, bool need_h
     else if (need_hi) thm_hi_dead(x, ref);
     else o.hi = (thm_half){false, 0xff, 0}; /* not available */
   } else if (l.kind == FJ_LOC_SLOT) {
-    int32_t off = thm_slot_off(l.slot);
+    int32_t off = thm_slot_at(x, l.slot);
     if (!hz && need_hi) {
       fj_thm_ldrd(&x->b, slo, shi, FJ_THM_SP, off);
       o.hi = (thm_half){false, (uint8_t)shi, 0};
@@ -147,25 +314,26 @@ unsigned thm_reg(fj_thm *x, thm_half h, unsigned scratch) {
   return scratch;
 }
 
-void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi) {
+void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi, unsigned slo, unsigned shi) {
   fj_loc l = fj_ra_loc_at(&x->cg->ra, ref, x->cur);
   if (l.kind == FJ_LOC_REG) {
     /* a one-word (I32) result's high half, which some sequences write, goes to scratch */
     *lo = l.reg;
-    *hi = fj_ra_words(&x->cg->ra, ref) == 2 ? l.reg_hi : THM_D1;
+    *hi = fj_ra_words(&x->cg->ra, ref) == 2 ? l.reg_hi : shi;
   } else {
-    *lo = THM_D0;
-    *hi = THM_D1;
+    *lo = slo;
+    *hi = shi;
   }
 }
 
 void thm_put(fj_thm *x, fj_ref ref, unsigned lo, unsigned hi) {
-  bool i32 = is_i32(x, ref);
-  if (i32 && x->wide) fj_thm_mov_imm(&x->b, hi, 0); /* without 32-bit knowledge: zero-extend */
+  /* a one-word value's slot holds its low word only: nothing reads the other (ra.h) */
+  bool two = fj_ra_words(&x->cg->ra, ref) == 2;
+  if (two && is_i32(x, ref) && x->wide) fj_thm_mov_imm(&x->b, hi, 0); /* wide: zero-extend */
   fj_loc l = fj_ra_loc_at(&x->cg->ra, ref, x->cur);
   if (l.kind != FJ_LOC_SLOT) return;
-  if (i32 && !x->wide) fj_thm_str(&x->b, lo, FJ_THM_SP, thm_slot_off(l.slot));
-  else fj_thm_strd(&x->b, lo, hi, FJ_THM_SP, thm_slot_off(l.slot));
+  if (!two) fj_thm_str(&x->b, lo, FJ_THM_SP, thm_slot_at(x, l.slot));
+  else fj_thm_strd(&x->b, lo, hi, FJ_THM_SP, thm_slot_at(x, l.slot));
 }
 
 /* Is ref computed as 64 bits?  An I64 value whose high word nothing reads takes one register
@@ -200,7 +368,7 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   thm_opd a = thm_fetch(x, ra, THM_A0, THM_A1, w);
   thm_opd o = thm_fetch(x, rb, THM_B0, THM_B1, w);
   unsigned dl, dh;
-  thm_dst(x, ref, &dl, &dh);
+  thm_dst(x, ref, &dl, &dh, THM_A0, THM_A1);  /* a slot result: "A = a; A op= b" */
   unsigned al = thm_reg(x, a.lo, THM_A0);
   if (in->op == FJ_IR_MUL) {
     unsigned bl = thm_reg(x, o.lo, THM_B0);
@@ -208,20 +376,18 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       fj_thm_mul(b, dl, al, bl);
     } else {
       /* lo:hi = al * bl; hi += al * bh + ah * bl.  The result may share an operand's registers
-       * (ra.h: two-address, and the operands may have been swapped); then it is built in D. */
+       * (two-address, a slot result in A, swapped operands): then the cross terms go first,
+       * into a temporary no operand or result uses, and umull (which reads al and bl before it
+       * writes dl and dh) comes last. */
       unsigned bh = o.hi.k && o.hi.v == 0 ? 0xff : thm_reg(x, o.hi, THM_B1);
       unsigned ah = a.hi.k && a.hi.v == 0 ? 0xff : thm_reg(x, a.hi, THM_A1);
       bool alias = dl == al || dl == ah || dh == al || dh == ah || dl == bl || dh == bl ||
                    dl == bh || dh == bh;
-      /* Sharing: the cross terms first, into a scratch register no operand or result uses;
-       * then umull, which reads al and bl before it writes dl and dh. */
-      unsigned t = 0xff;
-      static const uint8_t cand[] = {THM_D1, THM_D0, THM_B1, THM_A1, THM_B0, THM_A0};
-      for (unsigned k = 0; alias && k < sizeof cand && t == 0xff; k++)
-        if (cand[k] != al && cand[k] != ah && cand[k] != bl && cand[k] != bh && cand[k] != dl &&
-            cand[k] != dh)
-          t = cand[k];
-      if (alias && t != 0xff && (ah != 0xff || bh != 0xff)) {
+      if (alias && (ah != 0xff || bh != 0xff)) {
+        uint32_t busy = 1u << al | 1u << bl | 1u << dl | 1u << dh;
+        if (ah != 0xff) busy |= 1u << ah;
+        if (bh != 0xff) busy |= 1u << bh;
+        unsigned t = thm_tmp(x, busy);
         if (ah != 0xff) fj_thm_mul(b, t, ah, bl);
         if (bh != 0xff && ah != 0xff) fj_thm_mla(b, t, al, bh, t);
         else if (bh != 0xff) fj_thm_mul(b, t, al, bh);
@@ -230,14 +396,9 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
         thm_put(x, ref, dl, dh);
         return;
       }
-      unsigned tl = alias ? THM_D0 : dl, th = alias ? THM_D1 : dh;
-      fj_thm_umull(b, tl, th, al, bl);
-      if (bh != 0xff) fj_thm_mla(b, th, al, bh, th);
-      if (ah != 0xff) fj_thm_mla(b, th, ah, bl, th);
-      if (alias) {
-        fj_thm_mov(b, dl, tl);
-        fj_thm_mov(b, dh, th);
-      }
+      fj_thm_umull(b, dl, dh, al, bl);  /* alias without cross terms: umull reads first */
+      if (bh != 0xff) fj_thm_mla(b, dh, al, bh, dh);
+      if (ah != 0xff) fj_thm_mla(b, dh, ah, bl, dh);
     }
     thm_put(x, ref, dl, dh);
     return;
@@ -327,12 +488,53 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   thm_put(x, ref, dl, dh);
 }
 
+/* The next instruction after ref that is not a NOP (FJ_REF_NONE at the end). */
+static fj_ref next_ins(const fj_thm *x, fj_ref ref) {
+  for (fj_ref r = ref + 1; r < x->ir->top; r++)
+    if (fj_ir_at(x->ir, r)->op != FJ_IR_NOP) return r;
+  return FJ_REF_NONE;
+}
+
+/* `add = m + z` (I64) where m = x * y is the instruction right before it, of two values whose
+ * upper halves are zero (a 32x32 -> 64-bit product), read by this add only, and add's result
+ * shares z's two registers: one `umlal zl, zh, x, y` computes both (the multiply emits
+ * nothing: x and y are still in their places, nothing runs in between). */
+static bool umlal_pair(const fj_thm *x, fj_ref add, fj_ref *mul, fj_ref *z) {
+  if (add == FJ_REF_NONE || x->wide || !x->cg->uses) return false;
+  const fj_ra *ra = &x->cg->ra;
+  const fj_ir_ins *in = fj_ir_at(x->ir, add);
+  if (in->op != FJ_IR_ADD || in->type != FJ_IRT_I64 || fj_ra_words(ra, add) != 2) return false;
+  for (int side = 0; side < 2; side++) {
+    fj_ref m = side ? in->b : in->a, o = side ? in->a : in->b;
+    if (fj_ir_is_k(m) || fj_ir_is_k(o) || m == o || m >= add) continue;
+    const fj_ir_ins *mi = fj_ir_at(x->ir, m);
+    if (mi->op != FJ_IR_MUL || mi->type != FJ_IRT_I64 || next_ins(x, m) != add ||
+        x->cg->uses[m - FJ_REF_BIAS] != 1 || ra->end[m - FJ_REF_BIAS] != add - FJ_REF_BIAS ||
+        !thm_hi_zero(x, mi->a) || !thm_hi_zero(x, mi->b))
+      continue;
+    fj_loc ld = fj_ra_loc_at(ra, add, add), lz = fj_ra_loc_at(ra, o, add);
+    if (ld.kind != FJ_LOC_REG || lz.kind != FJ_LOC_REG || fj_ra_words(ra, o) != 2 ||
+        ld.reg != lz.reg || ld.reg_hi != lz.reg_hi || ra->hi_end[o - FJ_REF_BIAS] < add - FJ_REF_BIAS)
+      continue;
+    *mul = m, *z = o;
+    return true;
+  }
+  return false;
+}
+
+static void asm_umlal(fj_thm *x, fj_ref add, fj_ref mul) {
+  const fj_ir_ins *mi = fj_ir_at(x->ir, mul);
+  fj_loc ld = fj_ra_loc_at(&x->cg->ra, add, add);
+  thm_opd a = thm_fetch(x, mi->a, THM_A0, THM_A1, false), o = thm_fetch(x, mi->b, THM_B0, THM_B1, false);
+  fj_thm_umlal(&x->b, ld.reg, ld.reg_hi, thm_reg(x, a.lo, THM_A0), thm_reg(x, o.lo, THM_B0));
+}
+
 /* Shifts: counts are masked to the width (eBPF); 64-bit shifts combine both halves. */
 static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
   bool w = wide_op(x, ref, in);
   unsigned dl, dh;
-  thm_dst(x, ref, &dl, &dh);
+  thm_dst(x, ref, &dl, &dh, THM_A0, THM_A1);  /* a slot result: "A = a; A op= b" */
   thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, w);
   unsigned al = thm_reg(x, a.lo, THM_A0);
   /* the count's mask is the type's width; an I64 SHL computing its low word only (wide_op)
@@ -342,7 +544,7 @@ static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     unsigned n = (unsigned)(fj_ir_kval(x->ir, in->b) & (t64 ? 63 : 31));
     if (!w) {
       if (n >= 32) fj_thm_mov_imm(b, dl, 0);
-      else if (n == 0) fj_thm_mov(b, dl, al);
+      else if (n == 0) { if (dl != al) fj_thm_mov(b, dl, al); }
       else if (in->op == FJ_IR_SHL) fj_thm_lsl_imm(b, dl, al, n);
       else if (in->op == FJ_IR_SHR) fj_thm_lsr_imm(b, dl, al, n);
       else fj_thm_asr_imm(b, dl, al, n);
@@ -394,6 +596,7 @@ static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     return;
   }
   unsigned ah = thm_reg(x, a.hi, THM_A1);
+  bool need_dh = fj_ra_words(&x->cg->ra, ref) == 2; /* is the high word read? (ra.h) */
   /* Thumb register shifts by >= 32 (bottom byte, so negative counts too) give 0 (lsl/lsr) or
    * the sign (asr): each cross-half term vanishes outside its range of n. */
   if (in->op == FJ_IR_SHL) {
@@ -414,12 +617,12 @@ static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       fj_thm_sub_imm(b, t, n, 32);
       fj_thm_lsr(b, t, ah, t);           /* ah >> (n - 32) */
       fj_thm_orr(b, dl, dl, t);
-      fj_thm_lsr(b, dh, ah, n);
+      if (need_dh) fj_thm_lsr(b, dh, ah, n);
     } else {
       fj_thm_subs_imm(b, t, n, 32);      /* n >= 32: dl = ah asr (n - 32) */
       fj_thm_it1(b, FJ_THM_PL);
       fj_thm_asr(b, dl, ah, t);
-      fj_thm_asr(b, dh, ah, n);
+      if (need_dh) fj_thm_asr(b, dh, ah, n);
     }
   }
   thm_put(x, ref, dl, dh);
@@ -429,7 +632,7 @@ static void asm_unary(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
   bool w = wide_op(x, ref, in);
   unsigned dl, dh;
-  thm_dst(x, ref, &dl, &dh);
+  thm_dst(x, ref, &dl, &dh, THM_A0, THM_A1);  /* a slot result: "A = a; A op= a" */
   bool need_hi = (in->op == FJ_IR_NEG && w) || (in->op == FJ_IR_BSWAP && in->aux == 64);
   thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, need_hi);
   unsigned al = thm_reg(x, a.lo, THM_A0);
@@ -468,13 +671,14 @@ static void asm_unary(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       fj_thm_rev(b, dl, al);
     } else {
       unsigned ah = thm_reg(x, a.hi, THM_A1);
-      if (dl == al) { /* in place (ra.h: two-address): keep al until it is read */
-        fj_thm_rev(b, THM_D0, ah);
+      bool need_dh = fj_ra_words(&x->cg->ra, ref) == 2;
+      if (dl == al && need_dh) { /* in place (two-address): keep al until it is read; B is free */
+        fj_thm_rev(b, THM_B0, ah);
         fj_thm_rev(b, dh, al);
-        fj_thm_mov(b, dl, THM_D0);
+        fj_thm_mov(b, dl, THM_B0);
       } else {
         fj_thm_rev(b, dl, ah);
-        fj_thm_rev(b, dh, al);
+        if (need_dh) fj_thm_rev(b, dh, al);
       }
       hi_done = true;
     }
@@ -491,32 +695,38 @@ static void asm_unary(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
 static void asm_mulh(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
   bool w = wide_op(x, ref, in);
-  unsigned dl, dh;
-  thm_dst(x, ref, &dl, &dh);
   thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, w), o = thm_fetch(x, in->b, THM_B0, THM_B1, w);
   unsigned al = thm_reg(x, a.lo, THM_A0), bl = thm_reg(x, o.lo, THM_B0);
+  unsigned dl, dh;
   if (!w) {
+    /* umull reads before it writes: a slot result may take A0; the low product goes to A1,
+     * which a one-word operand never uses */
+    thm_dst(x, ref, &dl, &dh, THM_A0, THM_A1);
     if (in->op == FJ_IR_MULHU) fj_thm_umull(b, dh, dl, al, bl);
     else fj_thm_smull(b, dh, dl, al, bl);
     thm_put(x, ref, dl, dh);
     return;
   }
   unsigned ah = thm_reg(x, a.hi, THM_A1), bh = thm_reg(x, o.hi, THM_B1);
-  /* one more temporary: a free scratch register, else borrow r4/r6 around the sequence */
-  uint32_t busy = 1u << al | 1u << ah | 1u << bl | 1u << bh | 1u << dl | 1u << dh;
-  static const uint8_t cand[] = {THM_A0, THM_A1, THM_B0, THM_B1, THM_D0, THM_D1, 4, 5, 6, 7};
-  unsigned t = 0xff;
-  for (unsigned i = 0; i < sizeof cand && t == 0xff; i++)
-    if (!(busy >> cand[i] & 1)) t = cand[i];
-  bool borrowed = t >= 4 && t <= 11;
-  if (borrowed) fj_thm_push(b, 1u << t);
+  /* dl, dh and t are written while operands are still read: all distinct from them (an own
+   * result register is: MULH is no two-address op); the rest are temporaries (thm_tmp) */
+  uint32_t busy = 1u << al | 1u << ah | 1u << bl | 1u << bh;
+  fj_loc l = fj_ra_loc_at(&x->cg->ra, ref, x->cur);
+  if (l.kind == FJ_LOC_REG) {
+    dl = l.reg;
+    dh = fj_ra_words(&x->cg->ra, ref) == 2 ? l.reg_hi : thm_tmp(x, busy | 1u << dl);
+  } else {
+    dl = thm_tmp(x, busy);
+    dh = thm_tmp(x, busy | 1u << dl);
+  }
+  busy |= 1u << dl | 1u << dh;
+  unsigned t = thm_tmp(x, busy);
   fj_thm_umull(b, dl, t, al, bl);        /* t = hi(al * bl) */
   fj_thm_mov_imm(b, dl, 0);
   fj_thm_umlal(b, t, dl, ah, bl);        /* dl:t = ah * bl + t */
   fj_thm_mov_imm(b, dh, 0);
   fj_thm_umlal(b, t, dh, al, bh);        /* dh:t = al * bh + t */
   fj_thm_umaal(b, dl, dh, ah, bh);       /* dh:dl = ah * bh + dl + dh */
-  if (borrowed) fj_thm_pop(b, 1u << t);
   if (in->op == FJ_IR_MULHS) {
     bool saved = b->flags_free;
     fj_thm_cmp_imm(b, ah, 0);
@@ -534,7 +744,7 @@ static void asm_mulh(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     b->flags_free = saved;
     skip_end(x, s2);
   }
-  thm_put(x, ref, dl, dh);
+  thm_put(x, ref, dl, dh);  /* before thm_tmp_release pops anything */
 }
 
 /* Division.  I32: udiv/sdiv, with b == 0 handled explicitly (the M4 traps on it when
@@ -546,8 +756,8 @@ static void asm_div(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   bool mod = in->op == FJ_IR_UMOD || in->op == FJ_IR_SMOD;
   bool sgn = in->op == FJ_IR_SDIV || in->op == FJ_IR_SMOD;
   unsigned dl, dh;
-  thm_dst(x, ref, &dl, &dh);
   if (w) {
+    thm_dst(x, ref, &dl, &dh, THM_A0, THM_A1);  /* where the routine leaves it */
     /* operands into r0:r1 / r2:r3 exactly (b first: a's scratch may hold nothing of b) */
     thm_opd o = thm_fetch(x, in->b, THM_B0, THM_B1, true);
     unsigned bl = thm_reg(x, o.lo, THM_B0);
@@ -562,12 +772,15 @@ static void asm_div(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     enum fj_rt rt = in->op == FJ_IR_UDIV ? FJ_RT_UDIV64 : in->op == FJ_IR_UMOD ? FJ_RT_UMOD64
                   : in->op == FJ_IR_SDIV ? FJ_RT_SDIV64 : FJ_RT_SMOD64;
     fj_fixup_sym(x->mc, b->pos, FJ_RELOC_THM_CALL, FJ_SYM_RUNTIME, rt, 0);
-    fj_thm_bl(b, 0);
-    fj_thm_mov(b, dl, THM_A0);
-    fj_thm_mov(b, dh, THM_A1);
+    fj_thm_bl(b, 0);  /* clobbers r12 and lr too: the allocator keeps values out (thm_clobbers) */
+    if (dl != THM_A0) fj_thm_mov(b, dl, THM_A0);
+    if (dh != THM_A1) fj_thm_mov(b, dh, THM_A1);
     thm_put(x, ref, dl, dh);
     return;
   }
+  /* udiv then mls reads al after dl is written: a slot result goes to A1 (one-word operands
+   * use A0 and B0 only) */
+  thm_dst(x, ref, &dl, &dh, THM_A1, THM_B1);
   thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, false), o = thm_fetch(x, in->b, THM_B0, THM_B1, false);
   unsigned al = thm_reg(x, a.lo, THM_A0);
   bool kb = o.lo.k;
@@ -625,7 +838,7 @@ static void load_width(fj_thm *x, unsigned w, bool sx, unsigned dl, unsigned dh,
 
 static void asm_load(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned dl, dh;
-  thm_dst(x, ref, &dl, &dh);
+  thm_dst(x, ref, &dl, &dh, THM_B0, THM_B1);  /* the address is in A0 or a register */
   bool r64 = wide_op(x, ref, in);
   unsigned w, base;
   int32_t off = 0;
@@ -645,11 +858,22 @@ static void asm_load(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     break;
   }
   default: { /* LOAD, SLOAD: eBPF addresses are 32-bit on this target */
-    thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, false);
-    base = thm_reg(x, a.lo, THM_A0);
     off = in->op == FJ_IR_SLOAD ? in->lit : 0;
+    unsigned idx;
+    base = addr_base(x, in->a, &off, &idx);
     w = fj_mem_width(in->aux);
     sx = (in->aux & FJ_MEM_SIGNED) && w < 8;
+    if (idx != 0xff) { /* [base, idx] (addr_folds: at most 4 bytes) */
+      enum fj_thm_ldst op = w == 1 ? (sx ? FJ_THM_LDRSB : FJ_THM_LDRB)
+                          : w == 2 ? (sx ? FJ_THM_LDRSH : FJ_THM_LDRH) : FJ_THM_LDR;
+      fj_thm_ldst_reg(&x->b, op, dl, base, idx);
+      if (r64) {
+        if (sx) fj_thm_asr_imm(&x->b, dh, dl, 31);
+        else fj_thm_mov_imm(&x->b, dh, 0);
+      }
+      thm_put(x, ref, dl, dh);
+      return;
+    }
     break;
   }
   }
@@ -664,16 +888,20 @@ static void asm_store(fj_thm *x, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
   unsigned w = fj_mem_width(in->aux);
   int32_t off = in->op == FJ_IR_SSTORE ? in->lit : 0;
-  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, false);
-  unsigned base = thm_reg(x, a.lo, THM_A0);
+  unsigned idx;
+  unsigned base = addr_base(x, in->a, &off, &idx);
   thm_opd v = thm_fetch(x, in->b, THM_B0, THM_B1, w == 8);
   unsigned vl = thm_reg(x, v.lo, THM_B0);
+  if (idx != 0xff) { /* [base, idx] (addr_folds: at most 4 bytes) */
+    fj_thm_ldst_reg(b, w == 1 ? FJ_THM_STRB : w == 2 ? FJ_THM_STRH : FJ_THM_STR, vl, base, idx);
+    return;
+  }
   if (w == 8) {
     unsigned vh = thm_reg(x, v.hi, THM_B1);
     if (!fj_thm_ldst_off_fits(off) || !fj_thm_ldst_off_fits(off + 4)) {
-      fj_thm_mov_imm(b, THM_D0, (uint32_t)off);
-      fj_thm_add(b, THM_D0, THM_D0, base);
-      base = THM_D0;
+      fj_thm_mov_imm(b, THM_A1, (uint32_t)off);  /* A1: the address takes A0 only */
+      fj_thm_add(b, THM_A1, THM_A1, base);
+      base = THM_A1;
       off = 0;
     }
     fj_thm_str(b, vl, base, off);
@@ -681,7 +909,7 @@ static void asm_store(fj_thm *x, const fj_ir_ins *in) {
     return;
   }
   enum fj_thm_ldst op = w == 1 ? FJ_THM_STRB : w == 2 ? FJ_THM_STRH : FJ_THM_STR;
-  thm_mem(x, op, vl, base, off, THM_D0);
+  thm_mem(x, op, vl, base, off, THM_A1);
 }
 
 /* Atomics.  The M4 is single-core: 32-bit ones use an ldrex/strex loop (atomic even against
@@ -708,22 +936,42 @@ static void asm_atomic(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "thumb: atomic op 0x%x", (unsigned)op);
   fj_loc lr = fj_ra_loc_at(&x->cg->ra, ref, x->cur);
   bool used = lr.kind != FJ_LOC_NONE;
-  unsigned dl, dh;
-  thm_dst(x, ref, &dl, &dh);
-  if (!used) dl = THM_D0, dh = THM_D1;
+  bool r64 = in->type == FJ_IRT_I64;
   thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, false);
   unsigned base = thm_reg(x, a.lo, THM_A0);
-  bool r64 = in->type == FJ_IRT_I64;
-  if (in->op == FJ_IR_CMPXCHG) {
-    const fj_ir_ins *pair = fj_ir_at(x->ir, in->b);
-    /* new in r2(:r3), expected compared half by half through r1 */
-    thm_opd nv = thm_fetch(x, pair->a, THM_B0, THM_B1, w == 8);
-    unsigned nl = thm_reg(x, nv.lo, THM_B0), nh = w == 8 ? thm_reg(x, nv.hi, THM_B1) : 0;
+  uint32_t busy = 1u << base;
+  /* operands: CMPXCHG's new value in B (or its registers), the expected one compared through
+   * A1; the others' value in B */
+  const fj_ir_ins *pair = in->op == FJ_IR_CMPXCHG ? fj_ir_at(x->ir, in->b) : NULL;
+  thm_opd v = thm_fetch(x, pair ? pair->a : in->b, THM_B0, THM_B1, w == 8);
+  unsigned vl = thm_reg(x, v.lo, THM_B0), vh = w == 8 ? thm_reg(x, v.hi, THM_B1) : vl;
+  busy |= 1u << vl | 1u << vh;
+  unsigned el = 0;
+  if (pair) {
+    busy |= 1u << THM_A1;
     if (w == 4) {
       thm_opd e = thm_fetch(x, pair->b, THM_A1, THM_A1, false);
-      unsigned el = thm_reg(x, e.lo, THM_A1);
-      unsigned t = el == THM_B1 ? THM_A1 : THM_B1;
-      if (nl == t || el == t || base == t) t = THM_D1;
+      el = thm_reg(x, e.lo, THM_A1);
+      busy |= 1u << el;
+    }
+  }
+  /* the old value: the result's registers (distinct from the operands': no two-address op),
+   * else temporaries; its high word only where it is loaded or read */
+  unsigned dl, dh = 0xff;
+  bool need_dh = w == 8 || (used && fj_ra_words(&x->cg->ra, ref) == 2);
+  if (lr.kind == FJ_LOC_REG) {
+    dl = lr.reg;
+    if (fj_ra_words(&x->cg->ra, ref) == 2) dh = lr.reg_hi;
+    else if (need_dh) dh = thm_tmp(x, busy | 1u << dl);
+  } else {
+    dl = thm_tmp(x, busy);
+    if (need_dh) dh = thm_tmp(x, busy | 1u << dl);
+  }
+  busy |= 1u << dl | (dh != 0xff ? 1u << dh : 0);
+  if (pair) {
+    unsigned nl = vl, nh = vh;
+    if (w == 4) {
+      unsigned t = thm_tmp(x, busy);
       uint32_t top = b->pos;
       fj_thm_ldrex(b, dl, base);
       fj_thm_cmp(b, dl, el);
@@ -732,7 +980,7 @@ static void asm_atomic(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       fj_thm_cmp_imm(b, t, 0);
       fj_thm_bcond16(b, FJ_THM_NE, (int32_t)top - (int32_t)(b->pos + 4));
       skip_end(x, s);
-      if (r64) fj_thm_mov_imm(b, dh, 0);
+      if (r64 && dh != 0xff) fj_thm_mov_imm(b, dh, 0);
     } else {
       fj_thm_ldr(b, dl, base, 0);
       fj_thm_ldr(b, dh, base, 4);
@@ -749,7 +997,7 @@ static void asm_atomic(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
         if (le.kind == FJ_LOC_REG && !thm_hi_live(x, pair->b)) thm_hi_dead(x, pair->b);
         if (le.kind == FJ_LOC_REG) fj_thm_cmp(b, dh, le.reg_hi);
         else {
-          fj_thm_ldr(b, THM_A1, FJ_THM_SP, thm_slot_off(le.slot) + 4);
+          fj_thm_ldr(b, THM_A1, FJ_THM_SP, thm_slot_at(x, le.slot) + 4);
           fj_thm_cmp(b, dh, THM_A1);
         }
       }
@@ -762,28 +1010,19 @@ static void asm_atomic(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
     if (used) thm_put(x, ref, dl, dh);
     return;
   }
-  thm_opd v = thm_fetch(x, in->b, THM_B0, THM_B1, w == 8);
-  unsigned vl = thm_reg(x, v.lo, THM_B0);
   if (w == 4) {
-    /* old in dl, new in r1 (or r3), status in the other */
-    unsigned nw = base == THM_A1 || vl == THM_A1 ? THM_B1 : THM_A1;
-    unsigned st = nw == THM_A1 ? (vl == THM_B1 || base == THM_B1 ? THM_D1 : THM_B1) : THM_D1;
-    if (st == dl || st == dh) st = THM_D1 == dh ? THM_D0 : THM_D1;
+    /* old in dl, new in nw, status in st */
+    unsigned nw = kind == 0xe0 ? vl : thm_tmp(x, busy);
+    unsigned st = thm_tmp(x, busy | 1u << nw);
     uint32_t top = b->pos;
     fj_thm_ldrex(b, dl, base);
-    if (kind == 0xe0) {
-      fj_thm_strex(b, st, vl, base);
-    } else {
-      alu32(b, op, nw, dl, vl);
-      fj_thm_strex(b, st, nw, base);
-    }
+    if (kind != 0xe0) alu32(b, op, nw, dl, vl);
+    fj_thm_strex(b, st, nw, base);
     fj_thm_cmp_imm(b, st, 0);
     fj_thm_bcond16(b, FJ_THM_NE, (int32_t)top - (int32_t)(b->pos + 4));
-    if (r64) fj_thm_mov_imm(b, dh, 0);
+    if (r64 && dh != 0xff) fj_thm_mov_imm(b, dh, 0);
   } else {
-    unsigned vh = thm_reg(x, v.hi, THM_B1);
-    unsigned t = base == THM_A1 ? THM_A0 : THM_A1;
-    if (t == base) t = THM_D0 == dl ? THM_D1 : THM_D0;
+    unsigned t = thm_tmp(x, busy);
     fj_thm_ldr(b, dl, base, 0);
     fj_thm_ldr(b, dh, base, 4);
     if (kind == 0xe0) {
@@ -849,13 +1088,6 @@ static bool half_fits(thm_half h, bool test) {
   return !h.k || (test ? fj_thm_modimm(h.v) >= 0 : fj_thm_cmp_imm_fits(h.v));
 }
 
-/* The next instruction after ref that is not a NOP (FJ_REF_NONE at the end). */
-static fj_ref next_ins(const fj_thm *x, fj_ref ref) {
-  for (fj_ref r = ref + 1; r < x->ir->top; r++)
-    if (fj_ir_at(x->ir, r)->op != FJ_IR_NOP) return r;
-  return FJ_REF_NONE;
-}
-
 /* Budget check `GE.I64 b, #n` followed by `b' = b - n` in b's own two registers (PHI sharing,
  * two-address): `subs lo, #n; sbcs hi, #0` sets N and V as `cmp lo, #n; sbcs _, hi, #0` would,
  * and an out-of-line restore adds n back before the exit stub reads b (x86 does the same).
@@ -877,24 +1109,24 @@ static bool asm_guard_sub(fj_thm *x, fj_ref ref, const fj_ir_ins *in, uint32_t t
   fj_loc la = fj_ra_loc_at(ra, in->a, ref), ln = fj_ra_loc_at(ra, nx, nx);
   if (la.kind == FJ_LOC_SLOT && ln.kind != FJ_LOC_NONE && fj_ra_words(ra, in->a) == 2 &&
       fj_ra_words(ra, nx) == 2) {
-    /* b in a slot: `subs`/`sbcs` from the loaded copy into D, branch straight to the exit (b's
+    /* b in a slot: `subs`/`sbcs` on the loaded copy in A, branch straight to the exit (b's
      * slot is intact), then b' to its location (its slot may be b's: PHI slot sharing). */
-    int32_t off = thm_slot_off(la.slot);
+    int32_t off = thm_slot_at(x, la.slot);
     fj_thm_ldrd(b, THM_A0, THM_A1, FJ_THM_SP, off);
     bool saved = b->flags_free;
-    fj_thm_subs_imm(b, THM_D0, THM_A0, (uint32_t)n);
+    fj_thm_subs_imm(b, THM_A0, THM_A0, (uint32_t)n);
     b->flags_free = false;
-    fj_thm_sbcs_imm(b, THM_D1, THM_A1, 0);
+    fj_thm_sbcs_imm(b, THM_A1, THM_A1, 0);
     b->flags_free = saved;
     thm_jcc(x, FJ_THM_LT, target);
     x->cur = nx;
     unsigned dl, dh;
-    thm_dst(x, nx, &dl, &dh);
+    thm_dst(x, nx, &dl, &dh, THM_A0, THM_A1);
     if (ln.kind == FJ_LOC_REG) {
-      fj_thm_mov(b, dl, THM_D0);
-      if (dh != THM_D1) fj_thm_mov(b, dh, THM_D1);
+      fj_thm_mov(b, dl, THM_A0);
+      fj_thm_mov(b, dh, THM_A1);
     } else {
-      thm_put(x, nx, THM_D0, THM_D1);
+      thm_put(x, nx, THM_A0, THM_A1);
     }
     x->cur = ref;
     x->skip = nx;
@@ -984,7 +1216,7 @@ static void asm_guard(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   switch (op) {
   case FJ_IR_EQ: case FJ_IR_NE: case FJ_IR_TEST: case FJ_IR_NTEST:
     if (!test && o.lo.k && o.hi.k && o.lo.v == 0 && o.hi.v == 0) {
-      fj_thm_orrs(b, THM_D0, al, ah); /* a == 0: Z of lo | hi */
+      fj_thm_orrs(b, THM_B0, al, ah); /* a == 0: Z of lo | hi (b is #0: B is free) */
       break;
     }
     cmp_half(x, test, al, o.lo);
@@ -1002,7 +1234,7 @@ static void asm_guard(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       fj_thm_cmp(b, bl, al);
       bool saved = b->flags_free;
       b->flags_free = false;
-      fj_thm_sbcs(b, THM_D0, bh, ah);
+      fj_thm_sbcs(b, THM_B1, bh, ah);  /* B1: free, or bh itself (read first) */
       b->flags_free = saved;
       op = op == FJ_IR_GT ? FJ_IR_LT : FJ_IR_GE;
     } else {
@@ -1011,8 +1243,8 @@ static void asm_guard(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       cmp_half(x, false, al, o.lo);
       bool saved = b->flags_free;
       b->flags_free = false;
-      if (o.hi.k) fj_thm_sbcs_imm(b, THM_D0, ah, o.hi.v);
-      else fj_thm_sbcs(b, THM_D0, ah, o.hi.r);
+      if (o.hi.k) fj_thm_sbcs_imm(b, THM_B1, ah, o.hi.v);  /* B1: free, or o.hi (read first) */
+      else fj_thm_sbcs(b, THM_B1, ah, o.hi.r);
       b->flags_free = saved;
     }
     break;
@@ -1034,10 +1266,15 @@ static void asm_ins(fj_thm *x, fj_ref ref) {
   case FJ_IR_LOOP:
     thm_loop_entry(x);  /* split values to their body locations, then the loop label */
     return;
-  case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_MUL: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR:
+  case FJ_IR_ADD: case FJ_IR_SUB: case FJ_IR_MUL: case FJ_IR_AND: case FJ_IR_OR: case FJ_IR_XOR: {
     if (fj_ra_loc_at(&x->cg->ra, ref, x->cur).kind == FJ_LOC_NONE) return; /* unused */
-    asm_alu(x, ref, in);
+    if (x->afold[ref - FJ_REF_BIAS]) return;  /* its LOAD/STORE adds it (addr_folds) */
+    fj_ref m, z;
+    if (in->op == FJ_IR_MUL && umlal_pair(x, next_ins(x, ref), &m, &z) && m == ref) return;
+    if (in->op == FJ_IR_ADD && umlal_pair(x, ref, &m, &z)) asm_umlal(x, ref, m);
+    else asm_alu(x, ref, in);
     break;
+  }
   case FJ_IR_SHL: case FJ_IR_SHR: case FJ_IR_SAR:
     if (fj_ra_loc_at(&x->cg->ra, ref, x->cur).kind == FJ_LOC_NONE) return;
     asm_shift(x, ref, in);
@@ -1072,12 +1309,16 @@ static void asm_ins(fj_thm *x, fj_ref ref) {
     break;
   default:
     if (fj_ir_is_guard(in->op)) {
+      if (x->nborrow) /* an exit stub expects the frame as the prologue left it */
+        fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: ir %04u: guard with registers pushed",
+                    ref - FJ_REF_BIAS);
       asm_guard(x, ref, in);
       break;
     }
     fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "thumb: ir %04u: op %s", ref - FJ_REF_BIAS,
                 fj_ir_op_name(in->op));
   }
+  thm_tmp_release(x);
   thm_check(x);
 }
 
@@ -1089,6 +1330,7 @@ void fj_thm_emit_trace(fj_cg *cg, bool wide) {
   x.mc = &cg->mc;
   x.wide = wide;
   x.skip = FJ_REF_NONE;
+  x.jcc.pos = UINT32_MAX;
   fj_thm_buf_init(&x.b, x.mc->p, x.mc->cap);
   x.b.pos = x.mc->len;
   x.l_ret = fj_label_new(x.mc);
@@ -1097,6 +1339,8 @@ void fj_thm_emit_trace(fj_cg *cg, bool wide) {
   for (uint32_t e = 0; e < cg->nexits; e++) fj_label_new(x.mc);
   if (x.mc->oom) fj_ir_abort(x.ir, FJ_ABORT_NOMEM, "thumb: out of memory");
   x.cur = FJ_REF_BIAS;
+  live_masks(&x);
+  addr_folds(&x);
   thm_ensure(&x, 256);
   /* offset 0: the shared return every unpatched exit branches to (r1 = exit id) */
   thm_bind(&x, x.l_ret);
@@ -1139,18 +1383,33 @@ static unsigned thm_words_wide(const fj_ir *ir, fj_ref ref) {
   return 2;
 }
 
-/* The allocator hands out single registers r4-r11 (all callee-saved, so every value survives
- * helper calls; r4-r7 first: they have 16-bit encodings) and splits pre-roll values at the loop
- * (a location of their own in the body, moved there at LOOP).  The lowering reads every half of a
- * before writing the same half of the result (or builds the result in D), so a two-address
- * result may take over its first operand's registers. */
+/* Registers the code of ref writes besides its result: a 64-bit division's BL clobbers r12 and
+ * lr (the leaf routine and a linker veneer may use r12).  Helper calls need no entry: every
+ * value live across a call is in a callee-saved register (ra.h). */
+static uint32_t thm_clobbers(const fj_ir *ir, fj_ref ref) {
+  const fj_ir_ins *in = fj_ir_at(ir, ref);
+  switch (in->op) {
+  case FJ_IR_UDIV: case FJ_IR_UMOD: case FJ_IR_SDIV: case FJ_IR_SMOD:
+    return in->type == FJ_IRT_I64 ? THM_CALLER_MASK : 0;
+  default:
+    return 0;
+  }
+}
+
+/* The allocator hands out single registers r4-r11 (callee-saved: r4-r7 first, they have 16-bit
+ * encodings), then r12 and lr (call-clobbered: only values no helper call or 64-bit division
+ * lies inside of), and splits pre-roll values at the loop (a location of their own in the body,
+ * moved there at LOOP).  The lowering reads every half of a before writing the same half of
+ * the result (or builds the result elsewhere), so a two-address result may take over its first
+ * operand's registers. */
 #define THM_REGS(words_fn)                                                        \
   {                                                                               \
-    .nalloc = 8, .alloc = {4, 5, 6, 7, 8, 9, 10, 11},                             \
+    .nalloc = 10, .alloc = {4, 5, 6, 7, 8, 9, 10, 11, 12, 14},                    \
     .callee_saved = 0xff0u, .max_slots = THM_MAX_SLOTS, .pair64 = false,          \
-    .words = words_fn, .split_loop = true, .two_address = true,                   \
-    .phi_slots = true,                                                            \
+    .words = words_fn, .split_loop = true, .two_address = true, .commute = true,  \
+    .phi_slots = true, .clobbers = thm_clobbers,                                  \
   }
+_Static_assert((THM_ALLOC_MASK & ~THM_CALLER_MASK) == 0xff0u, "r4-r11 are the callee-saved ones");
 
 const fj_backend fj_backend_thumbv7em = {
   .target = FJ_TARGET_THUMBV7EM,

@@ -44,14 +44,14 @@ static unsigned load_fp0(fj_thm *x, unsigned scratch) {
 }
 
 /* [r3 + off] = the 64-bit value of ref (through r0:r1).  A known-zero upper half (I32 values,
- * small constants) comes from lr, zeroed once per sync (*zero). */
+ * small constants) comes from r2, zeroed once (*zero) while nothing else needs r2. */
 static void store64(fj_thm *x, int32_t off, fj_ref ref, bool *zero) {
   thm_opd o = thm_fetch(x, ref, THM_A0, THM_A1, true);
   unsigned lo = thm_reg(x, o.lo, THM_A0), hi;
   if (o.hi.k && o.hi.v == 0) {
-    if (!*zero) fj_thm_mov_imm(&x->b, THM_D1, 0);
+    if (!*zero) fj_thm_mov_imm(&x->b, THM_B0, 0);
     *zero = true;
-    hi = THM_D1;
+    hi = THM_B0;
   } else {
     hi = o.hi.k && o.lo.k && o.hi.v == o.lo.v ? lo : thm_reg(x, o.hi, THM_A1);
   }
@@ -78,16 +78,32 @@ void thm_sync(fj_thm *x, uint32_t snap) {
   fj_thm_mov_imm(b, THM_A0, s->nframes);
   fj_thm_str(b, THM_A0, THM_B1, FJ_JIT_OFF_NFRAMES);
   if (s->nslots) {
+    /* [fp0 + off] through a base register: fp0's own, or r2 = fp0 + bias, moved along when an
+     * offset is out of reach (a sync may use r0-r3 only: every other register may hold a value
+     * it still has to read) */
     const fj_snap_slot *sl = fj_snap_slots(x->ir, s);
-    unsigned fpr = load_fp0(x, THM_D0);
+    unsigned fpr = load_fp0(x, THM_B0);
+    int32_t bias = 0;
+    zero = false;  /* r2 is the base now */
     for (uint32_t k = 0; k < s->nslots; k++) {
       thm_ensure(x, 64);
       unsigned w = sl[k].width;
       thm_opd v = thm_fetch(x, sl[k].ref, THM_A0, THM_A1, w == 8);
       unsigned vl = thm_reg(x, v.lo, THM_A0);
       enum fj_thm_ldst op = w == 1 ? FJ_THM_STRB : w == 2 ? FJ_THM_STRH : FJ_THM_STR;
-      thm_mem(x, op, vl, fpr, sl[k].off, THM_B0);
-      if (w == 8) thm_mem(x, FJ_THM_STR, thm_reg(x, v.hi, THM_A1), fpr, sl[k].off + 4, THM_B0);
+      int32_t off = sl[k].off;
+      if (!fj_thm_ldst_off_fits(off - bias) || (w == 8 && !fj_thm_ldst_off_fits(off + 4 - bias))) {
+        if (fpr != THM_B0) fj_thm_mov(b, THM_B0, fpr);
+        fpr = THM_B0;
+        while (bias != off) {
+          int32_t d = off - bias;
+          uint32_t step = (uint32_t)(d < 0 ? -d : d) > 4095u ? 4095u : (uint32_t)(d < 0 ? -d : d);
+          if (d < 0) fj_thm_sub_imm(b, THM_B0, THM_B0, step), bias -= (int32_t)step;
+          else fj_thm_add_imm(b, THM_B0, THM_B0, step), bias += (int32_t)step;
+        }
+      }
+      fj_thm_ldst(b, op, vl, fpr, off - bias);
+      if (w == 8) fj_thm_str(b, thm_reg(x, v.hi, THM_A1), fpr, off + 4 - bias);
     }
   }
   for (unsigned k = 0; k < FJ_NREGS; k++) {
@@ -150,12 +166,12 @@ void thm_call(fj_thm *x, fj_ref ref) {
     fj_thm_ldr(b, THM_A0, THM_B1, FJ_JIT_OFF_VM);
     fj_thm_str(b, THM_A0, FJ_THM_SP, THM_FR_VM);
     fj_fixup_sym(x->mc, b->pos, FJ_RELOC_THM_MOVW_MOVT, FJ_SYM_HELPER, (uint32_t)in->lit, 0);
-    fj_thm_movw_movt(b, THM_D0, 0);
+    fj_thm_movw_movt(b, THM_IP, 0);
     fj_thm_ldrd(b, THM_A0, THM_A1, THM_B1, (int32_t)FJ_JIT_OFF_R(1));
     fj_thm_ldrd(b, THM_B0, THM_B1, THM_B1, (int32_t)FJ_JIT_OFF_R(2));
   } else {
     fj_fixup_sym(x->mc, b->pos, FJ_RELOC_THM_MOVW_MOVT, FJ_SYM_RUNTIME, FJ_RT_CALL_LOCAL, 0);
-    fj_thm_movw_movt(b, THM_D0, 0);
+    fj_thm_movw_movt(b, THM_IP, 0);
     fj_thm_mov(b, THM_A0, THM_B1);
     fj_thm_mov_imm(b, THM_A1, (uint32_t)in->lit);
   }
@@ -292,17 +308,46 @@ static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
 /* LOOP: pre-roll values split at the loop move to their body locations (one parallel move),
  * then the label the back edge jumps to. */
 void thm_loop_entry(fj_thm *x) {
-  fj_loc tmp = {FJ_LOC_REG, THM_D0, 0, 0, 1};
+  fj_loc tmp = {FJ_LOC_REG, THM_B0, 0, 0, 1};  /* phi_move's scratch is A */
   fj_ra_loop_moves(&x->cg->ra, x->ir, tmp, phi_move, x);
   move_flush(x);
   thm_bind(x, x->l_loop);
 }
 
 void thm_back_edge(fj_thm *x) {
-  fj_loc tmp = {FJ_LOC_REG, THM_D0, 0, 0, 1};
+  fj_loc tmp = {FJ_LOC_REG, THM_B0, 0, 0, 1};  /* phi_move's scratch is A */
+  uint32_t at = x->b.pos;
   fj_ra_phi_moves(&x->cg->ra, x->ir, tmp, phi_move, x);
   move_flush(x);
   thm_ensure(x, 16);
+  uint32_t head = fj_label_offset(x->mc, x->l_loop);
+  if (x->b.pos == at && x->jcc.pos != UINT32_MAX && x->jcc.pos + 4 == at && !x->b.overflow &&
+      x->jcc.fix + 1 == x->mc->nfix && head != FJ_LABEL_NONE && head <= x->jcc.pos &&
+      x->skip_to <= x->jcc.pos) {
+    /* No copies, and the body ends in a guard's exit branch: that branch becomes the loop's
+     * (inverted condition, to the loop label) and the exit falls through to a b.w, so an
+     * iteration runs no unconditional branch (x86 does the same). */
+    fj_fixup *f = &x->mc->fix[x->jcc.fix];
+    if (f->offset == x->jcc.pos && f->kind == THM_FIX_BCOND && f->sym == 0 &&
+        f->target == x->jcc.label) {
+      x->b.pos = x->jcc.pos;
+      fj_thm_bcond_w(&x->b, fj_thm_cond_invert(x->jcc.cond), 0);
+      f->target = x->l_loop;
+      /* a fused budget check's restore (emitted next, thm_pre_stubs) goes first: fall into it */
+      for (uint32_t k = 0; k < x->npre; k++) {
+        if (x->pre[k].label != x->jcc.label) continue;
+        if (k) {
+          struct thm_pre t = x->pre[0];
+          x->pre[0] = x->pre[k], x->pre[k] = t;
+        }
+        thm_check(x);
+        return;
+      }
+      thm_jump(x, x->jcc.label);
+      thm_check(x);
+      return;
+    }
+  }
   thm_jump(x, x->l_loop);
   thm_check(x);
 }

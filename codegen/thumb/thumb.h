@@ -1,7 +1,8 @@
 /* farjit codegen — Thumb-2 (ARMv7E-M, Cortex-M4) backend, shared between its files.
  *
  * eBPF registers are 64-bit, the core is 32-bit.  The register allocator (ra.h) hands out the
- * single callee-saved registers r4-r11 (every allocated value survives helper calls) with
+ * single registers r4-r11 (callee-saved) and r12, lr (call-clobbered: a value live across a
+ * helper call never gets them, nor one live at a 64-bit division, whose BL clobbers them) with
  * widths: an I64 value takes two of them, any two (fj_loc.reg = low word, reg_hi = high word),
  * an I32 value (ir.h: known zero-extended) one, its upper half never materialized: consumers
  * that need it as 64 bits know it is 0 (ALU32 code is one instruction per operation, not two).
@@ -10,12 +11,17 @@
  * fj_ra_low_only, only its low word is computed.  Pre-roll values the loop body uses may have a
  * body location of their own (split_loop): locations are read with fj_ra_loc_at at x->cur.
  *
- * Scratch (never allocated): A = r0:r1 (first operand), B = r2:r3 (second operand),
- * D = r12:lr (result when the value lives in a spill slot; lr also takes the high half that a
- * one-register result's sequence writes).  Operands in slots or constants are loaded into A / B;
- * a result is computed into its own registers or D and then stored.
+ * Scratch (never allocated): A = r0:r1 (first operand), B = r2:r3 (second operand).  Operands
+ * in slots or constants are loaded into A / B; a result is computed into its own registers or,
+ * when it lives in a spill slot, into the scratch pair its lowering names (A for the
+ * two-address ops: "A = a; A op= b", which their lowering supports anyway) and then stored.
+ * A lowering that needs more temporaries (64-bit multiply-high, atomics) takes them with
+ * thm_tmp: unused scratch, then registers no value is live in at that instruction (x->live),
+ * and only as a last resort a register saved around the instruction (push/pop, x->sp_bias).
+ * Exit stubs and state syncs use r0-r3 only, so every allocatable register still holds its
+ * value while a sync reads it.
  * st is not kept in a register: it lives in the frame and is reloaded where needed (entry,
- * exits, calls, state loads), which leaves eight registers to the allocator.
+ * exits, calls, state loads), which leaves ten registers to the allocator.
  *
  * Frame (private to the compiler, except the call area the runtime's FJ_RT_CALL trampoline
  * uses: client_runtime/thumb/arch_thumb.h).  push {r4-r11, lr}, then sub sp, #N with
@@ -49,8 +55,11 @@ extern const fj_backend fj_backend_thumbv7em_wide;
 #define THM_FR_SPILL   40
 #define THM_MAX_SLOTS  120  /* ldrd/strd reach sp + 1020 */
 
-/* Scratch registers. */
-enum { THM_A0 = 0, THM_A1 = 1, THM_B0 = 2, THM_B1 = 3, THM_D0 = 12, THM_D1 = 14 };
+/* Scratch registers; ip (r12) carries a helper's address to the FJ_RT_CALL trampoline. */
+enum { THM_A0 = 0, THM_A1 = 1, THM_B0 = 2, THM_B1 = 3, THM_IP = 12 };
+/* Registers the allocator hands out (mask) and the ones a call clobbers among them. */
+#define THM_ALLOC_MASK 0x5ff0u   /* r4-r11, r12, lr */
+#define THM_CALLER_MASK 0x5000u  /* r12, lr */
 
 /* Private fixup kinds (codegen/fixup.h): b<c>.w to a label. */
 enum { THM_FIX_BCOND = FJ_FIX_TARGET_BASE };
@@ -67,10 +76,21 @@ typedef struct fj_thm {
   uint32_t l_ret, l_loop, l_exit0;
   fj_ref skip;        /* an instruction a fused budget check already computed */
   /* out-of-line restores of fused budget checks: add n back to (lo, hi), then the exit */
-  struct { uint32_t label, exit_label; uint8_t lo, hi; uint32_t n; } pre[16];
+  struct thm_pre { uint32_t label, exit_label; uint8_t lo, hi; uint32_t n; } pre[16];
   uint32_t npre;
   /* a parallel move's low word into a slot, held back in case its high word follows (strd) */
   struct { bool on; fj_loc dst, src; fj_ref ref; } pm;
+  const uint32_t *live; /* [ref - FJ_REF_BIAS]: allocatable registers holding a value live at
+                           the instruction (its operands and result included; a superset) */
+  uint32_t claimed;   /* temporaries thm_tmp handed out for the instruction being lowered */
+  uint8_t borrow[8];  /* of those, registers pushed around it, in push order (popped in */
+  uint8_t nborrow;    /* reverse by thm_tmp_release) */
+  int32_t sp_bias;    /* bytes pushed: slot offsets from sp grow by this much */
+  /* the last b<c>.w to a label (thm_jcc), for the back edge to turn into the loop branch */
+  struct { uint32_t pos, fix, label; enum fj_thm_cond cond; } jcc;
+  uint32_t skip_to;   /* highest position a local forward skip (skip_end) targets */
+  uint8_t *afold;     /* [ref - FJ_REF_BIAS]: an address ADD its one LOAD/STORE computes in its
+                         addressing mode ([r, #k] or [r, r]): emits nothing */
 } fj_thm;
 
 /* Emit the whole trace (the backend's emit hook); wide = without 32-bit knowledge. */
@@ -94,9 +114,14 @@ bool thm_hi_live(const fj_thm *x, fj_ref ref);
 _Noreturn void thm_hi_dead(fj_thm *x, fj_ref ref);
 /* Make a half a register (materializing a constant into scratch). */
 unsigned thm_reg(fj_thm *x, thm_half h, unsigned scratch);
-/* Registers the result of ref is computed into: its own (the high half of a one-register value
- * into lr), or D. */
-void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi);
+/* Registers the result of ref is computed into: its own, or (slo, shi) when it lives in a slot;
+ * the high half of a one-register value, which some sequences write, goes to shi. */
+void thm_dst(fj_thm *x, fj_ref ref, unsigned *lo, unsigned *hi, unsigned slo, unsigned shi);
+/* A temporary for the instruction being lowered, none of `avoid` nor a register of its operands
+ * or result: unused scratch, a register free at x->cur, else one pushed until thm_tmp_release
+ * (never emit a branch to an exit stub while one is pushed). */
+unsigned thm_tmp(fj_thm *x, uint32_t avoid);
+void thm_tmp_release(fj_thm *x);
 /* Store the result computed into (lo, hi) if ref lives in a slot (hi ignored for I32). */
 void thm_put(fj_thm *x, fj_ref ref, unsigned lo, unsigned hi);
 /* Is ref's upper half known zero (I32, or a constant below 2^32)? */
@@ -106,6 +131,8 @@ void thm_mem(fj_thm *x, enum fj_thm_ldst op, unsigned rt, unsigned base, int32_t
 /* st into register r. */
 void thm_load_st(fj_thm *x, unsigned r);
 int32_t thm_slot_off(unsigned slot);
+/* The same from sp as it is now (registers pushed by thm_tmp move it). */
+int32_t thm_slot_at(const fj_thm *x, unsigned slot);
 /* b.w / b<c>.w to a label (fixup). */
 void thm_jump(fj_thm *x, uint32_t label);
 void thm_jcc(fj_thm *x, enum fj_thm_cond c, uint32_t label);

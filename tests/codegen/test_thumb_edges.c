@@ -222,6 +222,55 @@ int main(void) {
       free(code);
     }
   }
+  /* Multiply-accumulate of 32-bit values into a 64-bit sum (one umlal when the sum keeps its
+   * registers), the sum on either side of the add, over the value table's low words, traced at
+   * different iterations. */
+  {
+    enum { NV = 15 };
+    static uint8_t mem[NV * NV * 16];
+    uint64_t v[NV];
+    for (int i = 0; i < NV; i++) v[i] = strtoull(vals[i], NULL, 0);
+    v[2] = ~0ull;
+    for (int i = 0; i < NV * NV; i++) {
+      memcpy(mem + 16 * i, &v[i / NV], 8);
+      memcpy(mem + 16 * i + 8, &v[i % NV], 8);
+    }
+    static const char *const mac[] = {
+      "mul %r2, %r3\nadd %r8, %r2\n", "mul %r2, %r3\nadd %r2, %r8\nmov %r8, %r2\n",
+      "mul %r2, 0x12345\nadd %r8, %r2\n", "mul %r3, %r2\nadd %r8, %r3\nadd %r9, %r3\n"};
+    for (size_t k = 0; k < sizeof mac / sizeof mac[0]; k++) {
+      snprintf(text, sizeof text,
+               "mov %%r6, %%r1\nmov %%r7, 0\nmov %%r9, 0\nlddw %%r8, 0xfffffffe00000003\n"
+               "loop:\nldxw %%r2, [%%r6+0]\nldxw %%r3, [%%r6+8]\n%smov %%r2, 0\nmov %%r3, 0\n"
+               "add %%r6, 16\nadd %%r7, 1\njlt %%r7, %d, loop\nmov %%r0, %%r8\nadd %%r0, %%r9\n"
+               "exit\n",
+               mac[k], NV * NV);
+      fj_insn *code;
+      size_t n;
+      char err[160];
+      if (fj_asm(text, &code, &n, err, sizeof err) != 0) {
+        printf("FAIL assembling: %s\n%s", err, text);
+        failed++;
+        continue;
+      }
+      for (unsigned th = 2; th < NV * NV; th += 29) {
+        static uint8_t m[sizeof mem];
+        memcpy(m, mem, sizeof m);
+        fj_diff_cfg cfg = {.at_pc = 5, .threshold = (uint16_t)th, .max_recs = 1024, .bridges = 1};
+        fj_diff_result r;
+        int rc = fj_diff_run_thumb(code, n, m, sizeof m, &cfg, &r, NULL);
+        ran += (unsigned)r.ran_native;
+        if (rc != 0 || r.run_status != 0 || r.ran_native == 0) {
+          printf("FAIL (%s; %d native runs) at threshold %u:\n%s", r.message, r.ran_native, th,
+                 text);
+          failed++;
+        } else {
+          passed++;
+        }
+      }
+      free(code);
+    }
+  }
   printf("thumb_edges: %u programs, %u compiled variants ran in Unicorn and matched\n",
          passed + failed, ran);
   printf("%u passed, %u failed\n", passed, failed);
