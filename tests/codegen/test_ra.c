@@ -82,11 +82,12 @@ static void check_allocation(const fj_ir *ir, const fj_ra *ra, const fj_target_r
     for (uint32_t j = i + 1; j <= ra->end[i] && j < n; j++) {
       fj_loc lj = ra->loc[j];
       if (lj.kind != li.kind || lj.kind == FJ_LOC_NONE) continue;
-      /* Allowed: a two-address result inheriting its first operand's register at that
-       * operand's last use (ra.h). */
+      /* Allowed: a two-address result inheriting its first operand's register (with commute
+       * also its second one's) at that operand's last use (ra.h). */
       const fj_ir_ins *jn = fj_ir_at(ir, FJ_REF_BIAS + j);
-      bool handover = li.kind == FJ_LOC_REG && j == ra->end[i] && jn->a == FJ_REF_BIAS + i &&
-                      jn->b != jn->a && (jn->op == FJ_IR_ADD || jn->op == FJ_IR_XOR);
+      bool side = jn->a == FJ_REF_BIAS + i || (regs->commute && jn->b == FJ_REF_BIAS + i);
+      bool handover = li.kind == FJ_LOC_REG && j == ra->end[i] && side && jn->b != jn->a &&
+                      (jn->op == FJ_IR_ADD || jn->op == FJ_IR_XOR);
       if (!handover && ((li.kind == FJ_LOC_REG && li.reg == lj.reg) ||
                         (li.kind == FJ_LOC_SLOT && li.slot == lj.slot)))
         fail_msg("%04u (live to %04u) and %04u share a location", i, ra->end[i], j);
@@ -96,6 +97,10 @@ static void check_allocation(const fj_ir *ir, const fj_ra *ra, const fj_target_r
 
 static const fj_target_regs small_regs = {.nalloc = 4, .alloc = {6, 7, 12, 13},
                                           .callee_saved = 1u << 12 | 1u << 13, .max_slots = 512};
+/* The same with two-address results that may also take a commutative op's second operand. */
+static const fj_target_regs commute_regs = {.nalloc = 4, .alloc = {6, 7, 12, 13},
+                                            .callee_saved = 1u << 12 | 1u << 13, .max_slots = 512,
+                                            .two_address = true, .commute = true};
 
 /* A 32-bit target: I64 values only in slots, I32 values in registers when they fit. */
 static const fj_target_regs pair_regs = {.nalloc = 6, .alloc = {4, 5, 6, 7, 8, 9},
@@ -281,10 +286,11 @@ static void test_random_ir_invariants(void **state) {
     memset(&ra, 0, sizeof ra);
     if (setjmp(ir.abort_jb)) fail_msg("round %u aborted: %s", round, ir.msg);
     random_ir(&ir, 20 + rnd(300));
-    const fj_target_regs *regs = round % 2 ? &small_regs : &fj_backend_x86_64.regs;
+    const fj_target_regs *regs = round % 3 == 2 ? &commute_regs
+                               : round % 2 ? &small_regs : &fj_backend_x86_64.regs;
     fj_ra_run(&ra, &ir, regs);
     check_allocation(&ir, &ra, regs);
-    if (round % 2) assert_true(ra.nslots > 0 || fj_ir_nins(&ir) < 40);
+    if (regs != &fj_backend_x86_64.regs) assert_true(ra.nslots > 0 || fj_ir_nins(&ir) < 40);
     fj_ra_free(&ra);
     fj_ir_free(&ir);
   }
@@ -389,6 +395,50 @@ static void test_phi_chain(void **state) {
   assert_int_not_equal(ld.reg, fj_ra_loc(&ra, x).reg);
   fj_ra_free(&ra);
   fj_ir_free(&ir);
+}
+
+/* regs.commute: `b = t + a` (a's last use, t a body value dying there too) takes a's registers,
+ * both words of a 64-bit value on a target with widths, so PHI a b needs no copy; without
+ * commute it cannot (the result may only take t's). */
+static void commute_case(bool commute) {
+  {
+    fj_ir ir;
+    fj_ir_init(&ir, FJ_IR_NOFOLD);
+    if (setjmp(ir.abort_jb)) fail_msg("%s", ir.msg);
+    fj_ref a = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = 1});
+    fj_ref x = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = 2});
+    fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_LOOP});
+    fj_ref t = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_XOR, .type = FJ_IRT_I64, .a = x,
+                                                 .b = fj_ir_k64(&ir, 0x123456789ull)});
+    fj_ref b = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ADD, .type = FJ_IRT_I64, .a = t, .b = a});
+    fj_ref keep[2] = {b, x};
+    fj_ir_ins g = {.op = FJ_IR_NE, .type = FJ_IRT_I64, .a = b, .b = fj_ir_k64(&ir, 0)};
+    g.snap = empty_snap(&ir, keep, 2);
+    fj_ir_emit_raw(&ir, &g);
+    fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_PHI, .type = FJ_IRT_I64, .a = a, .b = b});
+    fj_target_regs regs = word_regs;
+    regs.commute = commute;
+    fj_ra ra;
+    fj_ra_run(&ra, &ir, &regs);
+    fj_loc la = fj_ra_loc(&ra, a), lb = fj_ra_loc(&ra, b), lt = fj_ra_loc(&ra, t);
+    assert_int_equal(la.kind, FJ_LOC_REG);
+    assert_int_equal(lb.kind, FJ_LOC_REG);
+    assert_int_equal(fj_ra_words(&ra, b), 2);
+    if (commute) {
+      assert_int_equal(lb.reg, la.reg);
+      assert_int_equal(lb.reg_hi, la.reg_hi);
+    } else {
+      assert_int_not_equal(lb.reg, la.reg);
+      assert_int_equal(lb.reg, lt.reg);  /* the first operand's, as before */
+    }
+    fj_ra_free(&ra);
+    fj_ir_free(&ir);
+  }
+}
+static void test_commute(void **state) {
+  (void)state;
+  commute_case(false);
+  commute_case(true);
 }
 
 /* ---- parallel moves ------------------------------------------------------------------------ */
@@ -653,6 +703,7 @@ int main(void) {
     cmocka_unit_test(test_pair64_slots),
     cmocka_unit_test(test_ranges_and_unused),
     cmocka_unit_test(test_phi_chain),
+    cmocka_unit_test(test_commute),
     cmocka_unit_test(test_clobbered_registers),
     cmocka_unit_test(test_phi_moves),
     cmocka_unit_test(test_words),
