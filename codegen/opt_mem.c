@@ -788,25 +788,6 @@ static void hx_run(fj_ir *ir) {
     h->kill[h->nkill++] = c[k].g;
     ptr_ivs |= c[k].mall;
   }
-  if (bg && j && bg > jg && h->nkill) {
-    /* the budget guard runs on iterations j <= J - 1 (the bound guard leaves at J first) and
-     * sees b_0 - N * j there: b_0 >= N * J before LOOP covers them all.  Only where a moving
-     * check left the body: J is then bounded by its region (a loop with a huge J that leaves
-     * early would otherwise fail the guard on every entry and run interpreted) */
-    unsigned nadd = h->nadd, nmemo = h->nmemo;
-    const fj_ir_ins *gi = fj_ir_at(ir, bg);
-    fj_ref b0 = gi->a;
-    uint64_t nb = fj_ir_kval(ir, gi->b);
-    hx_guard(h, FJ_IR_ULE, j, hx_k(h, 0xffffffffu));  /* N * J < 2^63: a signed compare */
-    hx_guard(h, FJ_IR_GE, b0, hx_op(h, FJ_IR_MUL, j, hx_k(h, nb)));
-    if (h->no || h->nkill >= HX_MAX_CHECKS) {
-      h->no = false;
-      h->nadd = nadd;
-      h->nmemo = nmemo;
-    } else {
-      h->kill[h->nkill++] = bg;
-    }
-  }
   if (!h->nkill) return;
   /* 32-bit addresses: the induction variables of the checks that left the body */
   hx_nar m = {.n = 0};
@@ -817,6 +798,28 @@ static void hx_run(fj_ir *ir) {
       m.from[m.n] = h->iv[k].a;
       m.to[m.n] = z;
       bs[m.n++] = h->iv[k].b;
+    }
+  }
+  if (bg && j && bg > jg) {
+    /* the budget guard runs on iterations j <= J - 1 (the bound guard leaves at J first) and
+     * sees b_0 - N * j there: b_0 >= N * J before LOOP covers them all.  Only where a moving
+     * check left the body: J is then bounded by its region (a loop with a huge J that leaves
+     * early would otherwise fail the guard on every entry and run interpreted) */
+    unsigned nadd = h->nadd, nmemo = h->nmemo;
+    const fj_ir_ins *gi = fj_ir_at(ir, bg);
+    fj_ref b0 = gi->a;
+    uint64_t nb = fj_ir_kval(ir, gi->b);
+    if (!m.n)  /* a pointer's guard J < room / |D| keeps J below 2^32 already */
+      hx_guard(h, FJ_IR_ULE, j, hx_k(h, 0xffffffffu));  /* N * J < 2^63: a signed compare */
+    fj_ref spend = hx_pow2(nb) ? hx_op(h, FJ_IR_SHL, j, hx_k(h, hx_log2(nb)))
+                               : hx_op(h, FJ_IR_MUL, j, hx_k(h, nb));
+    hx_guard(h, FJ_IR_GE, b0, spend);
+    if (h->no || h->nkill >= HX_MAX_CHECKS) {
+      h->no = false;
+      h->nadd = nadd;
+      h->nmemo = nmemo;
+    } else {
+      h->kill[h->nkill++] = bg;
     }
   }
   uint32_t shift = h->nadd;
