@@ -237,6 +237,27 @@ static uint64_t guard_bound(const fj_ir *ir, fj_ref x) {
   return best;
 }
 
+/* The smallest value x can have here by earlier 64-bit guards comparing it unsigned with a
+ * constant (x > k, x >= k, x == k, k < x, k <= x), or 0; in the loop body as guard_bound. */
+static uint64_t guard_lower(const fj_ir *ir, fj_ref x) {
+  static const uint8_t ops[] = {FJ_IR_UGT, FJ_IR_UGE, FJ_IR_EQ, FJ_IR_ULT, FJ_IR_ULE};
+  uint64_t best = 0;
+  for (unsigned o = 0; o < sizeof ops; o++) {
+    for (fj_ref r = ir->chain[ops[o]]; r > x; r = fj_ir_at(ir, r)->prev) {
+      const fj_ir_ins *g = fj_ir_at(ir, r);
+      bool rev = ops[o] == FJ_IR_ULT || ops[o] == FJ_IR_ULE;  /* k < x, k <= x */
+      fj_ref k = rev ? g->a : g->b;
+      if (g->type != FJ_IRT_I64 || (rev ? g->b : g->a) != x || !is_k(k)) continue;
+      uint64_t lo = fj_ir_kval(ir, k);
+      bool strict = ops[o] == FJ_IR_UGT || ops[o] == FJ_IR_ULT;
+      if (strict && lo == UINT64_MAX) continue;  /* never holds: the guard always exits */
+      if (strict) lo++;
+      if (lo > best) best = lo;
+    }
+  }
+  return best;
+}
+
 /* Emit *ins (an I64 op whose result provably fits 32 bits) as the I32 op of the same name:
  * constant operands re-interned truncated, ZEXT 32 wrappers stripped by the I32 rules. */
 static fj_ref retype32(fj_ir *ir, fj_ir_ins *ins) {
@@ -278,6 +299,14 @@ static fj_ref fold_pure(fj_ir *ir, fj_ir_ins *ins) {
         uint64_t hi = guard_bound(ir, d->a);
         if (hi <= 0xffffffffu && vb <= 0xffffffffu - hi) return retype32(ir, ins);
       }
+    }
+    /* (ZEXT 32 of x) - k with guards keeping x in [k, 2^32): an I32 ADD (a counter n - 1 down
+     * to 0, fj_opt_loop's equality-bounded counters) */
+    if (kb && t == FJ_IRT_I64 && 0 - vb <= 0xffffffffu) {
+      const fj_ir_ins *d = fj_ir_at(ir, a);
+      if (d->op == FJ_IR_ZEXT && d->aux == 32 && !is_k(d->a) &&
+          guard_bound(ir, d->a) <= 0xffffffffu && guard_lower(ir, d->a) >= 0 - vb)
+        return retype32(ir, ins);
     }
     if (kb) {
       /* (y + k1) + k2 -> y + (k1 + k2) */

@@ -26,7 +26,9 @@
  * the body; exit: the loop snapshot as a GUARD, the interpreter runs the loop itself), then
  * z = ZEXT 32 y, and the body reads z as the register's value: fold's loop-counter rule (the
  * guard y <u n bounds z, here by induction rather than by a copy of the guard in the body)
- * makes z + t an I32 ADD, its guard an I32 NE, and PHI z (z + t) an I32 PHI.
+ * makes z + t an I32 ADD, its guard an I32 NE, and PHI z (z + t) an I32 PHI.  Counting down
+ * (y = x - t, `n -= 1; if (n == 0) break`) the guards are n + t <= y <= 0xffffffff and t | y - n
+ * (the counter stays in [n + t, y]); fold's lower-bound rule makes z - t an I32 ADD.
  */
 #include <setjmp.h>
 #include <string.h>
@@ -88,16 +90,19 @@ static void eq_counters(lctx *c, const fj_snap *ls) {
       continue;
     const fj_ir_ins xi = *fj_ir_at(ir, yi.a);
     uint64_t t = fj_ir_kval(ir, yi.b);
+    const bool down = (int64_t)t < 0;
+    if (down) t = 0 - t;
     if (xi.op != FJ_IR_RIN || xi.lit != (int32_t)k || !t || (t & (t - 1)) || t > (1u << 30))
       continue;
     fj_ref n = FJ_REF_NONE;
     for (fj_ref r = ir->chain[FJ_IR_NE]; r && !n; r = fj_ir_at(ir, r)->prev) {
       const fj_ir_ins *g = fj_ir_at(ir, r);
       if (g->type == FJ_IRT_I64 && g->a == y && fj_ir_is_k(g->b) &&
-          fj_ir_kval(ir, g->b) <= 0xffffffffu)
+          fj_ir_kval(ir, g->b) <= 0xffffffffu - (down ? t : 0))
         n = g->b;
     }
     if (!n) continue;
+    const uint64_t nv = fj_ir_kval(ir, n);
     if (sn == UINT32_MAX) {
       fj_snap s = *ls;
       fj_snap_slot slots[FJ_SNAP_MAX_SLOTS];
@@ -109,8 +114,16 @@ static void eq_counters(lctx *c, const fj_snap *ls) {
       s.ref = ir->top;
       sn = fj_snap_add(ir, &s, slots, frames);
     }
-    raw2(ir, FJ_IR_ULT, FJ_IRT_I64, y, n, sn);
-    fj_ref d = raw2(ir, FJ_IR_SUB, FJ_IRT_I64, n, y, 0);
+    fj_ref d;
+    if (!down) {  /* y <u n, t | n - y: the counter stays in [y, n - t] */
+      raw2(ir, FJ_IR_ULT, FJ_IRT_I64, y, n, sn);
+      d = raw2(ir, FJ_IR_SUB, FJ_IRT_I64, n, y, 0);
+    } else {      /* n + t <= y <= 0xffffffff, t | y - n: it stays in [n + t, y] */
+      raw2(ir, FJ_IR_ULE, FJ_IRT_I64, y, fj_ir_k64(ir, 0xffffffffu), sn);
+      if (t == 1) raw2(ir, FJ_IR_UGT, FJ_IRT_I64, y, n, sn);
+      else raw2(ir, FJ_IR_UGE, FJ_IRT_I64, y, fj_ir_k64(ir, nv + t), sn);
+      d = raw2(ir, FJ_IR_SUB, FJ_IRT_I64, y, n, 0);
+    }
     if (t > 1) raw2(ir, FJ_IR_NTEST, FJ_IRT_I64, d, fj_ir_k64(ir, t - 1), sn);
     fj_ir_ins z = {.op = FJ_IR_ZEXT, .type = FJ_IRT_I32, .aux = 32, .a = y};
     c->cnt_y[k] = y;

@@ -263,6 +263,39 @@ static void test_eq_counter(void **st) {
   free(before);
   free(after);
   fj_ir_free(&ir);
+
+  /* Counting down by 4 to 8: 12 <= r1 - 4 <= 0xffffffff and 4 | r1 - 4 - 8; fold's lower-bound
+   * rule makes the body's step an I32 ADD of -4. */
+  cu_build_text("loop:\nadd %r0, 1\nadd %r1, -4\njne %r1, 8, loop\nexit\n", "t", 0, &ir);
+  if (setjmp(ir.abort_jb)) fail_msg("opt: %s", ir.msg);
+  fj_opt_run(&ir);
+  char *down = cu_dump(&ir);
+  assert_non_null(strstr(down, "0011 > i64 ULE    0007 #0xffffffff  snap 4\n"
+                               "0012 > i64 UGE    0007 #12  snap 4\n"
+                               "0013   i64 SUB    0007 #8\n"
+                               "0014 > i64 NTEST  0013 #3  snap 4\n"
+                               "0015   i32 ZEXT   0007 32\n"
+                               "0016       LOOP   \n"));
+  assert_non_null(strstr(down, "0018   i32 ADD    0015 #0xfffffffc\n"
+                               "0019 > i32 NE     0018 #8  snap 6\n"));
+  assert_non_null(strstr(down, "0024   i32 PHI    0015 0018\n"));
+  static const struct { uint64_t r1; bool ok; } dcases[] = {
+      {16, true}, {20, true}, {0x100000000ull, true}, {14, false}, {18, false}, {12, false},
+      {0x100000004ull, false}, {2, false}};
+  for (unsigned k = 0; k < sizeof dcases / sizeof dcases[0]; k++) {
+    uint64_t in[16] = {0};
+    in[1] = dcases[k].r1;
+    bool ok = true;
+    for (fj_ref r = FJ_REF_BIAS + 11; r <= FJ_REF_BIAS + 14; r++) {
+      const fj_ir_ins *g = fj_ir_at(&ir, r);
+      if (!fj_ir_is_guard(g->op)) continue;
+      ok &= fj_ir_cond((enum fj_ir_op)g->op, FJ_IRT_I64, cu_eval(&ir, g->a, in),
+                       cu_eval(&ir, g->b, in));
+    }
+    if (ok != dcases[k].ok) fail_msg("down: r1 = %llu", (unsigned long long)dcases[k].r1);
+  }
+  free(down);
+  fj_ir_free(&ir);
 }
 
 int main(void) {

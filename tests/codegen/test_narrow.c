@@ -349,12 +349,31 @@ static void test_addr32(void **st) {
   free(kept);
 }
 
+
+/* fold.c's lower-bound rule: x - 4 after guards 4 <= x <= 100 is an I32 ADD (the value cannot
+ * wrap below 0); with only x <= 100 it may, and stays I64. */
+static void test_sub_lower_bound(void **st) {
+  (void)st;
+  char *lo = cu_ir_text("jlt %r1, 4, out\njgt %r1, 100, out\nadd %r1, -4\nstxw [%r10-4], %r1\n"
+                        "mov %r0, %r1\nout:\nexit\n", "nn", true, false);
+  assert_non_null(strstr(lo, "0005 > i64 UGE    0004 #4  snap 1\n"
+                             "0006 > i64 ULE    0004 #100  snap 2\n"
+                             "0008   i32 ADD    0004 #0xfffffffc\n"));
+  char *nolo = cu_ir_text("jgt %r1, 100, out\nadd %r1, -4\nstxw [%r10-4], %r1\nmov %r0, %r1\n"
+                          "out:\nexit\n", "nn", true, false);
+  assert_non_null(strstr(nolo, "0006   i32 ZEXT   0004 32\n"
+                               "0007   i64 ADD    0006 #-4\n"));
+  free(lo);
+  free(nolo);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_entry_speculation), cmocka_unit_test(test_speculation_pays),
       cmocka_unit_test(test_fold_known32),
       cmocka_unit_test(test_guard_known),       cmocka_unit_test(test_demanded_bits),
       cmocka_unit_test(test_loop_phi),          cmocka_unit_test(test_addr32),
+      cmocka_unit_test(test_sub_lower_bound),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
