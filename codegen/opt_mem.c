@@ -511,6 +511,26 @@ static fj_ref hx_shift(fj_ref r, fj_ref loop, uint32_t k) { return r >= loop ? r
 
 /* Put h->add in front of LOOP (every ref from LOOP on moves up by nadd) and turn the checks
  * in h->kill into NOPs.  The new guards share one snapshot: the loop snapshot as a GUARD. */
+/* A GUARD copy of the loop snapshot that pre-roll guards already use (fj_opt_loop's counter
+ * guards): the new guards share its exit stub.  UINT32_MAX if none. */
+static uint32_t hx_same_snap(const fj_ir *ir, const fj_snap *s, fj_ref loop) {
+  const fj_snap_slot *sl = &ir->slots[s->slot0];
+  const fj_snap_frame *fr = &ir->frames[s->frame0];
+  for (uint32_t q = 0; q < ir->nsnaps; q++) {
+    const fj_snap *o = &ir->snaps[q];
+    if (q == ir->loop_snap || o->kind != FJ_EXIT_GUARD || o->ref < FJ_REF_BIAS || o->ref >= loop ||
+        !fj_ir_is_guard(fj_ir_at(ir, o->ref)->op) || fj_ir_at(ir, o->ref)->snap != q ||
+        o->pc != s->pc || o->budget != s->budget || o->budget_adj != s->budget_adj ||
+        o->nslots != s->nslots || o->nframes != s->nframes ||
+        memcmp(o->regs, s->regs, sizeof o->regs) != 0 ||
+        memcmp(&ir->slots[o->slot0], sl, o->nslots * sizeof *sl) != 0 ||
+        memcmp(&ir->frames[o->frame0], fr, o->nframes * sizeof *fr) != 0)
+      continue;
+    return q;
+  }
+  return UINT32_MAX;
+}
+
 static bool hx_commit(hx *h) {
   fj_ir *ir = h->ir;
   const fj_ref loop = h->loop;
@@ -524,7 +544,9 @@ static bool hx_commit(hx *h) {
   memcpy(slots, &ir->slots[s.slot0], s.nslots * sizeof *slots);
   memcpy(frames, &ir->frames[s.frame0], s.nframes * sizeof *frames);
   s.kind = FJ_EXIT_GUARD;
-  uint32_t sn = fj_snap_add(ir, &s, slots, frames);
+  uint32_t sn = hx_same_snap(ir, &s, loop);
+  const bool fresh = sn == UINT32_MAX;
+  if (fresh) sn = fj_snap_add(ir, &s, slots, frames);
 
   for (unsigned i = 0; i < h->nkill; i++) fj_ir_kill(ir, h->kill[i]);
   const fj_ref old_top = ir->top;
@@ -557,7 +579,7 @@ static bool hx_commit(hx *h) {
     }
     *fj_ir_at(ir, loop + i) = ins;
   }
-  ir->snaps[sn].ref = first;
+  if (fresh) ir->snaps[sn].ref = first;
   ir->loop = loop + k;
   fj_ir_rechain(ir);
   return true;

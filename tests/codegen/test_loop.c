@@ -296,6 +296,25 @@ static void test_eq_counter(void **st) {
   }
   free(down);
   fj_ir_free(&ir);
+
+  /* With a load through the counter, fj_opt_mem's range check before LOOP shares the counter
+   * guards' exit (one stub): every guard after the pre-roll's budget charge uses one snapshot. */
+  cu_build_text("loop:\nldxw %r2, [%r1+0]\nadd %r0, %r2\nadd %r1, 4\njne %r1, 64, loop\nexit\n",
+                "t", 0, &ir);
+  if (setjmp(ir.abort_jb)) fail_msg("opt: %s", ir.msg);
+  fj_opt_run(&ir);
+  uint32_t sn = UINT32_MAX;
+  unsigned shared = 0;
+  for (fj_ref r = FJ_REF_BIAS + 22; r < ir.loop; r++) {
+    const fj_ir_ins *g = fj_ir_at(&ir, r);
+    if (!fj_ir_is_guard(g->op)) continue;
+    if (sn == UINT32_MAX) sn = g->snap;
+    assert_int_equal(g->snap, sn);
+    shared++;
+  }
+  assert_true(shared >= 4);  /* counter: ULT, NTEST; range: first and last element */
+  assert_int_equal(fj_snap_get(&ir, sn)->kind, FJ_EXIT_GUARD);
+  fj_ir_free(&ir);
 }
 
 int main(void) {
