@@ -28,6 +28,7 @@ void thm_ensure(fj_thm *x, uint32_t n) {
 }
 
 void thm_bind(fj_thm *x, uint32_t label) {
+  x->fwd.pos = x->st_pos = UINT32_MAX;  /* another path arrives here */
   x->mc->len = x->b.pos;
   fj_label_bind(x->mc, label);
 }
@@ -293,6 +294,15 @@ thm_opd thm_fetch(fj_thm *x, fj_ref ref, unsigned slo, unsigned shi, bool need_h
     else o.hi = (thm_half){false, 0xff, 0}; /* not available */
   } else if (l.kind == FJ_LOC_SLOT) {
     int32_t off = thm_slot_at(x, l.slot);
+    /* the previous instruction stored it from these very registers, nothing emitted since */
+    bool fwd = x->fwd.pos == x->b.pos && x->fwd.slot == l.slot && x->fwd.lo == slo &&
+               (hz || !need_hi || (x->fwd.two && x->fwd.hi == shi));
+    if (fwd) {
+      o.lo = (thm_half){false, (uint8_t)slo, 0};
+      o.hi = hz ? (thm_half){true, 0, 0}
+           : need_hi ? (thm_half){false, (uint8_t)shi, 0} : (thm_half){false, 0xff, 0};
+      return o;
+    }
     if (!hz && need_hi) {
       fj_thm_ldrd(&x->b, slo, shi, FJ_THM_SP, off);
       o.hi = (thm_half){false, (uint8_t)shi, 0};
@@ -334,6 +344,8 @@ void thm_put(fj_thm *x, fj_ref ref, unsigned lo, unsigned hi) {
   if (l.kind != FJ_LOC_SLOT) return;
   if (!two) fj_thm_str(&x->b, lo, FJ_THM_SP, thm_slot_at(x, l.slot));
   else fj_thm_strd(&x->b, lo, hi, FJ_THM_SP, thm_slot_at(x, l.slot));
+  x->fwd.pos = x->b.pos, x->fwd.slot = l.slot, x->fwd.lo = (uint8_t)lo, x->fwd.hi = (uint8_t)hi;
+  x->fwd.two = two;
 }
 
 /* Is ref computed as 64 bits?  An I64 value whose high word nothing reads takes one register
@@ -535,7 +547,9 @@ static void asm_shift(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   bool w = wide_op(x, ref, in);
   unsigned dl, dh;
   thm_dst(x, ref, &dl, &dh, THM_A0, THM_A1);  /* a slot result: "A = a; A op= b" */
-  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, w);
+  /* a from a slot straight into the result's low register (two-address; the count is read
+   * after a's low word is loaded: not from dl, which is no operand's) */
+  thm_opd a = thm_fetch(x, in->a, dl, THM_A1, w);
   unsigned al = thm_reg(x, a.lo, THM_A0);
   /* the count's mask is the type's width; an I64 SHL computing its low word only (wide_op)
    * gives 0 for counts 32-63 */
@@ -634,7 +648,8 @@ static void asm_unary(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   unsigned dl, dh;
   thm_dst(x, ref, &dl, &dh, THM_A0, THM_A1);  /* a slot result: "A = a; A op= a" */
   bool need_hi = (in->op == FJ_IR_NEG && w) || (in->op == FJ_IR_BSWAP && in->aux == 64);
-  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, need_hi);
+  /* a from a slot straight into the result's low register (the lowering is two-address) */
+  thm_opd a = thm_fetch(x, in->a, dl, THM_A1, need_hi);
   unsigned al = thm_reg(x, a.lo, THM_A0);
   bool hi_done = false;  /* I64 results: was the high half written? */
   switch (in->op) {
@@ -845,11 +860,11 @@ static void asm_load(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   bool sx = false, state = false;
   switch (in->op) {
   case FJ_IR_RIN:
-    thm_load_st(x, THM_A0);
+    if (x->st_pos != x->b.pos) thm_load_st(x, THM_A0);  /* else the last state load's */
     base = THM_A0, off = (int32_t)FJ_JIT_OFF_R(in->lit), w = r64 ? 8 : 4, state = true;
     break;
   case FJ_IR_SLD:
-    thm_load_st(x, THM_A0);
+    if (x->st_pos != x->b.pos) thm_load_st(x, THM_A0);
     base = THM_A0, off = in->lit, w = in->aux, state = true;
     break;
   case FJ_IR_HLD: {
@@ -882,6 +897,9 @@ static void asm_load(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   if (w == 8 && !r64) w = 4; /* an I32 view of a 64-bit field: the low word */
   load_width(x, w, sx, dl, dh, base, off, r64 && w < 8, state);
   thm_put(x, ref, dl, dh);
+  /* RIN/SLD leave st in A0: the result is in B or its own registers, and state offsets need
+   * no temporary */
+  if (in->op == FJ_IR_RIN || in->op == FJ_IR_SLD) x->st_pos = x->b.pos;
 }
 
 static void asm_store(fj_thm *x, const fj_ir_ins *in) {
@@ -1153,6 +1171,39 @@ static bool asm_guard_sub(fj_thm *x, fj_ref ref, const fj_ir_ins *in, uint32_t t
   return true;
 }
 
+/* The entry's budget charge `b' = b - n` followed by its check `GE.I64 b, #n`: `subs; sbcs`
+ * into b' sets the flags the check's `cmp; sbcs` would, so b' is computed (and stored, when it
+ * lives in a slot: str does not touch the flags) and the check is one `blt` (its exit reads
+ * b or b', both in place). */
+static bool asm_sub_guard(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
+  fj_thm_buf *b = &x->b;
+  if (in->type != FJ_IRT_I64 || fj_ir_is_k(in->a) || !fj_ir_is_k(in->b) ||
+      fj_ra_words(&x->cg->ra, ref) != 2)
+    return false;
+  uint64_t kb = fj_ir_kval(x->ir, in->b), n = in->op == FJ_IR_ADD ? 0 - kb : kb;
+  if (n == 0 || n > 0xffffffu || fj_thm_modimm((uint32_t)n) < 0) return false;
+  fj_ref nx = next_ins(x, ref);
+  if (nx == FJ_REF_NONE) return false;
+  const fj_ir_ins *g = fj_ir_at(x->ir, nx);
+  if (g->op != FJ_IR_GE || g->type != FJ_IRT_I64 || g->a != in->a || !fj_ir_is_k(g->b) ||
+      fj_ir_kval(x->ir, g->b) != n)
+    return false;
+  uint32_t target = thm_exit_label(x, g->snap);
+  thm_opd a = thm_fetch(x, in->a, THM_A0, THM_A1, true);
+  unsigned dl, dh;
+  thm_dst(x, ref, &dl, &dh, THM_A0, THM_A1);
+  unsigned al = thm_reg(x, a.lo, THM_A0), ah = thm_reg(x, a.hi, THM_A1);
+  bool saved = b->flags_free;
+  fj_thm_subs_imm(b, dl, al, (uint32_t)n);
+  b->flags_free = false;
+  fj_thm_sbcs_imm(b, dh, ah, 0);
+  thm_put(x, ref, dl, dh);
+  b->flags_free = saved;
+  thm_jcc(x, FJ_THM_LT, target);
+  x->skip = nx;
+  return true;
+}
+
 /* The restores of fused budget checks (asm_guard_sub), out of line after the body. */
 static void thm_pre_stubs(fj_thm *x) {
   fj_thm_buf *b = &x->b;
@@ -1272,6 +1323,7 @@ static void asm_ins(fj_thm *x, fj_ref ref) {
     fj_ref m, z;
     if (in->op == FJ_IR_MUL && umlal_pair(x, next_ins(x, ref), &m, &z) && m == ref) return;
     if (in->op == FJ_IR_ADD && umlal_pair(x, ref, &m, &z)) asm_umlal(x, ref, m);
+    else if ((in->op == FJ_IR_ADD || in->op == FJ_IR_SUB) && asm_sub_guard(x, ref, in)) break;
     else asm_alu(x, ref, in);
     break;
   }
@@ -1330,7 +1382,7 @@ void fj_thm_emit_trace(fj_cg *cg, bool wide) {
   x.mc = &cg->mc;
   x.wide = wide;
   x.skip = FJ_REF_NONE;
-  x.jcc.pos = UINT32_MAX;
+  x.jcc.pos = x.fwd.pos = x.st_pos = UINT32_MAX;
   fj_thm_buf_init(&x.b, x.mc->p, x.mc->cap);
   x.b.pos = x.mc->len;
   x.l_ret = fj_label_new(x.mc);

@@ -112,39 +112,41 @@ void thm_sync(fj_thm *x, uint32_t snap) {
     if (s->regs[k] != FJ_REF_NONE) store64(x, (int32_t)FJ_JIT_OFF_R(k), s->regs[k], &zero);
   }
   if (s->budget != FJ_REF_NONE || s->budget_adj) {
+    /* st->budget = value(budget) + adj, computed from wherever the value is into r0:r1 */
+    unsigned lo = THM_A0, hi = THM_A1;
     if (s->budget != FJ_REF_NONE) {
       thm_opd o = thm_fetch(x, s->budget, THM_A0, THM_A1, true);
-      unsigned lo = thm_reg(x, o.lo, THM_A0), hi = thm_reg(x, o.hi, THM_A1);
-      if (lo != THM_A0) fj_thm_mov(b, THM_A0, lo);
-      if (hi != THM_A1) fj_thm_mov(b, THM_A1, hi);
+      lo = thm_reg(x, o.lo, THM_A0), hi = thm_reg(x, o.hi, THM_A1);
     } else {
       fj_thm_ldrd(b, THM_A0, THM_A1, THM_B1, FJ_JIT_OFF_BUDGET);
     }
     if (s->budget_adj) {
-      uint32_t adj = (uint32_t)s->budget_adj, hi = s->budget_adj < 0 ? 0xffffffffu : 0;
+      uint32_t adj = (uint32_t)s->budget_adj, ahi = s->budget_adj < 0 ? 0xffffffffu : 0;
       if (fj_thm_modimm(adj) < 0) {
         fj_thm_mov_imm(b, THM_B0, adj);
-        fj_thm_adds(b, THM_A0, THM_A0, THM_B0);
+        fj_thm_adds(b, THM_A0, lo, THM_B0);
       } else {
-        fj_thm_adds_imm(b, THM_A0, THM_A0, adj);
+        fj_thm_adds_imm(b, THM_A0, lo, adj);
       }
       bool saved = b->flags_free;
       b->flags_free = false;
-      fj_thm_adc_imm(b, THM_A1, THM_A1, hi);
+      fj_thm_adc_imm(b, THM_A1, hi, ahi);
       b->flags_free = saved;
+      lo = THM_A0, hi = THM_A1;
     }
-    fj_thm_strd(b, THM_A0, THM_A1, THM_B1, FJ_JIT_OFF_BUDGET);
+    fj_thm_strd(b, lo, hi, THM_B1, FJ_JIT_OFF_BUDGET);
   }
   thm_check(x);
 }
 
-/* st->exit_code = this blob's code base (kept in the frame); st in r3, clobbers r2. */
+/* st->exit_code = this blob's code base (kept in the frame); st in r3, clobbers r0 and r2 (r1
+ * is the exit id the shared return passes on). */
 static void store_exit_code(fj_thm *x) {
   fj_thm_ldr(&x->b, THM_B0, FJ_THM_SP, THM_FR_BASE);
-  fj_thm_str(&x->b, THM_B0, THM_B1, FJ_JIT_OFF_EXIT_CODE);
-  fj_thm_mov_imm(&x->b, THM_B0, 0);
-  fj_thm_str(&x->b, THM_B0, THM_B1, FJ_JIT_OFF_EXIT_CODE + 4);
+  fj_thm_mov_imm(&x->b, THM_A0, 0);
+  fj_thm_strd(&x->b, THM_B0, THM_A0, THM_B1, FJ_JIT_OFF_EXIT_CODE);
 }
+_Static_assert(FJ_JIT_OFF_EXIT_CODE % 4 == 0 && FJ_JIT_OFF_EXIT_CODE < 1024, "strd reaches it");
 
 /* CALL (helper lit) and CALLL (local function pc lit, run by the interpreter) through the
  * runtime's FJ_RT_CALL trampoline, after syncing the state the call's exit describes.
@@ -275,11 +277,21 @@ static void move_flush(fj_thm *x) {
 /* One word of a parallel move at LOOP or the back edge (ra.h: every location names one word).
  * A slot's low word is held back: when the very next move writes the same slot's high word,
  * both go out as one strd (two words of one slot as ldrd/strd) — the next move cannot read the
- * low word it would have followed (a slot's other word, or a register). */
+ * low word it would have followed (a slot's other word, or a register).  Likewise a slot's
+ * two words into two registers are one ldrd. */
 static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
   fj_thm *x = ud;
   fj_thm_buf *b = &x->b;
-  if (x->pm.on && dst.kind == FJ_LOC_SLOT && dst.word == 2 && dst.slot == x->pm.dst.slot) {
+  if (x->pm.on && x->pm.dst.kind == FJ_LOC_REG && dst.kind == FJ_LOC_REG && src.kind == FJ_LOC_SLOT &&
+      src.word == 2 && src.slot == x->pm.src.slot && dst.reg != x->pm.dst.reg) {
+    /* both words of a slot into two registers: one ldrd */
+    x->pm.on = false;
+    thm_ensure(x, 64);
+    fj_thm_ldrd(b, x->pm.dst.reg, dst.reg, FJ_THM_SP, thm_slot_off(src.slot));
+    return;
+  }
+  if (x->pm.on && x->pm.dst.kind == FJ_LOC_SLOT && dst.kind == FJ_LOC_SLOT && dst.word == 2 &&
+      dst.slot == x->pm.dst.slot) {
     x->pm.on = false;
     thm_ensure(x, 64);
     fj_loc s1 = x->pm.src;
@@ -296,7 +308,12 @@ static void phi_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
     return;
   }
   move_flush(x);
-  if (dst.kind == FJ_LOC_SLOT && dst.word == 1) {
+  /* A register loaded from a slot's low word is held back too (in case the high word goes to
+   * another register next): a move emitted later never reads the register it writes (the
+   * parallel move reads old values, so such a reader came first), except the cycle temporary,
+   * which is never held. */
+  if ((dst.kind == FJ_LOC_SLOT && dst.word == 1) ||
+      (dst.kind == FJ_LOC_REG && dst.reg != THM_B0 && src.kind == FJ_LOC_SLOT && src.word == 1)) {
     x->pm.on = true;
     x->pm.dst = dst, x->pm.src = src, x->pm.ref = ref;
     return;

@@ -89,6 +89,10 @@ typedef struct fj_thm {
   /* the last b<c>.w to a label (thm_jcc), for the back edge to turn into the loop branch */
   struct { uint32_t pos, fix, label; enum fj_thm_cond cond; } jcc;
   uint32_t skip_to;   /* highest position a local forward skip (skip_end) targets */
+  /* what registers are known to hold while nothing has been emitted since (b.pos unchanged,
+   * no label bound): the slot a result was just stored to, st loaded by a state load */
+  struct { uint32_t pos; uint16_t slot; uint8_t lo, hi; bool two; } fwd;
+  uint32_t st_pos;    /* A0 holds st */
   uint8_t *afold;     /* [ref - FJ_REF_BIAS]: an address ADD its one LOAD/STORE computes in its
                          addressing mode ([r, #k] or [r, r]): emits nothing */
 } fj_thm;
