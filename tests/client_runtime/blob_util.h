@@ -124,6 +124,13 @@ static inline void bx_fix_jmp(bu_x86 *a, uint32_t field, uint32_t to) {
   int32_t rel = (int32_t)to - (int32_t)(field + 4);
   memcpy(a->code + field, &rel, 4);
 }
+/* The usual end of a one-exit test trace: exit `id` (resuming at pc), whose jmp lands on the
+ * `ret` that follows it. */
+static inline void bx_exit_ret(bu_x86 *a, uint32_t id, uint32_t pc, uint16_t kind) {
+  uint32_t f = bx_exit(a, id, pc, kind);
+  bx_fix_jmp(a, f, a->n);
+  BX(a, "\xc3");
+}
 /* Every hand-assembled loop blob has one shape: st kept in rbx; at the head a check that at
  * least n budget remains (jl to the BUDGET exit); the body, which jumps back with bx_jb or falls
  * out; then GUARD exit 0 (resuming at guard_pc), BUDGET exit 1 (at budget_pc) and a shared ret. */

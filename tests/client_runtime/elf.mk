@@ -1,7 +1,8 @@
 # tests/client_runtime/elf.mk — the ELF parser's tests (owner: B1).
 #
 # test_elf: parser-only tests on BPF objects compiled here from elf_src/*.c with clang.
-# test_elf_vm: the same objects loaded and run through fj_vm_load_elf/fj_vm_run (libfj_client.a);
+# test_elf_vm: the same objects loaded and run through fj_vm_load_elf/fj_vm_run (libfj_client.a,
+# fj_platform_linux() from libfj_client_linux.a);
 # registered only once client_runtime/ defines libfj_client.a.
 
 BPF_CC ?= clang
@@ -30,7 +31,7 @@ TEST_BINS += $(B)/tests/test_elf
 
 ifneq ($(filter %/libfj_client.a,$(LIBS)),)
 $(B)/tests/test_elf_vm: $(call objs,tests/client_runtime/test_elf_vm.c) $(B)/lib/libfj_client.a \
-                        | $(ELF_FIXTURES)
+                        $(B)/lib/libfj_client_linux.a | $(ELF_FIXTURES)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lcmocka
 

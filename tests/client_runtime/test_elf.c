@@ -14,10 +14,7 @@
 
 #include "client_runtime/elf.h"
 #include "farjit/error.h"
-
-#ifndef FJ_ELF_FIXTURE_DIR
-#error "FJ_ELF_FIXTURE_DIR must name the directory of the compiled fixtures"
-#endif
+#include "tests/client_runtime/elf_fixture.h"
 
 /* ---- a checking allocator ---- */
 
@@ -59,28 +56,7 @@ static void check_no_leaks(void) {
   assert_int_equal(g_stats.live_bytes, 0);
 }
 
-/* ---- fixtures ---- */
-
-typedef struct blob {
-  uint8_t *b;
-  size_t n;
-} blob;
-
-static blob load_fixture(const char *name) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s.o", FJ_ELF_FIXTURE_DIR, name);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open fixture %s (built by tests/client_runtime/elf.mk)", path);
-  blob r = {NULL, 0};
-  fseek(f, 0, SEEK_END);
-  r.n = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  r.b = malloc(r.n);
-  assert_non_null(r.b);
-  assert_int_equal(fread(r.b, 1, r.n, f), r.n);
-  fclose(f);
-  return r;
-}
+/* ---- fixtures (load_fixture: elf_fixture.h) ---- */
 
 /* Minimal ELF accessors for patching fixtures (the parser under test is not used for this). */
 static uint64_t get(const uint8_t *p, unsigned n) {

@@ -11,46 +11,12 @@
 #include <cmocka.h>
 
 #include "farjit/error.h"
+#include "farjit/platform_linux.h"
 #include "farjit/vm.h"
-
-#ifndef FJ_ELF_FIXTURE_DIR
-#error "FJ_ELF_FIXTURE_DIR must name the directory of the compiled fixtures"
-#endif
-
-static void *host_alloc(void *ud, size_t size, size_t align) {
-  (void)ud;
-  (void)align;
-  return malloc(size ? size : 1);
-}
-static void host_free(void *ud, void *p, size_t size) {
-  (void)ud;
-  (void)size;
-  free(p);
-}
-static const fj_platform host = {{host_alloc, host_free, NULL}, NULL, NULL, NULL};
-
-typedef struct blob {
-  uint8_t *b;
-  size_t n;
-} blob;
-
-static blob load_fixture(const char *name) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s.o", FJ_ELF_FIXTURE_DIR, name);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open fixture %s", path);
-  blob r;
-  fseek(f, 0, SEEK_END);
-  r.n = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  r.b = malloc(r.n);
-  assert_int_equal(fread(r.b, 1, r.n, f), r.n);
-  fclose(f);
-  return r;
-}
+#include "tests/client_runtime/elf_fixture.h"
 
 static fj_vm *vm_with(const char *fixture) {
-  fj_vm *vm = fj_vm_create(&host);
+  fj_vm *vm = fj_vm_create(fj_platform_linux());
   assert_non_null(vm);
   assert_int_equal(fj_vm_register_std_helpers(vm), 0);
   blob e = load_fixture(fixture);
@@ -134,7 +100,7 @@ static void test_loaded_code(void **state) {
 
 static void test_reject_through_vm(void **state) {
   (void)state;
-  fj_vm *vm = fj_vm_create(&host);
+  fj_vm *vm = fj_vm_create(fj_platform_linux());
   assert_non_null(vm);
   blob e = load_fixture("extern_call");
   assert_int_equal(fj_vm_load_elf(vm, e.b, e.n), FJ_EBADELF);
@@ -167,7 +133,7 @@ static void test_fuzz_load_and_run(void **state) {
       size_t pos = (x & 1) ? 0x40 + (x >> 8) % (shoff - 0x40) : (x >> 8) % e.n;
       img[pos] = (uint8_t)(x >> 32);
     }
-    fj_vm *vm = fj_vm_create(&host);
+    fj_vm *vm = fj_vm_create(fj_platform_linux());
     assert_non_null(vm);
     assert_int_equal(fj_vm_register_std_helpers(vm), 0);
     fj_vm_set_insn_limit(vm, 100000);

@@ -48,9 +48,7 @@ static void x_release(void *ud, fj_jit_result *res) {
 static bu_blob stop_blob(const fj_jit_request *rq) {
   bu_x86 a;
   memset(&a, 0, sizeof a);
-  uint32_t f = bx_exit(&a, 0, rq->start_pc, FJ_EXIT_STOP);
-  bx_fix_jmp(&a, f, a.n);
-  BX(&a, "\xc3");
+  bx_exit_ret(&a, 0, rq->start_pc, FJ_EXIT_STOP);
   return bx_blob(&a, rq->start_pc, rq->kind);
 }
 
@@ -131,9 +129,7 @@ static bu_blob bad_exit_blob(const fj_jit_request *rq) {
   if (rq->start_pc != 2) return stop_blob(rq);
   bu_x86 a;
   memset(&a, 0, sizeof a);
-  uint32_t f = bx_exit(&a, 7, 2, FJ_EXIT_GUARD);
-  bx_fix_jmp(&a, f, a.n);
-  BX(&a, "\xc3");
+  bx_exit_ret(&a, 7, 2, FJ_EXIT_GUARD);
   return bx_blob(&a, 2, FJ_TRACE_LOOP);
 }
 

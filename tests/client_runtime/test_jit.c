@@ -116,9 +116,7 @@ static void fake_reset(blob_maker make) {
 static bu_blob null_blob(const fj_jit_request *rq) {
   bu_x86 a;
   memset(&a, 0, sizeof a);
-  uint32_t f = bx_exit(&a, 0, rq->start_pc, rq->kind == FJ_TRACE_BRIDGE ? FJ_EXIT_STOP : FJ_EXIT_GUARD);
-  bx_fix_jmp(&a, f, a.n);
-  BX(&a, "\xc3");
+  bx_exit_ret(&a, 0, rq->start_pc, rq->kind == FJ_TRACE_BRIDGE ? FJ_EXIT_STOP : FJ_EXIT_GUARD);
   bu_blob b = bx_blob(&a, rq->start_pc, rq->kind);
   b.h->parent_id = rq->parent_id;
   b.h->parent_exit = rq->parent_exit;
@@ -184,43 +182,93 @@ static uint64_t jrun(fj_vm *vm, int *rc) {
   return r0;
 }
 
+static void log_show(void) {
+  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+}
+
+/* ---- fixture: one program, its interpreted reference, a VM with the runtime attached ------- */
+
+typedef struct jfix {
+  fj_insn *p;
+  size_t n;
+  uint64_t want;    /* r0 of a plain interpreted run */
+  fj_vm_stats ps;   /* and its statistics */
+  fj_vm *vm;        /* a fresh VM, helpers registered, p loaded */
+  fj_jit_config c;  /* cfg_of(1) and env_of(true): tests adjust them before jfix_attach */
+  fj_jit_env e;
+  fj_jit *jit;
+  int rc;           /* of the last run */
+} jfix;
+
+/* Resets the fake transport to serve `make`, assembles src and runs it once without the JIT. */
+static void jfix_open(jfix *f, blob_maker make, const char *src, void (*reg)(fj_vm *)) {
+  memset(f, 0, sizeof *f);
+  fake_reset(make);
+  f->p = prog_of(src, &f->n);
+  f->want = plain(f->p, f->n, &f->ps, reg);
+  f->vm = tu_vm();
+  if (reg) reg(f->vm);
+  tu_load(f->vm, f->p, f->n);
+  f->c = cfg_of(1);
+  f->e = env_of(true);
+}
+
+static fj_jit *jfix_attach(jfix *f) {
+  f->jit = fj_jit_create(f->vm, &f->c, &f->e, NULL);
+  assert_non_null(f->jit);
+  return f->jit;
+}
+
+/* One run from pc 0 with the JIT: it must return what the interpreter alone returned. */
+static void jfix_run_same(jfix *f) {
+  assert_int_equal(jrun(f->vm, &f->rc), f->want);
+}
+
+static fj_jit_stats jfix_stats(const jfix *f) {
+  fj_jit_stats s;
+  fj_jit_get_stats(f->jit, &s);
+  return s;
+}
+
+/* The VM's statistics since they were last reset, with every instruction of the reference run
+ * counted exactly once, natively or by the interpreter. */
+static fj_vm_stats jfix_counted_once(const jfix *f) {
+  fj_vm_stats vs;
+  fj_vm_get_stats(f->vm, &vs);
+  assert_int_equal(vs.insns_interp + vs.insns_native, f->ps.insns_interp);
+  return vs;
+}
+
+static void jfix_close(jfix *f) {
+  fj_jit_destroy(f->jit);
+  fj_vm_destroy(f->vm);
+  free(f->p);
+}
+
 /* ---- tests --------------------------------------------------------------------------------- */
 
 static void test_loop_runs_native(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  fake_reset(sum_blob);
-  size_t n;
-  fj_insn *p = prog_of(SUM_SRC, &n);
-  fj_vm_stats ps;
-  uint64_t want = plain(p, n, &ps, NULL);
-  fj_vm *vm = tu_vm();
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(2);
-  fj_jit_env e = env_of(true);
-  int err;
-  fj_jit *jit = fj_jit_create(vm, &c, &e, &err);
-  assert_non_null(jit);
-  int rc;
-  assert_int_equal(jrun(vm, &rc), want);
-  assert_int_equal(rc, 0);
-  fj_jit_stats s;
-  fj_jit_get_stats(jit, &s);
-  fj_vm_stats vs;
-  fj_vm_get_stats(vm, &vs);
-  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  jfix f;
+  jfix_open(&f, sum_blob, SUM_SRC, NULL);
+  f.c.hot_threshold = 2;
+  fj_jit *jit = jfix_attach(&f);
+  jfix_run_same(&f);
+  assert_int_equal(f.rc, 0);
+  fj_jit_stats s = jfix_stats(&f);
+  fj_vm_stats vs = jfix_counted_once(&f);
+  log_show();
   assert_int_equal(s.traces_recorded, 1);
   assert_int_equal(s.traces_sent, 1);
   assert_int_equal(s.traces_installed, 1);
   assert_int_equal(s.trace_entries, 1);
   assert_int_equal(s.exits_taken, 1);
   assert_true(vs.insns_native > 2000);
-  /* every instruction counted once, natively or not */
-  assert_int_equal(vs.insns_interp + vs.insns_native, ps.insns_interp);
   assert_true(fj_jit_has_trace(jit, 2));
   /* second run: entered at the first backward jump */
-  assert_int_equal(jrun(vm, &rc), want);
-  fj_jit_get_stats(jit, &s);
+  jfix_run_same(&f);
+  s = jfix_stats(&f);
   assert_int_equal(s.trace_entries, 2);
   /* the run's entry (pc 0) got hot too: recorded up to the loop's trace, where it links */
   assert_int_equal(s.traces_recorded, 2);
@@ -232,61 +280,42 @@ static void test_loop_runs_native(void **state) {
   assert_contains(text, "0:GUARD@5x2");
   assert_contains(logbuf, "recorded 3 instructions, ends LOOP at pc 2");
   assert_contains(logbuf, "installed:");
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_close(&f);
 }
 
 static void test_budget_exact(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  size_t n;
-  fj_insn *p = prog_of(SUM_SRC, &n);
   for (uint64_t limit = 1500; limit < 1504; limit++) {
-    fake_reset(sum_blob);
-    fj_vm *vm = tu_vm();
-    fj_vm_set_insn_limit(vm, limit);
+    jfix f;
+    jfix_open(&f, sum_blob, SUM_SRC, NULL);
+    fj_vm_set_insn_limit(f.vm, limit);
     char want[256];
-    snprintf(want, sizeof want, "%s", tu_run_fail(vm, p, n, NULL, 0, FJ_EBUDGET));
-    fj_jit_config c = cfg_of(1);
-    fj_jit_env e = env_of(true);
-    fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-    int rc;
-    jrun(vm, &rc);
-    if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
-    assert_int_equal(rc, FJ_EBUDGET);
-    assert_string_equal(fj_vm_errmsg(vm), want);
-    fj_jit_stats s;
-    fj_jit_get_stats(jit, &s);
-    assert_true(s.traces_installed >= 1);
-    fj_jit_destroy(jit);
-    fj_vm_destroy(vm);
+    snprintf(want, sizeof want, "%s", tu_run_fail(f.vm, f.p, f.n, NULL, 0, FJ_EBUDGET));
+    jfix_attach(&f);
+    jrun(f.vm, &f.rc);
+    log_show();
+    assert_int_equal(f.rc, FJ_EBUDGET);
+    assert_string_equal(fj_vm_errmsg(f.vm), want);
+    assert_true(jfix_stats(&f).traces_installed >= 1);
+    jfix_close(&f);
   }
-  free(p);
 }
 
 static void test_failures_keep_results(void **state) {
   (void)state;
-  size_t n;
-  fj_insn *p = prog_of(SUM_SRC, &n);
-  uint64_t want = plain(p, n, NULL, NULL);
   const int modes[] = {F_REFUSE, F_ERROR, F_CORRUPT, -1};
   for (int m = 0; m < 4; m++) {
-    fake_reset(sum_blob);
+    jfix f;
+    jfix_open(&f, sum_blob, SUM_SRC, NULL);
     F.mode = modes[m];
-    fj_vm *vm = tu_vm();
-    tu_load(vm, p, n);
-    fj_jit_config c = cfg_of(1);
-    fj_jit_env e = env_of(modes[m] >= 0);
-    fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-    assert_non_null(jit);
-    int rc;
+    f.e = env_of(modes[m] >= 0);
+    jfix_attach(&f);
     for (int run = 0; run < 5; run++) {
-      assert_int_equal(jrun(vm, &rc), want);
-      assert_int_equal(rc, 0);
+      jfix_run_same(&f);
+      assert_int_equal(f.rc, 0);
     }
-    fj_jit_stats s;
-    fj_jit_get_stats(jit, &s);
+    fj_jit_stats s = jfix_stats(&f);
     assert_int_equal(s.traces_installed, 0);
     assert_int_equal(s.trace_entries, 0);
     switch (modes[m]) {
@@ -314,30 +343,20 @@ static void test_failures_keep_results(void **state) {
       assert_int_equal(s.traces_recorded, 0);  /* no compiler: nothing recorded */
       break;
     }
-    fj_jit_destroy(jit);
-    fj_vm_destroy(vm);
+    jfix_close(&f);
   }
-  free(p);
 }
 
 static void test_bridge_patched(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  fake_reset(null_blob);
-  size_t n;
-  fj_insn *p = prog_of(SUM_SRC, &n);
-  uint64_t want = plain(p, n, NULL, NULL);
-  fj_vm *vm = tu_vm();
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(1);
-  c.exit_threshold = 4;
-  fj_jit_env e = env_of(true);
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  int rc;
-  assert_int_equal(jrun(vm, &rc), want);
-  fj_jit_stats s;
-  fj_jit_get_stats(jit, &s);
-  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  jfix f;
+  jfix_open(&f, null_blob, SUM_SRC, NULL);
+  f.c.exit_threshold = 4;
+  fj_jit *jit = jfix_attach(&f);
+  jfix_run_same(&f);
+  fj_jit_stats s = jfix_stats(&f);
+  log_show();
   /* the null trace's guard exit got hot: a bridge was recorded from pc 2, compiled, patched */
   assert_int_equal(s.bridges_recorded, 1);
   assert_int_equal(s.bridges_installed, 1);
@@ -355,21 +374,19 @@ static void test_bridge_patched(void **state) {
   uint32_t taken_parent = parent->exits[0].taken;
   uint32_t taken_bridge = bridge->exits[0].taken;
   assert_true(taken_bridge > 0);  /* exits now come from the bridge's code */
-  assert_int_equal(jrun(vm, &rc), want);
+  jfix_run_same(&f);
   assert_int_equal(parent->exits[0].taken, taken_parent);
   assert_true(bridge->exits[0].taken > taken_bridge);
   /* invalidating the parent takes the bridge with it and restores the exit */
   assert_int_equal(fj_jit_invalidate(jit, 2), 1);
-  fj_jit_get_stats(jit, &s);
+  s = jfix_stats(&f);
   assert_int_equal(s.invalidations, 2);
   assert_false(fj_jit_has_trace(jit, 2));
   assert_true(fj_jit_has_trace(jit, 0));  /* the entry trace stays */
-  fj_jtrace *left = &jit->traces[jit->pc_trace[0] - 1];
+  fj_jtrace *left = fj_jit_trace_at(jit, 0);
   assert_int_equal(s.code_bytes, left->code_size);
-  assert_int_equal(jrun(vm, &rc), want);
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_run_same(&f);
+  jfix_close(&f);
 }
 
 /* ---- trace selection: exits that link to a pc without a trace, exits onto trace heads ------ */
@@ -396,39 +413,25 @@ static bu_blob exit_at1_blob(const fj_jit_request *rq) {
   if (rq->start_pc != 0) return null_blob(rq);
   bu_x86 a;
   memset(&a, 0, sizeof a);
-  uint32_t f = bx_exit(&a, 0, 1, (uint16_t)g_exit_kind);
-  bx_fix_jmp(&a, f, a.n);
-  BX(&a, "\xc3");
-  bu_blob b = bx_blob(&a, rq->start_pc, rq->kind);
-  bu_crc(&b);
-  return b;
+  bx_exit_ret(&a, 0, 1, (uint16_t)g_exit_kind);
+  return bx_blob(&a, rq->start_pc, rq->kind);  /* with its CRC */
 }
 
 /* A LINK exit to a loop header the interpreter never counts is that header's hot event. */
 static void test_link_exit_counts_hot(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  fake_reset(exit_at1_blob);
+  jfix f;
+  jfix_open(&f, exit_at1_blob, HEADER_SRC, NULL);
   g_exit_kind = FJ_EXIT_LINK;
-  size_t n;
-  fj_insn *p = prog_of(HEADER_SRC, &n);
-  uint64_t want = plain(p, n, NULL, NULL);
-  fj_vm *vm = tu_vm();
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(1);
-  fj_jit_env e = env_of(true);
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  int rc;
-  for (int r = 0; r < 3; r++) assert_int_equal(jrun(vm, &rc), want);
-  fj_jit_stats s;
-  fj_jit_get_stats(jit, &s);
-  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  fj_jit *jit = jfix_attach(&f);
+  for (int r = 0; r < 3; r++) jfix_run_same(&f);
+  fj_jit_stats s = jfix_stats(&f);
+  log_show();
   assert_int_equal(s.exit_hot_events, 1);
   assert_true(fj_jit_has_trace(jit, 0));
   assert_true(fj_jit_has_trace(jit, 1));  /* recorded from the exit, installed */
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_close(&f);
 }
 
 /* pc 2 is the outer loop's header, pc 3 the header of a loop never taken. */
@@ -450,12 +453,8 @@ static bu_blob add_link3_blob(const fj_jit_request *rq) {
   memset(&a, 0, sizeof a);
   BX(&a, "\x48\x83\x47\x30\x01");  /* add qword [rdi+48], 1: r6 */
   BX(&a, "\x48\x83\x6f\x68\x01");  /* sub qword [rdi+104], 1: one instruction */
-  uint32_t f = bx_exit(&a, 0, 3, FJ_EXIT_LINK);
-  bx_fix_jmp(&a, f, a.n);
-  BX(&a, "\xc3");
-  bu_blob b = bx_blob(&a, rq->start_pc, rq->kind);
-  bu_crc(&b);
-  return b;
+  bx_exit_ret(&a, 0, 3, FJ_EXIT_LINK);
+  return bx_blob(&a, rq->start_pc, rq->kind);  /* with its CRC */
 }
 
 /* A LINK exit's hot event at a pc whose trace is still being compiled (the spot answers "nothing
@@ -464,35 +463,22 @@ static bu_blob add_link3_blob(const fj_jit_request *rq) {
 static void test_link_exit_to_pending_spot(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  fake_reset(add_link3_blob);
+  jfix f;
+  jfix_open(&f, add_link3_blob, PENDING_SRC, NULL);
   F.hold_pc = 3;  /* the trace recorded at pc 3 stays pending */
-  size_t n;
-  fj_insn *p = prog_of(PENDING_SRC, &n);
-  fj_vm_stats ps;
-  uint64_t want = plain(p, n, &ps, NULL);
-  fj_vm *vm = tu_vm();
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(1);
-  fj_jit_env e = env_of(true);
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  int rc;
+  fj_jit *jit = jfix_attach(&f);
   for (int r = 0; r < 3; r++) {
-    fj_vm_reset_stats(vm);
-    assert_int_equal(jrun(vm, &rc), want);
-    assert_int_equal(rc, 0);
-    fj_vm_stats s;
-    fj_vm_get_stats(vm, &s);
-    assert_int_equal(s.insns_interp + s.insns_native, ps.insns_interp);
+    fj_vm_reset_stats(f.vm);
+    jfix_run_same(&f);
+    assert_int_equal(f.rc, 0);
+    jfix_counted_once(&f);
   }
-  fj_jit_stats s;
-  fj_jit_get_stats(jit, &s);
-  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  fj_jit_stats s = jfix_stats(&f);
+  log_show();
   assert_true(s.exit_hot_events >= 2);  /* the exit counted hot events while pc 3 was pending */
   assert_true(fj_jit_has_trace(jit, 2));
   assert_false(fj_jit_has_trace(jit, 3));
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_close(&f);
 }
 
 /* A hot side exit resuming where another root trace starts is patched onto that trace (no
@@ -500,41 +486,31 @@ static void test_link_exit_to_pending_spot(void **state) {
 static void test_exit_linked_to_trace(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  fake_reset(exit_at1_blob);
+  jfix f;
+  jfix_open(&f, exit_at1_blob, HEADER2_SRC, NULL);
   g_exit_kind = FJ_EXIT_GUARD;
-  size_t n;
-  fj_insn *p = prog_of(HEADER2_SRC, &n);
-  uint64_t want = plain(p, n, NULL, NULL);
-  fj_vm *vm = tu_vm();
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(1);
-  c.exit_threshold = 2;
-  fj_jit_env e = env_of(true);
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  int rc;
+  f.c.exit_threshold = 2;
+  fj_jit *jit = jfix_attach(&f);
   /* run 1 records pc 0, run 2 enters it and records pc 1 (its back edge is taken once), run 3
    * installs that trace and the exit, taken a second time, is linked to it */
-  for (int r = 0; r < 3; r++) assert_int_equal(jrun(vm, &rc), want);
+  for (int r = 0; r < 3; r++) jfix_run_same(&f);
   assert_true(fj_jit_has_trace(jit, 0));
   assert_true(fj_jit_has_trace(jit, 1));
   fj_jtrace *t0 = fj_jit_trace_at(jit, 0), *t1 = fj_jit_trace_at(jit, 1);
-  fj_jit_stats s;
-  fj_jit_get_stats(jit, &s);
-  if (getenv("FJ_TEST_LOG")) fprintf(stderr, "%s", logbuf);
+  fj_jit_stats s = jfix_stats(&f);
+  log_show();
   assert_int_equal(s.exits_linked, 1);
   assert_int_equal(t0->exits[0].bridge_id, t1->id);  /* patched onto trace 1, not bridged */
   uint32_t taken = t0->exits[0].taken;
   assert_int_equal(taken, 2);                /* then the patched jump takes over */
-  assert_int_equal(jrun(vm, &rc), want);
+  jfix_run_same(&f);
   assert_int_equal(t0->exits[0].taken, taken);
   assert_int_equal(fj_jit_invalidate(jit, 1), 1);
   assert_int_equal(t0->exits[0].bridge_id, 0);
   assert_int_equal(t0->exits[0].state, FJ_EXIT_IDLE);
-  assert_int_equal(jrun(vm, &rc), want);
+  jfix_run_same(&f);
   assert_int_equal(t0->exits[0].taken, taken + 1);  /* back to the runtime */
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_close(&f);
 }
 
 /* ---- live calls: invalidation and eviction from inside a helper ----------------------------- */
@@ -615,32 +591,20 @@ static bu_blob call_blob(const fj_jit_request *rq) {
 }
 
 static void live_call_case(int action, uint32_t max_traces) {
-  fake_reset(call_blob);
-  size_t n;
-  fj_insn *p = prog_of(CALL_SRC, &n);
-  fj_vm_stats ps;
-  g_jit = NULL;
-  uint64_t want = plain(p, n, &ps, reg_double);
-  fj_vm *vm = tu_vm();
-  reg_double(vm);
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(1);
-  c.max_traces = max_traces;
-  c.flags = FJ_JIT_NO_BRIDGES;
-  fj_jit_env e = env_of(true);
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  g_jit = jit;
+  g_jit = NULL;  /* h_double acts only once the runtime is attached */
+  jfix f;
+  jfix_open(&f, call_blob, CALL_SRC, reg_double);
+  f.c.max_traces = max_traces;
+  f.c.flags = FJ_JIT_NO_BRIDGES;
+  g_jit = jfix_attach(&f);
   g_action = action;
   g_cb = 15;
   if (action == 2) F.hold_pc = 3;  /* loop B's trace arrives only inside the callback */
-  int rc;
-  uint64_t got = jrun(vm, &rc);
-  assert_int_equal(rc, 0);
-  assert_int_equal(got, want);
-  fj_jit_stats s;
-  fj_jit_get_stats(jit, &s);
+  jfix_run_same(&f);
+  assert_int_equal(f.rc, 0);
+  fj_jit_stats s = jfix_stats(&f);
   fj_vm_stats vs;
-  fj_vm_get_stats(vm, &vs);
+  fj_vm_get_stats(f.vm, &vs);
   assert_int_equal(s.deopts, 1);
   assert_true(vs.insns_native > 0);
   if (action == 1) assert_true(s.invalidations >= 1);
@@ -648,11 +612,9 @@ static void live_call_case(int action, uint32_t max_traces) {
   assert_contains(logbuf, "live call deoptimized, resumes at pc 9");
   /* a second run still agrees */
   g_action = 0;
-  assert_int_equal(jrun(vm, &rc), want);
+  jfix_run_same(&f);
   g_jit = NULL;
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_close(&f);
 }
 
 static void test_invalidate_during_call(void **state) {
@@ -680,41 +642,30 @@ static bu_blob link_blob(const fj_jit_request *rq) {
   bx_reloc(&a, site, FJ_RELOC_REL32, FJ_SYM_TRACE, 2, 0);
   bx_u32(&a, 0);
   bx_fix_jmp(&a, site, a.n);                           /* -> the local exit below */
-  uint32_t f = bx_exit(&a, 0, 2, FJ_EXIT_LINK);
-  bx_fix_jmp(&a, f, a.n);
-  BX(&a, "\xc3");
+  bx_exit_ret(&a, 0, 2, FJ_EXIT_LINK);
   return bx_blob(&a, 0, rq->kind);
 }
 
 static void test_trace_links(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  fake_reset(link_blob);
-  size_t n;
-  fj_insn *p = prog_of(SUM_SRC, &n);
-  fj_vm_stats ps;
-  uint64_t want = plain(p, n, &ps, NULL);
-  fj_vm *vm = tu_vm();
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(1);
-  c.flags = FJ_JIT_NO_BRIDGES;
-  fj_jit_env e = env_of(true);
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  int rc;
-  assert_int_equal(jrun(vm, &rc), want);  /* records and installs both; the link is patched */
-  fj_jit_stats s;
-  fj_jit_get_stats(jit, &s);
+  jfix f;
+  jfix_open(&f, link_blob, SUM_SRC, NULL);
+  f.c.flags = FJ_JIT_NO_BRIDGES;
+  fj_jit *jit = jfix_attach(&f);
+  jfix_run_same(&f);  /* records and installs both; the link is patched */
+  fj_jit_stats s = jfix_stats(&f);
   assert_int_equal(s.traces_installed, 2);
   assert_int_equal(s.links_patched, 1);
-  fj_jtrace *A = &jit->traces[jit->pc_trace[0] - 1], *B = &jit->traces[jit->pc_trace[2] - 1];
+  fj_jtrace *A = fj_jit_trace_at(jit, 0), *B = fj_jit_trace_at(jit, 2);
+  assert_non_null(A);
+  assert_non_null(B);
   assert_int_equal(A->kind, FJ_TRACE_ENTRY);
   assert_int_equal(A->sites[0].linked, 1);
   uint64_t b_entries = B->entries;
-  fj_vm_reset_stats(vm);
-  assert_int_equal(jrun(vm, &rc), want);  /* A tail-calls B: no exit in between */
-  fj_vm_stats vs;
-  fj_vm_get_stats(vm, &vs);
-  assert_int_equal(vs.insns_interp + vs.insns_native, ps.insns_interp);
+  fj_vm_reset_stats(f.vm);
+  jfix_run_same(&f);  /* A tail-calls B: no exit in between */
+  fj_vm_stats vs = jfix_counted_once(&f);
   assert_int_equal(vs.insns_interp, 1);   /* only the final exit */
   assert_int_equal(A->exits[0].taken, 0);
   assert_int_equal(B->entries, b_entries);
@@ -723,20 +674,16 @@ static void test_trace_links(void **state) {
   assert_int_equal(fj_jit_invalidate(jit, 2), 1);
   assert_int_equal(A->sites[0].linked, 0);
   assert_memory_equal(jit->cc.rx + A->code_off + A->sites[0].offset, A->sites[0].orig, 4);
-  assert_int_equal(jrun(vm, &rc), want);
+  jfix_run_same(&f);
   assert_int_equal(A->exits[0].taken, 1);
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_close(&f);
 }
 
 /* Traces of 3000 bytes in an 8 KiB cache: the third one evicts the coldest. */
 static bu_blob big_blob(const fj_jit_request *rq) {
   bu_x86 a;
   memset(&a, 0, sizeof a);
-  uint32_t f = bx_exit(&a, 0, rq->start_pc, FJ_EXIT_STOP);
-  bx_fix_jmp(&a, f, a.n);
-  BX(&a, "\xc3");
+  bx_exit_ret(&a, 0, rq->start_pc, FJ_EXIT_STOP);
   uint8_t *code = malloc(3000);  /* the exit, then int3 padding */
   memcpy(code, a.code, a.n);
   memset(code + a.n, 0xcc, 3000 - a.n);
@@ -748,33 +695,23 @@ static bu_blob big_blob(const fj_jit_request *rq) {
 static void test_evict_by_size(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  fake_reset(big_blob);
-  size_t n;
-  fj_insn *p = prog_of("mov %r1, 0\na:\nadd %r1, 1\njlt %r1, 50, a\n"
-                       "mov %r2, 0\nb:\nadd %r2, 1\njlt %r2, 50, b\n"
-                       "mov %r3, 0\nc:\nadd %r3, 1\njlt %r3, 50, c\n"
-                       "mov %r0, %r1\nadd %r0, %r2\nadd %r0, %r3\nexit\n", &n);
-  uint64_t want = plain(p, n, NULL, NULL);
-  fj_vm *vm = tu_vm();
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(1);
-  c.code_size = 8192;
-  c.flags = FJ_JIT_NO_BRIDGES;
-  fj_jit_env e = env_of(true);
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  assert_non_null(jit);
-  int rc;
-  for (int i = 0; i < 3; i++) assert_int_equal(jrun(vm, &rc), want);
-  fj_jit_stats s;
-  fj_jit_get_stats(jit, &s);
+  jfix f;
+  jfix_open(&f, big_blob,
+            "mov %r1, 0\na:\nadd %r1, 1\njlt %r1, 50, a\n"
+            "mov %r2, 0\nb:\nadd %r2, 1\njlt %r2, 50, b\n"
+            "mov %r3, 0\nc:\nadd %r3, 1\njlt %r3, 50, c\n"
+            "mov %r0, %r1\nadd %r0, %r2\nadd %r0, %r3\nexit\n", NULL);
+  f.c.code_size = 8192;
+  f.c.flags = FJ_JIT_NO_BRIDGES;
+  jfix_attach(&f);
+  for (int i = 0; i < 3; i++) jfix_run_same(&f);
+  fj_jit_stats s = jfix_stats(&f);
   assert_true(s.traces_installed >= 3);
   assert_true(s.evictions >= 1);
   assert_true(s.code_bytes <= 8192);
   assert_true(s.code_bytes_peak <= 8192);
   assert_contains(logbuf, "evicted (cold)");
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_close(&f);
 }
 
 /* mprotect failing (a hardened host): nothing is written, nothing breaks. */
@@ -788,61 +725,42 @@ static int flaky_protect(void *ud, void *rx, size_t n, bool writable) {
 static void test_protect_failure(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  fake_reset(sum_blob);
-  size_t n;
-  fj_insn *p = prog_of(SUM_SRC, &n);
-  uint64_t want = plain(p, n, NULL, NULL);
-  fj_vm *vm = tu_vm();
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(1);
-  c.max_attempts = 100;  /* the failures below must not blacklist the loop */
-  fj_jit_env e = env_of(true);
-  g_real_protect = e.exec.protect;
-  e.exec.protect = flaky_protect;
+  jfix f;
+  jfix_open(&f, sum_blob, SUM_SRC, NULL);
+  f.c.max_attempts = 100;  /* the failures below must not blacklist the loop */
+  g_real_protect = f.e.exec.protect;
+  f.e.exec.protect = flaky_protect;
   g_protect_fails = true;
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  assert_non_null(jit);
-  int rc;
-  assert_int_equal(jrun(vm, &rc), want);
-  fj_jit_stats s;
-  fj_jit_get_stats(jit, &s);
+  fj_jit *jit = jfix_attach(&f);
+  jfix_run_same(&f);
+  fj_jit_stats s = jfix_stats(&f);
   assert_int_equal(s.traces_installed, 0);
   assert_true(s.link_failed >= 1);
   assert_contains(logbuf, "code cache not writable");
   g_protect_fails = false;
-  for (int i = 0; i < 20 && !fj_jit_has_trace(jit, 2); i++) assert_int_equal(jrun(vm, &rc), want);
+  for (int i = 0; i < 20 && !fj_jit_has_trace(jit, 2); i++) jfix_run_same(&f);
   assert_true(fj_jit_has_trace(jit, 2));
   g_protect_fails = true;
   assert_int_equal(fj_jit_invalidate(jit, 2), 0);  /* cannot unlink: the trace stays, intact */
-  assert_int_equal(jrun(vm, &rc), want);
+  jfix_run_same(&f);
   g_protect_fails = false;
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_close(&f);
 }
 
 static void test_reload_drops_traces(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64) skip();
-  fake_reset(sum_blob);
-  size_t n;
-  fj_insn *p = prog_of(SUM_SRC, &n);
-  fj_vm *vm = tu_vm();
-  tu_load(vm, p, n);
-  fj_jit_config c = cfg_of(1);
-  fj_jit_env e = env_of(true);
-  fj_jit *jit = fj_jit_create(vm, &c, &e, NULL);
-  int rc;
-  jrun(vm, &rc);
+  jfix f;
+  jfix_open(&f, sum_blob, SUM_SRC, NULL);
+  fj_jit *jit = jfix_attach(&f);
+  jrun(f.vm, &f.rc);
   assert_true(fj_jit_has_trace(jit, 2));
   /* same length, different code: the trace must not survive */
-  p[3].imm = 2;
-  tu_load(vm, p, n);
+  f.p[3].imm = 2;
+  tu_load(f.vm, f.p, f.n);
   fj_jit_poll(jit);
   assert_false(fj_jit_has_trace(jit, 2));
-  fj_jit_destroy(jit);
-  fj_vm_destroy(vm);
-  free(p);
+  jfix_close(&f);
 }
 
 int main(void) {

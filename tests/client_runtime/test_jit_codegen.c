@@ -8,6 +8,7 @@
 #include "farjit/client_linux.h"
 #include "farjit/codegen.h"
 #include "farjit/platform_linux.h"
+#include "tests/client_runtime/conf_case.h"
 #include "tests/conformance/data_file.h"
 #include "tools/asm.h"
 #ifdef FJ_HAVE_EXAMPLES
@@ -388,22 +389,6 @@ static void test_examples(void **state) {
 }
 #endif
 
-/* uBPF's helper 5, as the conformance suite expects: returns r1, unwinds when r1 == 0. */
-static uint64_t unwind5(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, fj_vm *vm) {
-  (void)r2, (void)r3, (void)r4, (void)r5;
-  if (r1 == 0) fj_vm_unwind(vm);
-  return r1;
-}
-
-static fj_vm *conf_vm(void) {
-  fj_vm *vm = fj_vm_create(fj_platform_linux());
-  assert_non_null(vm);
-  assert_int_equal(fj_vm_register_std_helpers(vm), 0);
-  assert_int_equal(fj_vm_register_helper(vm, 5, "unwind", unwind5), 0);
-  fj_vm_set_insn_limit(vm, 1000000);
-  return vm;
-}
-
 /* Every public conformance case, interpreted vs JIT (traces from the first hot event on, three
  * runs so that installed code runs): same outcome and instruction count. */
 static void test_conformance(void **state) {
@@ -420,20 +405,16 @@ static void test_conformance(void **state) {
   int cases = 0, with_native = 0;
   for (int i = 0; i < n; i++) {
     fj_data_case dc;
-    char err[256];
-    fj_insn *prog = NULL;
-    size_t np = 0;
-    if (fj_data_case_load(paths[i], &dc, err, sizeof err)) continue;
-    if (fj_data_case_program(&dc, &prog, &np, err, sizeof err)) {
-      fj_data_case_free(&dc);
-      continue;
-    }
-    fj_vm *ref = conf_vm(), *vm = conf_vm();
+    fj_insn *prog;
+    size_t np;
+    if (!conf_case_open(paths[i], &dc, &prog, &np)) continue;
+    fj_vm *ref = conf_vm_new(), *vm = conf_vm_new();
+    assert_non_null(ref);
+    assert_non_null(vm);
     if (fj_vm_load(ref, prog, np * sizeof *prog) != 0) {  /* rejected by the validator: no run */
       fj_vm_destroy(ref);
       fj_vm_destroy(vm);
-      free(prog);
-      fj_data_case_free(&dc);
+      conf_case_close(&dc, prog);
       continue;
     }
     assert_int_equal(fj_vm_load(vm, prog, np * sizeof *prog), 0);
@@ -469,8 +450,7 @@ static void test_conformance(void **state) {
     fj_jit_destroy(jit);
     fj_vm_destroy(vm);
     fj_vm_destroy(ref);
-    free(prog);
-    fj_data_case_free(&dc);
+    conf_case_close(&dc, prog);
   }
   fj_data_list_free(paths, n);
   fprintf(stderr, "conformance through the JIT: %d cases agree, %d ran machine code\n", cases,

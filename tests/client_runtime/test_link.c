@@ -253,9 +253,7 @@ static void test_island_and_range(void **state) {
     bx_reloc(&a, a.n, FJ_RELOC_REL32, FJ_SYM_HELPER, ids[i], 0);
     bx_u32(&a, 0);
   }
-  uint32_t f = bx_exit(&a, 0, 1, FJ_EXIT_STOP);
-  bx_fix_jmp(&a, f, a.n);
-  BX(&a, "\xc3");
+  bx_exit_ret(&a, 0, 1, FJ_EXIT_STOP);
   bu_blob b = bx_blob(&a, 0, FJ_TRACE_LOOP);
   fj_blob_expect e = {FJ_TARGET_X86_64, 0, FJ_BLOB_ANY_PC, 0, 0, 100, NULL, NULL};
   fj_blob_view v;

@@ -20,6 +20,7 @@
 #include "client_runtime/vm_internal.h"
 #include "examples/catalog.h"
 #include "farjit/target.h"
+#include "tests/client_runtime/conf_case.h"
 #include "tests/codegen/gen.h"
 #include "tests/conformance/data_file.h"
 #include "tools/file.h"
@@ -108,19 +109,13 @@ static bool check_vm(const char *label, fj_vm *vm, uint32_t entry, const uint8_t
 
 /* ---- conformance -------------------------------------------------------------------------- */
 
-static uint64_t unwind5(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5, fj_vm *vm) {
-  (void)r2, (void)r3, (void)r4, (void)r5;
-  if (r1 == 0) fj_vm_unwind(vm);
-  return r1;
-}
-
+/* A conformance VM (conf_case.h); the run cannot go on without one. */
 static fj_vm *conf_vm(void) {
-  fj_vm *vm = fj_vm_create(fj_platform_linux());
-  if (!vm || fj_vm_register_std_helpers(vm) || fj_vm_register_helper(vm, 5, "unwind", unwind5) < 0) {
+  fj_vm *vm = conf_vm_new();
+  if (!vm) {
     fprintf(stderr, "cannot create a VM\n");
     exit(1);
   }
-  fj_vm_set_insn_limit(vm, 1000000);
   return vm;
 }
 
@@ -136,14 +131,9 @@ static void conformance(void) {
   int native_cases = 0;
   for (int i = 0; i < n; i++) {
     fj_data_case dc;
-    char err[256];
-    fj_insn *prog = NULL;
-    size_t np = 0;
-    if (fj_data_case_load(paths[i], &dc, err, sizeof err)) continue;
-    if (fj_data_case_program(&dc, &prog, &np, err, sizeof err)) {
-      fj_data_case_free(&dc);
-      continue;
-    }
+    fj_insn *prog;
+    size_t np;
+    if (!conf_case_open(paths[i], &dc, &prog, &np)) continue;
     fj_vm *vm = conf_vm();
     if (fj_vm_load(vm, prog, np * sizeof *prog) == 0) {  /* validator rejections: no run */
       fj_jit_config c = jit_cfg(0);
@@ -153,8 +143,7 @@ static void conformance(void) {
       if (native) native_cases++;
     }
     fj_vm_destroy(vm);
-    free(prog);
-    fj_data_case_free(&dc);
+    conf_case_close(&dc, prog);
   }
   fj_data_list_free(paths, n);
   fprintf(stderr, "conformance: %d of %d cases ran machine code\n", native_cases, e2e_pass + e2e_fail);
