@@ -213,6 +213,20 @@ static void test_lddw(void **state) {
   assert_int_equal(RUN(LDDW_FUNC(0, 2), EXIT(), EXIT(), EXIT()), 3);
 }
 
+/* The host-order value of a size-byte word at p (as the VM's stores wrote it). */
+static uint64_t mem_at(const uint8_t *p, unsigned size) {
+  uint8_t v1;
+  uint16_t v2;
+  uint32_t v4;
+  uint64_t v8;
+  switch (size) {
+  case 1: memcpy(&v1, p, 1); return v1;
+  case 2: memcpy(&v2, p, 2); return v2;
+  case 4: memcpy(&v4, p, 4); return v4;
+  default: memcpy(&v8, p, 8); return v8;
+  }
+}
+
 static void test_load_store_widths(void **state) {
   (void)state;
   uint8_t mem[32];
@@ -238,23 +252,15 @@ static void test_load_store_widths(void **state) {
     STX(STXDW, 1, 2, 24), ALUI(MOV64_IMM, 0, 0), EXIT(),
   };
   tu_run_mem(vm, st, NINSN(st), mem, sizeof mem);
-  uint64_t v8;
-  uint32_t v4;
-  uint16_t v2;
-  assert_int_equal(mem[0], 0xff);
-  memcpy(&v2, mem + 2, 2);
-  assert_int_equal(v2, 0x2345);
-  memcpy(&v4, mem + 4, 4);
-  assert_int_equal(v4, 0xfffffffeu);
-  memcpy(&v8, mem + 8, 8);
-  assert_int_equal(v8, (uint64_t)-3);  /* stdw sign-extends imm */
-  assert_int_equal(mem[16], 0x88);
-  memcpy(&v2, mem + 18, 2);
-  assert_int_equal(v2, 0x7788);
-  memcpy(&v4, mem + 20, 4);
-  assert_int_equal(v4, 0x55667788u);
-  memcpy(&v8, mem + 24, 8);
-  assert_int_equal(v8, 0x1122334455667788ull);
+  const struct {
+    unsigned off, size;
+    uint64_t want;
+  } stored[] = {
+    {0, 1, 0xff},  {2, 2, 0x2345},  {4, 4, 0xfffffffeu},  {8, 8, (uint64_t)-3},  /* stdw sign-extends */
+    {16, 1, 0x88}, {18, 2, 0x7788}, {20, 4, 0x55667788u}, {24, 8, 0x1122334455667788ull},
+  };
+  for (size_t i = 0; i < NINSN(stored); i++)
+    assert_int_equal(mem_at(mem + stored[i].off, stored[i].size), stored[i].want);
   /* stack through r10, negative offsets */
   const fj_insn stk[] = {ST(STDW, 10, -8, 42), LDX(LDXDW, 0, 10, -8), EXIT()};
   assert_int_equal(tu_run_mem(vm, stk, NINSN(stk), NULL, 0), 42);
@@ -382,10 +388,5 @@ int main(int argc, char **argv) {
     cmocka_unit_test(test_atomics),           cmocka_unit_test(test_local_calls),
     cmocka_unit_test(test_recursion_depth_ok), cmocka_unit_test(test_insn_count),
   };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  if (tu_live_allocs != 0) {
-    fprintf(stderr, "leak: %ld allocations still live\n", tu_live_allocs);
-    return 1;
-  }
-  return rc;
+  return tu_no_leaks(cmocka_run_group_tests(tests, NULL, NULL));
 }

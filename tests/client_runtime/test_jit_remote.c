@@ -68,6 +68,43 @@ static void stop_farjitd(pid_t pid, int sig) {
   waitpid(pid, &st, 0);
 }
 
+/* A farjitd listening on s.sock in a fresh temporary directory; tmp_srv_close stops it and
+ * removes both. */
+typedef struct tmp_srv {
+  char dir[32];
+  char addr[128];
+  pid_t pid;
+} tmp_srv;
+
+static void tmp_srv_open(tmp_srv *s) {
+  snprintf(s->dir, sizeof s->dir, "/tmp/fjtest-XXXXXX");
+  assert_non_null(mkdtemp(s->dir));
+  snprintf(s->addr, sizeof s->addr, "unix:%s/s.sock", s->dir);
+  s->pid = start_farjitd(s->addr);
+}
+
+static void tmp_srv_close(tmp_srv *s) {
+  stop_farjitd(s->pid, SIGTERM);
+  char p[160];
+  snprintf(p, sizeof p, "%s/s.sock", s->dir);
+  unlink(p);
+  rmdir(s->dir);
+}
+
+/* The runtime's trace log, kept in memory for assertions (text is NUL-terminated once closed). */
+typedef struct mem_log {
+  char *text;
+  size_t len;
+  FILE *f;
+} mem_log;
+
+static void mem_log_open(mem_log *l) {
+  l->text = NULL;
+  l->len = 0;
+  l->f = open_memstream(&l->text, &l->len);
+  assert_non_null(l->f);
+}
+
 static fj_jit_config cfg(void) {
   fj_jit_config c;
   memset(&c, 0, sizeof c);
@@ -78,12 +115,11 @@ static fj_jit_config cfg(void) {
 static void test_embedded_server(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64 || !have_server()) skip();
-  char *logtext = NULL;
-  size_t loglen = 0;
-  FILE *log = open_memstream(&logtext, &loglen);
+  mem_log log;
+  mem_log_open(&log);
   fj_vm *vm = sum_vm();
   fj_jit_config c = cfg();
-  fj_jit_linux_opts o = {.farjitd_path = farjitd, .cfg = &c, .trace_log = log};
+  fj_jit_linux_opts o = {.farjitd_path = farjitd, .cfg = &c, .trace_log = log.f};
   char err[256];
   fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);
   if (!jl) fail_msg("attach: %s", err);
@@ -101,54 +137,51 @@ static void test_embedded_server(void **state) {
   assert_int_equal(vs.insns_interp + vs.insns_native, 2 + 3 * 5000 + 1);
   fj_jit_linux_detach(jl);
   fj_vm_destroy(vm);
-  fclose(log);
+  fclose(log.f);
   /* the embedded server was stopped and its socket directory removed */
-  const char *at = strstr(logtext, "on unix:");
+  const char *at = strstr(log.text, "on unix:");
   assert_non_null(at);
   char dir[128];
   assert_int_equal(sscanf(at, "on unix:%127[^ \n]", dir), 1);
   *strrchr(dir, '/') = 0;
   struct stat sb;
   assert_int_not_equal(stat(dir, &sb), 0);
-  assert_contains(logtext, "connected to unix:");
-  assert_contains(logtext, "installed:");
-  free(logtext);
+  assert_contains(log.text, "connected to unix:");
+  assert_contains(log.text, "installed:");
+  free(log.text);
 }
 
 /* A program that never gets hot starts no server process. */
 static void test_embedded_lazy(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64 || !have_server()) skip();
-  char *logtext = NULL;
-  size_t loglen = 0;
-  FILE *log = open_memstream(&logtext, &loglen);
+  mem_log log;
+  mem_log_open(&log);
   fj_insn *p = NULL;
   size_t n;
   char err[256];
   assert_int_equal(fj_asm("mov %r0, 7\nexit\n", &p, &n, err, sizeof err), 0);
   fj_vm *vm = tu_vm();
   tu_load(vm, p, n);
-  fj_jit_linux_opts o = {.farjitd_path = farjitd, .trace_log = log};
+  fj_jit_linux_opts o = {.farjitd_path = farjitd, .trace_log = log.f};
   fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);
   assert_non_null(jl);
   for (int i = 0; i < 10; i++) assert_int_equal(run(vm), 7);  /* below the default threshold */
   fj_jit_linux_detach(jl);
   fj_vm_destroy(vm);
   free(p);
-  fclose(log);
-  assert_null(strstr(logtext ? logtext : "", "started embedded"));
-  free(logtext);
+  fclose(log.f);
+  assert_null(strstr(log.text ? log.text : "", "started embedded"));
+  free(log.text);
 }
 
 static void test_failover_and_restart(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64 || !have_server()) skip();
-  char dir[] = "/tmp/fjtest-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char addr[128], servers[300];
-  snprintf(addr, sizeof addr, "unix:%s/s.sock", dir);
-  snprintf(servers, sizeof servers, "unix:%s/nobody.sock,%s", dir, addr);
-  pid_t pid = start_farjitd(addr);
+  tmp_srv srv;
+  tmp_srv_open(&srv);
+  char servers[300];
+  snprintf(servers, sizeof servers, "unix:%s/nobody.sock,%s", srv.dir, srv.addr);
   fj_vm *vm = sum_vm();
   fj_jit_config c = cfg();
   fj_jit_linux_opts o = {.servers = servers, .cfg = &c};
@@ -162,7 +195,7 @@ static void test_failover_and_restart(void **state) {
   assert_true(fj_jit_has_trace(fj_jit_linux_runtime(jl), 2));
 
   /* server killed: everything keeps working in the interpreter */
-  stop_farjitd(pid, SIGKILL);
+  stop_farjitd(srv.pid, SIGKILL);
   fj_jit_invalidate(fj_jit_linux_runtime(jl), FJ_JIT_ALL);
   for (int i = 0; i < 20 && fj_jit_linux_connected(jl); i++) {
     assert_int_equal(run(vm), SUM);
@@ -171,7 +204,7 @@ static void test_failover_and_restart(void **state) {
   for (int i = 0; i < 5; i++) assert_int_equal(run(vm), SUM);
 
   /* back on the same address: the runtime reconnects and compiles again */
-  pid = start_farjitd(addr);
+  srv.pid = start_farjitd(srv.addr);
   assert_int_equal(fj_jit_linux_wait(jl, true, 30000), 0);
   fj_jit *jit = fj_jit_linux_runtime(jl);
   for (int i = 0; i < 2000 && !fj_jit_has_trace(jit, 2); i++) {
@@ -186,32 +219,24 @@ static void test_failover_and_restart(void **state) {
   assert_true(vs.insns_native > 0);
   fj_jit_linux_detach(jl);
   fj_vm_destroy(vm);
-  stop_farjitd(pid, SIGTERM);
-  char p[160];
-  snprintf(p, sizeof p, "%s/s.sock", dir);
-  unlink(p);
-  rmdir(dir);
+  tmp_srv_close(&srv);
 }
 
 /* A server speaking another protocol version: refused at Hello, the program runs unchanged. */
 static void test_version_mismatch(void **state) {
   (void)state;
   if (fj_jit_host_target() != FJ_TARGET_X86_64 || !have_server()) skip();
-  char dir[] = "/tmp/fjtest-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char addr[128];
-  snprintf(addr, sizeof addr, "unix:%s/s.sock", dir);
-  pid_t pid = start_farjitd(addr);
-  char *logtext = NULL;
-  size_t loglen = 0;
-  FILE *log = open_memstream(&logtext, &loglen);
+  tmp_srv srv;
+  tmp_srv_open(&srv);
+  mem_log log;
+  mem_log_open(&log);
   fj_remote_opts ro;
   memset(&ro, 0, sizeof ro);
   ro.proto_version = 99;
   ro.proto_min_version = 99;
   fj_vm *vm = sum_vm();
   fj_jit_config c = cfg();
-  fj_jit_linux_opts o = {.servers = addr, .cfg = &c, .remote = &ro, .trace_log = log};
+  fj_jit_linux_opts o = {.servers = srv.addr, .cfg = &c, .remote = &ro, .trace_log = log.f};
   char err[256];
   fj_jit_linux *jl = fj_jit_linux_attach(vm, &o, err, sizeof err);
   assert_non_null(jl);
@@ -225,14 +250,10 @@ static void test_version_mismatch(void **state) {
   assert_false(fj_jit_linux_connected(jl));
   fj_jit_linux_detach(jl);
   fj_vm_destroy(vm);
-  fclose(log);
-  assert_contains(logtext, "jit: server unix:");
-  free(logtext);
-  stop_farjitd(pid, SIGTERM);
-  char p[160];
-  snprintf(p, sizeof p, "%s/s.sock", dir);
-  unlink(p);
-  rmdir(dir);
+  fclose(log.f);
+  assert_contains(log.text, "jit: server unix:");
+  free(log.text);
+  tmp_srv_close(&srv);
 }
 
 static void test_no_server(void **state) {

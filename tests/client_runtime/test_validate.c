@@ -209,10 +209,5 @@ int main(void) {
     cmocka_unit_test(test_must_end_in_exit),   cmocka_unit_test(test_failed_load_keeps_program),
     cmocka_unit_test(test_every_op_accepted),
   };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  if (tu_live_allocs != 0) {
-    fprintf(stderr, "leak: %ld allocations still live\n", tu_live_allocs);
-    return 1;
-  }
-  return rc;
+  return tu_no_leaks(cmocka_run_group_tests(tests, NULL, NULL));
 }

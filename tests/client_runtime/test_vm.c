@@ -473,10 +473,5 @@ int main(void) {
     cmocka_unit_test(test_step),                       cmocka_unit_test(test_hooks),
     cmocka_unit_test(test_hooks_callback_entry),
   };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  if (tu_live_allocs != 0) {
-    fprintf(stderr, "leak: %ld allocations still live\n", tu_live_allocs);
-    return 1;
-  }
-  return rc;
+  return tu_no_leaks(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -138,4 +138,14 @@ static inline const char *tu_run_fail(fj_vm *vm, const fj_insn *p, size_t n, voi
     if (!strstr(h_, (needle))) fail_msg("message \"%s\" lacks \"%s\"", h_, (needle));       \
   } while (0)
 
+/* A test program's exit status: the cmocka group's, or 1 if tu_platform still holds memory (a
+ * VM or an allocation leaked somewhere in the group). */
+static inline int tu_no_leaks(int group_rc) {
+  if (tu_live_allocs != 0) {
+    fprintf(stderr, "leak: %ld allocations still live\n", tu_live_allocs);
+    return 1;
+  }
+  return group_rc;
+}
+
 #endif /* FJ_TESTS_VM_TEST_UTIL_H */
