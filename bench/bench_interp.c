@@ -16,24 +16,13 @@
 #include <time.h>
 
 #include "examples/catalog.h"
+#include "farjit/platform_linux.h"
 #include "farjit/vm.h"
 #include "tools/file.h"
 
 #ifndef FJ_EXAMPLES_DIR
 #error "FJ_EXAMPLES_DIR must name the directory of the eBPF example objects"
 #endif
-
-static void *host_alloc(void *ud, size_t size, size_t align) {
-  (void)ud;
-  (void)align;
-  return malloc(size ? size : 1);
-}
-static void host_free(void *ud, void *p, size_t size) {
-  (void)ud;
-  (void)size;
-  free(p);
-}
-static const fj_platform host = {{host_alloc, host_free, NULL}, NULL, NULL, NULL};
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -57,7 +46,7 @@ static int bench_one(const fj_example *ex, size_t len, int repeats, result *res)
     fprintf(stderr, "%s: cannot read %s\n", ex->name, path);
     return -1;
   }
-  fj_vm *vm = fj_vm_create(&host);
+  fj_vm *vm = fj_vm_create(fj_platform_linux());
   int rc = vm ? fj_vm_register_std_helpers(vm) : FJ_ENOMEM;
   if (rc == 0) rc = fj_vm_load_elf(vm, elf, n);
   free(elf);

@@ -6,7 +6,7 @@
 ifneq ($(wildcard client_runtime/vm.c),)
 $(B)/obj/bench/bench_interp.o: CFLAGS += -DFJ_EXAMPLES_DIR='"$(abspath $(B)/examples)"'
 $(B)/bin/bench_interp: $(call objs,bench/bench_interp.c) $(B)/lib/libfj_examples.a \
-                       $(B)/lib/libfj_client.a | examples-bpf
+                       $(B)/lib/libfj_client.a $(B)/lib/libfj_client_linux.a | examples-bpf
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
 

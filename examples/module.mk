@@ -32,7 +32,7 @@ BINS += $(B)/bin/fj_examples_native
 ifneq ($(filter %/libfj_client.a,$(LIBS)),)
 $(B)/obj/examples/test_examples.o: CFLAGS += -DFJ_EXAMPLES_DIR='"$(abspath $(EXAMPLE_DIR))"'
 $(B)/tests/test_examples: $(call objs,examples/test_examples.c) $(B)/lib/libfj_examples.a \
-                          $(B)/lib/libfj_client.a | $(EXAMPLE_BPF)
+                          $(B)/lib/libfj_client.a $(B)/lib/libfj_client_linux.a | $(EXAMPLE_BPF)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
 TEST_BINS += $(B)/tests/test_examples

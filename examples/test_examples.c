@@ -9,24 +9,13 @@
 #include <string.h>
 
 #include "examples/catalog.h"
+#include "farjit/platform_linux.h"
 #include "farjit/vm.h"
 #include "tools/file.h"
 
 #ifndef FJ_EXAMPLES_DIR
 #error "FJ_EXAMPLES_DIR must name the directory of the eBPF example objects"
 #endif
-
-static void *host_alloc(void *ud, size_t size, size_t align) {
-  (void)ud;
-  (void)align; /* malloc is 16-aligned on the hosts we build for */
-  return malloc(size ? size : 1);
-}
-static void host_free(void *ud, void *p, size_t size) {
-  (void)ud;
-  (void)size;
-  free(p);
-}
-static const fj_platform host = {{host_alloc, host_free, NULL}, NULL, NULL, NULL};
 
 static int passed, failed;
 
@@ -50,7 +39,7 @@ static fj_vm *load(const char *name, int *entry) {
     check(0, "load", name, "cannot read the eBPF object (built by examples/module.mk)");
     return NULL;
   }
-  fj_vm *vm = fj_vm_create(&host);
+  fj_vm *vm = fj_vm_create(fj_platform_linux());
   int rc = vm ? fj_vm_register_std_helpers(vm) : FJ_ENOMEM;
   if (rc == 0) rc = fj_vm_load_elf(vm, elf, n);
   free(elf);
