@@ -790,6 +790,7 @@ static uint32_t build_once(fj_ir *ir, const fj_trace *t, uint32_t spec) {
   ir->nrecs = t->nrecs;
   ir->kind = t->h.kind;
   ir->end = t->h.end;
+  ir->entry_narrow = t->h.entry_narrow;
   ir->fp0 = s.rin[FJ_REG_FP] = rin(ir, FJ_REG_FP);
 
   /* Charge the whole trace (or iteration) up front. */

@@ -224,6 +224,7 @@ typedef struct fj_ir {
   /* the trace (filled by fj_ir_build) */
   uint32_t start_pc, end_pc, nrecs;
   uint16_t kind, end;       /* enum fj_trace_kind, enum fj_trace_end */
+  uint32_t entry_narrow;    /* the header's: bit k = r_k was below 2^32 when recording began */
   fj_ref fp0;               /* RIN r10: frame pointer of the trace's own frame */
   uint32_t loop_snap;       /* END_LOOP traces: snapshot of the state at the back edge (not an
                                exit; fj_opt_loop reads the loop-carried values from it) */

@@ -28,7 +28,9 @@
  * guard y <u n bounds z, here by induction rather than by a copy of the guard in the body)
  * makes z + t an I32 ADD, its guard an I32 NE, and PHI z (z + t) an I32 PHI.  Counting down
  * (y = x - t, `n -= 1; if (n == 0) break`) the guards are n + t <= y <= 0xffffffff and t | y - n
- * (the counter stays in [n + t, y]); fold's lower-bound rule makes z - t an I32 ADD.
+ * (the counter stays in [n + t, y]); fold's lower-bound rule makes z - t an I32 ADD.  Tried
+ * only where the trace header says r_k was below 2^32 when recording began: else the guards
+ * would most likely fail on every entry (a loop counting down from 2^40 runs interpreted).
  */
 #include <setjmp.h>
 #include <string.h>
@@ -84,7 +86,10 @@ static void eq_counters(lctx *c, const fj_snap *ls) {
   uint32_t sn = UINT32_MAX;
   for (unsigned k = 0; k < FJ_REG_FP; k++) {
     fj_ref y = ls->regs[k];
-    if (!y || fj_ir_is_k(y)) continue;
+    /* Only where the recording began with r_k below 2^32: a counter that did not (a loop
+     * counting down from 2^40, a counter wrapping around) would fail the guards on every
+     * entry and run interpreted. */
+    if (!y || fj_ir_is_k(y) || !(ir->entry_narrow >> k & 1)) continue;
     const fj_ir_ins yi = *fj_ir_at(ir, y);
     if (yi.op != FJ_IR_ADD || yi.type != FJ_IRT_I64 || !fj_ir_is_k(yi.b) || fj_ir_is_k(yi.a))
       continue;
