@@ -1220,12 +1220,59 @@ static void thm_pre_stubs(fj_thm *x) {
   }
 }
 
+/* A loop body whose last instructions are a guard G and the budget's `b' = b - n` in b's own
+ * registers (the charge of the next iteration, checked before LOOP): the subtraction goes in
+ * front of G and G's exit restores b first (out of line, like asm_guard_sub's), so G is the
+ * last instruction and the back edge turns its branch into the loop's (no b.w per
+ * iteration).  G reads neither b nor the flags the subtraction sets. */
+static void count_move(void *ud, fj_loc dst, fj_loc src, fj_ref ref) {
+  (void)dst, (void)src, (void)ref;
+  ++*(unsigned *)ud;
+}
+static void asm_tail_charge(fj_thm *x, fj_ref ref, const fj_ir_ins *g) {
+  fj_thm_buf *b = &x->b;
+  const fj_ra *ra = &x->cg->ra;
+  if (x->ir->loop == FJ_REF_NONE || ref < x->ir->loop || x->npre >= sizeof x->pre / sizeof x->pre[0])
+    return;
+  fj_ref s = next_ins(x, ref);
+  if (s == FJ_REF_NONE) return;
+  const fj_ir_ins *in = fj_ir_at(x->ir, s);
+  if ((in->op != FJ_IR_ADD && in->op != FJ_IR_SUB) || in->type != FJ_IRT_I64 ||
+      fj_ir_is_k(in->a) || !fj_ir_is_k(in->b) || g->a == in->a || g->b == in->a)
+    return;
+  for (fj_ref r = next_ins(x, s); r != FJ_REF_NONE; r = next_ins(x, r))
+    if (fj_ir_at(x->ir, r)->op != FJ_IR_PHI) return;  /* s must be the body's last */
+  uint64_t kb = fj_ir_kval(x->ir, in->b), n = in->op == FJ_IR_ADD ? 0 - kb : kb;
+  if (n == 0 || n > 0xffffffu || fj_thm_modimm((uint32_t)n) < 0) return;
+  unsigned moves = 0;  /* back-edge copies would follow the guard: nothing to gain */
+  fj_ra_phi_moves(ra, x->ir, (fj_loc){FJ_LOC_REG, THM_B0, 0, 0, 1}, count_move, &moves);
+  if (moves) return;
+  fj_loc la = fj_ra_loc_at(ra, in->a, s), ls = fj_ra_loc_at(ra, s, s);
+  if (la.kind != FJ_LOC_REG || ls.kind != FJ_LOC_REG || la.reg != ls.reg || la.reg_hi != ls.reg_hi ||
+      fj_ra_words(ra, in->a) != 2 || fj_ra_words(ra, s) != 2 || !thm_hi_live(x, in->a))
+    return;
+  uint32_t l = fj_label_new(x->mc);
+  if (x->mc->oom) fj_ir_abort(x->ir, FJ_ABORT_NOMEM, "thumb: out of memory");
+  fj_thm_subs_imm(b, la.reg, la.reg, (uint32_t)n);
+  bool saved = b->flags_free;
+  b->flags_free = false;
+  fj_thm_sbc_imm(b, la.reg_hi, la.reg_hi, 0);
+  b->flags_free = saved;
+  x->pre[x->npre].label = l;
+  x->pre[x->npre].exit_label = thm_exit_label(x, g->snap);
+  x->pre[x->npre].lo = la.reg;
+  x->pre[x->npre].hi = la.reg_hi;
+  x->pre[x->npre++].n = (uint32_t)n;
+  x->redirect = l;
+  x->skip = s;
+}
+
 static void asm_guard(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
   unsigned op = in->op;
   fj_ref ra = in->a, rb = in->b;
-  uint32_t target = thm_exit_label(x, in->snap);
-  if (asm_guard_sub(x, ref, in, target)) return;
+  uint32_t target = x->redirect != FJ_LABEL_NONE ? x->redirect : thm_exit_label(x, in->snap);
+  if (x->redirect == FJ_LABEL_NONE && asm_guard_sub(x, ref, in, target)) return;
   if (fj_ir_is_k(ra) && fj_ir_is_k(rb)) {
     if (!fj_ir_cond(op, in->type, fj_ir_kval(x->ir, ra), fj_ir_kval(x->ir, rb))) thm_jump(x, target);
     return;
@@ -1364,7 +1411,9 @@ static void asm_ins(fj_thm *x, fj_ref ref) {
       if (x->nborrow) /* an exit stub expects the frame as the prologue left it */
         fj_ir_abort(x->ir, FJ_ABORT_BACKEND, "thumb: ir %04u: guard with registers pushed",
                     ref - FJ_REF_BIAS);
+      asm_tail_charge(x, ref, in);
       asm_guard(x, ref, in);
+      x->redirect = FJ_LABEL_NONE;
       break;
     }
     fj_ir_abort(x->ir, FJ_ABORT_UNSUPPORTED, "thumb: ir %04u: op %s", ref - FJ_REF_BIAS,
@@ -1383,6 +1432,7 @@ void fj_thm_emit_trace(fj_cg *cg, bool wide) {
   x.wide = wide;
   x.skip = FJ_REF_NONE;
   x.jcc.pos = x.fwd.pos = x.st_pos = UINT32_MAX;
+  x.redirect = FJ_LABEL_NONE;
   fj_thm_buf_init(&x.b, x.mc->p, x.mc->cap);
   x.b.pos = x.mc->len;
   x.l_ret = fj_label_new(x.mc);

@@ -93,6 +93,8 @@ typedef struct fj_thm {
    * no label bound): the slot a result was just stored to, st loaded by a state load */
   struct { uint32_t pos; uint16_t slot; uint8_t lo, hi; bool two; } fwd;
   uint32_t st_pos;    /* A0 holds st */
+  uint32_t redirect;  /* FJ_LABEL_NONE, or where the guard being lowered exits instead of its
+                         stub (a restore first: asm_tail_charge) */
   uint8_t *afold;     /* [ref - FJ_REF_BIAS]: an address ADD its one LOAD/STORE computes in its
                          addressing mode ([r, #k] or [r, r]): emits nothing */
 } fj_thm;
