@@ -295,8 +295,13 @@ static void iv_draw(rng *r, ivshape *s) {
    * to the bound: sometimes it does not (the counter steps past the bound), and an early exit
    * ends the loop instead. */
   if (s->cont == FJ_OP_JNE64_IMM && (s->cstep > 1 || s->cstep < -1) && chance(r, 30)) {
-    s->bound += 1;
-    s->early = 2 + below(r, 6);
+    unsigned early = 2 + below(r, 6);
+    uint64_t at = c0 + (uint64_t)((int64_t)s->cstep * early);
+    /* the early exit compares with an imm32: a 64-bit count it cannot name would never leave */
+    if (s->w32 || (uint64_t)(int64_t)(int32_t)(uint32_t)at == at) {
+      s->bound += 1;
+      s->early = early;
+    }
   }
 }
 
