@@ -564,6 +564,32 @@ void fj_ra_run(fj_ra *ra, fj_ir *ir, const fj_target_regs *regs) {
         active[nactive++] = i;
         continue;
       }
+      if (ma && need == 2 && popcount32(ma) == 1 && (ma & ok) == ma &&
+          ma == 1u << locp(ra, a, i)->reg) {
+        /* a holds one word here (its body location is one register, or its high register is
+         * already free) and b two: b's low word shares a's register, its high word gets a
+         * free one (the back edge then copies at most that word). */
+        int reg = locp(ra, a, i)->reg, reg_hi = -1;
+        /* preferably the high register of a two-word first operand of a two-address op that
+         * dies here (the high half then stays in place; its expiry keeps what b holds) */
+        const fj_ir_ins *ins = &ir->buf[FJ_REF_BIAS - ir->lo + i];
+        uint32_t o = ins->a >= FJ_REF_BIAS && ins->a < ir->top ? ins->a - FJ_REF_BIAS : UINT32_MAX;
+        if (regs->two_address && o < i && two_address_on(ins, ins->a, false) && ra->end[o] == i &&
+            !pinned[o] && ra->words[o] == 2 && ra->hi_end[o] >= i &&
+            locp(ra, o, i)->kind == FJ_LOC_REG && (ok >> locp(ra, o, i)->reg_hi & 1) &&
+            !(ma >> locp(ra, o, i)->reg_hi & 1))
+          reg_hi = locp(ra, o, i)->reg_hi;
+        else
+          pick_regs(regs, free_regs & ok & ~ma, 2, &reg, &reg_hi);
+        if (reg_hi >= 0) {
+          free_regs &= ~(1u << reg_hi);
+          ra->used_regs |= 1u << reg_hi;
+          ra->loc[i] = (fj_loc){FJ_LOC_REG, (uint8_t)reg, 0, (uint8_t)reg_hi, 0};
+          pinned[i] = pinned[a] = 1;
+          active[nactive++] = i;
+          continue;
+        }
+      }
     }
     /* Two-address form whose first operand dies here: take over its register(s) (x = x op y);
      * a one-word result takes a two-word a's low register and frees the high one.  With

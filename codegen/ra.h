@@ -47,7 +47,10 @@
  * targets) is the first operand of b's own two-address instruction, b takes a's register(s) (if
  * a has them and both have the same width) and the copy disappears.  On two_address targets a whole chain c1 = a op x,
  * c2 = c1 op y, ..., b = ck op z (each link the last use of the one before; with commute also
- * through a commutative op's second operand) takes a's register.
+ * through a commutative op's second operand) takes a's register.  With widths, a two-word b
+ * whose a holds one word there (a one-word a, or one whose high register is already free)
+ * takes a's register for its low word and, for its high word, the high register of a
+ * two-address op's first operand dying at b if it can, else a free one.
  * On targets that set fj_target_regs.phi_slots the same holds for slots: a b that goes to a
  * slot takes a's slot when a's body location is one and a is done by b's definition (last read
  * before it or by b itself: the target's code writes a result's slot after reading operands).

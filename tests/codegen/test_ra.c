@@ -435,6 +435,41 @@ static void commute_case(bool commute) {
     fj_ir_free(&ir);
   }
 }
+/* PHI a b where a holds one word (nothing reads its high word) and b two: b's low word shares
+ * a's register (no back-edge copy), its high word takes the high register of the two-address
+ * operand dying at b (no move for it either). */
+static void test_phi_one_word(void **state) {
+  (void)state;
+  fj_ir ir;
+  fj_ir_init(&ir, FJ_IR_NOFOLD);
+  if (setjmp(ir.abort_jb)) fail_msg("%s", ir.msg);
+  fj_ref a = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = 1});
+  fj_ref x = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_RIN, .type = FJ_IRT_I64, .lit = 2});
+  fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_LOOP});
+  fj_ref c = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_ZEXT, .type = FJ_IRT_I64, .a = a, .aux = 32});
+  fj_ref w = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_XOR, .type = FJ_IRT_I64, .a = x,
+                                               .b = fj_ir_k64(&ir, 0x123456789ull)});
+  fj_ref b = fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_XOR, .type = FJ_IRT_I64, .a = w, .b = c});
+  fj_ref keep[2] = {b, x};
+  fj_ir_ins g = {.op = FJ_IR_NE, .type = FJ_IRT_I64, .a = x, .b = fj_ir_k64(&ir, 0)};
+  g.snap = empty_snap(&ir, keep, 2);
+  fj_ir_emit_raw(&ir, &g);
+  fj_ir_emit_raw(&ir, &(fj_ir_ins){.op = FJ_IR_PHI, .type = FJ_IRT_I64, .a = a, .b = b});
+  fj_ra ra;
+  fj_ra_run(&ra, &ir, &word_regs);
+  fj_loc la = fj_ra_loc(&ra, a), lb = fj_ra_loc(&ra, b), lw = fj_ra_loc(&ra, w);
+  assert_int_equal(fj_ra_words(&ra, a), 1);
+  assert_int_equal(fj_ra_words(&ra, b), 2);
+  assert_int_equal(la.kind, FJ_LOC_REG);
+  assert_int_equal(lb.kind, FJ_LOC_REG);
+  assert_int_equal(lw.kind, FJ_LOC_REG);
+  assert_int_equal(lb.reg, la.reg);
+  assert_int_equal(lb.reg_hi, lw.reg_hi);
+  assert_int_not_equal(lb.reg, lb.reg_hi);
+  fj_ra_free(&ra);
+  fj_ir_free(&ir);
+}
+
 static void test_commute(void **state) {
   (void)state;
   commute_case(false);
@@ -704,6 +739,7 @@ int main(void) {
     cmocka_unit_test(test_ranges_and_unused),
     cmocka_unit_test(test_phi_chain),
     cmocka_unit_test(test_commute),
+    cmocka_unit_test(test_phi_one_word),
     cmocka_unit_test(test_clobbered_registers),
     cmocka_unit_test(test_phi_moves),
     cmocka_unit_test(test_words),
