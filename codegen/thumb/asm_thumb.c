@@ -367,6 +367,30 @@ static bool logic_imm_fits(unsigned op, uint32_t v) {
   return op != FJ_IR_XOR && fj_thm_modimm(~v) >= 0;
 }
 
+/* In-place 64-bit multiply by a constant k (the result's low register is a's): with k' = k - 1,
+ * a * k = a + a * k', so `mla dh, ah, k'l, ah` (+ `mla dh, al, k'h, dh`) then
+ * `umlal dl, dh, al, k'l` adds al * k'l to dh:al.  Three instructions where the product into
+ * a temporary takes four (mul, mla, umull, add); two when k'h is 0 (x * 3).  The constant
+ * halves go to the scratch pair B, which no operand or result uses here. */
+static bool mul_k_in_place(fj_thm *x, thm_opd a, thm_opd o, unsigned dl, unsigned dh,
+                           unsigned al) {
+  if (!o.lo.k || !o.hi.k || a.hi.k || dl != al || dl == dh) return false;
+  unsigned ah = a.hi.r;
+  if (dl == THM_B0 || dl == THM_B1 || dh == THM_B0 || dh == THM_B1 || ah == THM_B0 ||
+      ah == THM_B1 || ah == 0xff || ah == al || dh == al)
+    return false;
+  uint64_t k1 = ((uint64_t)o.hi.v << 32 | o.lo.v) - 1;
+  fj_thm_buf *b = &x->b;
+  unsigned t = thm_reg(x, (thm_half){true, 0, (uint32_t)k1}, THM_B0);
+  fj_thm_mla(b, dh, ah, t, ah);                       /* dh = ah * k'l + ah */
+  if (k1 >> 32) {
+    unsigned u = thm_reg(x, (thm_half){true, 0, (uint32_t)(k1 >> 32)}, THM_B1);
+    fj_thm_mla(b, dh, al, u, dh);                     /* dh += al * k'h */
+  }
+  fj_thm_umlal(b, dl, dh, al, t);                     /* dh:dl = dh:al + al * k'l */
+  return true;
+}
+
 /* Add/sub/logic: op on the low halves, then the high halves (with the carry for add/sub). */
 static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   fj_thm_buf *b = &x->b;
@@ -383,6 +407,10 @@ static void asm_alu(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
   thm_dst(x, ref, &dl, &dh, THM_A0, THM_A1);  /* a slot result: "A = a; A op= b" */
   unsigned al = thm_reg(x, a.lo, THM_A0);
   if (in->op == FJ_IR_MUL) {
+    if (w && mul_k_in_place(x, a, o, dl, dh, al)) {
+      thm_put(x, ref, dl, dh);
+      return;
+    }
     unsigned bl = thm_reg(x, o.lo, THM_B0);
     if (!w) {
       fj_thm_mul(b, dl, al, bl);

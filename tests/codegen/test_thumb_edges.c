@@ -271,6 +271,54 @@ int main(void) {
       free(code);
     }
   }
+  /* 64-bit products by a constant, in place (`x *= k`: mla, mla and umlal with k - 1, PORTING.md
+   * section 8) and into another register, over the value table as 64-bit words, for constants
+   * whose k - 1 borrows from the high word, has a zero high word or is all ones. */
+  {
+    enum { NV = 17 };
+    static uint8_t mem[NV * 8];
+    for (int i = 0; i < NV; i++) {
+      uint64_t v = strtoull(vals[i], NULL, 0);
+      if (i == 2) v = ~0ull;
+      memcpy(mem + 8 * i, &v, 8);
+    }
+    static const char *const mk[] = {"0", "1", "2", "3", "-1", "0x100000000", "0x100000001",
+                                     "0xbf58476d1ce4e5b9", "0xffffffff", "0x8000000000000000",
+                                     "0xfffffffe00000001"};
+    for (size_t k = 0; k < sizeof mk / sizeof mk[0]; k++) {
+      snprintf(text, sizeof text,
+               "mov %%r6, %%r1\nmov %%r7, 0\nmov %%r8, 0\nmov %%r9, 0\n"
+               "loop:\nlddw %%r4, %s\nldxdw %%r2, [%%r6+0]\nmul %%r2, %%r4\nxor %%r8, %%r2\n"
+               "ldxdw %%r3, [%%r6+0]\nmov %%r5, %%r3\nmul %%r5, %%r4\nadd %%r8, %%r5\n"
+               "add %%r8, %%r3\nmov %%r2, 0\nmov %%r3, 0\nmov %%r5, 0\n"
+               "add %%r6, 8\nadd %%r7, 1\njlt %%r7, %d, loop\nmov %%r0, %%r8\nexit\n",
+               mk[k], NV);
+      fj_insn *code;
+      size_t n;
+      char err[160];
+      if (fj_asm(text, &code, &n, err, sizeof err) != 0) {
+        printf("FAIL assembling: %s\n%s", err, text);
+        failed++;
+        continue;
+      }
+      for (unsigned th = 2; th < NV; th += 5) {
+        static uint8_t m[sizeof mem];
+        memcpy(m, mem, sizeof m);
+        fj_diff_cfg cfg = {.at_pc = 4, .threshold = (uint16_t)th, .max_recs = 1024, .bridges = 1};
+        fj_diff_result r;
+        int rc = fj_diff_run_thumb(code, n, m, sizeof m, &cfg, &r, NULL);
+        ran += (unsigned)r.ran_native;
+        if (rc != 0 || r.run_status != 0 || r.ran_native == 0) {
+          printf("FAIL (%s; %d native runs) at threshold %u:\n%s", r.message, r.ran_native, th,
+                 text);
+          failed++;
+        } else {
+          passed++;
+        }
+      }
+      free(code);
+    }
+  }
   printf("thumb_edges: %u programs, %u compiled variants ran in Unicorn and matched\n",
          passed + failed, ran);
   printf("%u passed, %u failed\n", passed, failed);
