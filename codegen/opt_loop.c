@@ -119,20 +119,23 @@ static void eq_counters(lctx *c, const fj_snap *ls) {
       s.ref = ir->top;
       sn = fj_snap_add(ir, &s, slots, frames);
     }
-    fj_ref d;
+    /* The I64 guards first: past them y < 2^32, so z = y and the distance between n and y
+     * (1 .. 0xffffffff) is exact as an I32 SUB on z (two instructions less on a 32-bit
+     * target, and fj_opt_mem's trip bound shares it). */
     if (!down) {  /* y <u n, t | n - y: the counter stays in [y, n - t] */
       raw2(ir, FJ_IR_ULT, FJ_IRT_I64, y, n, sn);
-      d = raw2(ir, FJ_IR_SUB, FJ_IRT_I64, n, y, 0);
     } else {      /* n + t <= y <= 0xffffffff, t | y - n: it stays in [n + t, y] */
       raw2(ir, FJ_IR_ULE, FJ_IRT_I64, y, fj_ir_k64(ir, 0xffffffffu), sn);
       if (t == 1) raw2(ir, FJ_IR_UGT, FJ_IRT_I64, y, n, sn);
       else raw2(ir, FJ_IR_UGE, FJ_IRT_I64, y, fj_ir_k64(ir, nv + t), sn);
-      d = raw2(ir, FJ_IR_SUB, FJ_IRT_I64, y, n, 0);
     }
-    if (t > 1) raw2(ir, FJ_IR_NTEST, FJ_IRT_I64, d, fj_ir_k64(ir, t - 1), sn);
-    fj_ir_ins z = {.op = FJ_IR_ZEXT, .type = FJ_IRT_I32, .aux = 32, .a = y};
+    fj_ir_ins zi = {.op = FJ_IR_ZEXT, .type = FJ_IRT_I32, .aux = 32, .a = y};
+    const fj_ref z = fj_ir_emit_raw(ir, &zi);
+    fj_ref d = down ? raw2(ir, FJ_IR_SUB, FJ_IRT_I32, z, n, 0)
+                    : raw2(ir, FJ_IR_SUB, FJ_IRT_I32, n, z, 0);
+    if (t > 1) raw2(ir, FJ_IR_NTEST, FJ_IRT_I32, d, fj_ir_k64(ir, t - 1), sn);
     c->cnt_y[k] = y;
-    c->cnt_z[k] = c->cur[k] = fj_ir_emit_raw(ir, &z);
+    c->cnt_z[k] = c->cur[k] = z;
   }
 }
 

@@ -299,21 +299,37 @@ static bool hx_is_limit(const hx *h, fj_ref l) {
 
 /* ---- the new pre-roll code (refs loop + i once inserted) ---- */
 
-static fj_ref hx_put(hx *h, enum fj_ir_op op, fj_ref a, fj_ref b) {
+/* Is r (a constant, a pre-roll ref or a new one) known to fit 32 bits? */
+static bool hx_known32(const hx *h, fj_ref r) {
+  if (fj_ir_is_k(r)) return fj_ir_kval(h->ir, r) <= 0xffffffffu;
+  if (r < h->loop) return fj_ir_at(h->ir, r)->type == FJ_IRT_I32;
+  return r - h->loop < h->nadd && h->add[r - h->loop].type == FJ_IRT_I32;
+}
+
+static fj_ref hx_put_t(hx *h, enum fj_ir_op op, enum fj_irt ty, fj_ref a, fj_ref b) {
+  /* the same value at 32 bits: a shift right (by < 32) or mask of a value below 2^32 */
+  if (ty == FJ_IRT_I64 &&
+      ((op == FJ_IR_SHR && hx_known32(h, a) && fj_ir_is_k(b) && fj_ir_kval(h->ir, b) < 32) ||
+       (op == FJ_IR_AND && (hx_known32(h, a) || hx_known32(h, b)))))
+    ty = FJ_IRT_I32;
   if (!fj_ir_is_guard(op)) {  /* the same value computed in the pre-roll (fj_opt_loop's) */
     for (fj_ref r = h->ir->chain[op]; r; r = fj_ir_at(h->ir, r)->prev) {
       const fj_ir_ins *i = fj_ir_at(h->ir, r);
-      if (r < h->loop && i->type == FJ_IRT_I64 && i->a == a && i->b == b) return r;
+      if (r < h->loop && i->type == ty && i->a == a && i->b == b) return r;
     }
   }
   if (h->nadd >= HX_MAX_NEW) {
     h->no = true;
     return a;
   }
-  fj_ir_ins ins = {.op = (uint8_t)op, .type = FJ_IRT_I64, .a = a, .b = b};
+  fj_ir_ins ins = {.op = (uint8_t)op, .type = (uint8_t)ty, .a = a, .b = b};
   if (fj_ir_is_guard(op)) ins.snap = HX_SNAP;
   h->add[h->nadd] = ins;
   return h->loop + h->nadd++;
+}
+
+static fj_ref hx_put(hx *h, enum fj_ir_op op, fj_ref a, fj_ref b) {
+  return hx_put_t(h, op, FJ_IRT_I64, a, b);
 }
 
 static fj_ref hx_k(hx *h, uint64_t v) { return fj_ir_k64(h->ir, v); }
@@ -327,25 +343,43 @@ static fj_ref hx_op(hx *h, enum fj_ir_op op, fj_ref a, fj_ref b) {
   return hx_put(h, op, a, b);
 }
 
-static void hx_guard(hx *h, enum fj_ir_op cond, fj_ref a, fj_ref b) {
+static void hx_guard_t(hx *h, enum fj_ir_op cond, enum fj_irt ty, fj_ref a, fj_ref b) {
   if (fj_ir_is_k(a) && fj_ir_is_k(b)) {
-    if (!fj_ir_cond(cond, FJ_IRT_I64, fj_ir_kval(h->ir, a), fj_ir_kval(h->ir, b))) h->no = true;
+    if (!fj_ir_cond(cond, ty, fj_ir_kval(h->ir, a), fj_ir_kval(h->ir, b))) h->no = true;
     return;
   }
+  /* a value below 2^32 (e.g. a trip bound J computed at 32 bits) is <= 0xffffffff */
+  if (ty == FJ_IRT_I64 && (cond == FJ_IR_ULE || cond == FJ_IR_ULT) && hx_known32(h, a) &&
+      fj_ir_is_k(b) &&
+      fj_ir_kval(h->ir, b) >= 0xffffffffu + (uint64_t)(cond == FJ_IR_ULT))
+    return;
+  /* unsigned order and equality of two values below 2^32 are the same at 32 bits (one
+   * compare instead of two on a 32-bit target); signed order is not */
+  const bool same32 =
+      ty == FJ_IRT_I64 && hx_known32(h, a) && hx_known32(h, b) &&
+      (cond == FJ_IR_ULT || cond == FJ_IR_ULE || cond == FJ_IR_UGT || cond == FJ_IR_UGE ||
+       cond == FJ_IR_EQ || cond == FJ_IR_NE || cond == FJ_IR_TEST || cond == FJ_IR_NTEST);
+  if (same32) ty = FJ_IRT_I32;
   /* the pre-roll's own exit guard often is one of these (either way round): it has passed */
   for (int swap = 0; swap < 2; swap++) {
     enum fj_ir_op c = swap ? fj_ir_cond_swap(cond) : cond;
     fj_ref x = swap ? b : a, y = swap ? a : b;
     for (fj_ref r = h->ir->chain[c]; r; r = fj_ir_at(h->ir, r)->prev) {
       const fj_ir_ins *g = fj_ir_at(h->ir, r);
-      if (r < h->loop && g->type == FJ_IRT_I64 && g->a == x && g->b == y) return;
+      if (r < h->loop && (g->type == ty || (same32 && g->type == FJ_IRT_I64)) && g->a == x &&
+          g->b == y)
+        return;
     }
   }
   for (unsigned i = 0; i < h->nadd; i++) {
     const fj_ir_ins *g = &h->add[i];
-    if (g->op == cond && g->a == a && g->b == b) return;
+    if (g->op == cond && g->type == ty && g->a == a && g->b == b) return;
   }
-  hx_put(h, cond, a, b);
+  hx_put_t(h, cond, ty, a, b);
+}
+
+static void hx_guard(hx *h, enum fj_ir_op cond, fj_ref a, fj_ref b) {
+  hx_guard_t(h, cond, FJ_IRT_I64, a, b);
 }
 
 /* x over the pre-roll refs: the body instructions of x copied in front of LOOP. */
@@ -444,21 +478,40 @@ static fj_ref hx_trip_bound(hx *h, fj_ref g, uint64_t used32, unsigned *ivx) {
   }
   fj_ref d;  /* J * t */
   const bool up = (int64_t)s > 0;
+  /* a is z = v->a (or the I64 value z zero-extends, below 2^32 by a pre-roll guard) and n
+   * fits 32 bits: past the order guard below, n - a (up) or a - n (down) lies in
+   * [0, 0xffffffff] and is exact as an I32 SUB on z (fj_opt_loop's counters compute it so),
+   * and so is everything from it up to J */
+  const fj_ref z = v->a;
+  const bool z32 = v->w32 && !sgn && !fj_ir_is_k(z) && fj_ir_at(h->ir, z)->type == FJ_IRT_I32 &&
+                   hx_known32(h, n);
+  fj_ref dist = FJ_REF_NONE;
   switch (up ? op : fj_ir_cond_swap(op)) {
   case FJ_IR_ULT:  /* up: a_0 <= a <= n - 1; down: n + 1 <= a <= a_0 */
     hx_guard(h, FJ_IR_ULT, up ? a : n, up ? n : a);
-    d = hx_op(h, FJ_IR_ADD, up ? hx_op(h, FJ_IR_SUB, n, a) : hx_op(h, FJ_IR_SUB, a, n),
-              hx_k(h, (uint64_t)-1));
+    if (z32) {  /* dist >= 1 */
+      dist = hx_put_t(h, FJ_IR_SUB, FJ_IRT_I32, up ? n : z, up ? z : n);
+      d = hx_put_t(h, FJ_IR_SUB, FJ_IRT_I32, dist, hx_k(h, 1));
+    } else {
+      d = hx_op(h, FJ_IR_ADD, up ? hx_op(h, FJ_IR_SUB, n, a) : hx_op(h, FJ_IR_SUB, a, n),
+                hx_k(h, (uint64_t)-1));
+    }
     break;
   case FJ_IR_ULE:  /* up: a_0 <= a <= n; down: n <= a <= a_0 */
     hx_guard(h, FJ_IR_ULE, up ? a : n, up ? n : a);
-    d = up ? hx_op(h, FJ_IR_SUB, n, a) : hx_op(h, FJ_IR_SUB, a, n);
+    if (z32) d = hx_put_t(h, FJ_IR_SUB, FJ_IRT_I32, up ? n : z, up ? z : n);
+    else d = up ? hx_op(h, FJ_IR_SUB, n, a) : hx_op(h, FJ_IR_SUB, a, n);
     break;
   case FJ_IR_NE: {
     /* a reaches n after (n - a) / s steps mod 2^64, wrapping or not; at 32 bits it must not
      * wrap: n on a's side of a_0 */
     if (v->w32) hx_guard(h, FJ_IR_ULT, up ? a : n, up ? n : a);
     else hx_guard(h, FJ_IR_NE, a, n);
+    if (z32) {  /* dist >= 1, and once t | dist, dist - t does not wrap */
+      dist = hx_put_t(h, FJ_IR_SUB, FJ_IRT_I32, up ? n : z, up ? z : n);
+      if (t > 1) hx_guard_t(h, FJ_IR_NTEST, FJ_IRT_I32, dist, hx_k(h, t - 1));
+      return hx_trips(h, hx_put_t(h, FJ_IR_SUB, FJ_IRT_I32, dist, kt), t);
+    }
     fj_ref dist = up ? hx_op(h, FJ_IR_SUB, n, a) : hx_op(h, FJ_IR_SUB, a, n);
     if (t > 1) hx_guard(h, FJ_IR_NTEST, dist, hx_k(h, t - 1));
     return hx_trips(h, hx_op(h, FJ_IR_SUB, dist, kt), t);
@@ -615,13 +668,14 @@ static bool hx_narrow_iv(hx *h, const hx_iv *v, fj_ref j, fj_ref *z) {
   unsigned nadd = h->nadd, nmemo = h->nmemo;
   const fj_ref kmax = hx_k(h, 0xffffffffu);
   hx_guard(h, FJ_IR_ULE, v->a, kmax);
-  fj_ref room = (int64_t)v->step > 0 ? hx_op(h, FJ_IR_SUB, kmax, v->a) : v->a;
-  hx_guard(h, FJ_IR_ULT, j, hx_op(h, FJ_IR_SHR, room, hx_k(h, hx_log2(e))));
   if (!h->no && h->nadd < HX_MAX_NEW) {
     fj_ir_ins ins = {.op = FJ_IR_ZEXT, .type = FJ_IRT_I32, .aux = 32, .a = v->a};
     h->add[h->nadd] = ins;
     *z = h->loop + h->nadd++;
-    return true;
+    /* past the guard z = a_0, and the room is exact at 32 bits */
+    fj_ref room = (int64_t)v->step > 0 ? hx_put_t(h, FJ_IR_SUB, FJ_IRT_I32, kmax, *z) : *z;
+    hx_guard(h, FJ_IR_ULT, j, hx_op(h, FJ_IR_SHR, room, hx_k(h, hx_log2(e))));
+    if (!h->no) return true;
   }
   h->no = false;
   h->nadd = nadd;

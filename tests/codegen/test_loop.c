@@ -109,27 +109,31 @@ static void test_variant_load(void **st) {
   /* The address moves with r3, but the loop's bound (r1 < 100) bounds it: opt_mem checks the
    * whole range before LOOP, the body keeps only the load. */
   assert_null(strstr(body, "ULE"));
-  assert_non_null(strstr(body, "0039   i32 LOAD   0021 w4 reg1\n"));
+  assert_non_null(strstr(body, "0038   i32 LOAD   0021 w4 reg1\n"));
   /* The trip count works on 0020 (= ZEXT 0023's value, below 100 by 0022): 0022 is the
-   * range check's own guard, not repeated before LOOP. */
-  assert_non_null(strstr(txt, "0026   i64 SUB    #100 0020\n"));
+   * range check's own guard, not repeated before LOOP.  Past it 100 - 0020 is 1 .. 100, so
+   * J = 100 - 0020 - 1 is I32 work on 0023 (before: I64 SUB #100 0020, ADD #-1). */
+  assert_non_null(strstr(txt, "0026   i32 SUB    #100 0023\n"
+                              "0027   i32 SUB    0026 #1\n"));
   assert_null(strstr(txt, "ULT    0023"));
   /* The trip count also covers the budget: b_0 >= 6 * J before LOOP, and the body only
-   * decrements it (the exits still restore it exactly). */
-  assert_non_null(strstr(txt, "0034   i64 MUL    0027 #6\n"
-                              "0035 > i64 GE     0025 0034  snap 11\n"
-                              "0036       LOOP   \n"));
+   * decrements it (the exits still restore it exactly).  J is I32: no J <= 0xffffffff guard
+   * for the product (before: one). */
+  assert_non_null(strstr(txt, "0032 > i64 ULE    0027 0031  snap 11\n"
+                              "0033   i64 MUL    0027 #6\n"
+                              "0034 > i64 GE     0025 0033  snap 11\n"
+                              "0035       LOOP   \n"));
   assert_null(strstr(body, "GE "));
-  assert_non_null(strstr(body, "0046   i64 ADD    0025 #-6\n"));
-  assert_non_null(strstr(body, "0047   i32 PHI    0015 0039\n"));  /* r2 keeps 32-bit type */
-  assert_non_null(strstr(body, "0049   i64 PHI    0021 0043\n"));
+  assert_non_null(strstr(body, "0045   i64 ADD    0025 #-6\n"));
+  assert_non_null(strstr(body, "0046   i32 PHI    0015 0038\n"));  /* r2 keeps 32-bit type */
+  assert_non_null(strstr(body, "0048   i64 PHI    0021 0042\n"));
   /* r1 < 100 makes r1 (ZEXT 0023 in the pre-roll) 32-bit: the body's r1 + 1 and its compare
    * are I32, and so is the counter's PHI. */
   assert_non_null(strstr(txt, "0022 > i64 ULT    0020 #100  snap 2\n"
                               "0023   i32 ZEXT   0020 32\n"));
-  assert_non_null(strstr(body, "0042   i32 ADD    0023 #1\n"));
-  assert_non_null(strstr(body, "0044 > i32 ULT    0042 #100  snap 9\n"));
-  assert_non_null(strstr(body, "0050   i32 PHI    0023 0042\n"));
+  assert_non_null(strstr(body, "0041   i32 ADD    0023 #1\n"));
+  assert_non_null(strstr(body, "0043 > i32 ULT    0041 #100  snap 9\n"));
+  assert_non_null(strstr(body, "0049   i32 PHI    0023 0041\n"));
   free(txt);
 }
 
@@ -248,18 +252,18 @@ static void test_eq_counter(void **st) {
                       "0009 > i64 GE     0002 #3  snap 2\n"
                       "0010   i64 ADD    0002 #-3\n"
                       "0011 > i64 ULT    0007 #64  snap 4\n"
-                      "0012   i64 SUB    #64 0007\n"
-                      "0013 > i64 NTEST  0012 #3  snap 4\n"
-                      "0014   i32 ZEXT   0007 32\n"
+                      "0012   i32 ZEXT   0007 32\n"
+                      "0013   i32 SUB    #64 0012\n"
+                      "0014 > i32 NTEST  0013 #3  snap 4\n"
                       "0015       LOOP   \n"
                       "0016   i64 ADD    0005 #1\n"
-                      "0017   i32 ADD    0014 #4\n"
+                      "0017   i32 ADD    0012 #4\n"
                       "0018 > i32 NE     0017 #64  snap 6\n"
                       "0019 > i64 GE     0010 #3  snap 7\n"
                       "0020   i64 ADD    0010 #-3\n"
                       "0021   i64 PHI    0005 0016\n"
                       "0022   i64 PHI    0010 0020\n"
-                      "0023   i32 PHI    0014 0017\n");
+                      "0023   i32 PHI    0012 0017\n");
   char line[256];
   fj_snap_format(&ir, 4, line, sizeof line);  /* the back edge's state, resuming at the top */
   assert_string_equal(line, "snap 4 guard pc 0 [r0=0005 r1=0007] budget 0002+0");
@@ -273,9 +277,9 @@ static void test_eq_counter(void **st) {
     uint64_t in[16] = {0};
     in[1] = cases[k].r1;
     bool ok = true;
-    for (fj_ref r = FJ_REF_BIAS + 11; r <= FJ_REF_BIAS + 13; r += 2) {
-      const fj_ir_ins *g = fj_ir_at(&ir, r);
-      ok &= fj_ir_cond((enum fj_ir_op)g->op, FJ_IRT_I64, cu_eval(&ir, g->a, in),
+    for (fj_ref r = FJ_REF_BIAS + 11; r <= FJ_REF_BIAS + 14 && ok; r += 3) {
+      const fj_ir_ins *g = fj_ir_at(&ir, r);  /* the I32 NTEST only runs past the I64 guard */
+      ok &= fj_ir_cond((enum fj_ir_op)g->op, (enum fj_irt)g->type, cu_eval(&ir, g->a, in),
                        cu_eval(&ir, g->b, in));
     }
     if (ok != cases[k].ok) fail_msg("r1 = %llu", (unsigned long long)cases[k].r1);
@@ -290,13 +294,13 @@ static void test_eq_counter(void **st) {
   char *down = cu_dump(&ir);
   assert_non_null(strstr(down, "0011 > i64 ULE    0007 #0xffffffff  snap 4\n"
                                "0012 > i64 UGE    0007 #12  snap 4\n"
-                               "0013   i64 SUB    0007 #8\n"
-                               "0014 > i64 NTEST  0013 #3  snap 4\n"
-                               "0015   i32 ZEXT   0007 32\n"
+                               "0013   i32 ZEXT   0007 32\n"
+                               "0014   i32 SUB    0013 #8\n"
+                               "0015 > i32 NTEST  0014 #3  snap 4\n"
                                "0016       LOOP   \n"));
-  assert_non_null(strstr(down, "0018   i32 ADD    0015 #0xfffffffc\n"
+  assert_non_null(strstr(down, "0018   i32 ADD    0013 #0xfffffffc\n"
                                "0019 > i32 NE     0018 #8  snap 6\n"));
-  assert_non_null(strstr(down, "0024   i32 PHI    0015 0018\n"));
+  assert_non_null(strstr(down, "0024   i32 PHI    0013 0018\n"));
   static const struct { uint64_t r1; bool ok; } dcases[] = {
       {16, true}, {20, true}, {0x100000000ull, true}, {14, false}, {18, false}, {12, false},
       {0x100000004ull, false}, {2, false}};
@@ -304,10 +308,10 @@ static void test_eq_counter(void **st) {
     uint64_t in[16] = {0};
     in[1] = dcases[k].r1;
     bool ok = true;
-    for (fj_ref r = FJ_REF_BIAS + 11; r <= FJ_REF_BIAS + 14; r++) {
+    for (fj_ref r = FJ_REF_BIAS + 11; r <= FJ_REF_BIAS + 15 && ok; r++) {
       const fj_ir_ins *g = fj_ir_at(&ir, r);
       if (!fj_ir_is_guard(g->op)) continue;
-      ok &= fj_ir_cond((enum fj_ir_op)g->op, FJ_IRT_I64, cu_eval(&ir, g->a, in),
+      ok &= fj_ir_cond((enum fj_ir_op)g->op, (enum fj_irt)g->type, cu_eval(&ir, g->a, in),
                        cu_eval(&ir, g->b, in));
     }
     if (ok != dcases[k].ok) fail_msg("down: r1 = %llu", (unsigned long long)dcases[k].r1);
@@ -330,6 +334,22 @@ static void test_eq_counter(void **st) {
   }
   assert_true(shared >= 4);  /* counter: ULT, NTEST; range: first and last element */
   assert_int_equal(fj_snap_get(&ir, sn)->kind, FJ_EXIT_GUARD);
+  /* The trip bound J = (64 - z - 4) >> 2 is I32 work on the counter guards' distance (an I32
+   * SUB on z = ZEXT 32 of the counter past its I64 guard), and needs no J <= 0xffffffff guard
+   * for the budget's J * 4 (before: I64 SUB #64 y, NTEST, SUB, SHR and that guard). */
+  char *ld = cu_dump(&ir);
+  assert_non_null(strstr(ld, "0022 > i64 ULT    0018 #64  snap 5\n"
+                             "0023   i32 ZEXT   0018 32\n"
+                             "0024   i32 SUB    #64 0023\n"
+                             "0025 > i32 NTEST  0024 #3  snap 5\n"
+                             "0026   i32 SUB    0024 #4\n"
+                             "0027   i32 SHR    0026 #2\n"));
+  assert_non_null(strstr(ld, "0032 > i64 ULE    0027 0031  snap 5\n"
+                             "0033   i64 SHL    0027 #2\n"
+                             "0034 > i64 GE     0021 0033  snap 5\n"
+                             "0035       LOOP   \n"));
+  assert_null(strstr(ld, "#0xffffffff"));
+  free(ld);
   fj_ir_free(&ir);
 }
 

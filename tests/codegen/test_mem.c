@@ -660,33 +660,38 @@ static void test_ptr_iv_addr32(void **st) {
   assert_non_null(strstr(wb, "   i64 PHI    0021 "));
   assert_null(strstr(wide, "ZEXT   0021"));
   char *t = ptr_loop_text(FJ_IR_ADDR32, &ir);
+  /* J = 100 - r1' - 1 (0027) and the room 0xffffffff - a_0 are I32 work past the guards that
+   * keep them in range (r1' < 100 at 0022, a_0 <= 0xffffffff at 0034), and the compare of the
+   * two is then an I32 guard (before: I64 SUB, ADD, SUB, SHR and an I64 ULT). */
+  assert_non_null(strstr(t, "0026   i32 SUB    #100 0023\n"
+                            "0027   i32 SUB    0026 #1\n"));
   assert_non_null(strstr(t, "0033 > i64 ULE    0027 0032  snap 11\n"  /* the range check */
                             "0034 > i64 ULE    0021 #0xffffffff  snap 11\n"
-                            "0035   i64 SUB    #0xffffffff 0021\n"
-                            "0036   i64 SHR    0035 #2\n"
-                            "0037 > i64 ULT    0027 0036  snap 11\n"  /* J < room / 4 */
-                            "0038   i32 ZEXT   0021 32\n"
-                            /* the budget's (J < 2^32 by 0037) */
+                            "0035   i32 ZEXT   0021 32\n"
+                            "0036   i32 SUB    #0xffffffff 0035\n"
+                            "0037   i32 SHR    0036 #2\n"
+                            "0038 > i32 ULT    0027 0037  snap 11\n"  /* J < room / 4 */
+                            /* the budget's (J < 2^32: I32) */
                             "0039   i64 MUL    0027 #5\n"
                             "0040 > i64 GE     0025 0039  snap 11\n"
                             "0041       LOOP   \n"));
   const char *body = strstr(t, "LOOP");
-  assert_non_null(strstr(body, "0045   i32 ADD    0038 #8\n"
+  assert_non_null(strstr(body, "0045   i32 ADD    0035 #8\n"
                                "0046   i32 LOAD   0045 w4 reg1\n"));
-  assert_non_null(strstr(body, "0049   i32 ADD    0038 #4\n"));
-  assert_non_null(strstr(body, "0055   i32 PHI    0038 0049\n"));
+  assert_non_null(strstr(body, "0049   i32 ADD    0035 #4\n"));
+  assert_non_null(strstr(body, "0055   i32 PHI    0035 0049\n"));
   assert_null(strstr(body, "0021"));  /* the body reads only the ZEXT */
   /* The guard J < room / 4 with r1 = 0 (J = 98): a pointer whose 99 steps of 4 stay below
    * 2^32 passes; one whose last step reaches 2^32 leaves before LOOP. */
-  fj_ref g = find_line(&ir, "> i64 ULT    0027 0036");
+  fj_ref g = find_line(&ir, "> i32 ULT    0027 0037");
   const fj_ir_ins *gi = fj_ir_at(&ir, g);
   uint64_t in[16] = {0};
   in[3] = 0x40000000u;
-  assert_true(fj_ir_cond(FJ_IR_ULT, FJ_IRT_I64, cu_eval(&ir, gi->a, in), cu_eval(&ir, gi->b, in)));
+  assert_true(fj_ir_cond(FJ_IR_ULT, FJ_IRT_I32, cu_eval(&ir, gi->a, in), cu_eval(&ir, gi->b, in)));
   in[3] = 0xffffffffu - 4 - 99 * 4;  /* a_0 = r3 + 4, the last b = a_0 + 396 = 0xffffffff */
-  assert_true(fj_ir_cond(FJ_IR_ULT, FJ_IRT_I64, cu_eval(&ir, gi->a, in), cu_eval(&ir, gi->b, in)));
+  assert_true(fj_ir_cond(FJ_IR_ULT, FJ_IRT_I32, cu_eval(&ir, gi->a, in), cu_eval(&ir, gi->b, in)));
   in[3]++;                           /* ... = 2^32 */
-  assert_false(fj_ir_cond(FJ_IR_ULT, FJ_IRT_I64, cu_eval(&ir, gi->a, in), cu_eval(&ir, gi->b, in)));
+  assert_false(fj_ir_cond(FJ_IR_ULT, FJ_IRT_I32, cu_eval(&ir, gi->a, in), cu_eval(&ir, gi->b, in)));
   free(wide);
   free(t);
   fj_ir_free(&wide_ir);
