@@ -1345,6 +1345,17 @@ static void asm_guard(fj_thm *x, fj_ref ref, const fj_ir_ins *in) {
       fj_thm_orrs(b, THM_B0, al, ah); /* a == 0: Z of lo | hi (b is #0: B is free) */
       break;
     }
+    if (!test && o.lo.k && o.hi.k && (o.lo.v == 0 || o.hi.v == 0)) {
+      /* a == k with one half of k zero: Z of (a's other half ^ k's) | the zero half's word, two
+       * instructions for cmp, it, cmp (collatz's x != 1).  B is free: k is in no register. */
+      bool lo0 = o.lo.v == 0;
+      uint32_t v = lo0 ? o.hi.v : o.lo.v;
+      if (fj_thm_modimm(v) >= 0) {
+        fj_thm_eor_imm(b, THM_B0, lo0 ? ah : al, v);
+        fj_thm_orrs(b, THM_B0, THM_B0, lo0 ? al : ah);
+        break;
+      }
+    }
     cmp_half(x, test, al, o.lo);
     fj_thm_it1(b, FJ_THM_EQ);
     cmp_half(x, test, ah, o.hi);

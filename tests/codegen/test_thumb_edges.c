@@ -138,12 +138,14 @@ int main(void) {
       memcpy(mem + 16 * i, &v[i / NV], 8);
       memcpy(mem + 16 * i + 8, &v[i % NV], 8);
     }
-    static const char *const kimm[] = {"%r3", "0", "-1", "0x7fffffff", "-0x80000000"};
+    /* "1" and r4 (0x100000000, a constant in the trace): 64-bit equality with one zero half */
+    static const char *const kimm[] = {"%r3", "0", "-1", "0x7fffffff", "-0x80000000", "1", "%r4"};
     for (size_t c = 0; c < sizeof jmps / sizeof jmps[0]; c++)
       for (int w32 = 0; w32 < 2; w32++)
         for (size_t k = 0; k < sizeof kimm / sizeof kimm[0]; k++) {
           snprintf(text, sizeof text,
                    "mov %%r6, %%r1\nmov %%r7, 0\nmov %%r0, 0\nloop:\nldxdw %%r2, [%%r6+0]\n"
+                   "lddw %%r4, 0x100000000\n"
                    "ldxdw %%r3, [%%r6+8]\n%s%s %%r2, %s, +1\nadd %%r0, 1\nlsh %%r0, 1\n"
                    "add %%r6, 16\nadd %%r7, 1\njlt %%r7, %d, loop\nexit\n",
                    jmps[c], w32 ? "32" : "", kimm[k], NV * NV);
