@@ -11,6 +11,7 @@
  * interpreter (diffrun_thumb.h); the run's result must be the interpreter's.
  * Prints "N passed, M failed".
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,41 @@ static void run(const char *text) {
   } else {
     passed++;
   }
+}
+
+/* A loop program over mem (r1 = a copy of it), traced at pc at_pc at thresholds 2, 2 + step, ...
+ * below th_end, bridges at every side exit; every run must match the interpreter and, if
+ * need_native, must have run machine code. */
+static void run_loop(const char *text, const uint8_t *mem, size_t len, uint32_t at_pc,
+                     unsigned th_end, unsigned step, bool need_native) {
+  fj_insn *code;
+  size_t n;
+  char err[160];
+  if (fj_asm(text, &code, &n, err, sizeof err) != 0) {
+    printf("FAIL assembling: %s\n%s", err, text);
+    failed++;
+    return;
+  }
+  uint8_t *m = malloc(len);
+  for (unsigned th = 2; m && th < th_end; th += step) {
+    memcpy(m, mem, len);
+    fj_diff_cfg cfg = {.at_pc = at_pc, .threshold = (uint16_t)th, .max_recs = 1024, .bridges = 1};
+    fj_diff_result r;
+    int rc = fj_diff_run_thumb(code, n, m, len, &cfg, &r, NULL);
+    ran += (unsigned)r.ran_native;
+    if (rc != 0 || r.run_status != 0 || (need_native && r.ran_native == 0)) {
+      printf("FAIL (%s; %d native runs) at threshold %u:\n%s", r.message, r.ran_native, th, text);
+      failed++;
+    } else {
+      passed++;
+    }
+  }
+  if (!m) {
+    printf("FAIL: out of memory\n");
+    failed++;
+  }
+  free(m);
+  free(code);
 }
 
 int main(void) {
@@ -149,29 +185,7 @@ int main(void) {
                    "ldxdw %%r3, [%%r6+8]\n%s%s %%r2, %s, +1\nadd %%r0, 1\nlsh %%r0, 1\n"
                    "add %%r6, 16\nadd %%r7, 1\njlt %%r7, %d, loop\nexit\n",
                    jmps[c], w32 ? "32" : "", kimm[k], NV * NV);
-          fj_insn *code;
-          size_t n;
-          char err[160];
-          if (fj_asm(text, &code, &n, err, sizeof err) != 0) {
-            printf("FAIL assembling: %s\n%s", err, text);
-            failed++;
-            continue;
-          }
-          for (unsigned th = 2; th < NV * NV; th += k ? 37 : 11) {
-            static uint8_t m[sizeof mem];
-            memcpy(m, mem, sizeof m);
-            fj_diff_cfg cfg = {.at_pc = 3, .threshold = (uint16_t)th, .max_recs = 1024, .bridges = 1};
-            fj_diff_result r;
-            int rc = fj_diff_run_thumb(code, n, m, sizeof m, &cfg, &r, NULL);
-            ran += (unsigned)r.ran_native;
-            if (rc != 0 || r.run_status != 0) {
-              printf("FAIL (%s) at threshold %u:\n%s", r.message, th, text);
-              failed++;
-            } else {
-              passed++;
-            }
-          }
-          free(code);
+          run_loop(text, mem, sizeof mem, 3, NV * NV, k ? 37 : 11, false);
         }
   }
   /* Loops that crowd the registers: seven loop-carried 64-bit values and the budget (more words
@@ -198,30 +212,7 @@ int main(void) {
                "add %%r6, 16\nadd %%r7, 1\njlt %%r7, %d, loop\nadd %%r0, %%r4\nadd %%r0, %%r5\n"
                "add %%r0, %%r8\nadd %%r0, %%r9\nexit\n",
                mk[k], NV * NV);
-      fj_insn *code;
-      size_t n;
-      char err[160];
-      if (fj_asm(text, &code, &n, err, sizeof err) != 0) {
-        printf("FAIL assembling: %s\n%s", err, text);
-        failed++;
-        continue;
-      }
-      for (unsigned th = 2; th < NV * NV; th += 23) {
-        static uint8_t m[sizeof mem];
-        memcpy(m, mem, sizeof m);
-        fj_diff_cfg cfg = {.at_pc = 7, .threshold = (uint16_t)th, .max_recs = 1024, .bridges = 1};
-        fj_diff_result r;
-        int rc = fj_diff_run_thumb(code, n, m, sizeof m, &cfg, &r, NULL);
-        ran += (unsigned)r.ran_native;
-        if (rc != 0 || r.run_status != 0 || r.ran_native == 0) {
-          printf("FAIL (%s; %d native runs) at threshold %u:\n%s", r.message, r.ran_native, th,
-                 text);
-          failed++;
-        } else {
-          passed++;
-        }
-      }
-      free(code);
+      run_loop(text, mem, sizeof mem, 7, NV * NV, 23, true);
     }
   }
   /* Multiply-accumulate of 32-bit values into a 64-bit sum (one umlal when the sum keeps its
@@ -247,30 +238,7 @@ int main(void) {
                "add %%r6, 16\nadd %%r7, 1\njlt %%r7, %d, loop\nmov %%r0, %%r8\nadd %%r0, %%r9\n"
                "exit\n",
                mac[k], NV * NV);
-      fj_insn *code;
-      size_t n;
-      char err[160];
-      if (fj_asm(text, &code, &n, err, sizeof err) != 0) {
-        printf("FAIL assembling: %s\n%s", err, text);
-        failed++;
-        continue;
-      }
-      for (unsigned th = 2; th < NV * NV; th += 29) {
-        static uint8_t m[sizeof mem];
-        memcpy(m, mem, sizeof m);
-        fj_diff_cfg cfg = {.at_pc = 5, .threshold = (uint16_t)th, .max_recs = 1024, .bridges = 1};
-        fj_diff_result r;
-        int rc = fj_diff_run_thumb(code, n, m, sizeof m, &cfg, &r, NULL);
-        ran += (unsigned)r.ran_native;
-        if (rc != 0 || r.run_status != 0 || r.ran_native == 0) {
-          printf("FAIL (%s; %d native runs) at threshold %u:\n%s", r.message, r.ran_native, th,
-                 text);
-          failed++;
-        } else {
-          passed++;
-        }
-      }
-      free(code);
+      run_loop(text, mem, sizeof mem, 5, NV * NV, 29, true);
     }
   }
   /* 64-bit products by a constant, in place (`x *= k`: mla, mla and umlal with k - 1, PORTING.md
@@ -295,30 +263,7 @@ int main(void) {
                "add %%r8, %%r3\nmov %%r2, 0\nmov %%r3, 0\nmov %%r5, 0\n"
                "add %%r6, 8\nadd %%r7, 1\njlt %%r7, %d, loop\nmov %%r0, %%r8\nexit\n",
                mk[k], NV);
-      fj_insn *code;
-      size_t n;
-      char err[160];
-      if (fj_asm(text, &code, &n, err, sizeof err) != 0) {
-        printf("FAIL assembling: %s\n%s", err, text);
-        failed++;
-        continue;
-      }
-      for (unsigned th = 2; th < NV; th += 5) {
-        static uint8_t m[sizeof mem];
-        memcpy(m, mem, sizeof m);
-        fj_diff_cfg cfg = {.at_pc = 4, .threshold = (uint16_t)th, .max_recs = 1024, .bridges = 1};
-        fj_diff_result r;
-        int rc = fj_diff_run_thumb(code, n, m, sizeof m, &cfg, &r, NULL);
-        ran += (unsigned)r.ran_native;
-        if (rc != 0 || r.run_status != 0 || r.ran_native == 0) {
-          printf("FAIL (%s; %d native runs) at threshold %u:\n%s", r.message, r.ran_native, th,
-                 text);
-          failed++;
-        } else {
-          passed++;
-        }
-      }
-      free(code);
+      run_loop(text, mem, sizeof mem, 4, NV, 5, true);
     }
   }
   printf("thumb_edges: %u programs, %u compiled variants ran in Unicorn and matched\n",
