@@ -66,6 +66,18 @@ static void run(const char *text) {
   }
 }
 
+/* mem = every pair (v[i], v[j]) of the first nv table values as two 64-bit words, with
+ * vals[2] (-1) written out as all ones. */
+static void fill_pairs(uint8_t *mem, int nv) {
+  for (int i = 0; i < nv * nv; i++) {
+    uint64_t a = strtoull(vals[i / nv], NULL, 0), b = strtoull(vals[i % nv], NULL, 0);
+    if (i / nv == 2) a = ~0ull;
+    if (i % nv == 2) b = ~0ull;
+    memcpy(mem + 16 * i, &a, 8);
+    memcpy(mem + 16 * i + 8, &b, 8);
+  }
+}
+
 /* A loop program over mem (r1 = a copy of it), traced at pc at_pc at thresholds 2, 2 + step, ...
  * below th_end, bridges at every side exit; every run must match the interpreter and, if
  * need_native, must have run machine code. */
@@ -167,13 +179,7 @@ int main(void) {
   {
     enum { NV = 15 };
     static uint8_t mem[NV * NV * 16];
-    uint64_t v[NV];
-    for (int i = 0; i < NV; i++) v[i] = strtoull(vals[i], NULL, 0);
-    v[2] = ~0ull; /* "-1" */
-    for (int i = 0; i < NV * NV; i++) {
-      memcpy(mem + 16 * i, &v[i / NV], 8);
-      memcpy(mem + 16 * i + 8, &v[i % NV], 8);
-    }
+    fill_pairs(mem, NV);
     /* "1" and r4 (0x100000000, a constant in the trace): 64-bit equality with one zero half */
     static const char *const kimm[] = {"%r3", "0", "-1", "0x7fffffff", "-0x80000000", "1", "%r4"};
     for (size_t c = 0; c < sizeof jmps / sizeof jmps[0]; c++)
@@ -195,13 +201,7 @@ int main(void) {
   {
     enum { NV = 15 };
     static uint8_t mem[NV * NV * 16];
-    uint64_t v[NV];
-    for (int i = 0; i < NV; i++) v[i] = strtoull(vals[i], NULL, 0);
-    v[2] = ~0ull;
-    for (int i = 0; i < NV * NV; i++) {
-      memcpy(mem + 16 * i, &v[i / NV], 8);
-      memcpy(mem + 16 * i + 8, &v[i % NV], 8);
-    }
+    fill_pairs(mem, NV);
     static const char *const mk[] = {"3", "-1", "0x7fffffff", "%r9", "-3"};
     for (size_t k = 0; k < sizeof mk / sizeof mk[0]; k++) {
       snprintf(text, sizeof text,
@@ -221,13 +221,7 @@ int main(void) {
   {
     enum { NV = 15 };
     static uint8_t mem[NV * NV * 16];
-    uint64_t v[NV];
-    for (int i = 0; i < NV; i++) v[i] = strtoull(vals[i], NULL, 0);
-    v[2] = ~0ull;
-    for (int i = 0; i < NV * NV; i++) {
-      memcpy(mem + 16 * i, &v[i / NV], 8);
-      memcpy(mem + 16 * i + 8, &v[i % NV], 8);
-    }
+    fill_pairs(mem, NV);
     static const char *const mac[] = {
       "mul %r2, %r3\nadd %r8, %r2\n", "mul %r2, %r3\nadd %r2, %r8\nmov %r8, %r2\n",
       "mul %r2, 0x12345\nadd %r8, %r2\n", "mul %r3, %r2\nadd %r8, %r3\nadd %r9, %r3\n"};
